@@ -1,0 +1,3 @@
+from grucast.cli import app
+
+app(prog_name="grucast")

@@ -1,0 +1,339 @@
+"""The library's front door: one function per command, each returning a result dataclass.
+
+file -> table (io) -> panel -> windows -> model (fit) -> checkpoint / forecasts -> writers.
+The CLI is a thin layer over these functions; they print nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+import torch
+
+from grucast import baselines, checkpoint, metrics
+from grucast import config as config_mod
+from grucast.config import Config
+from grucast.errors import ConfigError, DataError
+from grucast.forecast import predict_windows
+from grucast.io import Schema, Table, load_table, load_table_like, write_frame
+from grucast.model import GRUForecaster
+from grucast.panel import Freq, Panel, build_panel
+from grucast.runtime import select_device, set_threads
+from grucast.train import Callback, FitResult, fit
+from grucast.windows import last_windows, series_of, split_windows
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- settings that depend on the data
+
+
+def default_input_size(horizon: int, season: int) -> int:
+    """Look back two horizons, and at least one full season plus a bit, so the network sees the
+    seasonal shape it has to continue."""
+    return max(2 * horizon, season + horizon // 2 if season > 1 else 0, 8)
+
+
+def resolve(cfg: Config, freq: Freq) -> tuple[Config, list[str]]:
+    """Fill the settings left open (season, horizon, input_size, val_size) from the data's
+    frequency; returns the resolved config and a note for each value that was chosen."""
+    notes = []
+    season = cfg.data.season
+    if season is None:
+        season = freq.season()
+        if season is None:
+            raise ConfigError("the time column holds integer steps, so the season cannot be inferred: pass --season M (1 for none)")
+        notes.append(f"season {season} (from the frequency)")
+    horizon = cfg.model.horizon
+    if horizon is None:
+        horizon = freq.default_horizon(season)
+        if horizon is None:
+            raise ConfigError("pass --horizon: how many steps to forecast cannot be guessed for integer steps without a season")
+        notes.append(f"horizon {horizon} (default for this frequency)")
+    input_size = cfg.model.input_size
+    if input_size is None:
+        input_size = default_input_size(horizon, season)
+        notes.append(f"input_size {input_size} (default for horizon {horizon}, season {season})")
+    val_size = cfg.training.val_size if cfg.training.val_size is not None else horizon
+    if val_size < horizon:
+        raise ConfigError(f"training.val_size ({val_size}) must be at least the horizon ({horizon})")
+    resolved = config_mod.replace(
+        cfg,
+        data={"season": season},
+        model={"horizon": horizon, "input_size": input_size},
+        training={"val_size": val_size},
+    )
+    return resolved, notes
+
+
+# ---------------------------------------------------------------- train
+
+
+@dataclass
+class DataSummary:
+    path: str
+    notes: list[str]  # what was detected
+    schema: Schema
+    freq: Freq
+    n_series: int
+    n_points: int
+    n_filled: int
+    dropped: list[str]  # series with no values at all
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "detected": self.notes,
+            "schema": self.schema.to_dict(),
+            "frequency": self.freq.to_dict(),
+            "n_series": self.n_series,
+            "n_points": self.n_points,
+            "n_filled": self.n_filled,
+            "dropped": self.dropped,
+        }
+
+
+def _summary(table: Table, panel: Panel) -> DataSummary:
+    return DataSummary(
+        path=str(table.path),
+        notes=table.notes,
+        schema=table.schema,
+        freq=panel.freq,
+        n_series=panel.n_series,
+        n_points=int(panel.offsets[-1]),
+        n_filled=panel.n_filled,
+        dropped=panel.dropped,
+    )
+
+
+@dataclass
+class TrainResult:
+    checkpoint_path: Path
+    config: Config  # resolved
+    config_notes: list[str]
+    data: DataSummary
+    short_series: list[str]  # too short for a training window; still in validation when possible
+    train_windows: int
+    val_windows: int
+    device: str
+    fit: FitResult
+    metrics: dict[str, Any]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "checkpoint": str(self.checkpoint_path),
+            "data": self.data.to_dict(),
+            "config": self.config.to_dict(),
+            "defaults_chosen": self.config_notes,
+            "short_series": self.short_series,
+            "windows": {"train_per_epoch": self.train_windows, "validation": self.val_windows},
+            "device": self.device,
+            "training": {
+                "steps": self.fit.steps,
+                "epochs": self.fit.epochs,
+                "best_step": self.fit.best_step,
+                "best_val_loss": self.fit.best_val_loss,
+                "stop_reason": self.fit.stop_reason,
+                "train_seconds": round(self.fit.train_seconds, 3),
+                "windows_per_s": round(self.fit.windows_per_s, 1),
+                "history": [r.__dict__ for r in self.fit.history],
+            },
+            "metrics": self.metrics,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _validation_metrics(model: torch.nn.Module, panel: Panel, values: torch.Tensor, val_starts: np.ndarray,
+                        cfg: Config) -> dict[str, Any]:
+    """GRU and seasonal naive on the validation windows, on the original scale."""
+    L, H, m = cfg.model.input_size, cfg.model.horizon, cfg.data.season
+    V = cfg.training.val_size
+    target_starts = val_starts + L
+    series = series_of(panel.offsets, val_starts)
+    # Seasonal naive needs a full season of history before each target start.
+    has_history = target_starts - m >= panel.offsets[series]
+    starts = val_starts[has_history]
+    if len(starts) == 0:
+        return {"windows": 0}
+    series = series[has_history]
+    y = np.asarray(panel.values, dtype=np.float64)[(starts + L)[:, None] + np.arange(H)]
+    f = predict_windows(model, values, starts, L, cfg.model.scaler).astype(np.float64)
+    sn = baselines.seasonal_naive(panel.values, starts + L, m, H)
+    scale = metrics.seasonal_scale(panel.values, panel.offsets, panel.lengths - V, m)[series]
+    gru = metrics.point_scores(y, f, scale)
+    base = metrics.point_scores(y, sn, scale)
+    key = "mase" if np.isfinite(gru["mase"]) and np.isfinite(base["mase"]) and base["mase"] > 0 else "mae"
+    skill = 1.0 - gru[key] / base[key] if base[key] > 0 else float("nan")
+    return {
+        "windows": int(len(starts)),
+        "series": int(len(np.unique(series))),
+        "season": m,
+        "gru": gru,
+        "seasonal_naive": base,
+        "skill": skill,
+        "skill_metric": key,
+    }
+
+
+def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callback] = None,
+          on_ready: Optional[Any] = None) -> TrainResult:
+    """Read a file, train a global GRU forecaster on all its series, score it on the held-out
+    last part of every series and save a checkpoint atomically.
+
+    on_ready(summary, resolved_config, notes) is called once the data is loaded and the
+    settings are resolved, before training starts."""
+    started = time.perf_counter()
+    out_path = Path(out_path)
+    if out_path.is_dir():
+        raise ConfigError(f"-o {out_path} is a folder; give a file name for the checkpoint")
+    if not out_path.parent.is_dir() and str(out_path.parent) not in ("", "."):
+        raise ConfigError(f"cannot write the checkpoint: folder {out_path.parent} does not exist")
+    table = load_table(Path(data_path), cfg.data)
+    panel = build_panel(table, cfg.data.fill)
+    cfg, notes = resolve(cfg, panel.freq)
+    summary = _summary(table, panel)
+    L, H, V = cfg.model.input_size, cfg.model.horizon, cfg.training.val_size
+    train_starts, val_starts = split_windows(panel.offsets, L, H, V)
+    lengths = panel.lengths
+    need = L + H + V
+    has_train = lengths >= need
+    if len(train_starts) == 0:
+        raise DataError(
+            f"every series is too short to train on: a series needs at least input_size + horizon + val_size = "
+            f"{L} + {H} + {V} = {need} points, and the longest has {int(lengths.max())}; "
+            "use a smaller --input-size or --horizon"
+        )
+    short = [str(i) for i in panel.ids[~has_train]]
+    if on_ready is not None:
+        on_ready(summary, cfg, notes)
+
+    set_threads(cfg.training.threads)
+    device = select_device(cfg.training.device)
+    torch.manual_seed(cfg.training.seed)
+    model = GRUForecaster(cfg.model).to(device)
+    values = torch.from_numpy(panel.values).to(device)
+    result = fit(model, values, train_starts, val_starts, cfg, callback)
+    scores = _validation_metrics(model, panel, values, val_starts, cfg)
+
+    ckpt = checkpoint.Checkpoint(
+        config=cfg,
+        schema=table.schema,
+        freq=panel.freq,
+        state_dict=result.state_dict,
+        history=[
+            {"epoch": r.epoch, "step": r.step, "train_loss": r.train_loss, "val_loss": r.val_loss} for r in result.history
+        ],
+        metrics=scores,
+        info={
+            "data_file": Path(data_path).name,
+            "n_series": panel.n_series,
+            "n_points": int(panel.offsets[-1]),
+            "train_windows": int(len(train_starts)),
+            "val_windows": int(len(val_starts)),
+            "best_step": result.best_step,
+            "steps": result.steps,
+        },
+    )
+    checkpoint.save(ckpt, out_path)
+    return TrainResult(
+        checkpoint_path=out_path,
+        config=cfg,
+        config_notes=notes,
+        data=summary,
+        short_series=short,
+        train_windows=int(len(train_starts)),
+        val_windows=int(len(val_starts)),
+        device=str(device),
+        fit=result,
+        metrics=scores,
+        seconds=time.perf_counter() - started,
+    )
+
+
+# ---------------------------------------------------------------- predict
+
+
+@dataclass
+class PredictResult:
+    forecasts: pd.DataFrame  # id column (not for a single series), time column, "forecast"
+    skipped: list[str]  # series too short for input_size
+    horizon: int
+    input_size: int
+    data: DataSummary
+    output_path: Optional[Path] = None
+    seconds: float = 0.0
+
+    @property
+    def n_forecast(self) -> int:
+        return len(self.forecasts) // self.horizon if self.horizon else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "horizon": self.horizon,
+            "series": self.n_forecast,
+            "skipped": self.skipped,
+            "output": str(self.output_path) if self.output_path else None,
+        }
+
+
+def _round_float32(a: np.ndarray) -> np.ndarray:
+    """float32 results as the shortest decimals that read back to the same float32, so files
+    show 12.5 rather than 12.5000000001."""
+    return np.asarray(a, dtype=np.float32).astype(str).astype(np.float64)
+
+
+def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, device: str = "cpu",
+            threads: Optional[int] = None) -> PredictResult:
+    """Forecast horizon steps after the last observation of every series in a file."""
+    started = time.perf_counter()
+    ckpt = checkpoint.load(Path(model_path))
+    cfg = ckpt.config
+    table = load_table_like(Path(data_path), ckpt.schema)
+    panel = build_panel(table, cfg.data.fill, freq=ckpt.freq)
+    summary = _summary(table, panel)
+    L, H = cfg.model.input_size, cfg.model.horizon
+    ok, starts = last_windows(panel.offsets, L)
+    skipped = [str(i) for i in np.delete(panel.ids, ok)] + list(panel.dropped)
+    if len(ok) == 0:
+        raise DataError(
+            f"every series in {Path(data_path).name} is too short to forecast: the model reads the last "
+            f"{L} points, and the longest series has {int(panel.lengths.max())}"
+        )
+    set_threads(threads)
+    dev = select_device(device)
+    model = GRUForecaster(cfg.model, n_features=ckpt.n_features)
+    try:
+        model.load_state_dict(ckpt.state_dict)
+    except RuntimeError as e:
+        from grucast.errors import CheckpointError
+
+        raise CheckpointError(f"{model_path} holds weights that do not fit its own config ({str(e).splitlines()[0]})") from None
+    model.to(dev)
+    values = torch.from_numpy(panel.values).to(dev)
+    f = predict_windows(model, values, starts, L, cfg.model.scaler)  # [S, H]
+    times = panel.times_after(ok, H)
+    columns: dict[str, Any] = {}
+    id_col = ckpt.schema.output_id_col
+    if id_col is not None:
+        columns[id_col] = np.repeat(panel.ids[ok], H)
+    columns[ckpt.schema.time_col] = times
+    columns["forecast"] = _round_float32(f.ravel())
+    frame = pd.DataFrame(columns)
+    if out_path is not None:
+        write_frame(frame, Path(out_path))
+    return PredictResult(
+        forecasts=frame,
+        skipped=skipped,
+        horizon=H,
+        input_size=L,
+        data=summary,
+        output_path=Path(out_path) if out_path else None,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,118 @@
+"""One self-describing checkpoint file, safe to load from an untrusted source.
+
+The file is ``torch.save`` of plain containers and tensors, loaded with ``weights_only=True``
+(no code from the file ever runs) and always onto the CPU first. It holds everything needed to
+rebuild the model and prepare new data exactly as in training.
+"""
+
+from __future__ import annotations
+
+import numbers
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from grucast import __version__
+from grucast.config import Config, from_dict
+from grucast.errors import CheckpointError, ConfigError
+from grucast.io import Schema, atomic_write
+from grucast.panel import Freq
+
+MAGIC = "grucast-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    config: Config  # fully resolved: horizon, input_size, season and val_size are set
+    schema: Schema
+    freq: Freq
+    state_dict: dict[str, torch.Tensor]
+    n_features: int = 1
+    history: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # training data summary
+    grucast_version: str = __version__
+    torch_version: str = torch.__version__
+    format_version: int = FORMAT_VERSION
+
+
+def save(ckpt: Checkpoint, path: Path) -> None:
+    payload = _plain({
+        "format": MAGIC,
+        "format_version": FORMAT_VERSION,
+        "grucast_version": ckpt.grucast_version,
+        "torch_version": ckpt.torch_version,
+        "config": ckpt.config.to_dict(),
+        "schema": ckpt.schema.to_dict(),
+        "freq": ckpt.freq.to_dict(),
+        "n_features": ckpt.n_features,
+        "state_dict": {k: v.detach().cpu().contiguous() for k, v in ckpt.state_dict.items()},
+        "history": ckpt.history,
+        "metrics": ckpt.metrics,
+        "info": ckpt.info,
+    })
+    atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
+
+
+def _plain(obj: Any) -> Any:
+    """Only containers, tensors and builtin scalars, so weights_only loading accepts the file."""
+    if isinstance(obj, torch.Tensor):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if obj is None or isinstance(obj, bool):
+        return obj
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        return float(obj)
+    return str(obj)
+
+
+def load(path: Path) -> Checkpoint:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is not a grucast checkpoint (damaged, truncated or another kind of file)")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, KeyError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path} cannot be read as a grucast checkpoint ({first[:200]})") from None
+    if not isinstance(raw, dict) or raw.get("format") != MAGIC:
+        raise CheckpointError(f"{path} is not a grucast checkpoint (no grucast header)")
+    version = raw.get("format_version")
+    if not isinstance(version, int):
+        raise CheckpointError(f"{path} has no valid format version")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} was written by a newer grucast ({raw.get('grucast_version')}, checkpoint format {version}); "
+            f"this is grucast {__version__}, which reads format {FORMAT_VERSION}: upgrade grucast"
+        )
+    try:
+        config = from_dict(raw["config"], source=f"the config stored in {path}")
+        return Checkpoint(
+            config=config,
+            schema=Schema.from_dict(raw["schema"]),
+            freq=Freq.from_dict(raw["freq"]),
+            state_dict=dict(raw["state_dict"]),
+            n_features=int(raw.get("n_features", 1)),
+            history=list(raw.get("history", [])),
+            metrics=dict(raw.get("metrics", {})),
+            info=dict(raw.get("info", {})),
+            grucast_version=str(raw.get("grucast_version")),
+            torch_version=str(raw.get("torch_version")),
+            format_version=version,
+        )
+    except (KeyError, TypeError, ValueError, ConfigError) as e:
+        raise CheckpointError(f"{path} is an incomplete or damaged grucast checkpoint ({e})") from None

@@ -1,0 +1,230 @@
+"""Typed settings for every command, filled from a YAML file and command-line flags.
+
+Every check of a user setting happens here, once: the rest of the code trusts a :class:`Config`.
+A YAML file has the sections ``data``, ``model`` and ``training``; flags fill the same fields and
+win over the file. Unknown keys and bad values raise :class:`ConfigError` naming the key and,
+for a misspelling, the nearest valid one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from grucast.errors import ConfigError
+
+FORMATS = ("auto", "long", "wide")
+FILLS = ("interpolate", "ffill", "zero", "error")
+SCALERS = ("standard", "robust", "none")
+LOSSES = ("mae", "mse", "huber")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How to read the input file: its layout, its columns and how to treat gaps."""
+
+    format: str = "auto"  # auto | long | wide
+    time_col: Optional[str] = None  # detected when None
+    id_col: Optional[str] = None  # detected when None; long format only
+    target: Optional[str] = None  # detected when None
+    fill: str = "interpolate"  # how missing grid points are filled: interpolate | ffill | zero | error
+    season: Optional[int] = None  # seasonal period for the baseline and MASE; inferred from datetimes
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: how far it looks back, how far it forecasts, and its size."""
+
+    horizon: Optional[int] = None  # steps to forecast; a default per frequency when None
+    input_size: Optional[int] = None  # steps the GRU reads; a default from horizon and season when None
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.0
+    scaler: str = "standard"  # per-window scaling from the input part: standard | robust | none
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation: budget, early stopping, loss, reproducibility and hardware."""
+
+    epochs: int = 50  # an epoch is one pass over every training window
+    max_steps: int = 2000  # optimizer steps at most, whatever epochs says
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    loss: str = "mae"  # mae | mse | huber
+    patience: int = 5  # validation checks without improvement before stopping
+    eval_every: int = 200  # steps between validation checks (and at the end of every epoch)
+    val_size: Optional[int] = None  # last steps of every series held out; one horizon when None
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: Optional[int] = None  # CPU threads for torch; torch's default when None
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+
+SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "training": TrainConfig}
+
+
+def _suggest(name: str, valid: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def _check_type(where: str, value: Any, annotation: Any) -> Any:
+    """Return value converted to the field's type, or raise ConfigError."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if value is None:
+            return None
+        annotation = args[0]
+    if value is None:
+        raise ConfigError(f"{where} must be set (got nothing)")
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{where} must be a whole number, got {value!r}")
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where} must be a number, got {value!r}")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where} must be text, got {value!r}")
+    raise TypeError(f"unsupported config annotation {annotation!r}")  # a bug, not a user error
+
+
+def _choice(where: str, value: Optional[str], choices: tuple[str, ...]) -> None:
+    if value is not None and value not in choices:
+        raise ConfigError(f"{where} must be one of {', '.join(choices)}; got '{value}'.{_suggest(value, choices)}")
+
+
+def _positive(where: str, value: Optional[float], allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{where} must be {'zero or more' if allow_zero else 'positive'}, got {value}")
+
+
+def _validate(cfg: Config) -> None:
+    d, m, t = cfg.data, cfg.model, cfg.training
+    _choice("data.format", d.format, FORMATS)
+    _choice("data.fill", d.fill, FILLS)
+    _positive("data.season", d.season)
+    _positive("model.horizon", m.horizon)
+    _positive("model.input_size", m.input_size)
+    _positive("model.hidden_size", m.hidden_size)
+    _positive("model.num_layers", m.num_layers)
+    if not 0.0 <= m.dropout < 1.0:
+        raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}")
+    _choice("model.scaler", m.scaler, SCALERS)
+    _positive("training.epochs", t.epochs)
+    _positive("training.max_steps", t.max_steps)
+    _positive("training.batch_size", t.batch_size)
+    _positive("training.learning_rate", t.learning_rate)
+    _positive("training.weight_decay", t.weight_decay, allow_zero=True)
+    _choice("training.loss", t.loss, LOSSES)
+    _positive("training.patience", t.patience)
+    _positive("training.eval_every", t.eval_every)
+    _positive("training.val_size", t.val_size)
+    _positive("training.grad_clip", t.grad_clip, allow_zero=True)
+    _positive("training.seed", t.seed, allow_zero=True)
+    _positive("training.threads", t.threads)
+    dev = t.device
+    if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+        raise ConfigError(f"training.device must be auto, cpu, cuda or cuda:N; got '{dev}'")
+    if m.horizon is not None and t.val_size is not None and t.val_size < m.horizon:
+        raise ConfigError(
+            f"training.val_size ({t.val_size}) must be at least the horizon ({m.horizon}) "
+            "so that one validation window fits"
+        )
+
+
+def _section(name: str, cls: type, values: dict[str, Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        if key not in names:
+            raise ConfigError(f"unknown setting '{name}.{key}'.{_suggest(str(key), names)}")
+        kwargs[key] = _check_type(f"{name}.{key}", value, hints[key])
+    return cls(**kwargs)
+
+
+def from_dict(raw: dict[str, Any], source: str = "config") -> Config:
+    """Build and validate a Config from nested dicts (as read from YAML)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source} must be a mapping with sections {', '.join(SECTIONS)}")
+    sections = {}
+    for name, values in raw.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"unknown section '{name}' in {source}.{_suggest(str(name), SECTIONS)}")
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"section '{name}' in {source} must be a mapping of settings")
+        sections[name] = _section(name, SECTIONS[name], values)
+    cfg = Config(**sections)
+    _validate(cfg)
+    return cfg
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        where = getattr(e, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{at}") from None
+    return raw if raw is not None else {}
+
+
+def load(path: Optional[Path] = None, overrides: Optional[dict[str, dict[str, Any]]] = None) -> Config:
+    """The config from an optional YAML file, with flag overrides (None values ignored) on top."""
+    raw = read_yaml(path) if path is not None else {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must be a mapping with sections {', '.join(SECTIONS)}")
+    merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for section, values in (overrides or {}).items():
+        for key, value in values.items():
+            if value is not None:
+                merged.setdefault(section, {})
+                if not isinstance(merged[section], dict):
+                    merged[section] = {}
+                merged[section][key] = value
+    return from_dict(merged, source=str(path) if path else "settings")
+
+
+def replace(cfg: Config, **sections: dict[str, Any]) -> Config:
+    """A copy of cfg with some fields of some sections replaced, validated again."""
+    new = {name: dataclasses.replace(getattr(cfg, name), **values) for name, values in sections.items()}
+    out = dataclasses.replace(cfg, **new)
+    _validate(out)
+    return out

@@ -1,0 +1,464 @@
+"""Files in and out: read CSV/Parquet time series (long, wide or single) into one tidy frame, and
+write outputs atomically.
+
+The tidy frame has one row per observation and the columns ``series_id`` (str), ``time``
+(datetime64 or int64), ``y`` (float64, NaN where the file has an empty value) and ``line`` (the
+line of the file the row came from, for error messages). :class:`Schema` records which columns of
+the file these came from, so that ``predict`` reads new files exactly as ``train`` did.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+from grucast.config import DataConfig
+from grucast.errors import DataError
+
+TIME_NAMES = ("timestamp", "ds", "date", "datetime", "date_time", "time", "ts", "period", "step")
+ID_NAMES = ("series_id", "unique_id", "id", "series", "item_id", "ts_id", "key")
+TARGET_NAMES = ("target", "y", "value", "values")
+SINGLE_SERIES_ID = "series"  # the id given to the one series of a file with no id column
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Where the series live in the user's file; stored in the checkpoint."""
+
+    format: str  # long | wide | single
+    time_col: str
+    id_col: Optional[str] = None  # long only
+    target: Optional[str] = None  # long and single
+    series_cols: tuple[str, ...] = ()  # wide only
+    time_kind: str = "datetime"  # datetime | int
+
+    @property
+    def output_id_col(self) -> Optional[str]:
+        """The id column name of written forecasts (None: a single series has no id column)."""
+        if self.format == "long":
+            return self.id_col
+        if self.format == "wide":
+            return "series_id" if self.time_col != "series_id" else "series"
+        return None
+
+    def to_dict(self) -> dict:
+        return {
+            "format": self.format,
+            "time_col": self.time_col,
+            "id_col": self.id_col,
+            "target": self.target,
+            "series_cols": list(self.series_cols),
+            "time_kind": self.time_kind,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Schema":
+        return cls(
+            format=d["format"],
+            time_col=d["time_col"],
+            id_col=d.get("id_col"),
+            target=d.get("target"),
+            series_cols=tuple(d.get("series_cols") or ()),
+            time_kind=d.get("time_kind", "datetime"),
+        )
+
+
+@dataclass
+class Table:
+    """The tidy observations of one file and how they were found."""
+
+    frame: pd.DataFrame
+    schema: Schema
+    path: Path
+    notes: list[str] = field(default_factory=list)  # what was detected, for the user
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_file(path: Path) -> pd.DataFrame:
+    """The raw table of a CSV or Parquet file (by extension), with clear errors."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a data file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            try:
+                df = pd.read_parquet(path)
+            except ImportError:
+                raise DataError("reading Parquet needs pyarrow: pip install 'grucast[parquet]'") from None
+        else:
+            df = pd.read_csv(path, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty") from None
+    except pd.errors.ParserError as e:
+        raise DataError(f"{path} is not a readable CSV file: {str(e).strip().splitlines()[-1]}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a text CSV file (it is not valid UTF-8)") from None
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read {path}: {e}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df) == 0:
+        raise DataError(f"{path} has a header but no data rows")
+    return df
+
+
+def _lines(index: pd.Index) -> np.ndarray:
+    # Row i of the frame is line i + 2 of a CSV (line 1 is the header).
+    return np.asarray(index, dtype=np.int64) + 2
+
+
+def _need(df: pd.DataFrame, col: str, what: str, path: Path) -> str:
+    if col not in df.columns:
+        cols = ", ".join(f"'{c}'" for c in df.columns)
+        raise DataError(f"{what} column '{col}' is not in {path.name}; its columns are {cols}")
+    return col
+
+
+def _named(cols: list[str], names: tuple[str, ...]) -> list[str]:
+    return [c for c in cols if c.lower() in names]
+
+
+def _looks_like_time(s: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return True
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return False
+    sample = s.dropna().astype(str).head(20)
+    if sample.empty:
+        return False
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    except (ValueError, TypeError):
+        return False
+    return bool(parsed.notna().all())
+
+
+def _is_label_column(s: pd.Series) -> bool:
+    """Text that is not mostly numbers or datetimes: a candidate series id."""
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) or _looks_like_time(s):
+        return False
+    sample = s.dropna().head(200)
+    return bool(pd.to_numeric(sample, errors="coerce").isna().mean() > 0.5)
+
+
+def detect_schema(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list[str]]:
+    """Which columns hold time, series id and target; explicit settings win over detection."""
+    cols = list(df.columns)
+    notes: list[str] = []
+    cols_text = ", ".join(f"'{c}'" for c in cols)
+
+    if cfg.time_col is not None:
+        time_col = _need(df, cfg.time_col, "time", path)
+    else:
+        named = _named(cols, TIME_NAMES)
+        if len(named) == 1:
+            time_col = named[0]
+        elif len(named) > 1:
+            raise DataError(f"several columns could hold the time ({', '.join(named)}); pass --time-col")
+        else:
+            found = [c for c in cols if _looks_like_time(df[c])]
+            if len(found) != 1:
+                raise DataError(f"could not tell which column holds the time (columns: {cols_text}); pass --time-col")
+            time_col = found[0]
+        notes.append(f"time column '{time_col}'")
+    rest = [c for c in cols if c != time_col]
+    if not rest:
+        raise DataError(f"{path.name} has only the time column '{time_col}' and no values")
+
+    id_col = None
+    if cfg.id_col is not None:
+        if cfg.format == "wide":
+            raise DataError("--id-col is for long format; a wide file has one column per series")
+        id_col = _need(df, cfg.id_col, "id", path)
+        if id_col == time_col:
+            raise DataError(f"column '{id_col}' cannot be both the time and the id column")
+    elif cfg.format != "wide":
+        named = [c for c in _named(rest, ID_NAMES) if c != cfg.target]
+        text_cols = [
+            c for c in rest
+            if c != cfg.target and c.lower() not in TARGET_NAMES and _is_label_column(df[c])
+        ]
+        if len(named) == 1:
+            id_col = named[0]
+        elif len(named) > 1:
+            raise DataError(f"several columns could hold the series id ({', '.join(named)}); pass --id-col")
+        elif len(text_cols) == 1:
+            id_col = text_cols[0]
+        if id_col is not None:
+            notes.append(f"id column '{id_col}'")
+        elif cfg.format == "long":
+            raise DataError(f"long format needs a series id column (columns: {cols_text}); pass --id-col")
+
+    if id_col is not None:
+        rest = [c for c in rest if c != id_col]
+        if cfg.target is not None:
+            target = _need(df, cfg.target, "target", path)
+        else:
+            named = _named(rest, TARGET_NAMES)
+            if len(named) == 1:
+                target = named[0]
+            elif len(rest) == 1:
+                target = rest[0]
+            elif not rest:
+                raise DataError(f"{path.name} has no value column besides '{time_col}' and '{id_col}'")
+            else:
+                raise DataError(
+                    f"several columns could be the target ({', '.join(rest)}); pass --target"
+                )
+            notes.append(f"target '{target}'")
+        ignored = [c for c in rest if c != target]
+        if ignored:
+            notes.append(f"ignoring columns {', '.join(ignored)}")
+        return Schema("long", time_col, id_col=id_col, target=target), ["long format"] + notes
+
+    if cfg.target is not None:
+        if cfg.format == "wide":
+            raise DataError("--target picks one series column; with --format wide every column but the time is a series")
+        target = _need(df, cfg.target, "target", path)
+        ignored = [c for c in rest if c != target]
+        if ignored:
+            notes.append(f"ignoring columns {', '.join(ignored)}")
+        return Schema("single", time_col, target=target), ["single series"] + notes
+    if len(rest) == 1 and cfg.format != "wide":
+        notes.append(f"target '{rest[0]}'")
+        return Schema("single", time_col, target=rest[0]), ["single series"] + notes
+    named = _named(rest, TARGET_NAMES)
+    if len(named) == 1 and cfg.format != "wide":
+        ignored = [c for c in rest if c != named[0]]
+        notes += [f"target '{named[0]}'", f"ignoring columns {', '.join(ignored)}"]
+        return Schema("single", time_col, target=named[0]), ["single series"] + notes
+    notes.append(f"{len(rest)} series columns ({_preview(rest)})")
+    return Schema("wide", time_col, series_cols=tuple(rest)), ["wide format"] + notes
+
+
+def _preview(items: list[str], n: int = 4) -> str:
+    shown = ", ".join(str(x) for x in items[:n])
+    return shown + (f", … {len(items) - n} more" if len(items) > n else "")
+
+
+def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[pd.Series, str]:
+    lines = _lines(s.index)
+    missing = s.isna().to_numpy().copy()
+    if pd.api.types.is_string_dtype(s) or s.dtype == object:
+        missing |= (s.astype(str).str.strip() == "").to_numpy()
+    if missing.any():
+        i = int(np.flatnonzero(missing)[0])
+        raise DataError(f"missing timestamp in column '{col}' at line {lines[i]}")
+    if pd.api.types.is_bool_dtype(s):
+        raise DataError(f"column '{col}' holds true/false values, not timestamps")
+    if pd.api.types.is_numeric_dtype(s) and expected_kind != "datetime":
+        v = s.to_numpy()
+        if pd.api.types.is_float_dtype(s):
+            frac = np.flatnonzero(v != np.round(v))
+            if len(frac):
+                i = int(frac[0])
+                raise DataError(
+                    f"time column '{col}' holds a fractional number {float(v[i])!r} at line {lines[i]}; "
+                    "use integer steps or datetimes"
+                )
+        return pd.Series(v.astype(np.int64), index=s.index), "int"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s, "datetime"
+    text = s.astype(str).str.strip()
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                parsed = pd.to_datetime(text, errors="coerce")
+                if parsed.isna().any():
+                    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+            except ValueError as e:
+                if "timezone" not in str(e).lower():
+                    raise
+                # Offsets that change (daylight saving) cannot share one fixed zone: use UTC.
+                parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise DataError(f"cannot parse the timestamps in column '{col}': {e}") from None
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if len(bad):
+        i = int(bad[0])
+        hint = " (integer steps are allowed too)" if expected_kind != "datetime" else ""
+        raise DataError(
+            f"unparsable timestamp '{text.iloc[i]}' in column '{col}' at line {lines[i]}{hint}"
+        )
+    if expected_kind == "int":
+        raise DataError(f"column '{col}' holds datetimes, but the model was trained on integer time steps")
+    return parsed, "datetime"
+
+
+def _parse_values(s: pd.Series, col: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(s):
+        raise DataError(f"column '{col}' holds true/false values, not numbers")
+    if pd.api.types.is_numeric_dtype(s):
+        v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        text = s.astype(str).str.strip()
+        bad = np.flatnonzero(np.isnan(v) & s.notna().to_numpy() & (text != "").to_numpy() & (text.str.lower() != "nan").to_numpy())
+        if len(bad):
+            i = int(bad[0])
+            raise DataError(f"non-numeric value '{text.iloc[i]}' in column '{col}' at line {_lines(s.index)[i]}")
+    inf = np.flatnonzero(np.isinf(v))
+    if len(inf):
+        i = int(inf[0])
+        raise DataError(f"infinite value in column '{col}' at line {_lines(s.index)[i]}")
+    return v
+
+
+def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[str]] = None,
+             expected_kind: Optional[str] = None) -> Table:
+    """Turn a raw frame into tidy observations, checking every value."""
+    for col in [schema.time_col, schema.id_col, schema.target, *schema.series_cols]:
+        if col is not None:
+            _need(df, col, "time" if col == schema.time_col else "expected", path)
+    time, kind = _parse_time(df[schema.time_col], schema.time_col, expected_kind)
+    schema = Schema(schema.format, schema.time_col, schema.id_col, schema.target, schema.series_cols, kind)
+    if schema.format == "long":
+        ids = df[schema.id_col]
+        empty = ids.isna().to_numpy() | (ids.astype(str).str.strip() == "").to_numpy()
+        if empty.any():
+            i = int(np.flatnonzero(empty)[0])
+            raise DataError(f"empty series id in column '{schema.id_col}' at line {_lines(df.index)[i]}")
+        frame = pd.DataFrame({
+            "series_id": ids.astype(str).str.strip().to_numpy(dtype=object),
+            "time": time.to_numpy(),
+            "y": _parse_values(df[schema.target], schema.target),
+            "line": _lines(df.index),
+        })
+    elif schema.format == "single":
+        frame = pd.DataFrame({
+            "series_id": SINGLE_SERIES_ID,
+            "time": time.to_numpy(),
+            "y": _parse_values(df[schema.target], schema.target),
+            "line": _lines(df.index),
+        })
+    else:
+        n = len(df)
+        parts = [_parse_values(df[c], c) for c in schema.series_cols]
+        frame = pd.DataFrame({
+            "series_id": np.repeat(np.array(schema.series_cols, dtype=object), n),
+            "time": np.tile(time.to_numpy(), len(parts)),
+            "y": np.concatenate(parts),
+            "line": np.tile(_lines(df.index), len(parts)),
+        })
+    _check_duplicates(frame, schema)
+    return Table(frame=frame, schema=schema, path=Path(path), notes=list(notes or []))
+
+
+def _check_duplicates(frame: pd.DataFrame, schema: Schema) -> None:
+    dup = frame.duplicated(["series_id", "time"], keep=False).to_numpy()
+    if not dup.any():
+        return
+    d = frame[dup].sort_values(["series_id", "time", "line"], kind="stable")
+    examples = []
+    for (sid, t), g in d.groupby(["series_id", "time"], sort=False):
+        lines = " and ".join(str(x) for x in g["line"].head(3))
+        who = f"series '{sid}' " if schema.format != "single" else ""
+        examples.append(f"{who}{_fmt_time(t)} (lines {lines})")
+        if len(examples) == 3:
+            break
+    n = int(d.groupby(["series_id", "time"]).ngroups)
+    raise DataError(f"{n} duplicate timestamp(s) within a series: " + "; ".join(examples))
+
+
+def _fmt_time(t) -> str:
+    if isinstance(t, pd.Timestamp):
+        return t.isoformat(sep=" ")
+    return str(t)
+
+
+def load_table(path: Path, cfg: DataConfig) -> Table:
+    """Read a file and find its series, detecting what the settings leave open."""
+    df = read_file(path)
+    schema, notes = detect_schema(df, cfg, Path(path))
+    return to_table(df, schema, Path(path), notes)
+
+
+def load_table_like(path: Path, schema: Schema) -> Table:
+    """Read a new file with the columns a model was trained on (no detection)."""
+    df = read_file(path)
+    if schema.format == "wide":
+        # A wide file may carry other series than the training file: forecast all of them.
+        _need(df, schema.time_col, "time", Path(path))
+        present = tuple(c for c in df.columns if c != schema.time_col)
+        schema = dataclasses.replace(schema, series_cols=present)
+    return to_table(df, schema, Path(path), expected_kind=schema.time_kind)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp) for a temporary file beside path, fsync it, then rename it over path.
+
+    A reader sees the old file or the new one, never a half-written one; on any failure the
+    temporary file is removed and path is left as it was.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise DataError(f"cannot write {path}: folder {directory} does not exist")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        if path.exists():
+            try:
+                os.chmod(tmp, path.stat().st_mode & 0o777)
+            except OSError:
+                pass
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write a frame atomically as CSV, or Parquet when the name ends in .parquet."""
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        def write(tmp: Path) -> None:
+            try:
+                frame.to_parquet(tmp, index=False)
+            except ImportError:
+                raise DataError("writing Parquet needs pyarrow: pip install 'grucast[parquet]'") from None
+    else:
+        def write(tmp: Path) -> None:
+            frame.to_csv(tmp, index=False)
+    atomic_write(path, write)

@@ -1,0 +1,359 @@
+"""The Panel: every series on a regular time grid, stored as one contiguous float32 array.
+
+Series ``i`` occupies ``values[offsets[i]:offsets[i + 1]]``; its first point is at ``start[i]``
+and point ``k`` at ``start[i] + k * freq``. Gaps in the grid are filled by a stated policy and
+counted. Windows (windows.py) are index arithmetic over this one array.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+from grucast.errors import DataError
+from grucast.io import Table
+
+_DAY = pd.Timedelta("1D")
+
+
+@dataclass(frozen=True)
+class Freq:
+    """The spacing of the grid: a pandas frequency for datetimes, an integer step otherwise."""
+
+    kind: str  # datetime | int
+    name: Optional[str] = None  # pandas frequency string, datetimes only
+    step: int = 1  # integer steps only
+    tz: Optional[str] = None  # time zone of datetimes, kept in the output
+
+    @property
+    def offset(self):
+        return to_offset(self.name)
+
+    def fixed_nanos(self) -> Optional[int]:
+        """The step in nanoseconds when it never varies (hours, minutes; days and weeks without a
+        time zone); None for calendar steps such as months."""
+        off = self.offset
+        if off.__class__.__name__ in ("Hour", "Minute", "Second", "Milli", "Micro", "Nano"):
+            return int(pd.Timedelta(off).value)
+        if self.tz is None:
+            if off.__class__.__name__ == "Day":
+                return int(pd.Timedelta(off).value)
+            if off.__class__.__name__ == "Week" and getattr(off, "weekday", None) is not None:
+                return int(off.n * 7 * _DAY.value)
+        return None
+
+    def season(self) -> Optional[int]:
+        """The natural seasonal period, or None when the data does not say (integer steps)."""
+        if self.kind == "int":
+            return None
+        off = self.offset
+        try:
+            td = pd.Timedelta(off)
+        except ValueError:
+            td = None
+        if td is not None:
+            if td < pd.Timedelta("10min"):
+                hour = pd.Timedelta("1h")
+                return int(hour / td) if hour % td == pd.Timedelta(0) else 1
+            if td < _DAY:
+                return int(_DAY / td) if _DAY % td == pd.Timedelta(0) else 1
+            if td == _DAY:
+                return 7
+            return 52 if td == 7 * _DAY else 1
+        code = off.rule_code.split("-")[0]
+        if code.startswith("W"):
+            return 52
+        if code in ("B", "C"):
+            return 5
+        if code in ("M", "MS", "ME", "BM", "BMS", "BME", "SM", "SMS", "SME"):
+            return 12 if off.n == 1 else 1
+        if code.startswith("Q") or code.startswith("BQ"):
+            return 4 if off.n == 1 else 1
+        return 1
+
+    def default_horizon(self, season: Optional[int]) -> Optional[int]:
+        """One day ahead for intraday data, M4's horizons for the rest; one season for integers."""
+        if self.kind == "int":
+            return season if season and season > 1 else None
+        try:
+            td = pd.Timedelta(self.offset)
+        except ValueError:
+            td = None
+        if td is not None and td < _DAY:
+            return season
+        if td == _DAY:
+            return 14
+        code = self.offset.rule_code.split("-")[0]
+        if code in ("B", "C"):
+            return 10
+        if code.startswith("W") or td == 7 * _DAY:
+            return 13
+        if season == 12:
+            return 18
+        if season == 4:
+            return 8
+        return 6
+
+    def describe(self) -> str:
+        if self.kind == "int":
+            return f"integer steps of {self.step}"
+        return f"'{self.name}'" + (f" ({self.tz})" if self.tz else "")
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "step": self.step, "tz": self.tz}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Freq":
+        return cls(kind=d["kind"], name=d.get("name"), step=int(d.get("step", 1)), tz=d.get("tz"))
+
+
+@dataclass
+class Panel:
+    """Every series on its regular grid, as one contiguous float32 array with offsets."""
+
+    ids: np.ndarray  # [n] object array of str, in order of first appearance in the file
+    values: np.ndarray  # [total] float32, contiguous
+    offsets: np.ndarray  # [n + 1] int64
+    start: np.ndarray  # [n] int64: first time as UTC nanoseconds, or the first integer step
+    freq: Freq
+    n_filled: int = 0  # grid points that were missing or empty and got filled
+    dropped: list[str] = field(default_factory=list)  # series with no value at all
+
+    @property
+    def n_series(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def series(self, i: int) -> np.ndarray:
+        return self.values[self.offsets[i]:self.offsets[i + 1]]
+
+    def times_after(self, index: np.ndarray, steps: int) -> pd.Index:
+        """Times of the points 1..steps after each listed series' last one, series by series
+        (flat, length len(index) * steps): a DatetimeIndex (in the data's time zone) or int64."""
+        index = np.asarray(index, dtype=np.int64)
+        k = self.lengths[index][:, None] + np.arange(steps, dtype=np.int64)[None, :]
+        start = self.start[index][:, None]
+        out = time_at(self.freq, start, k)
+        return pd.Index(out.ravel()) if self.freq.kind == "int" else out
+
+
+def time_at(freq: Freq, start: np.ndarray, k: np.ndarray):
+    """The time of grid point k of a series starting at start (arrays broadcast together):
+    an int64 array for integer steps, a flat DatetimeIndex otherwise."""
+    start, k = np.broadcast_arrays(np.asarray(start, dtype=np.int64), np.asarray(k, dtype=np.int64))
+    if freq.kind == "int":
+        return start + k * freq.step
+    nanos = freq.fixed_nanos()
+    if nanos is not None:
+        out = pd.DatetimeIndex((start + k * nanos).ravel()).as_unit("ns")
+        return out.tz_localize("UTC").tz_convert(freq.tz) if freq.tz else out
+    off = freq.offset
+    stamps = []
+    for s, j in zip(start.ravel(), k.ravel()):
+        base = pd.Timestamp(int(s), tz="UTC").tz_convert(freq.tz) if freq.tz else pd.Timestamp(int(s))
+        stamps.append(base + int(j) * off)
+    return pd.DatetimeIndex(stamps)
+
+
+# ---------------------------------------------------------------- building
+
+
+def build_panel(table: Table, fill: str, freq: Optional[Freq] = None) -> Panel:
+    """Place every series of a tidy table on its grid; infer the frequency unless given."""
+    f = table.frame
+    codes, uniques = pd.factorize(f["series_id"], sort=False)
+    y = f["y"].to_numpy(dtype=np.float64)
+    time = f["time"]
+    tz = None
+    if table.schema.time_kind == "datetime":
+        dt = pd.DatetimeIndex(time)
+        if dt.tz is not None:
+            tz = str(dt.tz)
+            dt = dt.tz_convert("UTC").tz_localize(None)
+        t = dt.as_unit("ns").asi8
+    else:
+        t = time.to_numpy(dtype=np.int64)
+    lines = f["line"].to_numpy()
+
+    order = np.lexsort((t, codes))
+    codes, y, t, lines = codes[order], y[order], t[order], lines[order]
+
+    # Trim empty values at both ends of every series: a series starts and ends observed.
+    valid = ~np.isnan(y)
+    n_all = len(uniques)
+    has = np.bincount(codes[valid], minlength=n_all) > 0
+    dropped = [str(uniques[i]) for i in np.flatnonzero(~has)]
+    if not has.any():
+        raise DataError(f"{table.path.name} has no numeric values in its target column(s)")
+    big = np.iinfo(np.int64).max
+    first = np.full(n_all, big, dtype=np.int64)
+    last = np.full(n_all, -big, dtype=np.int64)
+    np.minimum.at(first, codes[valid], t[valid])
+    np.maximum.at(last, codes[valid], t[valid])
+    keep = has[codes] & (t >= first[codes]) & (t <= last[codes])
+    codes, y, t, lines = codes[keep], y[keep], t[keep], lines[keep]
+    remap = np.cumsum(has) - 1
+    codes = remap[codes]
+    ids = np.asarray(uniques, dtype=object)[has]
+    n = len(ids)
+
+    if freq is None:
+        freq = _infer_freq(codes, t, table.schema.time_kind, tz, ids)
+    else:
+        # New data for a trained model: it must have the model's frequency.
+        try:
+            found = _infer_freq(codes, t, table.schema.time_kind, tz, ids)
+        except DataError:
+            found = None  # single points: nothing to compare
+        if found is not None and not _same_freq(found, freq):
+            raise DataError(
+                f"{table.path.name} has {found.describe()} between timestamps, but the model was trained "
+                f"on {freq.describe()}"
+            )
+        if freq.kind == "datetime" and tz != freq.tz:
+            freq = Freq(freq.kind, freq.name, freq.step, tz)
+
+    starts = np.empty(n, dtype=np.int64)
+    first_row = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    starts[codes[first_row]] = t[first_row]
+    pos = _positions(codes, t, starts, freq, ids, lines)
+    lengths = np.zeros(n, dtype=np.int64)
+    np.maximum.at(lengths, codes, pos + 1)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    values = np.full(int(offsets[-1]), np.nan, dtype=np.float64)
+    values[offsets[codes] + pos] = y
+    n_filled = _fill(values, offsets, ids, starts, freq, fill)
+    return Panel(
+        ids=ids,
+        values=np.ascontiguousarray(values, dtype=np.float32),
+        offsets=offsets,
+        start=starts,
+        freq=freq,
+        n_filled=n_filled,
+        dropped=dropped,
+    )
+
+
+def _infer_freq(codes: np.ndarray, t: np.ndarray, kind: str, tz: Optional[str], ids: np.ndarray) -> Freq:
+    same = codes[1:] == codes[:-1]
+    diffs = (t[1:] - t[:-1])[same]
+    diffs = diffs[diffs > 0]
+    if len(diffs) == 0:
+        raise DataError("cannot infer the frequency: every series has a single timestamp")
+    vals, counts = np.unique(diffs, return_counts=True)
+    mode = int(vals[np.argmax(counts)])
+    if kind == "int":
+        return Freq("int", step=mode)
+    # pandas names calendar frequencies (months, quarters, business days) from a gap-free run;
+    # try the longest series, then fall back to the most common spacing.
+    bounds = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
+    sizes = np.diff(bounds)
+    names: dict[str, int] = {}
+    for i in np.argsort(-sizes)[:20]:
+        if sizes[i] < 3:
+            break
+        idx = pd.DatetimeIndex(t[bounds[i]:bounds[i + 1]])
+        if tz is not None:
+            idx = idx.tz_localize("UTC").tz_convert(tz)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                name = pd.infer_freq(idx)
+            except (TypeError, ValueError):
+                name = None
+        if name:
+            names[name] = names.get(name, 0) + 1
+    if names:
+        name = max(names, key=names.get)
+    else:
+        name = to_offset(pd.Timedelta(mode)).freqstr
+    return Freq("datetime", name=name, tz=tz)
+
+
+def _same_freq(a: Freq, b: Freq) -> bool:
+    if a.kind != b.kind:
+        return False
+    if a.kind == "int":
+        return a.step == b.step
+    a, b = Freq(a.kind, a.name), Freq(b.kind, b.name)  # compare the spacing, not the time zone
+    na, nb = a.fixed_nanos(), b.fixed_nanos()
+    if na is not None and nb is not None:
+        return na == nb
+    return a.offset == b.offset
+
+
+def _positions(codes, t, starts, freq: Freq, ids, lines) -> np.ndarray:
+    """Grid position of every observation; an observation off the grid is an error."""
+    if freq.kind == "int":
+        step = freq.step
+    else:
+        step = freq.fixed_nanos()
+    if step is not None:
+        delta = t - starts[codes]
+        pos, rem = np.divmod(delta, step)
+        bad = np.flatnonzero(rem != 0)
+        if len(bad):
+            _off_grid(bad[0], codes, t, ids, lines, freq)
+        return pos
+    # Calendar frequencies: build each series' grid.
+    pos = np.empty(len(t), dtype=np.int64)
+    bounds = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        stamps = pd.DatetimeIndex(t[a:b])
+        if freq.tz is not None:
+            stamps = stamps.tz_localize("UTC").tz_convert(freq.tz)
+        grid = pd.date_range(stamps[0], stamps[-1], freq=freq.offset)
+        p = grid.get_indexer(stamps)
+        if (p < 0).any():
+            _off_grid(a + int(np.flatnonzero(p < 0)[0]), codes, t, ids, lines, freq)
+        pos[a:b] = p
+    return pos
+
+
+def _off_grid(i, codes, t, ids, lines, freq: Freq):
+    when = str(t[i]) if freq.kind == "int" else time_at(freq, t[i], 0)[0].isoformat(sep=" ")
+    raise DataError(
+        f"timestamp {when} of series '{ids[codes[i]]}' (line {lines[i]}) is off the regular grid of "
+        f"{freq.describe()}; the file mixes frequencies or has irregular timestamps"
+    )
+
+
+def _fill(values: np.ndarray, offsets: np.ndarray, ids, starts, freq: Freq, fill: str) -> int:
+    """Fill NaNs in place by the policy; every series starts and ends observed, so no fill
+    reaches across two series."""
+    missing = np.isnan(values)
+    n = int(missing.sum())
+    if n == 0:
+        return 0
+    idx = np.flatnonzero(missing)
+    if fill == "error":
+        i = int(idx[0])
+        s = int(np.searchsorted(offsets, i, side="right") - 1)
+        k = i - int(offsets[s])
+        when = time_at(freq, starts[s], k)
+        when = str(when[0]) if freq.kind == "int" else when[0].isoformat(sep=" ")
+        raise DataError(
+            f"series '{ids[s]}' has a gap at {when} ({n} missing point(s) in all); "
+            "pass --fill interpolate, ffill or zero to fill gaps"
+        )
+    if fill == "interpolate":
+        good = np.flatnonzero(~missing)
+        values[idx] = np.interp(idx, good, values[good])
+    elif fill == "ffill":
+        src = np.where(missing, 0, np.arange(len(values)))
+        np.maximum.accumulate(src, out=src)
+        values[:] = values[src]
+    elif fill == "zero":
+        values[idx] = 0.0
+    else:  # config validation makes this unreachable
+        raise ValueError(f"unknown fill policy {fill!r}")
+    return n

@@ -1,0 +1,222 @@
+"""What the CLI shows: rich tables and progress on a terminal, plain lines or JSON otherwise.
+
+stdout carries the product (metrics, forecasts, JSON); stderr carries progress, notes and
+errors. No colour or progress bars when stderr is not a terminal or NO_COLOR is set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from grucast.api import DataSummary, PredictResult, TrainResult
+from grucast.train import EvalRecord, FitResult
+
+MAX_TABLE_ROWS = 200
+
+
+def _no_color() -> bool:
+    return "NO_COLOR" in os.environ
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False, no_color=_no_color(), soft_wrap=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False, no_color=_no_color(), soft_wrap=True)
+
+
+def error_line(message: str) -> None:
+    """One line 'Error: ...' on stderr, red on a terminal."""
+    message = " ".join(str(message).split())
+    if sys.stderr.isatty() and not _no_color():
+        sys.stderr.write(f"\x1b[31mError: {message}\x1b[0m\n")
+    else:
+        sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.flush()
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: NaN and infinities become null, numpy scalars plain numbers."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, (pd.Timestamp,)):
+        return obj.isoformat()
+    return obj
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(_clean(obj), indent=2, allow_nan=False)
+
+
+def _num(x: Optional[float], digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    a = abs(x)
+    if a != 0 and (a >= 1e6 or a < 1e-3):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:,.{digits}f}" if a < 100 else f"{x:,.2f}"
+
+
+# ---------------------------------------------------------------- train
+
+
+def data_lines(summary: DataSummary, fill: str) -> list[str]:
+    s = summary
+    lines = [f"Read {s.path}: " + ", ".join(s.notes)]
+    lines.append(
+        f"{s.n_series:,} series, {s.n_points:,} points, frequency {s.freq.describe()}; "
+        f"{s.n_filled:,} missing point(s) filled ({fill})"
+    )
+    if s.dropped:
+        lines.append(f"Skipped {len(s.dropped)} series with no values: {_names(s.dropped)}")
+    return lines
+
+
+def _names(items: list[str], n: int = 5) -> str:
+    shown = ", ".join(items[:n])
+    return shown + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+class TrainDisplay:
+    """The training callback: a rich progress bar on a terminal, one plain line per
+    validation check otherwise, nothing when quiet."""
+
+    def __init__(self, console: Console, quiet: bool = False, live: Optional[bool] = None):
+        self.console = console
+        self.quiet = quiet
+        self.live = (console.is_terminal and not quiet) if live is None else live
+        self.progress: Optional[Progress] = None
+        self.task = None
+        self.last: Optional[EvalRecord] = None
+
+    def on_start(self, total_steps: int, steps_per_epoch: int, windows_per_epoch: int) -> None:
+        if self.quiet:
+            return
+        self.console.print(
+            f"Training on {windows_per_epoch:,} windows per epoch ({steps_per_epoch:,} steps of the batch), "
+            f"at most {total_steps:,} steps"
+        )
+        if self.live:
+            self.progress = Progress(
+                TextColumn("[bold]train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("train", total=total_steps, status="")
+
+    def on_step(self, step: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=step)
+
+    def _line(self, r: EvalRecord) -> str:
+        mark = " *" if r.best else ""
+        return (
+            f"epoch {r.epoch:g} step {r.step}: train loss {r.train_loss:.4f}, val loss {r.val_loss:.4f}{mark}, "
+            f"{r.windows_per_s:,.0f} windows/s"
+        )
+
+    def on_eval(self, r: EvalRecord) -> None:
+        self.last = r
+        if self.quiet:
+            return
+        if self.progress is not None:
+            self.progress.update(
+                self.task,
+                status=f"epoch {r.epoch:.2f} · train {r.train_loss:.4f} · val {r.val_loss:.4f} · {r.windows_per_s:,.0f} w/s",
+            )
+            self.progress.console.print(self._line(r))
+        else:
+            self.console.print(self._line(r))
+
+    def on_end(self, result: FitResult) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+        if self.quiet:
+            return
+        why = {"epochs": "all epochs done", "max_steps": "step budget reached", "early_stopping": "early stopping"}
+        self.console.print(
+            f"Stopped after {result.steps:,} steps ({result.epochs:g} epochs, {why[result.stop_reason]}) in "
+            f"{result.train_seconds:.1f}s, {result.windows_per_s:,.0f} windows/s; best validation loss "
+            f"{result.best_val_loss:.4f} at step {result.best_step:,}"
+        )
+
+
+def metrics_table(result: TrainResult) -> Table:
+    m = result.metrics
+    t = Table(title=f"Validation: last {result.config.training.val_size} steps of {m.get('series', 0)} series "
+              f"({m.get('windows', 0)} windows)", title_justify="left")
+    t.add_column("model")
+    for name in ("MAE", "RMSE", "sMAPE", "MASE"):
+        t.add_column(name, justify="right")
+    for label, key in (("GRU", "gru"), (f"seasonal naive (m={m.get('season')})", "seasonal_naive")):
+        s = m.get(key, {})
+        t.add_row(label, _num(s.get("mae")), _num(s.get("rmse")), _num(s.get("smape"), 3), _num(s.get("mase"), 3))
+    return t
+
+
+def train_summary(result: TrainResult, console: Console) -> None:
+    console.print(metrics_table(result))
+    m = result.metrics
+    skill = m.get("skill")
+    if skill is not None and math.isfinite(skill):
+        verdict = "better" if skill > 0 else "worse"
+        console.print(
+            f"GRU skill over seasonal naive: {skill:+.1%} ({m.get('skill_metric', 'mase').upper()}; "
+            f"{verdict} than the baseline)"
+        )
+    console.print(f"Saved model to {result.checkpoint_path}")
+
+
+# ---------------------------------------------------------------- predict
+
+
+def forecast_table(result: PredictResult) -> Table:
+    f = result.forecasts
+    t = Table(title=f"Forecast: {result.horizon} steps for {result.n_forecast} series", title_justify="left")
+    for c in f.columns:
+        t.add_column(str(c), justify="right" if c == "forecast" else "left")
+    for row in f.head(MAX_TABLE_ROWS).itertuples(index=False):
+        t.add_row(*[_cell(v) for v in row])
+    return t
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}" if abs(v) < 1e6 else f"{v:.6g}"
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat(sep=" ")
+    return str(v)
+
+
+def forecast_json(result: PredictResult) -> str:
+    f = result.forecasts
+    records = []
+    for row in f.itertuples(index=False):
+        records.append({str(c): (v.isoformat() if isinstance(v, pd.Timestamp) else v) for c, v in zip(f.columns, row)})
+    return dumps({"horizon": result.horizon, "series": result.n_forecast, "skipped": result.skipped,
+                  "forecasts": records})

@@ -1,0 +1,38 @@
+"""Per-window scaling from the input part of each window, and its exact inverse.
+
+Every window is scaled by statistics of its own input (never its target), so one global model
+serves series of very different levels, and nothing from the future leaks into the scale.
+"""
+
+from __future__ import annotations
+
+import torch
+
+METHODS = ("standard", "robust", "none")
+
+
+def fit(x: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loc, scale), each [B, 1], from inputs x [B, L]. scale is never zero: a flat window gets
+    a scale from its level, so constant series pass through unchanged in shape."""
+    if method == "none":
+        ones = x.new_ones(x.shape[0], 1)
+        return torch.zeros_like(ones), ones
+    if method == "standard":
+        loc = x.mean(dim=1, keepdim=True)
+        spread = x.std(dim=1, keepdim=True, unbiased=False)
+    elif method == "robust":
+        loc = x.median(dim=1, keepdim=True).values
+        spread = (x - loc).abs().mean(dim=1, keepdim=True)
+    else:
+        raise ValueError(f"unknown scaling method {method!r}")
+    floor = 1e-4 * (loc.abs() + 1.0)
+    scale = torch.where(spread > floor, spread, loc.abs() + 1.0)
+    return loc, scale
+
+
+def apply(x: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return (x - loc) / scale
+
+
+def invert(z: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return z * scale + loc

@@ -1,0 +1,206 @@
+"""fit(): the optimisation loop, with early stopping on validation loss and the best weights kept.
+
+It knows nothing about GRUs: any module mapping scaled inputs [B, L, 1] to scaled forecasts
+[B, H] trains here. Progress leaves through a callback; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Optional, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from grucast import scaling
+from grucast.config import Config
+from grucast.windows import gather
+
+
+@dataclass
+class EvalRecord:
+    """One validation check."""
+
+    epoch: float  # epochs done, fractional inside an epoch
+    step: int
+    train_loss: float  # mean training loss since the previous check
+    val_loss: float
+    best: bool  # the best validation loss so far
+    windows_per_s: float  # training windows per second since the previous check
+    lr: float
+
+
+@dataclass
+class FitResult:
+    state_dict: dict[str, torch.Tensor]  # the best weights
+    history: list[EvalRecord]
+    best_step: int
+    best_val_loss: float
+    steps: int
+    epochs: float  # epochs run, fractional when stopped inside one
+    train_seconds: float  # time spent in training steps (validation excluded)
+    windows_seen: int
+    stop_reason: str  # epochs | max_steps | early_stopping
+
+    @property
+    def windows_per_s(self) -> float:
+        return self.windows_seen / self.train_seconds if self.train_seconds > 0 else float("nan")
+
+
+class Callback(Protocol):
+    def on_start(self, total_steps: int, steps_per_epoch: int, windows_per_epoch: int) -> None: ...
+    def on_step(self, step: int) -> None: ...
+    def on_eval(self, record: EvalRecord) -> None: ...
+    def on_end(self, result: FitResult) -> None: ...
+
+
+class NullCallback:
+    def on_start(self, total_steps, steps_per_epoch, windows_per_epoch):
+        pass
+
+    def on_step(self, step):
+        pass
+
+    def on_eval(self, record):
+        pass
+
+    def on_end(self, result):
+        pass
+
+
+def loss_function(name: str) -> nn.Module:
+    return {"mae": nn.L1Loss(), "mse": nn.MSELoss(), "huber": nn.HuberLoss(delta=1.0)}[name]
+
+
+def _scaled_batch(values: torch.Tensor, starts: torch.Tensor, input_size: int, horizon: int, scaler: str):
+    w = gather(values, starts, input_size + horizon)  # [B, L + H]
+    x, y = w[:, :input_size], w[:, input_size:]  # [B, L], [B, H]
+    loc, scale = scaling.fit(x, scaler)  # statistics of the input part only
+    return scaling.apply(x, loc, scale).unsqueeze(-1), scaling.apply(y, loc, scale)  # [B, L, 1], [B, H]
+
+
+def evaluate_loss(model: nn.Module, values: torch.Tensor, starts: torch.Tensor, cfg: Config, loss_fn: nn.Module,
+                  batch_size: int = 4096) -> float:
+    """Mean scaled loss over the given windows."""
+    model.eval()
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for i in range(0, len(starts), batch_size):
+            s = starts[i:i + batch_size]
+            x, y = _scaled_batch(values, s, cfg.model.input_size, cfg.model.horizon, cfg.model.scaler)
+            total += float(loss_fn(model(x), y)) * len(s)
+            count += len(s)
+    return total / max(count, 1)
+
+
+def fit(
+    model: nn.Module,
+    values: torch.Tensor,
+    train_starts: np.ndarray,
+    val_starts: np.ndarray,
+    cfg: Config,
+    callback: Optional[Callback] = None,
+) -> FitResult:
+    """Train model on windows of values (already on the model's device) and return the best
+    weights by validation loss. Repeatable on CPU for a given seed."""
+    cb = callback or NullCallback()
+    t = cfg.training
+    device = values.device
+    L, H = cfg.model.input_size, cfg.model.horizon
+    loss_fn = loss_function(t.loss)
+    torch.manual_seed(t.seed)
+    gen = torch.Generator(device="cpu").manual_seed(t.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)
+
+    train_idx = torch.as_tensor(train_starts, dtype=torch.long)
+    val_idx = torch.as_tensor(val_starts, dtype=torch.long, device=device)
+    n = len(train_idx)
+    steps_per_epoch = math.ceil(n / t.batch_size)
+    total_steps = min(t.max_steps, t.epochs * steps_per_epoch)
+    cb.on_start(total_steps, steps_per_epoch, n)
+
+    history: list[EvalRecord] = []
+    best_loss, best_step, best_state = math.inf, 0, copy.deepcopy(model.state_dict())
+    bad_checks, step, seen, train_seconds = 0, 0, 0, 0.0
+    run_loss, run_n, run_windows, run_seconds = 0.0, 0, 0, 0.0
+    stop_reason = "epochs"
+
+    def check(epoch_float: float) -> bool:
+        """Validate; True when early stopping says stop."""
+        nonlocal best_loss, best_step, best_state, bad_checks, run_loss, run_n, run_windows, run_seconds
+        val_loss = evaluate_loss(model, values, val_idx, cfg, loss_fn)
+        improved = math.isinf(best_loss) or val_loss < best_loss - 1e-7 * abs(best_loss)
+        if improved:
+            best_loss, best_step, bad_checks = val_loss, step, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad_checks += 1
+        rec = EvalRecord(
+            epoch=round(epoch_float, 4),
+            step=step,
+            train_loss=run_loss / max(run_n, 1),
+            val_loss=val_loss,
+            best=improved,
+            windows_per_s=run_windows / run_seconds if run_seconds > 0 else float("nan"),
+            lr=opt.param_groups[0]["lr"],
+        )
+        history.append(rec)
+        cb.on_eval(rec)
+        run_loss, run_n, run_windows, run_seconds = 0.0, 0, 0, 0.0
+        model.train()
+        return bad_checks >= t.patience
+
+    model.train()
+    stop = False
+    for epoch in range(t.epochs):
+        perm = train_idx[torch.randperm(n, generator=gen)]
+        for b in range(steps_per_epoch):
+            started = time.perf_counter()
+            s = perm[b * t.batch_size:(b + 1) * t.batch_size].to(device, non_blocking=True)
+            x, y = _scaled_batch(values, s, L, H, cfg.model.scaler)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            if t.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+            opt.step()
+            step += 1
+            run_loss += float(loss.detach())
+            run_n += 1
+            run_windows += len(s)
+            seen += len(s)
+            elapsed = time.perf_counter() - started
+            run_seconds += elapsed
+            train_seconds += elapsed
+            cb.on_step(step)
+            end_of_epoch = b == steps_per_epoch - 1
+            if step >= total_steps:
+                stop_reason = "max_steps" if step >= t.max_steps and step < t.epochs * steps_per_epoch else "epochs"
+                check(epoch + (b + 1) / steps_per_epoch)
+                stop = True
+                break
+            if end_of_epoch or step % t.eval_every == 0:
+                if check(epoch + (b + 1) / steps_per_epoch):
+                    stop_reason, stop = "early_stopping", True
+                    break
+        if stop:
+            break
+
+    model.load_state_dict(best_state)
+    result = FitResult(
+        state_dict=best_state,
+        history=history,
+        best_step=best_step,
+        best_val_loss=best_loss,
+        steps=step,
+        epochs=history[-1].epoch if history else 0.0,
+        train_seconds=train_seconds,
+        windows_seen=seen,
+        stop_reason=stop_reason,
+    )
+    cb.on_end(result)
+    return result

@@ -1,0 +1,49 @@
+"""Shared fixtures: small deterministic data files and a tiny model configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data" / "m4_hourly.csv"
+
+# A model small enough to train in a second or two on a CPU.
+TINY = ["--hidden-size", "8", "--num-layers", "1", "--epochs", "2", "--batch-size", "64"]
+
+
+@pytest.fixture(autouse=True)
+def _isolate(tmp_path, monkeypatch):
+    """Every test runs in its own empty folder, away from the user's files and settings."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+def sine_panel(n_series: int = 3, length: int = 240, freq: str = "h", start: str = "2024-01-01",
+               seed: int = 0, season: int = 24) -> pd.DataFrame:
+    """Long frame series_id, timestamp, value: daily sine plus trend plus noise, different levels."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n_series):
+        t = np.arange(length)
+        level = 10.0 * (i + 1) ** 2
+        y = level * (1 + 0.3 * np.sin(2 * np.pi * t / season + i) + 0.001 * t) + rng.normal(0, 0.02 * level, length)
+        ts = pd.date_range(start, periods=length, freq=freq)
+        frames.append(pd.DataFrame({"series_id": f"s{i}", "timestamp": ts, "value": np.round(y, 4)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture
+def long_csv(tmp_path) -> Path:
+    path = tmp_path / "long.csv"
+    sine_panel().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def sample_csv() -> Path:
+    return SAMPLE

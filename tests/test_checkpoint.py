@@ -1,0 +1,76 @@
+"""Checkpoints: round trip, and a clear error for every kind of bad file."""
+
+import zipfile
+
+import pytest
+import torch
+
+from grucast import api, checkpoint, config
+from grucast.errors import CheckpointError
+
+
+@pytest.fixture
+def trained(long_csv, tmp_path):
+    cfg = config.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8, "num_layers": 1},
+                             "training": {"epochs": 1, "device": "cpu"}})
+    api.train(long_csv, tmp_path / "m.pt", cfg)
+    return tmp_path / "m.pt"
+
+
+def test_round_trip_gives_identical_predictions(trained, long_csv, tmp_path):
+    ck = checkpoint.load(trained)
+    assert ck.config.model.horizon == 6 and ck.config.data.season == 24  # resolved values stored
+    assert ck.schema.id_col == "series_id" and ck.freq.name == "h"
+    assert ck.history and "gru" in ck.metrics and ck.torch_version == torch.__version__
+    checkpoint.save(ck, tmp_path / "copy.pt")
+    a = api.predict(trained, long_csv).forecasts
+    b = api.predict(tmp_path / "copy.pt", long_csv).forecasts
+    assert a.equals(b)
+
+
+def test_missing(tmp_path):
+    with pytest.raises(CheckpointError, match=r"^checkpoint not found: .*nope.pt$"):
+        checkpoint.load(tmp_path / "nope.pt")
+
+
+def test_truncated(trained, tmp_path):
+    data = trained.read_bytes()
+    bad = tmp_path / "cut.pt"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="is not a grucast checkpoint \\(damaged, truncated or another kind of file\\)"):
+        checkpoint.load(bad)
+
+
+def test_foreign_file(tmp_path):
+    p = tmp_path / "notes.pt"
+    p.write_text("hello")
+    with pytest.raises(CheckpointError, match="not a grucast checkpoint"):
+        checkpoint.load(p)
+    q = tmp_path / "state.pt"
+    torch.save({"weight": torch.zeros(2)}, q)  # a plain PyTorch file
+    with pytest.raises(CheckpointError, match=r"is not a grucast checkpoint \(no grucast header\)"):
+        checkpoint.load(q)
+
+
+def test_newer_format(trained, tmp_path):
+    raw = torch.load(trained, weights_only=True)
+    raw["format_version"] = checkpoint.FORMAT_VERSION + 1
+    p = tmp_path / "future.pt"
+    torch.save(raw, p)
+    with pytest.raises(CheckpointError, match="written by a newer grucast .* upgrade grucast"):
+        checkpoint.load(p)
+
+
+class Evil:
+    def __reduce__(self):
+        import os
+        return (os.system, ("touch pwned",))
+
+
+def test_loading_never_runs_code_from_the_file(tmp_path):
+    p = tmp_path / "evil.pt"
+    torch.save({"format": checkpoint.MAGIC, "format_version": 1, "x": Evil()}, p)
+    assert zipfile.is_zipfile(p)
+    with pytest.raises(CheckpointError, match="cannot be read as a grucast checkpoint"):
+        checkpoint.load(p)
+    assert not (tmp_path / "pwned").exists()

@@ -1,0 +1,78 @@
+import textwrap
+
+import pytest
+
+from grucast import config
+from grucast.errors import ConfigError
+
+
+def write(tmp_path, text):
+    p = tmp_path / "c.yaml"
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def test_defaults_are_valid_and_unresolved():
+    cfg = config.load()
+    assert cfg.model.hidden_size == 64 and cfg.training.loss == "mae" and cfg.data.fill == "interpolate"
+    assert cfg.model.horizon is None and cfg.model.input_size is None
+
+
+def test_yaml_fills_sections_and_flags_win(tmp_path):
+    p = write(tmp_path, """
+        data: {fill: ffill}
+        model: {horizon: 12, hidden_size: 16}
+        training: {epochs: 3, learning_rate: 0.01}
+    """)
+    cfg = config.load(p, {"model": {"hidden_size": 32, "horizon": None}, "training": {"seed": 7}})
+    assert cfg.data.fill == "ffill"
+    assert cfg.model.hidden_size == 32  # the flag wins
+    assert cfg.model.horizon == 12  # an unset flag leaves the file's value
+    assert cfg.training.epochs == 3 and cfg.training.learning_rate == 0.01 and cfg.training.seed == 7
+
+
+def test_unknown_key_suggests_the_nearest(tmp_path):
+    p = write(tmp_path, "model:\n  hiden_size: 8\n")
+    with pytest.raises(ConfigError, match=r"unknown setting 'model.hiden_size'. Did you mean 'hidden_size'\?"):
+        config.load(p)
+
+
+def test_unknown_section_suggests_the_nearest(tmp_path):
+    p = write(tmp_path, "trainig:\n  epochs: 2\n")
+    with pytest.raises(ConfigError, match=r"unknown section 'trainig'.*Did you mean 'training'\?"):
+        config.load(p)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("model: {hidden_size: many}", "model.hidden_size must be a whole number, got 'many'"),
+        ("model: {horizon: 0}", "model.horizon must be positive, got 0"),
+        ("model: {input_size: -3}", "model.input_size must be positive, got -3"),
+        ("training: {loss: mape}", "training.loss must be one of mae, mse, huber; got 'mape'. Did you mean 'mae'?"),
+        ("data: {fill: interp}", "data.fill must be one of interpolate, ffill, zero, error; got 'interp'. Did you mean 'interpolate'?"),
+        ("training: {device: gpu}", "training.device must be auto, cpu, cuda or cuda:N; got 'gpu'"),
+        ("model: {dropout: 1.5}", "model.dropout must be in [0, 1), got 1.5"),
+        ("training: {epochs: true}", "training.epochs must be a whole number, got True"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError) as e:
+        config.load(write(tmp_path, text))
+    assert str(e.value) == message
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    p = write(tmp_path, "model: !!python/object/apply:os.system ['echo hacked']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        config.load(p)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        config.load(tmp_path / "nope.yaml")
+
+
+def test_val_size_must_hold_one_horizon():
+    with pytest.raises(ConfigError, match=r"val_size \(5\) must be at least the horizon \(10\)"):
+        config.load(None, {"model": {"horizon": 10}, "training": {"val_size": 5}})

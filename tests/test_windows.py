@@ -1,0 +1,81 @@
+"""Windows are index arithmetic: properties that must hold for any panel shape."""
+
+import numpy as np
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grucast import scaling
+from grucast.windows import gather, last_windows, series_of, split_windows
+
+lengths_st = st.lists(st.integers(min_value=0, max_value=60), min_size=1, max_size=8)
+
+
+def offsets_of(lengths):
+    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lengths=lengths_st, L=st.integers(1, 12), H=st.integers(1, 6), extra=st.integers(0, 6))
+def test_split_windows_properties(lengths, L, H, extra):
+    V = H + extra
+    offsets = offsets_of(lengths)
+    train, val = split_windows(offsets, L, H, V)
+    n = np.asarray(lengths)
+    # Number of windows: every position that fits, per series.
+    assert len(train) == int(np.maximum(n - V - L - H + 1, 0).sum())
+    assert len(val) == int(np.maximum(n - H - np.maximum(n - V, L) + 1, 0).sum())
+    for starts, part in ((train, "train"), (val, "val")):
+        s = series_of(offsets, starts)
+        rel = starts - offsets[s]
+        # A window lies inside one series.
+        assert (rel >= 0).all() and (rel + L + H <= n[s]).all()
+        # Its target starts exactly where its input ends.
+        target_start = starts + L
+        assert (target_start - offsets[s] == rel + L).all()
+        if part == "train":
+            # Training targets end before the validation part starts: nothing leaks.
+            assert (rel + L + H <= n[s] - V).all()
+        else:
+            assert (rel + L >= n[s] - V).all()
+    assert len(np.unique(train)) == len(train)
+
+
+@settings(max_examples=100, deadline=None)
+@given(lengths=lengths_st, L=st.integers(1, 12))
+def test_last_windows_end_at_the_series_end(lengths, L):
+    offsets = offsets_of(lengths)
+    ok, starts = last_windows(offsets, L)
+    assert list(ok) == [i for i, n in enumerate(lengths) if n >= L]
+    assert (starts + L == offsets[1:][ok]).all()
+
+
+def test_gather_numpy_and_torch_agree():
+    values = np.arange(20, dtype=np.float32)
+    starts = np.array([0, 5, 13])
+    a = gather(values, starts, 4)
+    b = gather(torch.from_numpy(values), torch.from_numpy(starts), 4).numpy()
+    assert a.tolist() == b.tolist() == [[0, 1, 2, 3], [5, 6, 7, 8], [13, 14, 15, 16]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.lists(st.floats(-1e6, 1e6, allow_nan=False, width=32), min_size=2, max_size=30), min_size=1, max_size=5),
+    method=st.sampled_from(scaling.METHODS),
+)
+def test_scaling_round_trips(rows, method):
+    width = min(len(r) for r in rows)
+    x = torch.tensor([r[:width] for r in rows], dtype=torch.float64)
+    loc, scale = scaling.fit(x, method)
+    assert (scale > 0).all()
+    back = scaling.invert(scaling.apply(x, loc, scale), loc, scale)
+    assert torch.allclose(back, x, rtol=1e-9, atol=1e-9 * (1 + x.abs().max().item()))
+
+
+def test_standard_scaling_uses_the_input_only():
+    x = torch.tensor([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]])
+    loc, scale = scaling.fit(x, "standard")
+    assert loc.squeeze().tolist() == [2.0, 5.0]
+    assert abs(scale[0].item() - np.std([1, 2, 3])) < 1e-6
+    assert scale[1].item() == 6.0  # a flat window falls back to its level + 1, never zero
+    assert scaling.apply(x, loc, scale)[1].abs().max() == 0
