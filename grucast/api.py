@@ -34,15 +34,20 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------- settings that depend on the data
 
 
-def default_input_size(horizon: int, season: int) -> int:
-    """Look back two horizons, and at least one full season plus a bit, so the network sees the
-    seasonal shape it has to continue."""
-    return max(2 * horizon, season + horizon // 2 if season > 1 else 0, 8)
+MAX_DEFAULT_INPUT = 336
 
 
-def resolve(cfg: Config, freq: Freq) -> tuple[Config, list[str]]:
+def default_input_size(horizon: int, season: int, intraday: bool) -> int:
+    """Two horizons at least. Intraday data (and integer steps) also gets a week of its daily
+    cycle (7 x season, at most 336 steps); other data at least one full season."""
+    if intraday:
+        return max(2 * horizon, min(7 * season, MAX_DEFAULT_INPUT))
+    return max(2 * horizon, season)
+
+
+def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[str]]:
     """Fill the settings left open (season, horizon, input_size, val_size) from the data's
-    frequency; returns the resolved config and a note for each value that was chosen."""
+    frequency and series lengths; returns the resolved config and a note for each value chosen."""
     notes = []
     season = cfg.data.season
     if season is None:
@@ -56,11 +61,18 @@ def resolve(cfg: Config, freq: Freq) -> tuple[Config, list[str]]:
         if horizon is None:
             raise ConfigError("pass --horizon: how many steps to forecast cannot be guessed for integer steps without a season")
         notes.append(f"horizon {horizon} (default for this frequency)")
+    val_size = cfg.training.val_size if cfg.training.val_size is not None else horizon
     input_size = cfg.model.input_size
     if input_size is None:
-        input_size = default_input_size(horizon, season)
-        notes.append(f"input_size {input_size} (default for horizon {horizon}, season {season})")
-    val_size = cfg.training.val_size if cfg.training.val_size is not None else horizon
+        input_size = default_input_size(horizon, season, intraday=freq.intraday())
+        # A default must not make most series unusable: shorten it until half of the series
+        # have a horizon's worth of training windows, but never below one horizon.
+        fits = int(np.median(lengths)) - val_size - 2 * horizon + 1
+        if fits < input_size and fits >= horizon:
+            input_size = fits
+            notes.append(f"input_size {input_size} (default, shortened to fit half of the series)")
+        else:
+            notes.append(f"input_size {input_size} (default for horizon {horizon}, season {season})")
     if val_size < horizon:
         raise ConfigError(f"training.val_size ({val_size}) must be at least the horizon ({horizon})")
     resolved = config_mod.replace(
@@ -197,7 +209,7 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
         raise ConfigError(f"cannot write the checkpoint: folder {out_path.parent} does not exist")
     table = load_table(Path(data_path), cfg.data)
     panel = build_panel(table, cfg.data.fill)
-    cfg, notes = resolve(cfg, panel.freq)
+    cfg, notes = resolve(cfg, panel.freq, panel.lengths)
     summary = _summary(table, panel)
     L, H, V = cfg.model.input_size, cfg.model.horizon, cfg.training.val_size
     train_starts, val_starts = split_windows(panel.offsets, L, H, V)
@@ -289,7 +301,7 @@ def _round_float32(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.float32).astype(str).astype(np.float64)
 
 
-def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, device: str = "cpu",
+def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, device: str = "auto",
             threads: Optional[int] = None) -> PredictResult:
     """Forecast horizon steps after the last observation of every series in a file."""
     started = time.perf_counter()

@@ -22,6 +22,7 @@ FORMATS = ("auto", "long", "wide")
 FILLS = ("interpolate", "ffill", "zero", "error")
 SCALERS = ("standard", "robust", "none")
 LOSSES = ("mae", "mse", "huber")
+SCHEDULES = ("cosine", "constant")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class ModelConfig:
     horizon: Optional[int] = None  # steps to forecast; a default per frequency when None
     input_size: Optional[int] = None  # steps the GRU reads; a default from horizon and season when None
     hidden_size: int = 64
-    num_layers: int = 2
+    num_layers: int = 1
     dropout: float = 0.0
     scaler: str = "standard"  # per-window scaling from the input part: standard | robust | none
 
@@ -53,9 +54,10 @@ class TrainConfig:
     """The optimisation: budget, early stopping, loss, reproducibility and hardware."""
 
     epochs: int = 50  # an epoch is one pass over every training window
-    max_steps: int = 2000  # optimizer steps at most, whatever epochs says
+    max_steps: int = 2500  # optimizer steps at most, whatever epochs says
     batch_size: int = 256
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
+    lr_schedule: str = "cosine"  # cosine: decay to 5% of learning_rate over the step budget | constant
     weight_decay: float = 0.0
     loss: str = "mae"  # mae | mse | huber
     patience: int = 5  # validation checks without improvement before stopping
@@ -146,20 +148,24 @@ def _validate(cfg: Config) -> None:
     _positive("training.learning_rate", t.learning_rate)
     _positive("training.weight_decay", t.weight_decay, allow_zero=True)
     _choice("training.loss", t.loss, LOSSES)
+    _choice("training.lr_schedule", t.lr_schedule, SCHEDULES)
     _positive("training.patience", t.patience)
     _positive("training.eval_every", t.eval_every)
     _positive("training.val_size", t.val_size)
     _positive("training.grad_clip", t.grad_clip, allow_zero=True)
     _positive("training.seed", t.seed, allow_zero=True)
     _positive("training.threads", t.threads)
-    dev = t.device
-    if not (dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit())):
-        raise ConfigError(f"training.device must be auto, cpu, cuda or cuda:N; got '{dev}'")
+    check_device("training.device", t.device)
     if m.horizon is not None and t.val_size is not None and t.val_size < m.horizon:
         raise ConfigError(
             f"training.val_size ({t.val_size}) must be at least the horizon ({m.horizon}) "
             "so that one validation window fits"
         )
+
+
+def check_device(where: str, spec: str) -> None:
+    if not (spec in ("auto", "cpu", "cuda") or (spec.startswith("cuda:") and spec[5:].isdigit())):
+        raise ConfigError(f"{where} must be auto, cpu, cuda or cuda:N; got '{spec}'")
 
 
 def _section(name: str, cls: type, values: dict[str, Any]) -> Any:

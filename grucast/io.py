@@ -242,13 +242,14 @@ def detect_schema(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema
         ignored = [c for c in rest if c != named[0]]
         notes += [f"target '{named[0]}'", f"ignoring columns {', '.join(ignored)}"]
         return Schema("single", time_col, target=named[0]), ["single series"] + notes
-    notes.append(f"{len(rest)} series columns ({_preview(rest)})")
+    notes.append(f"{len(rest)} series columns ({preview(rest, 4)})")
     return Schema("wide", time_col, series_cols=tuple(rest)), ["wide format"] + notes
 
 
-def _preview(items: list[str], n: int = 4) -> str:
+def preview(items: list[str], n: int = 5) -> str:
+    """The first n names, and how many more."""
     shown = ", ".join(str(x) for x in items[:n])
-    return shown + (f", … {len(items) - n} more" if len(items) > n else "")
+    return shown + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
 def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[pd.Series, str]:

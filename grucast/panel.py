@@ -47,6 +47,15 @@ class Freq:
                 return int(off.n * 7 * _DAY.value)
         return None
 
+    def intraday(self) -> bool:
+        """Steps shorter than a day, or integer steps (which may be anything)."""
+        if self.kind == "int":
+            return True
+        try:
+            return pd.Timedelta(self.offset) < _DAY
+        except ValueError:
+            return False
+
     def season(self) -> Optional[int]:
         """The natural seasonal period, or None when the data does not say (integer steps)."""
         if self.kind == "int":

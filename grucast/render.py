@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grucast.api import DataSummary, PredictResult, TrainResult
+from grucast.io import preview
 from grucast.train import EvalRecord, FitResult
 
 MAX_TABLE_ROWS = 200
@@ -86,13 +87,8 @@ def data_lines(summary: DataSummary, fill: str) -> list[str]:
         f"{s.n_filled:,} missing point(s) filled ({fill})"
     )
     if s.dropped:
-        lines.append(f"Skipped {len(s.dropped)} series with no values: {_names(s.dropped)}")
+        lines.append(f"Skipped {len(s.dropped)} series with no values: {preview(s.dropped)}")
     return lines
-
-
-def _names(items: list[str], n: int = 5) -> str:
-    shown = ", ".join(items[:n])
-    return shown + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
 class TrainDisplay:

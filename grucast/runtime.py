@@ -6,11 +6,13 @@ from typing import Optional
 
 import torch
 
+from grucast.config import check_device
 from grucast.errors import ConfigError
 
 
 def select_device(spec: str) -> torch.device:
     """auto picks the first GPU when there is one; asking for a GPU that is not there is an error."""
+    check_device("--device", spec)
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if spec == "cpu":

@@ -122,6 +122,13 @@ def fit(
     steps_per_epoch = math.ceil(n / t.batch_size)
     total_steps = min(t.max_steps, t.epochs * steps_per_epoch)
     cb.on_start(total_steps, steps_per_epoch, n)
+    if t.lr_schedule == "cosine":
+        # Anneal over the whole budget; early stopping may end the run before the bottom.
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda k: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, total_steps) / total_steps))
+        )
+    else:
+        sched = None
 
     history: list[EvalRecord] = []
     best_loss, best_step, best_state = math.inf, 0, copy.deepcopy(model.state_dict())
@@ -168,6 +175,8 @@ def fit(
             if t.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
             opt.step()
+            if sched is not None:
+                sched.step()
             step += 1
             run_loss += float(loss.detach())
             run_n += 1

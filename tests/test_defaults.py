@@ -1,0 +1,44 @@
+"""Settings chosen from the data when the user leaves them open."""
+
+import numpy as np
+import pytest
+
+from grucast import config
+from grucast.api import resolve
+from grucast.errors import ConfigError
+from grucast.panel import Freq
+
+
+def test_hourly_defaults_look_back_a_week():
+    cfg, notes = resolve(config.load(), Freq("datetime", "h"), np.array([1000, 2000]))
+    assert (cfg.data.season, cfg.model.horizon, cfg.model.input_size, cfg.training.val_size) == (24, 24, 168, 24)
+    assert notes == ["season 24 (from the frequency)", "horizon 24 (default for this frequency)",
+                     "input_size 168 (default for horizon 24, season 24)"]
+
+
+@pytest.mark.parametrize("name, season, horizon, input_size", [
+    ("D", 7, 14, 28), ("W-SUN", 52, 13, 52), ("MS", 12, 18, 36), ("QS-JAN", 4, 8, 16), ("YS-JAN", 1, 6, 12),
+    ("15min", 96, 96, 336),
+])
+def test_defaults_per_frequency(name, season, horizon, input_size):
+    cfg, _ = resolve(config.load(), Freq("datetime", name), np.array([5000]))
+    assert (cfg.data.season, cfg.model.horizon, cfg.model.input_size) == (season, horizon, input_size)
+
+
+def test_default_input_size_shrinks_to_fit_short_series():
+    cfg, notes = resolve(config.load(), Freq("datetime", "h"), np.array([150, 150, 3000]))
+    assert cfg.model.input_size == 150 - 24 - 2 * 24 + 1
+    assert notes[-1] == "input_size 79 (default, shortened to fit half of the series)"
+
+
+def test_explicit_settings_are_kept():
+    cfg, notes = resolve(config.load(None, {"model": {"horizon": 5, "input_size": 9}, "data": {"season": 3}}),
+                         Freq("datetime", "h"), np.array([40]))
+    assert (cfg.data.season, cfg.model.horizon, cfg.model.input_size) == (3, 5, 9) and notes == []
+
+
+def test_integer_steps_need_a_season():
+    with pytest.raises(ConfigError, match="integer steps, so the season cannot be inferred: pass --season"):
+        resolve(config.load(), Freq("int", step=1), np.array([100]))
+    cfg, _ = resolve(config.load(None, {"data": {"season": 24}, "model": {"horizon": 48}}), Freq("int"), np.array([900]))
+    assert cfg.model.input_size == 168  # integer steps with a daily season of 24 look back a week
