@@ -59,7 +59,9 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
     if horizon is None:
         horizon = freq.default_horizon(season)
         if horizon is None:
-            raise ConfigError("pass --horizon: how many steps to forecast cannot be guessed for integer steps without a season")
+            raise ConfigError(
+                f"pass --horizon: integer steps with season {season} give no natural number of steps to forecast"
+            )
         notes.append(f"horizon {horizon} (default for this frequency)")
     val_size = cfg.training.val_size if cfg.training.val_size is not None else horizon
     input_size = cfg.model.input_size
@@ -210,6 +212,11 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     table = load_table(Path(data_path), cfg.data)
     panel = build_panel(table, cfg.data.fill)
     cfg, notes = resolve(cfg, panel.freq, panel.lengths)
+    schema = table.schema
+    cfg = config_mod.replace(cfg, data={  # what was detected, so the stored config says it
+        "time_col": schema.time_col, "id_col": schema.id_col, "target": schema.target,
+        "format": schema.format if schema.format in ("long", "wide") else cfg.data.format,
+    })
     summary = _summary(table, panel)
     L, H, V = cfg.model.input_size, cfg.model.horizon, cfg.training.val_size
     train_starts, val_starts = split_windows(panel.offsets, L, H, V)

@@ -17,7 +17,7 @@ from grucast import __version__
 HELP = """Forecast time-series files with a GRU network.
 
 Exit codes: 0 success; 1 bad input, settings or checkpoint (one 'Error: ...' line on stderr);
-2 bad usage (unknown flag, missing argument); 130 interrupted.
+2 bad usage (unknown flag, missing argument); 130 interrupted; 141 output pipe closed early.
 """
 
 app = typer.Typer(
@@ -89,12 +89,14 @@ def _user_errors() -> Iterator[None]:
         error_line("interrupted")
         raise typer.Exit(code=130) from None
     except BrokenPipeError:
-        # A reader like `head` closed the pipe: not an error of ours.
-        try:
-            sys.stdout = open("/dev/null", "w")  # noqa: SIM115 - avoid a second error at exit
-        except OSError:
-            pass
-        raise typer.Exit(code=0) from None
+        # A reader like `head` closed the pipe before the command finished: stop quietly, with
+        # the status a shell gives a process killed by SIGPIPE, since the work is not done.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
+        raise typer.Exit(code=141) from None
 
 
 @app.command()
@@ -202,7 +204,7 @@ def train(
 def predict(
     model: Path = typer.Argument(..., metavar="MODEL", help="Checkpoint written by grucast train."),
     data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file with the same columns as the training data."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the forecasts here (CSV, or Parquet by extension), atomically."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the forecasts here, atomically: CSV, or Parquet for .parquet, JSON records for .json."),
     output_format: Optional[OutputFormat] = typer.Option(None, "--format", help="What to print on stdout: table (default without -o), csv or json."),
     device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one), cpu, cuda or cuda:N."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
@@ -227,7 +229,9 @@ def predict(
             )
         fmt = output_format.value if output_format else (None if output else "table")
         if fmt == "table":
-            render.stdout_console().print(render.forecast_table(result))
+            out = render.stdout_console()
+            out.print(render.forecast_title(result))
+            out.print(render.forecast_table(result))
             if len(result.forecasts) > render.MAX_TABLE_ROWS and not quiet:
                 err.print(
                     f"Showed {render.MAX_TABLE_ROWS} of {len(result.forecasts):,} rows; use -o FILE or --format csv for all"

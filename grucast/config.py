@@ -81,6 +81,31 @@ class Config:
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "training": TrainConfig}
 
+# Settings whose command-line flag is not --<key with dashes>; None: no flag (config file only).
+FLAGS = {"training.learning_rate": "--lr", "data.format": "--format", "model.scaler": None,
+         "training.weight_decay": None, "training.eval_every": None, "training.grad_clip": None,
+         "training.lr_schedule": None}
+# Names people reach for that mean a setting: suggested when they appear in a file.
+ALIASES = {"lr": "learning_rate", "layers": "num_layers", "hidden": "hidden_size", "lookback": "input_size",
+           "h": "horizon", "freq_season": "season", "id": "id_col", "time": "time_col", "y": "target"}
+
+
+def _label(where: str) -> str:
+    """'training.learning_rate (--lr)': the setting with the flag that sets it."""
+    flag = FLAGS.get(where, "--" + where.split(".", 1)[-1].replace("_", "-"))
+    return f"{where} ({flag})" if flag and "." in where else where
+
+
+def _number(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
 
 def _suggest(name: str, valid: typing.Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
@@ -100,34 +125,38 @@ def _check_type(where: str, value: Any, annotation: Any) -> Any:
     if annotation is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
+        raise ConfigError(f"{_label(where)} must be true or false, got {value!r}")
     if annotation is int:
+        if isinstance(value, str):
+            value = _number(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise ConfigError(f"{where} must be a whole number, got {value!r}")
+        raise ConfigError(f"{_label(where)} must be a whole number, got {value!r}")
     if annotation is float:
+        if isinstance(value, str):
+            value = _number(value)  # YAML 1.1 reads 1e-3 (no dot) as text
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        raise ConfigError(f"{where} must be a number, got {value!r}")
+        raise ConfigError(f"{_label(where)} must be a number, got {value!r}")
     if annotation is str:
         if isinstance(value, str):
             return value
-        raise ConfigError(f"{where} must be text, got {value!r}")
+        raise ConfigError(f"{_label(where)} must be text, got {value!r}")
     raise TypeError(f"unsupported config annotation {annotation!r}")  # a bug, not a user error
 
 
 def _choice(where: str, value: Optional[str], choices: tuple[str, ...]) -> None:
     if value is not None and value not in choices:
-        raise ConfigError(f"{where} must be one of {', '.join(choices)}; got '{value}'.{_suggest(value, choices)}")
+        raise ConfigError(f"{_label(where)} must be one of {', '.join(choices)}; got '{value}'.{_suggest(value, choices)}")
 
 
 def _positive(where: str, value: Optional[float], allow_zero: bool = False) -> None:
     if value is None:
         return
     if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(f"{where} must be {'zero or more' if allow_zero else 'positive'}, got {value}")
+        raise ConfigError(f"{_label(where)} must be {'zero or more' if allow_zero else 'positive'}, got {value}")
 
 
 def _validate(cfg: Config) -> None:
@@ -140,7 +169,7 @@ def _validate(cfg: Config) -> None:
     _positive("model.hidden_size", m.hidden_size)
     _positive("model.num_layers", m.num_layers)
     if not 0.0 <= m.dropout < 1.0:
-        raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}")
+        raise ConfigError(f"{_label('model.dropout')} must be in [0, 1), got {m.dropout}")
     _choice("model.scaler", m.scaler, SCALERS)
     _positive("training.epochs", t.epochs)
     _positive("training.max_steps", t.max_steps)
@@ -165,7 +194,7 @@ def _validate(cfg: Config) -> None:
 
 def check_device(where: str, spec: str) -> None:
     if not (spec in ("auto", "cpu", "cuda") or (spec.startswith("cuda:") and spec[5:].isdigit())):
-        raise ConfigError(f"{where} must be auto, cpu, cuda or cuda:N; got '{spec}'")
+        raise ConfigError(f"{_label(where)} must be auto, cpu, cuda or cuda:N; got '{spec}'")
 
 
 def _section(name: str, cls: type, values: dict[str, Any]) -> Any:
@@ -174,7 +203,8 @@ def _section(name: str, cls: type, values: dict[str, Any]) -> Any:
     kwargs = {}
     for key, value in values.items():
         if key not in names:
-            raise ConfigError(f"unknown setting '{name}.{key}'.{_suggest(str(key), names)}")
+            hint = f" Did you mean '{ALIASES[key]}'?" if ALIASES.get(key) in names else _suggest(str(key), names)
+            raise ConfigError(f"unknown setting '{name}.{key}'.{hint}")
         kwargs[key] = _check_type(f"{name}.{key}", value, hints[key])
     return cls(**kwargs)
 
@@ -186,6 +216,12 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> Config:
     sections = {}
     for name, values in raw.items():
         if name not in SECTIONS:
+            owner = [sec for sec, cls in SECTIONS.items() if name in {f.name for f in dataclasses.fields(cls)}]
+            if owner:
+                raise ConfigError(
+                    f"unknown section '{name}' in {source}: settings go under data, model or training. "
+                    f"Did you mean '{owner[0]}.{name}'?"
+                )
             raise ConfigError(f"unknown section '{name}' in {source}.{_suggest(str(name), SECTIONS)}")
         if values is None:
             values = {}
@@ -217,6 +253,8 @@ def load(path: Optional[Path] = None, overrides: Optional[dict[str, dict[str, An
     raw = read_yaml(path) if path is not None else {}
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping with sections {', '.join(SECTIONS)}")
+    if path is not None:
+        from_dict(raw, source=str(path))  # a bad value in the file is an error even when a flag overrides it
     merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     for section, values in (overrides or {}).items():
         for key, value in values.items():

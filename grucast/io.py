@@ -22,7 +22,7 @@ import pandas as pd
 from grucast.config import DataConfig
 from grucast.errors import DataError
 
-TIME_NAMES = ("timestamp", "ds", "date", "datetime", "date_time", "time", "ts", "period", "step")
+TIME_NAMES = ("timestamp", "ds", "date", "datetime", "date_time", "time", "ts", "period", "step", "t")
 ID_NAMES = ("series_id", "unique_id", "id", "series", "item_id", "ts_id", "key")
 TARGET_NAMES = ("target", "y", "value", "values")
 SINGLE_SERIES_ID = "series"  # the id given to the one series of a file with no id column
@@ -107,6 +107,16 @@ def read_file(path: Path) -> pd.DataFrame:
         raise DataError(f"{path} is not a text CSV file (it is not valid UTF-8)") from None
     except (OSError, ValueError) as e:
         raise DataError(f"cannot read {path}: {e}") from None
+    if suffix not in (".parquet", ".pq") and len(df.columns) == 1:
+        # One column whose name holds another separator: a semicolon- or tab-separated file.
+        name = str(df.columns[0])
+        for sep in (";", "\t", "|"):
+            if sep in name:
+                try:
+                    df = pd.read_csv(path, sep=sep, skipinitialspace=True)
+                except (pd.errors.ParserError, ValueError) as e:
+                    raise DataError(f"{path} is not a readable CSV file: {str(e).strip().splitlines()[-1]}") from None
+                break
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         raise DataError(f"{path} has a header but no data rows")
@@ -262,7 +272,9 @@ def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[p
         raise DataError(f"missing timestamp in column '{col}' at line {lines[i]}")
     if pd.api.types.is_bool_dtype(s):
         raise DataError(f"column '{col}' holds true/false values, not timestamps")
-    if pd.api.types.is_numeric_dtype(s) and expected_kind != "datetime":
+    if pd.api.types.is_numeric_dtype(s):
+        if expected_kind == "datetime":
+            raise DataError(f"column '{col}' holds integer steps, but the model was trained on datetimes")
         v = s.to_numpy()
         if pd.api.types.is_float_dtype(s):
             frac = np.flatnonzero(v != np.round(v))
@@ -274,34 +286,42 @@ def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[p
                 )
         return pd.Series(v.astype(np.int64), index=s.index), "int"
     if pd.api.types.is_datetime64_any_dtype(s):
-        return s, "datetime"
-    text = s.astype(str).str.strip()
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                parsed = pd.to_datetime(text, errors="coerce")
-                if parsed.isna().any():
-                    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-            except ValueError as e:
-                if "timezone" not in str(e).lower():
-                    raise
-                # Offsets that change (daylight saving) cannot share one fixed zone: use UTC.
-                parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
-    except (ValueError, TypeError, OverflowError) as e:
-        raise DataError(f"cannot parse the timestamps in column '{col}': {e}") from None
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    if len(bad):
-        i = int(bad[0])
-        hint = " (integer steps are allowed too)" if expected_kind != "datetime" else ""
-        raise DataError(
-            f"unparsable timestamp '{text.iloc[i]}' in column '{col}' at line {lines[i]}{hint}"
-        )
+        parsed = s
+    else:
+        parsed = _parse_datetimes(s.astype(str).str.strip(), col, lines, expected_kind)
     if expected_kind == "int":
         raise DataError(f"column '{col}' holds datetimes, but the model was trained on integer time steps")
     return parsed, "datetime"
+
+
+def _parse_datetimes(text: pd.Series, col: str, lines: np.ndarray, expected_kind: Optional[str]) -> pd.Series:
+    """Every value in one format: the one pandas infers from the first value, else ISO 8601,
+    else day-first. Never a per-value guess, which would read 01/02 and 13/02 in two different
+    orders and scramble the series."""
+    import warnings
+
+    best = None
+    for kwargs in ({}, {"format": "ISO8601"}, {"dayfirst": True}):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    parsed = pd.to_datetime(text, errors="coerce", **kwargs)
+                except ValueError as e:
+                    if "timezone" not in str(e).lower():
+                        raise
+                    # Offsets that change (daylight saving) cannot share one fixed zone: use UTC.
+                    parsed = pd.to_datetime(text, errors="coerce", utc=True, **kwargs)
+        except (ValueError, TypeError, OverflowError):
+            continue
+        if not parsed.isna().any():
+            return parsed
+        if best is None:
+            best = parsed
+    bad = np.flatnonzero(best.isna().to_numpy()) if best is not None else np.array([0])
+    i = int(bad[0])
+    hint = " (integer steps are allowed too)" if expected_kind is None else ""
+    raise DataError(f"unparsable timestamp '{text.iloc[i]}' in column '{col}' at line {lines[i]}{hint}")
 
 
 def _parse_values(s: pd.Series, col: str) -> np.ndarray:
@@ -450,8 +470,24 @@ def _umask() -> int:
     return mask
 
 
+def text_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with datetime columns as text, written as CSV writes them: dates alone when
+    every time is midnight, else date and time, with the UTC offset for zoned times."""
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            idx = pd.DatetimeIndex(s)
+            local = idx.tz_localize(None) if idx.tz is not None else idx
+            fmt = "%Y-%m-%d" if idx.tz is None and (local == local.normalize()).all() else "%Y-%m-%d %H:%M:%S"
+            if idx.tz is not None:
+                fmt += "%:z"
+            out[col] = idx.strftime(fmt)
+    return out
+
+
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """Write a frame atomically as CSV, or Parquet when the name ends in .parquet."""
+    """Write a frame atomically: Parquet for .parquet, JSON records for .json, CSV otherwise."""
     path = Path(path)
     if path.suffix.lower() in (".parquet", ".pq"):
         def write(tmp: Path) -> None:
@@ -459,6 +495,9 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
                 frame.to_parquet(tmp, index=False)
             except ImportError:
                 raise DataError("writing Parquet needs pyarrow: pip install 'grucast[parquet]'") from None
+    elif path.suffix.lower() == ".json":
+        def write(tmp: Path) -> None:
+            text_times(frame).to_json(tmp, orient="records", indent=1)
     else:
         def write(tmp: Path) -> None:
             frame.to_csv(tmp, index=False)

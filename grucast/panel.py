@@ -283,6 +283,9 @@ def _infer_freq(codes: np.ndarray, t: np.ndarray, kind: str, tz: Optional[str], 
             names[name] = names.get(name, 0) + 1
     if names:
         name = max(names, key=names.get)
+    elif mode % _DAY.value == 0:
+        days = mode // _DAY.value  # gaps hid the name: call whole days days, not 24h
+        name = "D" if days == 1 else ("W" if days == 7 else f"{days}D")
     else:
         name = to_offset(pd.Timedelta(mode)).freqstr
     return Freq("datetime", name=name, tz=tz)

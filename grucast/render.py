@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grucast.api import DataSummary, PredictResult, TrainResult
-from grucast.io import preview
+from grucast.io import preview, text_times
 from grucast.train import EvalRecord, FitResult
 
 MAX_TABLE_ROWS = 200
@@ -164,8 +164,9 @@ class TrainDisplay:
 
 def metrics_table(result: TrainResult) -> Table:
     m = result.metrics
-    t = Table(title=f"Validation: last {result.config.training.val_size} steps of {m.get('series', 0)} series "
-              f"({m.get('windows', 0)} windows)", title_justify="left")
+    t = Table(title=f"Validation: last {result.config.training.val_size} steps of "
+              f"{plural(m.get('series', 0), 'series', 'series')} ({plural(m.get('windows', 0), 'window', 'windows')})",
+              title_justify="left")
     t.add_column("model")
     for name in ("MAE", "RMSE", "sMAPE", "MASE"):
         t.add_column(name, justify="right")
@@ -191,12 +192,16 @@ def train_summary(result: TrainResult, console: Console) -> None:
 # ---------------------------------------------------------------- predict
 
 
+def forecast_title(result: PredictResult) -> str:
+    return f"Forecast: {result.horizon} steps for {plural(result.n_forecast, 'series', 'series')}"
+
+
 def forecast_table(result: PredictResult) -> Table:
-    f = result.forecasts
-    t = Table(title=f"Forecast: {result.horizon} steps for {result.n_forecast} series", title_justify="left")
+    f = text_times(result.forecasts.head(MAX_TABLE_ROWS))
+    t = Table()
     for c in f.columns:
         t.add_column(str(c), justify="right" if c == "forecast" else "left")
-    for row in f.head(MAX_TABLE_ROWS).itertuples(index=False):
+    for row in f.itertuples(index=False):
         t.add_row(*[_cell(v) for v in row])
     return t
 
@@ -204,15 +209,14 @@ def forecast_table(result: PredictResult) -> Table:
 def _cell(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}" if abs(v) < 1e6 else f"{v:.6g}"
-    if isinstance(v, pd.Timestamp):
-        return v.isoformat(sep=" ")
     return str(v)
 
 
 def forecast_json(result: PredictResult) -> str:
-    f = result.forecasts
-    records = []
-    for row in f.itertuples(index=False):
-        records.append({str(c): (v.isoformat() if isinstance(v, pd.Timestamp) else v) for c, v in zip(f.columns, row)})
+    records = text_times(result.forecasts).to_dict(orient="records")
     return dumps({"horizon": result.horizon, "series": result.n_forecast, "skipped": result.skipped,
                   "forecasts": records})
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"

@@ -155,8 +155,8 @@ def one_error_line(r, code=1):
         ("timestamp,value\n2024-01-01,1\nnever,2\n", [], "Error: unparsable timestamp 'never' in column 'timestamp' at line 3 (integer steps are allowed too)"),
         ("timestamp,value\n2024-01-01,1\n2024-01-01,2\n", [], "Error: 1 duplicate timestamp(s) within a series: 2024-01-01 00:00:00 (lines 2 and 3)"),
         ("timestamp,value\n2024-01-01,1\n", ["--target", "sales"], "Error: target column 'sales' is not in data.csv; its columns are 'timestamp', 'value'"),
-        ("timestamp,value\n2024-01-01,1\n2024-01-02,2\n", ["--horizon", "0"], "Error: model.horizon must be positive, got 0"),
-        ("timestamp,value\n2024-01-01,1\n2024-01-02,2\n", ["--input-size", "-4"], "Error: model.input_size must be positive, got -4"),
+        ("timestamp,value\n2024-01-01,1\n2024-01-02,2\n", ["--horizon", "0"], "Error: model.horizon (--horizon) must be positive, got 0"),
+        ("timestamp,value\n2024-01-01,1\n2024-01-02,2\n", ["--input-size", "-4"], "Error: model.input_size (--input-size) must be positive, got -4"),
         ("step,value\n1,1\n2,2\n3,3\n", ["--horizon", "2"], "Error: the time column holds integer steps, so the season cannot be inferred: pass --season M (1 for none)"),
     ],
 )
@@ -216,3 +216,20 @@ def test_python_dash_m_and_version():
     text = " ".join(r.stdout.split())
     assert r.returncode == 0 and "Usage: grucast train [OPTIONS]" in text
     assert "--input-size" in text and "an epoch is one pass over every training window" in text
+
+
+def test_output_format_follows_the_extension(long_csv, tmp_path):
+    train_ok(long_csv, tmp_path / "m.pt", "--horizon", "3", "--input-size", "24")
+    assert cli("predict", "m.pt", long_csv, "-o", "f.json").exit_code == 0
+    records = json.loads((tmp_path / "f.json").read_text())
+    assert len(records) == 9 and records[0]["timestamp"] == "2024-01-11 00:00:00" and records[0]["series_id"] == "s0"
+    assert cli("predict", "m.pt", long_csv, "-o", "f.parquet").exit_code == 0
+    pq = pd.read_parquet(tmp_path / "f.parquet")
+    csv_out = cli("predict", "m.pt", long_csv, "--format", "csv").stdout
+    assert pq.forecast.tolist() == pd.read_csv(__import__("io").StringIO(csv_out)).forecast.tolist()
+
+
+def test_stored_config_names_the_detected_columns(long_csv, tmp_path):
+    r = cli("train", long_csv, "-o", "m.pt", *TINY, "--horizon", "3", "--input-size", "24", "--json")
+    data = json.loads(r.stdout)["config"]["data"]
+    assert (data["time_col"], data["id_col"], data["target"], data["format"]) == ("timestamp", "series_id", "value", "long")

@@ -46,14 +46,14 @@ def test_unknown_section_suggests_the_nearest(tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("model: {hidden_size: many}", "model.hidden_size must be a whole number, got 'many'"),
-        ("model: {horizon: 0}", "model.horizon must be positive, got 0"),
-        ("model: {input_size: -3}", "model.input_size must be positive, got -3"),
-        ("training: {loss: mape}", "training.loss must be one of mae, mse, huber; got 'mape'. Did you mean 'mae'?"),
-        ("data: {fill: interp}", "data.fill must be one of interpolate, ffill, zero, error; got 'interp'. Did you mean 'interpolate'?"),
-        ("training: {device: gpu}", "training.device must be auto, cpu, cuda or cuda:N; got 'gpu'"),
-        ("model: {dropout: 1.5}", "model.dropout must be in [0, 1), got 1.5"),
-        ("training: {epochs: true}", "training.epochs must be a whole number, got True"),
+        ("model: {hidden_size: many}", "model.hidden_size (--hidden-size) must be a whole number, got 'many'"),
+        ("model: {horizon: 0}", "model.horizon (--horizon) must be positive, got 0"),
+        ("model: {input_size: -3}", "model.input_size (--input-size) must be positive, got -3"),
+        ("training: {loss: mape}", "training.loss (--loss) must be one of mae, mse, huber; got 'mape'. Did you mean 'mae'?"),
+        ("data: {fill: interp}", "data.fill (--fill) must be one of interpolate, ffill, zero, error; got 'interp'. Did you mean 'interpolate'?"),
+        ("training: {device: gpu}", "training.device (--device) must be auto, cpu, cuda or cuda:N; got 'gpu'"),
+        ("model: {dropout: 1.5}", "model.dropout (--dropout) must be in [0, 1), got 1.5"),
+        ("training: {epochs: true}", "training.epochs (--epochs) must be a whole number, got True"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, message):
@@ -76,3 +76,23 @@ def test_missing_config_file(tmp_path):
 def test_val_size_must_hold_one_horizon():
     with pytest.raises(ConfigError, match=r"val_size \(5\) must be at least the horizon \(10\)"):
         config.load(None, {"model": {"horizon": 10}, "training": {"val_size": 5}})
+
+
+def test_scientific_notation_in_yaml_is_a_number(tmp_path):
+    # YAML 1.1 reads 1e-3 (no dot) as text; it is still the number a user meant.
+    cfg = config.load(write(tmp_path, "training: {learning_rate: 1e-3, epochs: '4'}"))
+    assert cfg.training.learning_rate == 0.001 and cfg.training.epochs == 4
+
+
+def test_a_bad_value_in_the_file_is_an_error_even_when_a_flag_overrides_it(tmp_path):
+    with pytest.raises(ConfigError, match="training.epochs \\(--epochs\\) must be a whole number, got 'two'"):
+        config.load(write(tmp_path, "training: {epochs: two}"), {"training": {"epochs": 2}})
+
+
+def test_flag_names_in_messages_and_aliases(tmp_path):
+    with pytest.raises(ConfigError, match=r"^training.learning_rate \(--lr\) must be positive, got -1.0$"):
+        config.load(None, {"training": {"learning_rate": -1.0}})
+    with pytest.raises(ConfigError, match=r"unknown setting 'training.lr'. Did you mean 'learning_rate'\?"):
+        config.load(write(tmp_path, "training: {lr: 0.01}"))
+    with pytest.raises(ConfigError, match=r"settings go under data, model or training. Did you mean 'training.epochs'\?"):
+        config.load(write(tmp_path, "epochs: 2"))

@@ -45,10 +45,8 @@ def test_wide_format_is_detected(tmp_path):
 
 def test_explicit_columns_win_over_detection(tmp_path):
     p = csv(tmp_path, "store,t,units,price\na,1,5,9\na,2,6,9\nb,1,7,9\nb,2,8,9\n")
-    with pytest.raises(DataError, match=r"could not tell which column holds the time .*; pass --time-col"):
-        load_table(p, DataConfig())
     with pytest.raises(DataError, match=r"several columns could be the target \(units, price\); pass --target"):
-        load_table(p, DataConfig(time_col="t"))
+        load_table(p, DataConfig())
     t = load_table(p, DataConfig(time_col="t", id_col="store", target="units"))
     assert t.schema.time_kind == "int" and t.frame["y"].tolist() == [5, 6, 7, 8]
 
@@ -157,3 +155,25 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no temporary file left behind
     atomic_write(target, lambda tmp: Path(tmp).write_text("new\n"))
     assert target.read_text() == "new\n"
+
+
+def test_day_first_dates_are_read_day_first_throughout(tmp_path):
+    # 01/02/2022 must not be read as January 2nd while 13/02/2022 is read as February 13th.
+    ts = pd.date_range("2022-01-01", periods=60, freq="D")
+    p = csv(tmp_path, "date,sales\n" + "".join(f"{t:%d/%m/%Y},{i}\n" for i, t in enumerate(ts)))
+    t = load_table(p, DataConfig())
+    assert list(t.frame["time"]) == list(ts)
+
+
+def test_semicolon_separated_file(tmp_path):
+    p = csv(tmp_path, "date;sales\n2024-01-01;1\n2024-01-02;2\n")
+    t = load_table(p, DataConfig())
+    assert t.schema.target == "sales" and t.frame["y"].tolist() == [1.0, 2.0]
+
+
+def test_integer_data_for_a_datetime_model_is_named(tmp_path):
+    from grucast.io import Schema, load_table_like
+
+    p = csv(tmp_path, "date,sales\n0,1\n1,2\n")
+    with pytest.raises(DataError, match=r"^column 'date' holds integer steps, but the model was trained on datetimes$"):
+        load_table_like(p, Schema("single", "date", target="sales", time_kind="datetime"))

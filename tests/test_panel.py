@@ -101,3 +101,11 @@ def test_monthly_future_times(tmp_path):
     df = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=12, freq="MS"), "value": np.arange(12.0)})
     p = panel_from(tmp_path, df)
     assert [str(t.date()) for t in p.times_after(np.array([0]), 3)] == ["2021-01-01", "2021-02-01", "2021-03-01"]
+
+
+def test_daily_data_with_gaps_is_still_daily(tmp_path):
+    ts = pd.date_range("2024-01-01", periods=30, freq="D")
+    keep = [i for i in range(30) if i % 3 != 2]  # every third day missing: no gap-free run of three
+    df = pd.DataFrame({"timestamp": ts[keep], "value": np.arange(30.0)[keep]})
+    p = panel_from(tmp_path, df)
+    assert p.freq.name == "D" and p.n_filled == 9
