@@ -314,7 +314,7 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     started = time.perf_counter()
     ckpt = checkpoint.load(Path(model_path))
     cfg = ckpt.config
-    table = load_table_like(Path(data_path), ckpt.schema)
+    table = load_table_like(Path(data_path), ckpt.schema, cfg.data)
     panel = build_panel(table, cfg.data.fill, freq=ckpt.freq)
     summary = _summary(table, panel)
     L, H = cfg.model.input_size, cfg.model.horizon

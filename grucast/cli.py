@@ -43,6 +43,14 @@ class Fill(str, Enum):
     error = "error"
 
 
+class Duplicates(str, Enum):
+    error = "error"
+    mean = "mean"
+    sum = "sum"
+    last = "last"
+    first = "first"
+
+
 class Loss(str, Enum):
     mae = "mae"
     mse = "mse"
@@ -109,6 +117,8 @@ def train(
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Series id column of a long file (detected when unambiguous)."),
     target: Optional[str] = typer.Option(None, "--target", help="Column to forecast (detected when unambiguous)."),
     fill: Optional[Fill] = typer.Option(None, "--fill", help="Gaps in the time grid: interpolate (default), ffill, zero or error."),
+    duplicates: Optional[Duplicates] = typer.Option(None, "--duplicates", help="Repeated timestamps in a series: error (default), or aggregate by mean, sum, last or first."),
+    sep: Optional[str] = typer.Option(None, "--sep", help="CSV field separator (default: ',', or ';', tab, '|' when the header shows one); 'tab' for a tab."),
     horizon: Optional[int] = typer.Option(None, "--horizon", help="Steps to forecast (default: one day for intraday data, else M4's horizon for the frequency)."),
     input_size: Optional[int] = typer.Option(None, "--input-size", help="Steps the GRU reads (default: a week of intraday data, at least 2 x horizon)."),
     season: Optional[int] = typer.Option(None, "--season", help="Seasonal period for the baseline and MASE (inferred from datetimes; required for integer steps, 1 for none)."),
@@ -149,6 +159,8 @@ def train(
                 "id_col": id_col,
                 "target": target,
                 "fill": fill.value if fill else None,
+                "duplicates": duplicates.value if duplicates else None,
+                "sep": sep,
                 "season": season,
             },
             "model": {

@@ -20,6 +20,7 @@ from grucast.errors import ConfigError
 
 FORMATS = ("auto", "long", "wide")
 FILLS = ("interpolate", "ffill", "zero", "error")
+DUPLICATES = ("error", "mean", "sum", "last", "first")
 SCALERS = ("standard", "robust", "none")
 LOSSES = ("mae", "mse", "huber")
 SCHEDULES = ("cosine", "constant")
@@ -35,6 +36,8 @@ class DataConfig:
     target: Optional[str] = None  # detected when None
     fill: str = "interpolate"  # how missing grid points are filled: interpolate | ffill | zero | error
     season: Optional[int] = None  # seasonal period for the baseline and MASE; inferred from datetimes
+    sep: Optional[str] = None  # field separator of CSV files; ',' then ';', tab or '|' when None
+    duplicates: str = "error"  # repeated timestamps within a series: error | mean | sum | last | first
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,9 @@ def _validate(cfg: Config) -> None:
     d, m, t = cfg.data, cfg.model, cfg.training
     _choice("data.format", d.format, FORMATS)
     _choice("data.fill", d.fill, FILLS)
+    _choice("data.duplicates", d.duplicates, DUPLICATES)
+    if d.sep is not None and d.sep not in ("tab", "\\t") and len(d.sep) != 1:
+        raise ConfigError(f"{_label('data.sep')} must be one character (or 'tab'), got {d.sep!r}")
     _positive("data.season", d.season)
     _positive("model.horizon", m.horizon)
     _positive("model.input_size", m.input_size)

@@ -83,14 +83,24 @@ class Table:
 # ---------------------------------------------------------------- reading
 
 
-def read_file(path: Path) -> pd.DataFrame:
-    """The raw table of a CSV or Parquet file (by extension), with clear errors."""
+def separator(spec: Optional[str]) -> Optional[str]:
+    """The field separator a user means: 'tab' and '\\t' are a tab."""
+    if spec in ("tab", "\\t"):
+        return "\t"
+    return spec
+
+
+def read_file(path: Path, sep: Optional[str] = None) -> tuple[pd.DataFrame, str]:
+    """The raw table of a CSV or Parquet file (by extension) and the separator used, with clear
+    errors. Without sep, a comma is tried first, then ';', tab and '|' when a comma gives one
+    column whose name holds one of them."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"file not found: {path}")
     if path.is_dir():
         raise DataError(f"{path} is a folder, not a data file")
     suffix = path.suffix.lower()
+    used = ""
     try:
         if suffix in (".parquet", ".pq"):
             try:
@@ -98,7 +108,15 @@ def read_file(path: Path) -> pd.DataFrame:
             except ImportError:
                 raise DataError("reading Parquet needs pyarrow: pip install 'grucast[parquet]'") from None
         else:
-            df = pd.read_csv(path, skipinitialspace=True)
+            used = separator(sep) or ","
+            df = pd.read_csv(path, sep=used, skipinitialspace=True)
+            if sep is None and len(df.columns) == 1:
+                name = str(df.columns[0])
+                for other in (";", "\t", "|"):
+                    if other in name:
+                        used = other
+                        df = pd.read_csv(path, sep=used, skipinitialspace=True)
+                        break
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
     except pd.errors.ParserError as e:
@@ -107,20 +125,10 @@ def read_file(path: Path) -> pd.DataFrame:
         raise DataError(f"{path} is not a text CSV file (it is not valid UTF-8)") from None
     except (OSError, ValueError) as e:
         raise DataError(f"cannot read {path}: {e}") from None
-    if suffix not in (".parquet", ".pq") and len(df.columns) == 1:
-        # One column whose name holds another separator: a semicolon- or tab-separated file.
-        name = str(df.columns[0])
-        for sep in (";", "\t", "|"):
-            if sep in name:
-                try:
-                    df = pd.read_csv(path, sep=sep, skipinitialspace=True)
-                except (pd.errors.ParserError, ValueError) as e:
-                    raise DataError(f"{path} is not a readable CSV file: {str(e).strip().splitlines()[-1]}") from None
-                break
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         raise DataError(f"{path} has a header but no data rows")
-    return df
+    return df, used
 
 
 def _lines(index: pd.Index) -> np.ndarray:
@@ -162,8 +170,9 @@ def _is_label_column(s: pd.Series) -> bool:
     """Text that is not mostly numbers or datetimes: a candidate series id."""
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) or _looks_like_time(s):
         return False
-    sample = s.dropna().head(200)
-    return bool(pd.to_numeric(sample, errors="coerce").isna().mean() > 0.5)
+    sample = s.dropna().astype(str).str.strip().head(200)
+    as_number = sample.str.replace(",", "", regex=False).str.replace(".", "", regex=False)  # 1,234.5 / 1.234,5
+    return bool(pd.to_numeric(as_number, errors="coerce").isna().mean() > 0.5)
 
 
 def detect_schema(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list[str]]:
@@ -324,18 +333,32 @@ def _parse_datetimes(text: pd.Series, col: str, lines: np.ndarray, expected_kind
     raise DataError(f"unparsable timestamp '{text.iloc[i]}' in column '{col}' at line {lines[i]}{hint}")
 
 
-def _parse_values(s: pd.Series, col: str) -> np.ndarray:
+_US_NUMBER = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"  # 1,234.5
+_EU_NUMBER = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d*)?$"  # 1.234,5 or 12,5
+
+
+def _parse_values(s: pd.Series, col: str, decimal_comma: bool = False) -> np.ndarray:
+    """Numbers of a value column. Text that is a number with a thousands separator (1,234.5),
+    or with a decimal comma in a ';'-separated file (1.234,5), is read as that number."""
     if pd.api.types.is_bool_dtype(s):
         raise DataError(f"column '{col}' holds true/false values, not numbers")
     if pd.api.types.is_numeric_dtype(s):
         v = s.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
-        v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         text = s.astype(str).str.strip()
-        bad = np.flatnonzero(np.isnan(v) & s.notna().to_numpy() & (text != "").to_numpy() & (text.str.lower() != "nan").to_numpy())
-        if len(bad):
-            i = int(bad[0])
-            raise DataError(f"non-numeric value '{text.iloc[i]}' in column '{col}' at line {_lines(s.index)[i]}")
+        v = pd.to_numeric(text.where(s.notna(), None), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        failed = np.isnan(v) & s.notna().to_numpy() & (text != "").to_numpy() & (text.str.lower() != "nan").to_numpy()
+        if failed.any():
+            t = text[failed]
+            if decimal_comma:
+                fixed = t.where(t.str.match(_EU_NUMBER)).str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+            else:
+                fixed = t.where(t.str.match(_US_NUMBER)).str.replace(",", "", regex=False)
+            v[failed] = pd.to_numeric(fixed, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            bad = np.flatnonzero(failed & np.isnan(v))
+            if len(bad):
+                i = int(bad[0])
+                raise DataError(f"non-numeric value '{text.iloc[i]}' in column '{col}' at line {_lines(s.index)[i]}")
     inf = np.flatnonzero(np.isinf(v))
     if len(inf):
         i = int(inf[0])
@@ -344,8 +367,11 @@ def _parse_values(s: pd.Series, col: str) -> np.ndarray:
 
 
 def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[str]] = None,
-             expected_kind: Optional[str] = None) -> Table:
-    """Turn a raw frame into tidy observations, checking every value."""
+             expected_kind: Optional[str] = None, duplicates: str = "error", sep: str = ",") -> Table:
+    """Turn a raw frame into tidy observations, checking every value. Duplicate timestamps
+    within a series are an error, or aggregated by the duplicates policy (mean, sum, last,
+    first)."""
+    decimal_comma = sep == ";"
     for col in [schema.time_col, schema.id_col, schema.target, *schema.series_cols]:
         if col is not None:
             _need(df, col, "time" if col == schema.time_col else "expected", path)
@@ -360,33 +386,41 @@ def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[
         frame = pd.DataFrame({
             "series_id": ids.astype(str).str.strip().to_numpy(dtype=object),
             "time": time.to_numpy(),
-            "y": _parse_values(df[schema.target], schema.target),
+            "y": _parse_values(df[schema.target], schema.target, decimal_comma),
             "line": _lines(df.index),
         })
     elif schema.format == "single":
         frame = pd.DataFrame({
             "series_id": SINGLE_SERIES_ID,
             "time": time.to_numpy(),
-            "y": _parse_values(df[schema.target], schema.target),
+            "y": _parse_values(df[schema.target], schema.target, decimal_comma),
             "line": _lines(df.index),
         })
     else:
         n = len(df)
-        parts = [_parse_values(df[c], c) for c in schema.series_cols]
+        parts = [_parse_values(df[c], c, decimal_comma) for c in schema.series_cols]
         frame = pd.DataFrame({
             "series_id": np.repeat(np.array(schema.series_cols, dtype=object), n),
             "time": np.tile(time.to_numpy(), len(parts)),
             "y": np.concatenate(parts),
             "line": np.tile(_lines(df.index), len(parts)),
         })
-    _check_duplicates(frame, schema)
-    return Table(frame=frame, schema=schema, path=Path(path), notes=list(notes or []))
+    notes = list(notes or [])
+    frame = _duplicates(frame, schema, duplicates, notes)
+    return Table(frame=frame, schema=schema, path=Path(path), notes=notes)
 
 
-def _check_duplicates(frame: pd.DataFrame, schema: Schema) -> None:
+def _duplicates(frame: pd.DataFrame, schema: Schema, policy: str, notes: list[str]) -> pd.DataFrame:
     dup = frame.duplicated(["series_id", "time"], keep=False).to_numpy()
     if not dup.any():
-        return
+        return frame
+    if policy != "error":
+        keys = frame.loc[dup, ["series_id", "time"]].drop_duplicates()
+        agg = {"mean": "mean", "sum": lambda y: y.sum(min_count=1), "last": "last", "first": "first"}[policy]
+        grouped = frame.groupby(["series_id", "time"], sort=False)
+        out = grouped.agg(y=("y", agg), line=("line", "min")).reset_index()
+        notes.append(f"{len(keys):,} duplicate timestamp(s) aggregated by {policy}")
+        return out.sort_values("line", kind="stable").reset_index(drop=True)
     d = frame[dup].sort_values(["series_id", "time", "line"], kind="stable")
     examples = []
     for (sid, t), g in d.groupby(["series_id", "time"], sort=False):
@@ -396,7 +430,10 @@ def _check_duplicates(frame: pd.DataFrame, schema: Schema) -> None:
         if len(examples) == 3:
             break
     n = int(d.groupby(["series_id", "time"]).ngroups)
-    raise DataError(f"{n} duplicate timestamp(s) within a series: " + "; ".join(examples))
+    raise DataError(
+        f"{n} duplicate timestamp(s) within a series: " + "; ".join(examples)
+        + "; pass --duplicates mean, sum, last or first to aggregate them"
+    )
 
 
 def _fmt_time(t) -> str:
@@ -407,20 +444,23 @@ def _fmt_time(t) -> str:
 
 def load_table(path: Path, cfg: DataConfig) -> Table:
     """Read a file and find its series, detecting what the settings leave open."""
-    df = read_file(path)
+    df, sep = read_file(path, cfg.sep)
     schema, notes = detect_schema(df, cfg, Path(path))
-    return to_table(df, schema, Path(path), notes)
+    if sep not in (",", ""):
+        notes.append(f"separator {sep!r}")
+    return to_table(df, schema, Path(path), notes, duplicates=cfg.duplicates, sep=sep)
 
 
-def load_table_like(path: Path, schema: Schema) -> Table:
-    """Read a new file with the columns a model was trained on (no detection)."""
-    df = read_file(path)
+def load_table_like(path: Path, schema: Schema, cfg: DataConfig) -> Table:
+    """Read a new file with the columns a model was trained on (no detection), with the
+    reading settings it was trained with."""
+    df, sep = read_file(path, cfg.sep)
     if schema.format == "wide":
         # A wide file may carry other series than the training file: forecast all of them.
         _need(df, schema.time_col, "time", Path(path))
         present = tuple(c for c in df.columns if c != schema.time_col)
         schema = dataclasses.replace(schema, series_cols=present)
-    return to_table(df, schema, Path(path), expected_kind=schema.time_kind)
+    return to_table(df, schema, Path(path), expected_kind=schema.time_kind, duplicates=cfg.duplicates, sep=sep)
 
 
 # ---------------------------------------------------------------- writing

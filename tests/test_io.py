@@ -118,7 +118,10 @@ def test_duplicate_timestamps_within_a_series(tmp_path):
     p = csv(tmp_path, "series_id,timestamp,value\na,2024-01-01,1\na,2024-01-02,2\nb,2024-01-01,3\na,2024-01-01,4\n")
     with pytest.raises(DataError) as e:
         load_table(p, DataConfig())
-    assert str(e.value) == "1 duplicate timestamp(s) within a series: series 'a' 2024-01-01 00:00:00 (lines 2 and 5)"
+    assert str(e.value) == (
+        "1 duplicate timestamp(s) within a series: series 'a' 2024-01-01 00:00:00 (lines 2 and 5); "
+        "pass --duplicates mean, sum, last or first to aggregate them"
+    )
 
 
 def test_no_time_column_found(tmp_path):
@@ -176,4 +179,28 @@ def test_integer_data_for_a_datetime_model_is_named(tmp_path):
 
     p = csv(tmp_path, "date,sales\n0,1\n1,2\n")
     with pytest.raises(DataError, match=r"^column 'date' holds integer steps, but the model was trained on datetimes$"):
-        load_table_like(p, Schema("single", "date", target="sales", time_kind="datetime"))
+        load_table_like(p, Schema("single", "date", target="sales", time_kind="datetime"), DataConfig())
+
+
+@pytest.mark.parametrize("policy, expected", [("mean", 2.5), ("sum", 5.0), ("first", 1.0), ("last", 4.0)])
+def test_duplicates_can_be_aggregated(tmp_path, policy, expected):
+    p = csv(tmp_path, "series_id,timestamp,value\na,2024-01-01,1\na,2024-01-02,2\nb,2024-01-01,3\na,2024-01-01,4\n")
+    t = load_table(p, DataConfig(duplicates=policy))
+    a = t.frame[t.frame.series_id == "a"].set_index("time")["y"]
+    assert a[pd.Timestamp("2024-01-01")] == expected and a[pd.Timestamp("2024-01-02")] == 2.0
+    assert len(t.frame) == 3 and f"1 duplicate timestamp(s) aggregated by {policy}" in t.notes
+
+
+def test_thousands_separators_and_decimal_commas(tmp_path):
+    p = csv(tmp_path, 'date,sales\n2024-01-01,"1,234.5"\n2024-01-02,17\n2024-01-03,"-2,000"\n')
+    assert load_table(p, DataConfig()).frame["y"].tolist() == [1234.5, 17.0, -2000.0]
+    q = csv(tmp_path, "date;sales\n2024-01-01;1.234,5\n2024-01-02;12,25\n2024-01-03;7\n", name="eu.csv")
+    t = load_table(q, DataConfig())
+    assert t.frame["y"].tolist() == [1234.5, 12.25, 7.0] and "separator ';'" in t.notes
+
+
+def test_explicit_separator(tmp_path):
+    p = csv(tmp_path, "date\tsales\n2024-01-01\t3\n2024-01-02\t4\n", name="d.tsv")
+    assert load_table(p, DataConfig(sep="tab")).frame["y"].tolist() == [3.0, 4.0]
+    with pytest.raises(DataError, match="could not tell which column holds the time"):
+        load_table(p, DataConfig(sep="|"))
