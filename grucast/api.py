@@ -21,7 +21,7 @@ from grucast import config as config_mod
 from grucast.config import Config
 from grucast.errors import ConfigError, DataError
 from grucast.forecast import predict_windows
-from grucast.io import Schema, Table, load_table, load_table_like, write_frame
+from grucast.io import Schema, Table, load_table, load_table_like, preview, write_frame
 from grucast.model import GRUForecaster
 from grucast.panel import Freq, Panel, build_panel
 from grucast.runtime import select_device, set_threads
@@ -274,6 +274,109 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
         metrics=scores,
         seconds=time.perf_counter() - started,
     )
+
+
+# ---------------------------------------------------------------- check
+
+
+@dataclass
+class CheckResult:
+    """What `grucast check` found: can this file be trained on, and what would happen to it."""
+
+    ok: bool
+    problems: list[str]  # reasons it cannot be trained on
+    warnings: list[str]  # things that will be handled, but the user should know
+    data: Optional[DataSummary] = None
+    config: Optional[Config] = None
+    config_notes: list[str] = field(default_factory=list)
+    lengths: dict[str, float] = field(default_factory=dict)
+    gaps: int = 0  # grid points missing from the file
+    empty: int = 0  # values present but empty
+    constant: list[str] = field(default_factory=list)
+    no_training_window: list[str] = field(default_factory=list)
+    too_short_to_forecast: list[str] = field(default_factory=list)
+    train_windows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "problems": self.problems,
+            "warnings": self.warnings,
+            "data": self.data.to_dict() if self.data else None,
+            "config": self.config.to_dict() if self.config else None,
+            "defaults_chosen": self.config_notes,
+            "lengths": self.lengths,
+            "gaps": self.gaps,
+            "empty_values": self.empty,
+            "constant_series": self.constant,
+            "series_without_training_window": self.no_training_window,
+            "series_too_short_to_forecast": self.too_short_to_forecast,
+            "train_windows": self.train_windows,
+        }
+
+
+def check(data_path: Path, cfg: Config) -> CheckResult:
+    """Run the same loading code as train on a file and report what it finds, without training.
+    A user error in the file is reported as a problem, not raised."""
+    try:
+        table = load_table(Path(data_path), cfg.data)
+        fill = cfg.data.fill if cfg.data.fill != "error" else "interpolate"  # count gaps rather than stop at one
+        panel = build_panel(table, fill)
+    except (DataError, ConfigError) as e:
+        return CheckResult(ok=False, problems=[str(e)], warnings=[])
+    summary = _summary(table, panel)
+    lengths = panel.lengths
+    stats = {"min": int(lengths.min()), "median": float(np.median(lengths)), "max": int(lengths.max())}
+    gaps, empty = panel.n_filled - panel.n_empty, panel.n_empty
+    result = CheckResult(ok=True, problems=[], warnings=[], data=summary, lengths=stats, gaps=gaps, empty=empty)
+    if panel.dropped:
+        result.warnings.append(f"{len(panel.dropped)} series have no values and are skipped: {preview(panel.dropped)}")
+    if panel.n_filled:
+        if cfg.data.fill == "error":
+            result.problems.append(
+                f"{gaps:,} missing grid point(s) and {empty:,} empty value(s), and --fill error refuses them"
+            )
+        else:
+            result.warnings.append(
+                f"{gaps:,} missing grid point(s) and {empty:,} empty value(s) will be filled ({cfg.data.fill})"
+            )
+    # A series is constant when every value equals its first: scaling passes it through, but
+    # there is nothing to learn from it.
+    first = panel.values[panel.offsets[:-1]]
+    same = np.repeat(first, lengths) == panel.values
+    constant = np.bincount(np.repeat(np.arange(panel.n_series), lengths), weights=~same, minlength=panel.n_series) == 0
+    result.constant = [str(i) for i in panel.ids[constant]]
+    if result.constant:
+        result.warnings.append(f"{len(result.constant)} constant series: {preview(result.constant)}")
+    try:
+        resolved, notes = resolve(cfg, panel.freq, lengths)
+    except ConfigError as e:
+        result.ok = False
+        result.problems.append(str(e))
+        return result
+    result.config, result.config_notes = resolved, notes
+    L, H, V = resolved.model.input_size, resolved.model.horizon, resolved.training.val_size
+    train_starts, _ = split_windows(panel.offsets, L, H, V)
+    result.train_windows = int(len(train_starts))
+    result.no_training_window = [str(i) for i in panel.ids[lengths < L + H + V]]
+    result.too_short_to_forecast = [str(i) for i in panel.ids[lengths < L]]
+    if result.train_windows == 0:
+        result.problems.append(
+            f"every series is too short to train on: a series needs at least input_size + horizon + val_size = "
+            f"{L} + {H} + {V} = {L + H + V} points, and the longest has {int(lengths.max())}"
+        )
+    elif result.no_training_window:
+        result.warnings.append(
+            f"{len(result.no_training_window)} series shorter than {L + H + V} points give no training window: "
+            f"{preview(result.no_training_window)}"
+        )
+    if result.too_short_to_forecast:
+        result.warnings.append(
+            f"{len(result.too_short_to_forecast)} series shorter than input_size {L} cannot be forecast: "
+            f"{preview(result.too_short_to_forecast)}"
+        )
+    result.ok = not result.problems
+    return result
 
 
 # ---------------------------------------------------------------- predict

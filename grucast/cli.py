@@ -63,6 +63,21 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
+
+# Options shared by the commands that read a data file the way train does.
+CONFIG_OPT = typer.Option(None, "--config", help="YAML file with data/model/training sections; flags win.")
+FORMAT_OPT = typer.Option(None, "--format", help="Layout of the file (default: auto-detect).")
+TIME_COL_OPT = typer.Option(None, "--time-col", help="Time column (detected when unambiguous).")
+ID_COL_OPT = typer.Option(None, "--id-col", help="Series id column of a long file (detected when unambiguous).")
+TARGET_OPT = typer.Option(None, "--target", help="Column to forecast (detected when unambiguous).")
+FILL_OPT = typer.Option(None, "--fill", help="Gaps in the time grid: interpolate (default), ffill, zero or error.")
+DUPLICATES_OPT = typer.Option(None, "--duplicates", help="Repeated timestamps in a series: error (default), or aggregate by mean, sum, last or first.")
+SEP_OPT = typer.Option(None, "--sep", help="CSV field separator (default: ',', or ';', tab, '|' when the header shows one); 'tab' for a tab.")
+HORIZON_OPT = typer.Option(None, "--horizon", help="Steps to forecast (default: one day for intraday data, else M4's horizon for the frequency).")
+INPUT_SIZE_OPT = typer.Option(None, "--input-size", help="Steps the GRU reads (default: a week of intraday data, at least 2 x horizon).")
+SEASON_OPT = typer.Option(None, "--season", help="Seasonal period for the baseline and MASE (inferred from datetimes; required for integer steps, 1 for none).")
+VAL_SIZE_OPT = typer.Option(None, "--val-size", help="Last steps of every series held out for validation (default: one horizon).")
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"grucast {__version__}")
@@ -107,21 +122,34 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(code=141) from None
 
 
+def _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season) -> dict:
+    return {
+        "format": data_format.value if data_format else None,
+        "time_col": time_col,
+        "id_col": id_col,
+        "target": target,
+        "fill": fill.value if fill else None,
+        "duplicates": duplicates.value if duplicates else None,
+        "sep": sep,
+        "season": season,
+    }
+
+
 @app.command()
 def train(
     data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file: long (id, time, target), single series, or wide."),
     output: Path = typer.Option(..., "-o", "--output", help="Checkpoint file to write (atomically)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML file with data/model/training sections; flags win."),
-    data_format: Optional[DataFormat] = typer.Option(None, "--format", help="Layout of the file (default: auto-detect)."),
-    time_col: Optional[str] = typer.Option(None, "--time-col", help="Time column (detected when unambiguous)."),
-    id_col: Optional[str] = typer.Option(None, "--id-col", help="Series id column of a long file (detected when unambiguous)."),
-    target: Optional[str] = typer.Option(None, "--target", help="Column to forecast (detected when unambiguous)."),
-    fill: Optional[Fill] = typer.Option(None, "--fill", help="Gaps in the time grid: interpolate (default), ffill, zero or error."),
-    duplicates: Optional[Duplicates] = typer.Option(None, "--duplicates", help="Repeated timestamps in a series: error (default), or aggregate by mean, sum, last or first."),
-    sep: Optional[str] = typer.Option(None, "--sep", help="CSV field separator (default: ',', or ';', tab, '|' when the header shows one); 'tab' for a tab."),
-    horizon: Optional[int] = typer.Option(None, "--horizon", help="Steps to forecast (default: one day for intraday data, else M4's horizon for the frequency)."),
-    input_size: Optional[int] = typer.Option(None, "--input-size", help="Steps the GRU reads (default: a week of intraday data, at least 2 x horizon)."),
-    season: Optional[int] = typer.Option(None, "--season", help="Seasonal period for the baseline and MASE (inferred from datetimes; required for integer steps, 1 for none)."),
+    config: Optional[Path] = CONFIG_OPT,
+    data_format: Optional[DataFormat] = FORMAT_OPT,
+    time_col: Optional[str] = TIME_COL_OPT,
+    id_col: Optional[str] = ID_COL_OPT,
+    target: Optional[str] = TARGET_OPT,
+    fill: Optional[Fill] = FILL_OPT,
+    duplicates: Optional[Duplicates] = DUPLICATES_OPT,
+    sep: Optional[str] = SEP_OPT,
+    horizon: Optional[int] = HORIZON_OPT,
+    input_size: Optional[int] = INPUT_SIZE_OPT,
+    season: Optional[int] = SEASON_OPT,
     hidden_size: Optional[int] = typer.Option(None, "--hidden-size", help="GRU hidden units (default 64)."),
     num_layers: Optional[int] = typer.Option(None, "--num-layers", help="GRU layers (default 1)."),
     dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout between layers (default 0)."),
@@ -131,7 +159,7 @@ def train(
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="AdamW learning rate (default 0.003), annealed by a cosine over the step budget."),
     loss: Optional[Loss] = typer.Option(None, "--loss", help="Training loss on scaled values (default mae)."),
     patience: Optional[int] = typer.Option(None, "--patience", help="Validation checks without improvement before stopping (default 5)."),
-    val_size: Optional[int] = typer.Option(None, "--val-size", help="Last steps of every series held out for validation (default: one horizon)."),
+    val_size: Optional[int] = VAL_SIZE_OPT,
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed; the same seed repeats a CPU run exactly (default 0)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto (a GPU when there is one), cpu, cuda or cuda:N."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
@@ -153,16 +181,7 @@ def train(
         from grucast.io import preview
 
         overrides = {
-            "data": {
-                "format": data_format.value if data_format else None,
-                "time_col": time_col,
-                "id_col": id_col,
-                "target": target,
-                "fill": fill.value if fill else None,
-                "duplicates": duplicates.value if duplicates else None,
-                "sep": sep,
-                "season": season,
-            },
+            "data": _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season),
             "model": {
                 "horizon": horizon,
                 "input_size": input_size,
@@ -254,3 +273,42 @@ def predict(
             typer.echo(render.forecast_json(result))
         if output is not None and not quiet:
             err.print(f"Wrote {len(result.forecasts):,} forecasts for {result.n_forecast:,} series to {output}")
+
+
+@app.command()
+def check(
+    data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file to examine."),
+    config: Optional[Path] = CONFIG_OPT,
+    data_format: Optional[DataFormat] = FORMAT_OPT,
+    time_col: Optional[str] = TIME_COL_OPT,
+    id_col: Optional[str] = ID_COL_OPT,
+    target: Optional[str] = TARGET_OPT,
+    fill: Optional[Fill] = FILL_OPT,
+    duplicates: Optional[Duplicates] = DUPLICATES_OPT,
+    sep: Optional[str] = SEP_OPT,
+    horizon: Optional[int] = HORIZON_OPT,
+    input_size: Optional[int] = INPUT_SIZE_OPT,
+    season: Optional[int] = SEASON_OPT,
+    val_size: Optional[int] = VAL_SIZE_OPT,
+    json_out: bool = typer.Option(False, "--json", help="Print the report as one JSON document on stdout."),
+) -> None:
+    """Examine DATA with the same loading code as train, without training: columns, frequency,
+    series lengths, gaps, duplicates, constant and too-short series. Exit 0 when it can be
+    trained on, 1 when it cannot (with the reasons)."""
+    _setup_logging(False, False)
+    with _user_errors():
+        from grucast import api, render
+        from grucast import config as config_mod
+
+        overrides = {
+            "data": _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season),
+            "model": {"horizon": horizon, "input_size": input_size},
+            "training": {"val_size": val_size},
+        }
+        result = api.check(data, config_mod.load(config, overrides))
+        if json_out:
+            typer.echo(render.dumps(result.to_dict()))
+        else:
+            render.check_report(result, render.stdout_console())
+        if not result.ok:
+            raise typer.Exit(code=1)

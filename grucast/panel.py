@@ -131,6 +131,7 @@ class Panel:
     start: np.ndarray  # [n] int64: first time as UTC nanoseconds, or the first integer step
     freq: Freq
     n_filled: int = 0  # grid points that were missing or empty and got filled
+    n_empty: int = 0  # of those, rows present in the file with an empty value
     dropped: list[str] = field(default_factory=list)  # series with no value at all
 
     @property
@@ -240,6 +241,7 @@ def build_panel(table: Table, fill: str, freq: Optional[Freq] = None) -> Panel:
     np.cumsum(lengths, out=offsets[1:])
     values = np.full(int(offsets[-1]), np.nan, dtype=np.float64)
     values[offsets[codes] + pos] = y
+    n_empty = int(np.isnan(y).sum())
     n_filled = _fill(values, offsets, ids, starts, freq, fill)
     return Panel(
         ids=ids,
@@ -248,6 +250,7 @@ def build_panel(table: Table, fill: str, freq: Optional[Freq] = None) -> Panel:
         start=starts,
         freq=freq,
         n_filled=n_filled,
+        n_empty=n_empty,
         dropped=dropped,
     )
 

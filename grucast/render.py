@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grucast.api import DataSummary, PredictResult, TrainResult
+from grucast.api import CheckResult, DataSummary, PredictResult, TrainResult
 from grucast.io import preview, text_times
 from grucast.train import EvalRecord, FitResult
 
@@ -30,7 +30,7 @@ def _no_color() -> bool:
 
 
 def stdout_console() -> Console:
-    return Console(highlight=False, no_color=_no_color(), soft_wrap=False)
+    return Console(highlight=False, no_color=_no_color(), soft_wrap=True)
 
 
 def stderr_console() -> Console:
@@ -220,3 +220,26 @@ def forecast_json(result: PredictResult) -> str:
 
 def plural(n: int, one: str, many: str) -> str:
     return f"{n:,} {one if n == 1 else many}"
+
+
+# ---------------------------------------------------------------- check
+
+
+def check_report(result: CheckResult, console: Console) -> None:
+    if result.data is not None:
+        for line in data_lines(result.data, result.config.data.fill if result.config else "interpolate"):
+            console.print(line)
+        ln = result.lengths
+        console.print(f"Series lengths: min {ln['min']:,}, median {ln['median']:,.0f}, max {ln['max']:,}")
+    if result.config is not None:
+        c = result.config
+        console.print(
+            f"Windows: input_size {c.model.input_size}, horizon {c.model.horizon}, val_size {c.training.val_size}, "
+            f"season {c.data.season}: {result.train_windows:,} training windows per epoch"
+            + (f" (chose {', '.join(result.config_notes)})" if result.config_notes else "")
+        )
+    for w in result.warnings:
+        console.print(f"Warning: {w}")
+    for p in result.problems:
+        console.print(f"Problem: {p}")
+    console.print("OK: this file can be trained on" if result.ok else "Not trainable: fix the problem(s) above")
