@@ -89,6 +89,13 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
 # ---------------------------------------------------------------- train
 
 
+def too_short(L: int, H: int, V: int, longest: int) -> str:
+    return (
+        f"every series is too short to train on: a series needs at least input_size + horizon + val_size = "
+        f"{L} + {H} + {V} = {L + H + V} points, and the longest has {longest}"
+    )
+
+
 @dataclass
 class DataSummary:
     path: str
@@ -210,8 +217,10 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     if not out_path.parent.is_dir() and str(out_path.parent) not in ("", "."):
         raise ConfigError(f"cannot write the checkpoint: folder {out_path.parent} does not exist")
     table = load_table(Path(data_path), cfg.data)
-    panel = build_panel(table, cfg.data.fill)
+    panel = build_panel(table, fill=None)
     cfg, notes = resolve(cfg, panel.freq, panel.lengths)
+    # Gaps are filled knowing where validation starts, so no held-out value shapes a training target.
+    panel.fill(cfg.data.fill, holdout=cfg.training.val_size)
     schema = table.schema
     cfg = config_mod.replace(cfg, data={  # what was detected, so the stored config says it
         "time_col": schema.time_col, "id_col": schema.id_col, "target": schema.target,
@@ -224,11 +233,7 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     need = L + H + V
     has_train = lengths >= need
     if len(train_starts) == 0:
-        raise DataError(
-            f"every series is too short to train on: a series needs at least input_size + horizon + val_size = "
-            f"{L} + {H} + {V} = {need} points, and the longest has {int(lengths.max())}; "
-            "use a smaller --input-size or --horizon"
-        )
+        raise DataError(too_short(L, H, V, int(lengths.max())) + "; use a smaller --input-size or --horizon")
     short = [str(i) for i in panel.ids[~has_train]]
     if on_ready is not None:
         on_ready(summary, cfg, notes)
@@ -321,7 +326,7 @@ def check(data_path: Path, cfg: Config) -> CheckResult:
     try:
         table = load_table(Path(data_path), cfg.data)
         fill = cfg.data.fill if cfg.data.fill != "error" else "interpolate"  # count gaps rather than stop at one
-        panel = build_panel(table, fill)
+        panel = build_panel(table, fill)  # windows and lengths do not depend on how gaps are filled
     except (DataError, ConfigError) as e:
         return CheckResult(ok=False, problems=[str(e)], warnings=[])
     summary = _summary(table, panel)
@@ -361,10 +366,7 @@ def check(data_path: Path, cfg: Config) -> CheckResult:
     result.no_training_window = [str(i) for i in panel.ids[lengths < L + H + V]]
     result.too_short_to_forecast = [str(i) for i in panel.ids[lengths < L]]
     if result.train_windows == 0:
-        result.problems.append(
-            f"every series is too short to train on: a series needs at least input_size + horizon + val_size = "
-            f"{L} + {H} + {V} = {L + H + V} points, and the longest has {int(lengths.max())}"
-        )
+        result.problems.append(too_short(L, H, V, int(lengths.max())))
     elif result.no_training_window:
         result.warnings.append(
             f"{len(result.no_training_window)} series shorter than {L + H + V} points give no training window: "

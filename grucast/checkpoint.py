@@ -101,7 +101,7 @@ def load(path: Path) -> Checkpoint:
         )
     try:
         config = from_dict(raw["config"], source=f"the config stored in {path}")
-        return Checkpoint(
+        ckpt = Checkpoint(
             config=config,
             schema=Schema.from_dict(raw["schema"]),
             freq=Freq.from_dict(raw["freq"]),
@@ -114,5 +114,27 @@ def load(path: Path) -> Checkpoint:
             torch_version=str(raw.get("torch_version")),
             format_version=version,
         )
+        _check(ckpt)
+        return ckpt
     except (KeyError, TypeError, ValueError, ConfigError) as e:
         raise CheckpointError(f"{path} is an incomplete or damaged grucast checkpoint ({e})") from None
+
+
+def _check(ckpt: Checkpoint) -> None:
+    """What predict relies on, checked once here (ValueError when it does not hold)."""
+    c = ckpt.config
+    for name in ("horizon", "input_size"):
+        if getattr(c.model, name) is None:
+            raise ValueError(f"model.{name} is not set")
+    if c.data.season is None or c.training.val_size is None:
+        raise ValueError("the data settings are not resolved")
+    s = ckpt.schema
+    need = {"long": (s.id_col, s.target), "single": (s.target,), "wide": ("-",)}.get(s.format)
+    if need is None or not all(need) or not s.time_col or s.time_kind not in ("datetime", "int"):
+        raise ValueError(f"the data schema does not describe a {s.format!r} file")
+    if ckpt.freq.kind == "datetime":
+        ckpt.freq.offset  # raises ValueError for a frequency pandas does not know
+    elif ckpt.freq.kind != "int" or ckpt.freq.step <= 0:
+        raise ValueError("the frequency is not valid")
+    if not all(isinstance(v, torch.Tensor) for v in ckpt.state_dict.values()):
+        raise ValueError("the weights are not all tensors")

@@ -63,7 +63,6 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
-
 # Options shared by the commands that read a data file the way train does.
 CONFIG_OPT = typer.Option(None, "--config", help="YAML file with data/model/training sections; flags win.")
 FORMAT_OPT = typer.Option(None, "--format", help="Layout of the file (default: auto-detect).")
@@ -77,6 +76,7 @@ HORIZON_OPT = typer.Option(None, "--horizon", help="Steps to forecast (default: 
 INPUT_SIZE_OPT = typer.Option(None, "--input-size", help="Steps the GRU reads (default: a week of intraday data, at least 2 x horizon).")
 SEASON_OPT = typer.Option(None, "--season", help="Seasonal period for the baseline and MASE (inferred from datetimes; required for integer steps, 1 for none).")
 VAL_SIZE_OPT = typer.Option(None, "--val-size", help="Last steps of every series held out for validation (default: one horizon).")
+
 
 def _version(value: bool) -> None:
     if value:

@@ -90,6 +90,13 @@ def separator(spec: Optional[str]) -> Optional[str]:
     return spec
 
 
+def _read_csv(path: Path, sep: str) -> pd.DataFrame:
+    # Blank lines are read as empty rows and then dropped, so that row i is line i + 2 of the
+    # file and error messages point at the right line.
+    df = pd.read_csv(path, sep=sep, skipinitialspace=True, skip_blank_lines=False)
+    return df[df.notna().any(axis=1)]
+
+
 def read_file(path: Path, sep: Optional[str] = None) -> tuple[pd.DataFrame, str]:
     """The raw table of a CSV or Parquet file (by extension) and the separator used, with clear
     errors. Without sep, a comma is tried first, then ';', tab and '|' when a comma gives one
@@ -104,18 +111,18 @@ def read_file(path: Path, sep: Optional[str] = None) -> tuple[pd.DataFrame, str]
     try:
         if suffix in (".parquet", ".pq"):
             try:
-                df = pd.read_parquet(path)
+                df = pd.read_parquet(path).reset_index(drop=True)
             except ImportError:
                 raise DataError("reading Parquet needs pyarrow: pip install 'grucast[parquet]'") from None
         else:
             used = separator(sep) or ","
-            df = pd.read_csv(path, sep=used, skipinitialspace=True)
+            df = _read_csv(path, used)
             if sep is None and len(df.columns) == 1:
                 name = str(df.columns[0])
                 for other in (";", "\t", "|"):
                     if other in name:
                         used = other
-                        df = pd.read_csv(path, sep=used, skipinitialspace=True)
+                        df = _read_csv(path, used)
                         break
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
@@ -303,6 +310,16 @@ def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[p
     return parsed, "datetime"
 
 
+def _changing_offsets(text: pd.Series, kwargs: dict) -> pd.Series:
+    """Stamps whose UTC offset changes (daylight saving) cannot share one fixed zone. Dates at
+    local midnight are kept as the dates they are (a day is a day, whatever the offset);
+    anything finer is converted to UTC, where the steps are regular again."""
+    wall = pd.to_datetime(text.str.replace(r"\s*(Z|[+-]\d\d:?\d\d)$", "", regex=True), errors="coerce", **kwargs)
+    if not wall.isna().any() and (wall == wall.dt.normalize()).all():
+        return wall
+    return pd.to_datetime(text, errors="coerce", utc=True, **kwargs)
+
+
 def _parse_datetimes(text: pd.Series, col: str, lines: np.ndarray, expected_kind: Optional[str]) -> pd.Series:
     """Every value in one format: the one pandas infers from the first value, else ISO 8601,
     else day-first. Never a per-value guess, which would read 01/02 and 13/02 in two different
@@ -319,8 +336,7 @@ def _parse_datetimes(text: pd.Series, col: str, lines: np.ndarray, expected_kind
                 except ValueError as e:
                     if "timezone" not in str(e).lower():
                         raise
-                    # Offsets that change (daylight saving) cannot share one fixed zone: use UTC.
-                    parsed = pd.to_datetime(text, errors="coerce", utc=True, **kwargs)
+                    parsed = _changing_offsets(text, kwargs)
         except (ValueError, TypeError, OverflowError):
             continue
         if not parsed.isna().any():
@@ -333,6 +349,7 @@ def _parse_datetimes(text: pd.Series, col: str, lines: np.ndarray, expected_kind
     raise DataError(f"unparsable timestamp '{text.iloc[i]}' in column '{col}' at line {lines[i]}{hint}")
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max) / 1e6  # room for arithmetic on the values
 _US_NUMBER = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"  # 1,234.5
 _EU_NUMBER = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d*)?$"  # 1.234,5 or 12,5
 
@@ -351,6 +368,9 @@ def _parse_values(s: pd.Series, col: str, decimal_comma: bool = False) -> np.nda
         if failed.any():
             t = text[failed]
             if decimal_comma:
+                # A decimal comma anywhere means the whole column is written that way: 2.000 is 2000.
+                failed = s.notna().to_numpy() & (text != "").to_numpy() & (text.str.lower() != "nan").to_numpy()
+                t = text[failed]
                 fixed = t.where(t.str.match(_EU_NUMBER)).str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
             else:
                 fixed = t.where(t.str.match(_US_NUMBER)).str.replace(",", "", regex=False)
@@ -363,6 +383,10 @@ def _parse_values(s: pd.Series, col: str, decimal_comma: bool = False) -> np.nda
     if len(inf):
         i = int(inf[0])
         raise DataError(f"infinite value in column '{col}' at line {_lines(s.index)[i]}")
+    huge = np.flatnonzero(np.abs(v) > _FLOAT32_MAX)
+    if len(huge):
+        i = int(huge[0])
+        raise DataError(f"value {v[i]:g} in column '{col}' at line {_lines(s.index)[i]} is too large (beyond 3.4e38)")
     return v
 
 
@@ -430,10 +454,10 @@ def _duplicates(frame: pd.DataFrame, schema: Schema, policy: str, notes: list[st
         if len(examples) == 3:
             break
     n = int(d.groupby(["series_id", "time"]).ngroups)
-    raise DataError(
-        f"{n} duplicate timestamp(s) within a series: " + "; ".join(examples)
-        + "; pass --duplicates mean, sum, last or first to aggregate them"
-    )
+    hint = "pass --duplicates mean, sum, last or first to aggregate them"
+    if schema.format != "long":
+        hint = f"if the file holds several series in long format, pass --id-col; else {hint}"
+    raise DataError(f"{n} duplicate timestamp(s) within a series: " + "; ".join(examples) + "; " + hint)
 
 
 def _fmt_time(t) -> str:
@@ -442,10 +466,22 @@ def _fmt_time(t) -> str:
     return str(t)
 
 
+def _ids_as_written(df: pd.DataFrame, schema: Schema, path: Path, sep: str) -> pd.DataFrame:
+    """Series ids exactly as the file writes them: '007' stays '007', not the number 7."""
+    if schema.format != "long" or sep == "" or not pd.api.types.is_numeric_dtype(df[schema.id_col]):
+        return df
+    ids = pd.read_csv(path, sep=sep, usecols=[schema.id_col], dtype=str, skip_blank_lines=False,
+                      skipinitialspace=True)[schema.id_col]
+    df = df.copy()
+    df[schema.id_col] = ids.loc[df.index]
+    return df
+
+
 def load_table(path: Path, cfg: DataConfig) -> Table:
     """Read a file and find its series, detecting what the settings leave open."""
     df, sep = read_file(path, cfg.sep)
     schema, notes = detect_schema(df, cfg, Path(path))
+    df = _ids_as_written(df, schema, Path(path), sep)
     if sep not in (",", ""):
         notes.append(f"separator {sep!r}")
     return to_table(df, schema, Path(path), notes, duplicates=cfg.duplicates, sep=sep)
@@ -460,6 +496,7 @@ def load_table_like(path: Path, schema: Schema, cfg: DataConfig) -> Table:
         _need(df, schema.time_col, "time", Path(path))
         present = tuple(c for c in df.columns if c != schema.time_col)
         schema = dataclasses.replace(schema, series_cols=present)
+    df = _ids_as_written(df, schema, Path(path), sep)
     return to_table(df, schema, Path(path), expected_kind=schema.time_kind, duplicates=cfg.duplicates, sep=sep)
 
 
@@ -520,9 +557,10 @@ def text_times(frame: pd.DataFrame) -> pd.DataFrame:
             idx = pd.DatetimeIndex(s)
             local = idx.tz_localize(None) if idx.tz is not None else idx
             fmt = "%Y-%m-%d" if idx.tz is None and (local == local.normalize()).all() else "%Y-%m-%d %H:%M:%S"
-            if idx.tz is not None:
-                fmt += "%:z"
-            out[col] = idx.strftime(fmt)
+            text = pd.Series(idx.strftime(fmt + ("%z" if idx.tz is not None else "")), index=out.index)
+            if idx.tz is not None:  # +0100 -> +01:00, as CSV writes it (%:z needs Python 3.12)
+                text = text.str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
+            out[col] = text
     return out
 
 

@@ -75,14 +75,19 @@ class Freq:
                 return 7
             return 52 if td == 7 * _DAY else 1
         code = off.rule_code.split("-")[0]
+        per_year = None
         if code.startswith("W"):
-            return 52
-        if code in ("B", "C"):
-            return 5
-        if code in ("M", "MS", "ME", "BM", "BMS", "BME", "SM", "SMS", "SME"):
-            return 12 if off.n == 1 else 1
-        if code.startswith("Q") or code.startswith("BQ"):
-            return 4 if off.n == 1 else 1
+            per_year = 52
+        elif code in ("B", "C"):
+            return 5 if off.n == 1 else 1
+        elif code in ("SM", "SMS", "SME"):
+            per_year = 24
+        elif code in ("M", "MS", "ME", "BM", "BMS", "BME"):
+            per_year = 12
+        elif code.startswith("Q") or code.startswith("BQ"):
+            per_year = 4
+        if per_year and per_year % off.n == 0:
+            return per_year // off.n
         return 1
 
     def default_horizon(self, season: Optional[int]) -> Optional[int]:
@@ -134,6 +139,12 @@ class Panel:
     n_empty: int = 0  # of those, rows present in the file with an empty value
     dropped: list[str] = field(default_factory=list)  # series with no value at all
 
+    def fill(self, policy: str, holdout: int = 0) -> None:
+        """Fill the missing points in place by the policy and count them. Interpolation never
+        reads the last `holdout` points of a series into the part before them: a gap that ends
+        inside the held-out part is filled forward from the past instead."""
+        self.n_filled = _fill(self.values, self.offsets, self.ids, self.start, self.freq, policy, holdout)
+
     @property
     def n_series(self) -> int:
         return len(self.ids)
@@ -176,8 +187,9 @@ def time_at(freq: Freq, start: np.ndarray, k: np.ndarray):
 # ---------------------------------------------------------------- building
 
 
-def build_panel(table: Table, fill: str, freq: Optional[Freq] = None) -> Panel:
-    """Place every series of a tidy table on its grid; infer the frequency unless given."""
+def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) -> Panel:
+    """Place every series of a tidy table on its grid; infer the frequency unless given. With
+    fill None the missing points stay NaN for a later Panel.fill."""
     f = table.frame
     codes, uniques = pd.factorize(f["series_id"], sort=False)
     y = f["y"].to_numpy(dtype=np.float64)
@@ -188,7 +200,13 @@ def build_panel(table: Table, fill: str, freq: Optional[Freq] = None) -> Panel:
         if dt.tz is not None:
             tz = str(dt.tz)
             dt = dt.tz_convert("UTC").tz_localize(None)
-        t = dt.as_unit("ns").asi8
+        try:
+            t = dt.as_unit("ns").asi8
+        except (OverflowError, pd.errors.OutOfBoundsDatetime):
+            raise DataError(
+                f"timestamps of {table.path.name} reach outside the years 1677-2262, which grucast cannot "
+                "place on a grid; use integer steps instead"
+            ) from None
     else:
         t = time.to_numpy(dtype=np.int64)
     lines = f["line"].to_numpy()
@@ -239,20 +257,13 @@ def build_panel(table: Table, fill: str, freq: Optional[Freq] = None) -> Panel:
     np.maximum.at(lengths, codes, pos + 1)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    values = np.full(int(offsets[-1]), np.nan, dtype=np.float64)
+    values = np.full(int(offsets[-1]), np.nan, dtype=np.float32)
     values[offsets[codes] + pos] = y
-    n_empty = int(np.isnan(y).sum())
-    n_filled = _fill(values, offsets, ids, starts, freq, fill)
-    return Panel(
-        ids=ids,
-        values=np.ascontiguousarray(values, dtype=np.float32),
-        offsets=offsets,
-        start=starts,
-        freq=freq,
-        n_filled=n_filled,
-        n_empty=n_empty,
-        dropped=dropped,
-    )
+    panel = Panel(ids=ids, values=values, offsets=offsets, start=starts, freq=freq,
+                  n_empty=int(np.isnan(y).sum()), dropped=dropped)
+    if fill is not None:
+        panel.fill(fill)
+    return panel
 
 
 def _infer_freq(codes: np.ndarray, t: np.ndarray, kind: str, tz: Optional[str], ids: np.ndarray) -> Freq:
@@ -286,6 +297,8 @@ def _infer_freq(codes: np.ndarray, t: np.ndarray, kind: str, tz: Optional[str], 
             names[name] = names.get(name, 0) + 1
     if names:
         name = max(names, key=names.get)
+    elif mode >= 28 * _DAY.value and (fit := _calendar_fit(t[bounds[np.argmax(sizes)]:bounds[np.argmax(sizes) + 1]], tz)):
+        name = fit
     elif mode % _DAY.value == 0:
         days = mode // _DAY.value  # gaps hid the name: call whole days days, not 24h
         name = "D" if days == 1 else ("W" if days == 7 else f"{days}D")
@@ -304,6 +317,19 @@ def _same_freq(a: Freq, b: Freq) -> bool:
     if na is not None and nb is not None:
         return na == nb
     return a.offset == b.offset
+
+
+def _calendar_fit(t: np.ndarray, tz: Optional[str]) -> Optional[str]:
+    """The calendar frequency (months, quarters, years) whose grid holds every stamp of a
+    series that has gaps, which pandas cannot name on its own."""
+    stamps = pd.DatetimeIndex(t)
+    if tz is not None:
+        stamps = stamps.tz_localize("UTC").tz_convert(tz)
+    for name in ("MS", "ME", "QS-JAN", "QE-DEC", "YS-JAN", "YE-DEC"):
+        grid = pd.date_range(stamps[0], stamps[-1], freq=name)
+        if len(grid) and grid[0] == stamps[0] and grid.get_indexer(stamps).min() >= 0:
+            return name
+    return None
 
 
 def _positions(codes, t, starts, freq: Freq, ids, lines) -> np.ndarray:
@@ -342,7 +368,7 @@ def _off_grid(i, codes, t, ids, lines, freq: Freq):
     )
 
 
-def _fill(values: np.ndarray, offsets: np.ndarray, ids, starts, freq: Freq, fill: str) -> int:
+def _fill(values: np.ndarray, offsets: np.ndarray, ids, starts, freq: Freq, fill: str, holdout: int = 0) -> int:
     """Fill NaNs in place by the policy; every series starts and ends observed, so no fill
     reaches across two series."""
     missing = np.isnan(values)
@@ -360,13 +386,22 @@ def _fill(values: np.ndarray, offsets: np.ndarray, ids, starts, freq: Freq, fill
             f"series '{ids[s]}' has a gap at {when} ({n} missing point(s) in all); "
             "pass --fill interpolate, ffill or zero to fill gaps"
         )
+    everywhere = np.arange(len(values))
+    prev = np.where(missing, 0, everywhere)
+    np.maximum.accumulate(prev, out=prev)  # last observed point at or before each index
     if fill == "interpolate":
-        good = np.flatnonzero(~missing)
-        values[idx] = np.interp(idx, good, values[good])
+        nxt = np.where(missing, len(values), everywhere)
+        nxt = np.minimum.accumulate(nxt[::-1])[::-1]  # next observed point at or after
+        p, q = prev[idx], nxt[idx]
+        w = (idx - p) / (q - p)
+        filled = values[p] + w * (values[q] - values[p])
+        if holdout > 0:
+            boundary = offsets[1:][np.searchsorted(offsets, idx, side="right") - 1] - holdout
+            crosses = (idx < boundary) & (q >= boundary)
+            filled = np.where(crosses, values[p], filled)
+        values[idx] = filled
     elif fill == "ffill":
-        src = np.where(missing, 0, np.arange(len(values)))
-        np.maximum.accumulate(src, out=src)
-        values[:] = values[src]
+        values[idx] = values[prev[idx]]
     elif fill == "zero":
         values[idx] = 0.0
     else:  # config validation makes this unreachable

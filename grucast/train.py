@@ -18,6 +18,7 @@ from torch import nn
 
 from grucast import scaling
 from grucast.config import Config
+from grucast.errors import GrucastError
 from grucast.windows import gather
 
 
@@ -171,6 +172,11 @@ def fit(
             x, y = _scaled_batch(values, s, L, H, cfg.model.scaler)
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(x), y)
+            if not torch.isfinite(loss):
+                raise GrucastError(
+                    f"training diverged at step {step + 1}: the loss is not a finite number; "
+                    "try a lower --lr, or check the data for extreme values"
+                )
             loss.backward()
             if t.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)

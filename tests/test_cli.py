@@ -153,7 +153,7 @@ def one_error_line(r, code=1):
         ("timestamp,value\n", [], "Error: data.csv has a header but no data rows"),
         ("timestamp,value\n2024-01-01,1\n2024-01-02,x\n", [], "Error: non-numeric value 'x' in column 'value' at line 3"),
         ("timestamp,value\n2024-01-01,1\nnever,2\n", [], "Error: unparsable timestamp 'never' in column 'timestamp' at line 3 (integer steps are allowed too)"),
-        ("timestamp,value\n2024-01-01,1\n2024-01-01,2\n", [], "Error: 1 duplicate timestamp(s) within a series: 2024-01-01 00:00:00 (lines 2 and 3); pass --duplicates mean, sum, last or first to aggregate them"),
+        ("timestamp,value\n2024-01-01,1\n2024-01-01,2\n", [], "Error: 1 duplicate timestamp(s) within a series: 2024-01-01 00:00:00 (lines 2 and 3); if the file holds several series in long format, pass --id-col; else pass --duplicates mean, sum, last or first to aggregate them"),
         ("timestamp,value\n2024-01-01,1\n", ["--target", "sales"], "Error: target column 'sales' is not in data.csv; its columns are 'timestamp', 'value'"),
         ("timestamp,value\n2024-01-01,1\n2024-01-02,2\n", ["--horizon", "0"], "Error: model.horizon (--horizon) must be positive, got 0"),
         ("timestamp,value\n2024-01-01,1\n2024-01-02,2\n", ["--input-size", "-4"], "Error: model.input_size (--input-size) must be positive, got -4"),
