@@ -56,7 +56,13 @@ def save(ckpt: Checkpoint, path: Path) -> None:
         "metrics": ckpt.metrics,
         "info": ckpt.info,
     })
-    atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
+    def write(tmp: Path) -> None:
+        # Through a file object, so the archive inside is named 'archive' and not after the
+        # temporary file: the same training gives the same bytes.
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+
+    atomic_write(Path(path), write)
 
 
 def _plain(obj: Any) -> Any:

@@ -74,3 +74,14 @@ def test_loading_never_runs_code_from_the_file(tmp_path):
     with pytest.raises(CheckpointError, match="cannot be read as a grucast checkpoint"):
         checkpoint.load(p)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_same_data_and_seed_give_byte_identical_checkpoints(long_csv, tmp_path):
+    cfg = config.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8},
+                             "training": {"epochs": 1, "device": "cpu", "seed": 5}})
+    api.train(long_csv, tmp_path / "a.pt", cfg)
+    api.train(long_csv, tmp_path / "b.pt", cfg)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    a = api.predict(tmp_path / "a.pt", long_csv, device="cpu").forecasts
+    b = api.predict(tmp_path / "b.pt", long_csv, device="cpu").forecasts
+    assert a.equals(b)
