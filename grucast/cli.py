@@ -152,7 +152,7 @@ def train(
     season: Optional[int] = SEASON_OPT,
     hidden_size: Optional[int] = typer.Option(None, "--hidden-size", help="GRU hidden units (default 64)."),
     num_layers: Optional[int] = typer.Option(None, "--num-layers", help="GRU layers (default 1)."),
-    dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout between layers (default 0)."),
+    dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout between GRU layers and in the head (default 0)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs at most; an epoch is one pass over every training window (default 50)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps at most, whatever --epochs says (default 2500)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Windows per optimizer step (default 256)."),

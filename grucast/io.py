@@ -289,6 +289,9 @@ def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[p
     if pd.api.types.is_bool_dtype(s):
         raise DataError(f"column '{col}' holds true/false values, not timestamps")
     if pd.api.types.is_numeric_dtype(s):
+        dates = _yyyymmdd(s) if expected_kind != "int" else None
+        if dates is not None:
+            return dates, "datetime"
         if expected_kind == "datetime":
             raise DataError(f"column '{col}' holds integer steps, but the model was trained on datetimes")
         v = s.to_numpy()
@@ -318,6 +321,16 @@ def _changing_offsets(text: pd.Series, kwargs: dict) -> pd.Series:
     if not wall.isna().any() and (wall == wall.dt.normalize()).all():
         return wall
     return pd.to_datetime(text, errors="coerce", utc=True, **kwargs)
+
+
+def _yyyymmdd(s: pd.Series) -> Optional[pd.Series]:
+    """Whole numbers that are all dates written as yyyymmdd (20240125), as datetimes; else None.
+    Read as integer steps, the jump from 20240131 to 20240201 would be 70 filled points."""
+    v = s.to_numpy()
+    if not pd.api.types.is_integer_dtype(s) or len(v) == 0 or v.min() < 1000_01_01 or v.max() > 2999_12_31:
+        return None
+    parsed = pd.to_datetime(pd.Series(v, index=s.index).astype(str), format="%Y%m%d", errors="coerce")
+    return parsed if not parsed.isna().any() else None
 
 
 def _parse_datetimes(text: pd.Series, col: str, lines: np.ndarray, expected_kind: Optional[str]) -> pd.Series:

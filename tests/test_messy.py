@@ -125,3 +125,12 @@ def test_diverging_training_is_a_clear_error(tmp_path):
                             "--loss", "mse", "--epochs", "3"])
     assert r.exit_code == 1 and r.stderr.splitlines()[-1].startswith("Error: training diverged at step")
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_yyyymmdd_integers_are_dates(tmp_path):
+    ts = pd.date_range("2024-01-25", periods=12, freq="D")
+    p = write(tmp_path, "date,sales\n" + "".join(f"{t:%Y%m%d},{i}\n" for i, t in enumerate(ts)))
+    panel = build_panel(load_table(p, DataConfig()), "interpolate")
+    assert panel.freq.name == "D" and panel.n_filled == 0 and len(panel.values) == 12
+    steps = write(tmp_path, "step,v\n1,1\n2,2\n3,3\n", name="steps.csv")
+    assert load_table(steps, DataConfig()).schema.time_kind == "int"
