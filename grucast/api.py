@@ -6,7 +6,6 @@ The CLI is a thin layer over these functions; they print nothing.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +26,6 @@ from grucast.panel import Freq, Panel, build_panel
 from grucast.runtime import select_device, set_threads
 from grucast.train import Callback, FitResult, fit
 from grucast.windows import last_windows, series_of, split_windows
-
-log = logging.getLogger(__name__)
-
 
 # ---------------------------------------------------------------- settings that depend on the data
 
