@@ -15,17 +15,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from grucast import baselines, checkpoint, metrics
+from grucast import baselines, checkpoint, features, metrics
 from grucast import config as config_mod
 from grucast.config import Config
 from grucast.errors import ConfigError, DataError
+from grucast.features import WindowData
 from grucast.forecast import predict_windows
-from grucast.io import Schema, Table, load_table, load_table_like, preview, write_frame
+from grucast.io import Schema, Table, load_future, load_table, load_table_like, merge_future, preview, write_frame
 from grucast.model import GRUForecaster
 from grucast.panel import Freq, Panel, build_panel
 from grucast.runtime import select_device, set_threads
 from grucast.train import Callback, FitResult, fit
-from grucast.windows import last_windows, series_of, split_windows
+from grucast.windows import series_of, split_windows
 
 # ---------------------------------------------------------------- settings that depend on the data
 
@@ -85,9 +86,10 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
 # ---------------------------------------------------------------- train
 
 
-def too_short(L: int, H: int, V: int, longest: int) -> str:
+def too_short(L: int, H: int, V: int, longest: int, padded: bool = False) -> str:
+    first = "min_input" if padded else "input_size"
     return (
-        f"every series is too short to train on: a series needs at least input_size + horizon + val_size = "
+        f"every series is too short to train on: a series needs at least {first} + horizon + val_size = "
         f"{L} + {H} + {V} = {L + H + V} points, and the longest has {longest}"
     )
 
@@ -102,6 +104,8 @@ class DataSummary:
     n_points: int
     n_filled: int
     dropped: list[str]  # series with no values at all
+    warnings: list[str] = field(default_factory=list)  # about covariates
+    covariates_filled: dict[str, int] = field(default_factory=dict)  # column -> empty values filled
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,10 +117,12 @@ class DataSummary:
             "n_points": self.n_points,
             "n_filled": self.n_filled,
             "dropped": self.dropped,
+            "warnings": self.warnings,
+            "covariates_filled": self.covariates_filled,
         }
 
 
-def _summary(table: Table, panel: Panel) -> DataSummary:
+def _summary(table: Table, panel: Panel, warnings: Optional[list[str]] = None) -> DataSummary:
     return DataSummary(
         path=str(table.path),
         notes=table.notes,
@@ -126,6 +132,8 @@ def _summary(table: Table, panel: Panel) -> DataSummary:
         n_points=int(panel.offsets[-1]),
         n_filled=panel.n_filled,
         dropped=panel.dropped,
+        warnings=list(warnings or []),
+        covariates_filled=dict(panel.cov_filled),
     )
 
 
@@ -167,22 +175,26 @@ class TrainResult:
         }
 
 
-def _validation_metrics(model: torch.nn.Module, panel: Panel, values: torch.Tensor, val_starts: np.ndarray,
+def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, val_starts: np.ndarray,
                         cfg: Config) -> dict[str, Any]:
-    """GRU and seasonal naive on the validation windows, on the original scale."""
+    """GRU and seasonal naive on the validation windows, on the original scale, over the
+    targets that were observed."""
     L, H, m = cfg.model.input_size, cfg.model.horizon, cfg.data.season
     V = cfg.training.val_size
-    target_starts = val_starts + L
-    series = series_of(panel.offsets, val_starts)
+    target_starts = data.to_panel(val_starts + L)  # in the panel's own indexing
+    series = series_of(panel.offsets, target_starts)
     # Seasonal naive needs a full season of history before each target start.
     has_history = target_starts - m >= panel.offsets[series]
     starts = val_starts[has_history]
     if len(starts) == 0:
         return {"windows": 0}
-    series = series[has_history]
-    y = np.asarray(panel.values, dtype=np.float64)[(starts + L)[:, None] + np.arange(H)]
-    f = predict_windows(model, values, starts, L, cfg.model.scaler).astype(np.float64)
-    sn = baselines.seasonal_naive(panel.values, starts + L, m, H)
+    series, target_starts = series[has_history], target_starts[has_history]
+    idx = target_starts[:, None] + np.arange(H)
+    y = np.asarray(panel.values, dtype=np.float64)[idx]
+    if panel.observed is not None:
+        y[~panel.observed[idx]] = np.nan  # filled gaps are not scored
+    f = predict_windows(model, data, starts, L).astype(np.float64)
+    sn = baselines.seasonal_naive(panel.values, target_starts, m, H)
     scale = metrics.seasonal_scale(panel.values, panel.offsets, panel.lengths - V, m)[series]
     gru = metrics.point_scores(y, f, scale)
     base = metrics.point_scores(y, sn, scale)
@@ -222,30 +234,33 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
         "time_col": schema.time_col, "id_col": schema.id_col, "target": schema.target,
         "format": schema.format if schema.format in ("long", "wide") else cfg.data.format,
     })
-    summary = _summary(table, panel)
     L, H, V = cfg.model.input_size, cfg.model.horizon, cfg.training.val_size
-    train_starts, val_starts = split_windows(panel.offsets, L, H, V)
+    spec, warnings = features.make_spec(panel, cfg, schema.past_cols, schema.future_cols, schema.static_cols, V)
+    if spec.mask:
+        cfg = config_mod.replace(cfg, model={"min_input": L - spec.pad})
+    summary = _summary(table, panel, warnings)
+    set_threads(cfg.training.threads)
+    device = select_device(cfg.training.device)
+    data = features.build(panel, spec, cfg.model.scaler, device)
+    train_starts, val_starts = split_windows(data.offsets, L, H, V)
     lengths = panel.lengths
-    need = L + H + V
-    has_train = lengths >= need
+    has_train = lengths + spec.pad >= L + H + V
     if len(train_starts) == 0:
-        raise DataError(too_short(L, H, V, int(lengths.max())) + "; use a smaller --input-size or --horizon")
+        raise DataError(too_short(L - spec.pad, H, V, int(lengths.max()), spec.mask) + "; use a smaller --input-size or --horizon")
     short = [str(i) for i in panel.ids[~has_train]]
     if on_ready is not None:
         on_ready(summary, cfg, notes)
 
-    set_threads(cfg.training.threads)
-    device = select_device(cfg.training.device)
     torch.manual_seed(cfg.training.seed)
-    model = GRUForecaster(cfg.model).to(device)
-    values = torch.from_numpy(panel.values).to(device)
-    result = fit(model, values, train_starts, val_starts, cfg, callback)
-    scores = _validation_metrics(model, panel, values, val_starts, cfg)
+    model = GRUForecaster(cfg.model, spec.sizes(cfg.model.series_embedding)).to(device)
+    result = fit(model, data, train_starts, val_starts, cfg, callback)
+    scores = _validation_metrics(model, panel, data, val_starts, cfg)
 
     ckpt = checkpoint.Checkpoint(
         config=cfg,
         schema=table.schema,
         freq=panel.freq,
+        features=spec,
         state_dict=result.state_dict,
         history=[
             {"epoch": r.epoch, "step": r.step, "train_loss": r.train_loss, "val_loss": r.val_loss} for r in result.history
@@ -389,6 +404,8 @@ class PredictResult:
     data: DataSummary
     output_path: Optional[Path] = None
     seconds: float = 0.0
+    min_input: Optional[int] = None  # a padded model forecasts series this long or longer
+    notes: list[str] = field(default_factory=list)  # what the user should know (unseen categories)
 
     @property
     def n_forecast(self) -> int:
@@ -399,6 +416,7 @@ class PredictResult:
             "horizon": self.horizon,
             "series": self.n_forecast,
             "skipped": self.skipped,
+            "notes": self.notes,
             "output": str(self.output_path) if self.output_path else None,
         }
 
@@ -410,25 +428,37 @@ def _round_float32(a: np.ndarray) -> np.ndarray:
 
 
 def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, device: str = "auto",
-            threads: Optional[int] = None) -> PredictResult:
-    """Forecast horizon steps after the last observation of every series in a file."""
+            threads: Optional[int] = None, future_path: Optional[Path] = None) -> PredictResult:
+    """Forecast horizon steps after the last observation of every series in a file. Future
+    covariates over the horizon come from rows after each series' last observed target (in the
+    same file, target empty) or from future_path."""
     started = time.perf_counter()
     ckpt = checkpoint.load(Path(model_path))
-    cfg = ckpt.config
+    cfg, spec = ckpt.config, ckpt.features
     table = load_table_like(Path(data_path), ckpt.schema, cfg.data)
+    source = Path(data_path).name
+    if future_path is not None:
+        if not spec.future:
+            raise ConfigError(f"--future gives future covariates, but {Path(model_path).name} was trained without any")
+        table = merge_future(table, load_future(Path(future_path), ckpt.schema, cfg.data))
+        source = f"{Path(future_path).name}"
     panel = build_panel(table, cfg.data.fill, freq=ckpt.freq)
     summary = _summary(table, panel)
     L, H = cfg.model.input_size, cfg.model.horizon
-    ok, starts = last_windows(panel.offsets, L)
+    min_input = cfg.model.min_input if spec.mask and cfg.model.min_input else L
+    set_threads(threads)
+    dev = select_device(device)
+    block = features.future_block(panel, spec, H, source) if spec.future else None
+    data = features.build(panel, spec, cfg.model.scaler, dev, ext=H, future=block)
+    ok, starts = data.last_starts(L, min_input)
     skipped = [str(i) for i in np.delete(panel.ids, ok)] + list(panel.dropped)
     if len(ok) == 0:
         raise DataError(
-            f"every series in {Path(data_path).name} is too short to forecast: the model reads the last "
-            f"{L} points, and the longest series has {int(panel.lengths.max())}"
+            f"every series in {Path(data_path).name} is too short to forecast: the model needs the last "
+            f"{min_input} points, and the longest series has {int(panel.lengths.max())}"
         )
-    set_threads(threads)
-    dev = select_device(device)
-    model = GRUForecaster(cfg.model, n_features=ckpt.n_features)
+    notes = _unseen(panel, spec, ok)
+    model = GRUForecaster(cfg.model, spec.sizes(cfg.model.series_embedding))
     try:
         model.load_state_dict(ckpt.state_dict)
     except RuntimeError as e:
@@ -436,8 +466,7 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
 
         raise CheckpointError(f"{model_path} holds weights that do not fit its own config ({str(e).splitlines()[0]})") from None
     model.to(dev)
-    values = torch.from_numpy(panel.values).to(dev)
-    f = predict_windows(model, values, starts, L, cfg.model.scaler)  # [S, H]
+    f = predict_windows(model, data, starts, L)  # [S, H]
     times = panel.times_after(ok, H)
     columns: dict[str, Any] = {}
     id_col = ckpt.schema.output_id_col
@@ -456,4 +485,22 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
         data=summary,
         output_path=Path(out_path) if out_path else None,
         seconds=time.perf_counter() - started,
+        min_input=min_input,
+        notes=notes,
     )
+
+
+def _unseen(panel: Panel, spec: features.FeatureSpec, ok: np.ndarray) -> list[str]:
+    """Notes on series ids and categories the model never saw: they get its 'unseen' embedding."""
+    notes = []
+    if spec.ids:
+        known = set(spec.ids)
+        new = [str(i) for i in panel.ids[ok] if str(i) not in known]
+        if new:
+            notes.append(f"{len(new)} series not seen in training use the average series embedding: {preview(new)}")
+    for name in spec.static_cat:
+        known = set(spec.categories[name])
+        new = sorted({str(v) for v in panel.static[name][ok]} - known)
+        if new:
+            notes.append(f"static covariate '{name}' has values not seen in training (treated as unknown): {preview(new)}")
+    return notes

@@ -19,11 +19,12 @@ import torch
 from grucast import __version__
 from grucast.config import Config, from_dict
 from grucast.errors import CheckpointError, ConfigError
+from grucast.features import FeatureSpec
 from grucast.io import Schema, atomic_write
 from grucast.panel import Freq
 
 MAGIC = "grucast-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: feature layout (covariates, calendar, mask); 1 is read as a plain model
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Checkpoint:
     schema: Schema
     freq: Freq
     state_dict: dict[str, torch.Tensor]
-    n_features: int = 1
+    features: FeatureSpec = field(default_factory=FeatureSpec)
     history: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)  # training data summary
@@ -50,7 +51,7 @@ def save(ckpt: Checkpoint, path: Path) -> None:
         "config": ckpt.config.to_dict(),
         "schema": ckpt.schema.to_dict(),
         "freq": ckpt.freq.to_dict(),
-        "n_features": ckpt.n_features,
+        "features": ckpt.features.to_dict(),
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in ckpt.state_dict.items()},
         "history": ckpt.history,
         "metrics": ckpt.metrics,
@@ -112,7 +113,7 @@ def load(path: Path) -> Checkpoint:
             schema=Schema.from_dict(raw["schema"]),
             freq=Freq.from_dict(raw["freq"]),
             state_dict=dict(raw["state_dict"]),
-            n_features=int(raw.get("n_features", 1)),
+            features=FeatureSpec.from_dict(raw.get("features")),
             history=list(raw.get("history", [])),
             metrics=dict(raw.get("metrics", {})),
             info=dict(raw.get("info", {})),
@@ -144,3 +145,12 @@ def _check(ckpt: Checkpoint) -> None:
         raise ValueError("the frequency is not valid")
     if not all(isinstance(v, torch.Tensor) for v in ckpt.state_dict.values()):
         raise ValueError("the weights are not all tensors")
+    f = ckpt.features
+    for name in f.past + f.future + f.static_num:
+        if name not in f.loc or name not in f.scale or not f.scale[name] > 0:
+            raise ValueError(f"the scaling of covariate '{name}' is missing")
+    for name in f.static_cat:
+        if name not in f.categories:
+            raise ValueError(f"the categories of static covariate '{name}' are missing")
+    if f.pad < 0 or f.pad >= c.model.input_size:
+        raise ValueError("the padding is not valid")

@@ -75,6 +75,11 @@ SEP_OPT = typer.Option(None, "--sep", help="CSV field separator (default: ',', o
 HORIZON_OPT = typer.Option(None, "--horizon", help="Steps to forecast (default: one day for intraday data, else M4's horizon for the frequency).")
 INPUT_SIZE_OPT = typer.Option(None, "--input-size", help="Steps the GRU reads (default: a week of intraday data, at least 2 x horizon).")
 SEASON_OPT = typer.Option(None, "--season", help="Seasonal period for the baseline and MASE (inferred from datetimes; required for integer steps, 1 for none).")
+FUTURE_COLS_OPT = typer.Option(None, "--future-cols", help="Covariate columns known ahead (comma-separated): read over the input window and the horizon; predict needs their values over the horizon.")
+PAST_COLS_OPT = typer.Option(None, "--past-cols", help="Covariate columns observed with the target but unknown ahead (comma-separated): read over the input window only.")
+STATIC_COLS_OPT = typer.Option(None, "--static-cols", help="Columns constant per series (comma-separated); text values are categories with learned embeddings.")
+CALENDAR_OPT = typer.Option(None, "--calendar/--no-calendar", help="Cyclic calendar features (hour of day, day of week, ...) from datetime timestamps (default: on).")
+MIN_INPUT_OPT = typer.Option(None, "--min-input", help="Observed steps a series needs in its input window when short series are padded (default: input_size // 4).")
 VAL_SIZE_OPT = typer.Option(None, "--val-size", help="Last steps of every series held out for validation (default: one horizon).")
 
 
@@ -122,8 +127,13 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(code=141) from None
 
 
-def _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season) -> dict:
+def _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season,
+                    future_cols=None, past_cols=None, static_cols=None, calendar=None) -> dict:
     return {
+        "future_covariates": future_cols,
+        "past_covariates": past_cols,
+        "static_covariates": static_cols,
+        "calendar": calendar,
         "format": data_format.value if data_format else None,
         "time_col": time_col,
         "id_col": id_col,
@@ -150,6 +160,12 @@ def train(
     horizon: Optional[int] = HORIZON_OPT,
     input_size: Optional[int] = INPUT_SIZE_OPT,
     season: Optional[int] = SEASON_OPT,
+    future_cols: Optional[str] = FUTURE_COLS_OPT,
+    past_cols: Optional[str] = PAST_COLS_OPT,
+    static_cols: Optional[str] = STATIC_COLS_OPT,
+    calendar: Optional[bool] = CALENDAR_OPT,
+    series_embedding: Optional[int] = typer.Option(None, "--series-embedding", help="Size of a learned embedding of the series id (default 0: none); series not seen in training get an average one."),
+    min_input: Optional[int] = MIN_INPUT_OPT,
     hidden_size: Optional[int] = typer.Option(None, "--hidden-size", help="GRU hidden units (default 64)."),
     num_layers: Optional[int] = typer.Option(None, "--num-layers", help="GRU layers (default 1)."),
     dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout between GRU layers and in the head (default 0)."),
@@ -181,10 +197,13 @@ def train(
         from grucast.io import preview
 
         overrides = {
-            "data": _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season),
+            "data": _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season,
+                                    future_cols, past_cols, static_cols, calendar),
             "model": {
                 "horizon": horizon,
                 "input_size": input_size,
+                "series_embedding": series_embedding,
+                "min_input": min_input,
                 "hidden_size": hidden_size,
                 "num_layers": num_layers,
                 "dropout": dropout,
@@ -210,6 +229,9 @@ def train(
             if chatty:
                 for line in render.data_lines(summary, resolved.data.fill):
                     err.print(line)
+            if not quiet:
+                for line in summary.warnings:
+                    render.warning(err, line)
                 if notes:
                     err.print("Chose " + ", ".join(notes))
             if verbose:
@@ -236,6 +258,7 @@ def predict(
     model: Path = typer.Argument(..., metavar="MODEL", help="Checkpoint written by grucast train."),
     data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file with the same columns as the training data."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the forecasts here, atomically: CSV, or Parquet for .parquet, JSON records for .json."),
+    future: Optional[Path] = typer.Option(None, "--future", help="File of future covariates over the horizon (id, time and the model's future columns), instead of rows after the history in DATA."),
     output_format: Optional[OutputFormat] = typer.Option(None, "--format", help="What to print on stdout: table (default without -o), csv or json."),
     device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one), cpu, cuda or cuda:N."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
@@ -251,13 +274,16 @@ def predict(
 
         if threads is not None and threads <= 0:
             raise ConfigError(f"--threads must be positive, got {threads}")
-        result = api.predict(model, data, out_path=output, device=device, threads=threads)
+        result = api.predict(model, data, out_path=output, device=device, threads=threads, future_path=future)
         err = render.stderr_console()
         if result.skipped and not quiet:
             err.print(
-                f"Skipped {len(result.skipped)} series too short for the model's input_size {result.input_size}: "
+                f"Skipped {len(result.skipped)} series shorter than the {result.min_input} points the model needs: "
                 f"{preview(result.skipped)}"
             )
+        if not quiet:
+            for line in result.notes:
+                render.warning(err, line, "Note")
         fmt = output_format.value if output_format else (None if output else "table")
         if fmt == "table":
             out = render.stdout_console()
@@ -289,6 +315,10 @@ def check(
     horizon: Optional[int] = HORIZON_OPT,
     input_size: Optional[int] = INPUT_SIZE_OPT,
     season: Optional[int] = SEASON_OPT,
+    future_cols: Optional[str] = FUTURE_COLS_OPT,
+    past_cols: Optional[str] = PAST_COLS_OPT,
+    static_cols: Optional[str] = STATIC_COLS_OPT,
+    min_input: Optional[int] = MIN_INPUT_OPT,
     val_size: Optional[int] = VAL_SIZE_OPT,
     json_out: bool = typer.Option(False, "--json", help="Print the report as one JSON document on stdout."),
 ) -> None:
@@ -301,8 +331,9 @@ def check(
         from grucast import config as config_mod
 
         overrides = {
-            "data": _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season),
-            "model": {"horizon": horizon, "input_size": input_size},
+            "data": _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season,
+                                    future_cols, past_cols, static_cols),
+            "model": {"horizon": horizon, "input_size": input_size, "min_input": min_input},
             "training": {"val_size": val_size},
         }
         result = api.check(data, config_mod.load(config, overrides))

@@ -38,6 +38,10 @@ class DataConfig:
     season: Optional[int] = None  # seasonal period for the baseline and MASE; inferred from datetimes
     sep: Optional[str] = None  # field separator of CSV files; ',' then ';', tab or '|' when None
     duplicates: str = "error"  # repeated timestamps within a series: error | mean | sum | last | first
+    future_covariates: tuple[str, ...] = ()  # columns known ahead (promotions, weather forecasts)
+    past_covariates: tuple[str, ...] = ()  # columns observed with the target, unknown ahead
+    static_covariates: tuple[str, ...] = ()  # columns constant per series (region, store size)
+    calendar: bool = True  # cyclic calendar features from datetime timestamps
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class ModelConfig:
     num_layers: int = 1
     dropout: float = 0.0
     scaler: str = "standard"  # per-window scaling from the input part: standard | robust | none
+    series_embedding: int = 0  # size of a learned embedding of the series id; 0 for none
+    min_input: Optional[int] = None  # observed steps a padded input window needs; input_size // 4 when None
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,23 @@ class Config:
     training: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        return dataclasses.asdict(self)
+        """Plain dicts with lists for tuples, ready for YAML or JSON."""
+        return {
+            name: {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(section).items()}
+            for name, section in ((n, getattr(self, n)) for n in ("data", "model", "training"))
+        }
+
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        d = self.data
+        return d.future_covariates + d.past_covariates + d.static_covariates
+
+
+def targets(d: DataConfig) -> list[str]:
+    """The target columns a user named: --target a,b,c names three."""
+    if d.target is None:
+        return []
+    return [t.strip() for t in d.target.split(",") if t.strip()]
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "training": TrainConfig}
@@ -87,7 +109,9 @@ SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "training
 # Settings whose command-line flag is not --<key with dashes>; None: no flag (config file only).
 FLAGS = {"training.learning_rate": "--lr", "data.format": "--format", "model.scaler": None,
          "training.weight_decay": None, "training.eval_every": None, "training.grad_clip": None,
-         "training.lr_schedule": None}
+         "training.lr_schedule": None, "data.future_covariates": "--future-cols",
+         "data.past_covariates": "--past-cols", "data.static_covariates": "--static-cols",
+         "data.calendar": "--no-calendar"}
 # Names people reach for that mean a setting: suggested when they appear in a file.
 ALIASES = {"lr": "learning_rate", "layers": "num_layers", "hidden": "hidden_size", "lookback": "input_size",
            "h": "horizon", "freq_season": "season", "id": "id_col", "time": "time_col", "y": "target"}
@@ -147,6 +171,13 @@ def _check_type(where: str, value: Any, annotation: Any) -> Any:
         if isinstance(value, str):
             return value
         raise ConfigError(f"{_label(where)} must be text, got {value!r}")
+    if typing.get_origin(annotation) is tuple:  # a list of column names
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            names = tuple(v.strip() for v in value if v.strip())
+            return names
+        raise ConfigError(f"{_label(where)} must be a list of column names, got {value!r}")
     raise TypeError(f"unsupported config annotation {annotation!r}")  # a bug, not a user error
 
 
@@ -170,6 +201,21 @@ def _validate(cfg: Config) -> None:
     if d.sep is not None and d.sep not in ("tab", "\\t") and len(d.sep) != 1:
         raise ConfigError(f"{_label('data.sep')} must be one character (or 'tab'), got {d.sep!r}")
     _positive("data.season", d.season)
+    seen: dict[str, str] = {}
+    for kind in ("future_covariates", "past_covariates", "static_covariates"):
+        for col in getattr(d, kind):
+            if col in seen:
+                where = "twice in " + _label(f"data.{kind}") if seen[col] == kind else (
+                    f"in both {_label(f'data.{seen[col]}')} and {_label(f'data.{kind}')}")
+                raise ConfigError(f"column '{col}' is named {where}; a covariate has one kind")
+            seen[col] = kind
+        for target in targets(d):
+            if target in getattr(d, kind):
+                raise ConfigError(f"column '{target}' is the target and cannot also be a covariate")
+    _positive("model.series_embedding", m.series_embedding, allow_zero=True)
+    _positive("model.min_input", m.min_input)
+    if m.min_input is not None and m.input_size is not None and m.min_input > m.input_size:
+        raise ConfigError(f"{_label('model.min_input')} ({m.min_input}) cannot exceed input_size ({m.input_size})")
     _positive("model.horizon", m.horizon)
     _positive("model.input_size", m.input_size)
     _positive("model.hidden_size", m.hidden_size)

@@ -38,6 +38,13 @@ class Schema:
     target: Optional[str] = None  # long and single
     series_cols: tuple[str, ...] = ()  # wide only
     time_kind: str = "datetime"  # datetime | int
+    future_cols: tuple[str, ...] = ()  # covariates known ahead
+    past_cols: tuple[str, ...] = ()  # covariates observed with the target
+    static_cols: tuple[str, ...] = ()  # covariates constant per series
+
+    @property
+    def covariate_cols(self) -> tuple[str, ...]:
+        return self.past_cols + self.future_cols + self.static_cols
 
     @property
     def output_id_col(self) -> Optional[str]:
@@ -56,6 +63,9 @@ class Schema:
             "target": self.target,
             "series_cols": list(self.series_cols),
             "time_kind": self.time_kind,
+            "future_cols": list(self.future_cols),
+            "past_cols": list(self.past_cols),
+            "static_cols": list(self.static_cols),
         }
 
     @classmethod
@@ -67,6 +77,9 @@ class Schema:
             target=d.get("target"),
             series_cols=tuple(d.get("series_cols") or ()),
             time_kind=d.get("time_kind", "datetime"),
+            future_cols=tuple(d.get("future_cols") or ()),
+            past_cols=tuple(d.get("past_cols") or ()),
+            static_cols=tuple(d.get("static_cols") or ()),
         )
 
 
@@ -183,7 +196,29 @@ def _is_label_column(s: pd.Series) -> bool:
 
 
 def detect_schema(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list[str]]:
-    """Which columns hold time, series id and target; explicit settings win over detection."""
+    """Which columns hold time, series id, target and covariates; explicit settings win over
+    detection, and a column named as a covariate is never taken for anything else."""
+    covariates = cfg.future_covariates + cfg.past_covariates + cfg.static_covariates
+    for col in covariates:
+        _need(df, col, "covariate", path)
+    schema, notes = _detect(df.drop(columns=list(covariates)), cfg, path)
+    if covariates:
+        if schema.format == "wide":
+            raise DataError(
+                "covariates need a long file (id, time, target, covariates) or a single series; in a wide file "
+                "every column but the time is a series: pass --id-col, or --target for a single series"
+            )
+        for col in covariates:
+            if col in (schema.time_col, schema.id_col):
+                raise DataError(f"column '{col}' cannot be both a covariate and the {'time' if col == schema.time_col else 'id'} column")
+        schema = dataclasses.replace(schema, future_cols=cfg.future_covariates, past_cols=cfg.past_covariates,
+                                     static_cols=cfg.static_covariates)
+        kinds = [(cfg.future_covariates, "future"), (cfg.past_covariates, "past"), (cfg.static_covariates, "static")]
+        notes += [f"{kind} covariates {', '.join(cols)}" for cols, kind in kinds if cols]
+    return schema, notes
+
+
+def _detect(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list[str]]:
     cols = list(df.columns)
     notes: list[str] = []
     cols_text = ", ".join(f"'{c}'" for c in cols)
@@ -367,11 +402,19 @@ _US_NUMBER = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"  # 1,234.5
 _EU_NUMBER = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d*)?$"  # 1.234,5 or 12,5
 
 
-def _parse_values(s: pd.Series, col: str, decimal_comma: bool = False) -> np.ndarray:
+def _parse_values(s: pd.Series, col: str, decimal_comma: bool = False, flags: bool = False) -> np.ndarray:
     """Numbers of a value column. Text that is a number with a thousands separator (1,234.5),
-    or with a decimal comma in a ';'-separated file (1.234,5), is read as that number."""
-    if pd.api.types.is_bool_dtype(s):
+    or with a decimal comma in a ';'-separated file (1.234,5), is read as that number. With
+    flags (covariates), true/false values are read as 1/0."""
+    if pd.api.types.is_bool_dtype(s) or (flags and s.dtype == object and s.dropna().map(type).eq(bool).all()
+                                         and s.notna().any()):
+        if flags:
+            return s.map({True: 1.0, False: 0.0}).to_numpy(dtype=np.float64, na_value=np.nan)
         raise DataError(f"column '{col}' holds true/false values, not numbers")
+    if flags and not pd.api.types.is_numeric_dtype(s):
+        low = s.astype(str).str.strip().str.lower()
+        if s.notna().any() and low[s.notna()].isin(["true", "false"]).all():
+            return low.map({"true": 1.0, "false": 0.0}).where(s.notna()).to_numpy(dtype=np.float64, na_value=np.nan)
     if pd.api.types.is_numeric_dtype(s):
         v = s.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
@@ -412,8 +455,11 @@ def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[
     for col in [schema.time_col, schema.id_col, schema.target, *schema.series_cols]:
         if col is not None:
             _need(df, col, "time" if col == schema.time_col else "expected", path)
+    for cols, kind in ((schema.future_cols, "future"), (schema.past_cols, "past"), (schema.static_cols, "static")):
+        for col in cols:
+            _need(df, col, f"{kind} covariate", path)
     time, kind = _parse_time(df[schema.time_col], schema.time_col, expected_kind)
-    schema = Schema(schema.format, schema.time_col, schema.id_col, schema.target, schema.series_cols, kind)
+    schema = dataclasses.replace(schema, time_kind=kind)
     if schema.format == "long":
         ids = df[schema.id_col]
         empty = ids.isna().to_numpy() | (ids.astype(str).str.strip() == "").to_numpy()
@@ -442,9 +488,26 @@ def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[
             "y": np.concatenate(parts),
             "line": np.tile(_lines(df.index), len(parts)),
         })
+    for col in schema.past_cols + schema.future_cols:
+        frame[COV + col] = _parse_values(df[col], col, decimal_comma, flags=True)
+    for col in schema.static_cols:
+        frame[STATIC + col] = _static_values(df[col], col, decimal_comma).to_numpy()
     notes = list(notes or [])
     frame = _duplicates(frame, schema, duplicates, notes)
     return Table(frame=frame, schema=schema, path=Path(path), notes=notes)
+
+
+COV = "cov:"  # tidy-frame prefix of past and future covariate columns
+STATIC = "static:"  # tidy-frame prefix of static covariate columns
+
+
+def _static_values(s: pd.Series, col: str, decimal_comma: bool) -> pd.Series:
+    """A static covariate: numbers when every value reads as one, else categories (text)."""
+    try:
+        return pd.Series(_parse_values(s, col, decimal_comma, flags=True), index=s.index)
+    except DataError:
+        text = s.astype(str).str.strip()
+        return text.where(s.notna() & (text != ""), None).astype(object)
 
 
 def _duplicates(frame: pd.DataFrame, schema: Schema, policy: str, notes: list[str]) -> pd.DataFrame:
@@ -455,7 +518,10 @@ def _duplicates(frame: pd.DataFrame, schema: Schema, policy: str, notes: list[st
         keys = frame.loc[dup, ["series_id", "time"]].drop_duplicates()
         agg = {"mean": "mean", "sum": lambda y: y.sum(min_count=1), "last": "last", "first": "first"}[policy]
         grouped = frame.groupby(["series_id", "time"], sort=False)
-        out = grouped.agg(y=("y", agg), line=("line", "min")).reset_index()
+        # Covariates of repeated rows: averaged for mean and sum (a sum of flags is no flag).
+        cov_agg = {"mean": "mean", "sum": "mean", "last": "last", "first": "first"}[policy]
+        extra = {c: (c, cov_agg if c.startswith(COV) else "first") for c in frame.columns if c.startswith((COV, STATIC))}
+        out = grouped.agg(y=("y", agg), line=("line", "min"), **extra).reset_index()
         notes.append(f"{len(keys):,} duplicate timestamp(s) aggregated by {policy}")
         return out.sort_values("line", kind="stable").reset_index(drop=True)
     d = frame[dup].sort_values(["series_id", "time", "line"], kind="stable")
@@ -511,6 +577,38 @@ def load_table_like(path: Path, schema: Schema, cfg: DataConfig) -> Table:
         schema = dataclasses.replace(schema, series_cols=present)
     df = _ids_as_written(df, schema, Path(path), sep)
     return to_table(df, schema, Path(path), expected_kind=schema.time_kind, duplicates=cfg.duplicates, sep=sep)
+
+
+def load_future(path: Path, schema: Schema, cfg: DataConfig) -> Table:
+    """A file of future covariates over the forecast horizon: the id and time columns and the
+    model's future covariates; the target and the other covariates may be left out."""
+    df, sep = read_file(path, cfg.sep)
+    df = df.copy()
+    if schema.target not in df.columns:
+        df[schema.target] = np.nan
+    future_schema = dataclasses.replace(schema, past_cols=(), static_cols=())
+    df = _ids_as_written(df, future_schema, Path(path), sep)
+    return to_table(df, future_schema, Path(path), expected_kind=schema.time_kind, duplicates="error", sep=sep)
+
+
+def merge_future(table: Table, future: Table) -> Table:
+    """The observations of table with the rows of future added; a row of future replaces a row
+    of table at the same series and time only where that row's target is empty."""
+    f, g = table.frame, future.frame
+    key = ["series_id", "time"]
+    observed = f.dropna(subset=["y"]).set_index(key).index
+    clash = g.set_index(key).index.isin(observed) & g["y"].isna().to_numpy()
+    g = g[~clash]  # the history wins where both have the time
+    replaced = f.set_index(key).index.isin(g.set_index(key).index) & f["y"].isna().to_numpy()
+    f = f[~replaced]
+    if g.empty:
+        return table
+    g = g.copy()
+    for c in f.columns:
+        if c not in g.columns:
+            g[c] = np.nan
+    frame = pd.concat([f, g[f.columns]], ignore_index=True)
+    return Table(frame=frame, schema=table.schema, path=table.path, notes=table.notes)
 
 
 # ---------------------------------------------------------------- writing

@@ -10,21 +10,42 @@ seasonal shape through even before the GRU has learned them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import torch
 from torch import nn
 
 from grucast.config import ModelConfig
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """What the network reads besides the target (see features.FeatureSpec.sizes)."""
+
+    mask: bool = False  # a 0/1 channel of observed inputs
+    covariates: int = 0  # per-step covariate columns over the input window
+    ahead: int = 0  # of those, the ones also known over the horizon
+    static: int = 0  # numeric static covariates
+    embeddings: tuple[tuple[int, int], ...] = ()  # (categories + 1, size) per categorical static
+    n_ids: int = 0  # series ids + 1 for the series embedding; 0 for none
+    id_dim: int = 0
+
+    @property
+    def static_dim(self) -> int:
+        return self.static + sum(d for _, d in self.embeddings) + self.id_dim
+
+
 class GRUForecaster(nn.Module):
-    def __init__(self, cfg: ModelConfig, n_features: int = 1):
+    def __init__(self, cfg: ModelConfig, sizes: Optional[Sizes] = None):
         super().__init__()
         if cfg.horizon is None or cfg.input_size is None:
             raise ValueError("ModelConfig must be resolved (horizon and input_size set)")
+        z = sizes or Sizes()
         self.input_size = cfg.input_size
         self.horizon = cfg.horizon
         self.gru = nn.GRU(
-            input_size=n_features,
+            input_size=1 + int(z.mask) + z.covariates + z.static_dim,
             hidden_size=cfg.hidden_size,
             num_layers=cfg.num_layers,
             dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
@@ -37,9 +58,63 @@ class GRUForecaster(nn.Module):
             nn.Linear(cfg.hidden_size, cfg.horizon),
         )
         self.skip = nn.Linear(cfg.input_size, cfg.horizon)
+        self.embeddings = nn.ModuleList(nn.Embedding(n, dim) for n, dim in z.embeddings)
+        self.id_embedding = nn.Embedding(z.n_ids, z.id_dim) if z.n_ids else None
+        # With inputs known over the horizon (future covariates, calendar) or per series, a
+        # small decoder reads, at every horizon step, a context from the GRU state next to that
+        # step's known values, and adds its output to the head's.
+        self.n_ahead = z.ahead
+        dec_in = z.ahead + z.static_dim
+        if dec_in:
+            self.context_size = min(16, cfg.hidden_size)
+            self.context = nn.Linear(cfg.hidden_size, cfg.horizon * self.context_size)
+            self.decoder = nn.Sequential(
+                nn.Linear(self.context_size + dec_in, cfg.hidden_size),
+                nn.ReLU(),
+                nn.Dropout(cfg.dropout),
+                nn.Linear(cfg.hidden_size, 1),
+            )
+        else:
+            self.decoder = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x [B, L, F] scaled inputs (feature 0 is the target) -> [B, H] scaled forecasts."""
-        out, _ = self.gru(x)  # [B, L, F] -> [B, L, hidden]
+    def _static(self, inputs: dict[str, torch.Tensor]) -> Optional[torch.Tensor]:
+        parts = []
+        if "static" in inputs:
+            parts.append(inputs["static"])
+        for j, emb in enumerate(self.embeddings):
+            parts.append(emb(inputs["cat"][:, j]))
+        if self.id_embedding is not None:
+            sid = inputs["sid"]
+            if self.training:  # teach code 0 (a series not seen in training) an average series
+                sid = torch.where(torch.rand(sid.shape, device=sid.device) < 0.1, torch.zeros_like(sid), sid)
+            parts.append(self.id_embedding(sid))
+        return torch.cat(parts, dim=1) if parts else None
+
+    def forward(self, x, inputs: Optional[dict[str, torch.Tensor]] = None) -> torch.Tensor:
+        """Scaled forecasts [B, H] from the scaled target x [B, L] (or [B, L, 1]) and the other
+        inputs of the window: mask [B, L], covs [B, L, C], ahead [B, H, A], static [B, S],
+        cat [B, K], sid [B] (see features.WindowData.batch)."""
+        if x.dim() == 3:
+            x = x[..., 0]
+        inputs = inputs or {}
+        static = self._static(inputs)
+        steps = [x.unsqueeze(-1)]  # [B, L, 1]
+        if "mask" in inputs:
+            steps.append(inputs["mask"].unsqueeze(-1))
+        if "covs" in inputs:
+            steps.append(inputs["covs"])
+        if static is not None:
+            steps.append(static.unsqueeze(1).expand(-1, x.shape[1], -1))
+        enc = torch.cat(steps, dim=-1) if len(steps) > 1 else steps[0]
+        out, _ = self.gru(enc)  # [B, L, F] -> [B, L, hidden]
         last = out[:, -1]  # [B, hidden]: the state after the whole window
-        return self.head(last) + self.skip(x[:, :, 0])  # [B, H] + [B, L] @ [L, H] -> [B, H]
+        y = self.head(last) + self.skip(x)  # [B, H] + [B, L] @ [L, H] -> [B, H]
+        if self.decoder is not None:
+            ctx = self.context(last).view(-1, self.horizon, self.context_size)  # [B, H, k]
+            parts = [ctx]
+            if self.n_ahead:
+                parts.append(inputs["ahead"])
+            if static is not None:
+                parts.append(static.unsqueeze(1).expand(-1, self.horizon, -1))
+            y = y + self.decoder(torch.cat(parts, dim=-1)).squeeze(-1)  # [B, H]
+        return y

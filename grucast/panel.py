@@ -16,7 +16,7 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from grucast.errors import DataError
-from grucast.io import Table
+from grucast.io import COV, STATIC, Table
 
 _DAY = pd.Timedelta("1D")
 
@@ -138,12 +138,25 @@ class Panel:
     n_filled: int = 0  # grid points that were missing or empty and got filled
     n_empty: int = 0  # of those, rows present in the file with an empty value
     dropped: list[str] = field(default_factory=list)  # series with no value at all
+    observed: Optional[np.ndarray] = None  # [total] bool: the target is in the file (not filled)
+    cov_names: tuple[str, ...] = ()  # past and future covariates, the columns of covs
+    covs: Optional[np.ndarray] = None  # [total, C] float32 on the grid; NaN until filled
+    # Rows after each series' last observed target (the future block of known covariates):
+    # series index, grid position (>= the series' length) and covariates [m, C].
+    after: Optional[tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+    static: dict[str, np.ndarray] = field(default_factory=dict)  # column -> [n] value per series
+    cov_filled: dict[str, int] = field(default_factory=dict)  # covariate column -> points filled
 
     def fill(self, policy: str, holdout: int = 0) -> None:
         """Fill the missing points in place by the policy and count them. Interpolation never
         reads the last `holdout` points of a series into the part before them: a gap that ends
-        inside the held-out part is filled forward from the past instead."""
+        inside the held-out part is filled forward from the past instead. Covariate gaps are
+        filled forward (backward before a series' first value)."""
+        if self.observed is None:
+            self.observed = ~np.isnan(self.values)
         self.n_filled = _fill(self.values, self.offsets, self.ids, self.start, self.freq, policy, holdout)
+        if self.covs is not None:
+            self.cov_filled = _fill_covariates(self.covs, self.cov_names, self.offsets, self.ids, policy)
 
     @property
     def n_series(self) -> int:
@@ -191,6 +204,8 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
     """Place every series of a tidy table on its grid; infer the frequency unless given. With
     fill None the missing points stay NaN for a later Panel.fill."""
     f = table.frame
+    cov_cols = [c for c in f.columns if c.startswith(COV)]
+    static_cols = [c for c in f.columns if c.startswith(STATIC)]
     codes, uniques = pd.factorize(f["series_id"], sort=False)
     y = f["y"].to_numpy(dtype=np.float64)
     time = f["time"]
@@ -210,9 +225,11 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
     else:
         t = time.to_numpy(dtype=np.int64)
     lines = f["line"].to_numpy()
+    cov = f[cov_cols].to_numpy(dtype=np.float64) if cov_cols else np.zeros((len(f), 0))
 
     order = np.lexsort((t, codes))
-    codes, y, t, lines = codes[order], y[order], t[order], lines[order]
+    codes, y, t, lines, cov = codes[order], y[order], t[order], lines[order], cov[order]
+    row_order = order
 
     # Trim empty values at both ends of every series: a series starts and ends observed.
     valid = ~np.isnan(y)
@@ -227,11 +244,15 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
     np.minimum.at(first, codes[valid], t[valid])
     np.maximum.at(last, codes[valid], t[valid])
     keep = has[codes] & (t >= first[codes]) & (t <= last[codes])
-    codes, y, t, lines = codes[keep], y[keep], t[keep], lines[keep]
+    # Rows after the last observed target carry covariates known ahead (the future block).
+    later = has[codes] & (t > last[codes]) if cov_cols else np.zeros(len(t), dtype=bool)
     remap = np.cumsum(has) - 1
-    codes = remap[codes]
     ids = np.asarray(uniques, dtype=object)[has]
     n = len(ids)
+    statics = _statics(f, static_cols, codes[keep | later], row_order[keep | later], remap, ids, n)
+    a_codes, a_t, a_lines, a_cov = remap[codes[later]], t[later], lines[later], cov[later]
+    codes, y, t, lines, cov = codes[keep], y[keep], t[keep], lines[keep], cov[keep]
+    codes = remap[codes]
 
     if freq is None:
         freq = _infer_freq(codes, t, table.schema.time_kind, tz, ids)
@@ -260,10 +281,71 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
     values = np.full(int(offsets[-1]), np.nan, dtype=np.float32)
     values[offsets[codes] + pos] = y
     panel = Panel(ids=ids, values=values, offsets=offsets, start=starts, freq=freq,
-                  n_empty=int(np.isnan(y).sum()), dropped=dropped)
+                  n_empty=int(np.isnan(y).sum()), dropped=dropped, static=statics)
+    panel.observed = ~np.isnan(values)
+    if cov_cols:
+        panel.cov_names = tuple(c[len(COV):] for c in cov_cols)
+        panel.covs = np.full((len(values), len(cov_cols)), np.nan, dtype=np.float32)
+        panel.covs[offsets[codes] + pos] = cov
+        a_pos = _positions(a_codes, a_t, starts, freq, ids, a_lines) if len(a_t) else np.zeros(0, dtype=np.int64)
+        panel.after = (a_codes, a_pos, a_cov.astype(np.float32))
     if fill is not None:
         panel.fill(fill)
     return panel
+
+
+def _statics(f: pd.DataFrame, cols: list[str], codes: np.ndarray, rows: np.ndarray, remap: np.ndarray,
+             ids: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """One value per series for every static covariate; a series whose value changes, or that
+    has none, is an error naming it."""
+    out: dict[str, np.ndarray] = {}
+    for col in cols:
+        name = col[len(STATIC):]
+        v = f[col].to_numpy()[rows]
+        frame = pd.DataFrame({"s": remap[codes], "v": v})
+        counts = frame.groupby("s")["v"].nunique(dropna=True).reindex(range(n), fill_value=0).to_numpy()
+        bad = np.flatnonzero(counts > 1)
+        if len(bad):
+            vals = frame.loc[frame["s"] == bad[0], "v"].dropna().unique()[:3]
+            raise DataError(
+                f"static covariate '{name}' changes within series '{ids[bad[0]]}' ({', '.join(map(str, vals))}); "
+                "a static covariate must be constant per series (a changing one is a past or future covariate)"
+            )
+        empty = np.flatnonzero(counts == 0)
+        if len(empty):
+            raise DataError(f"static covariate '{name}' has no value for series '{ids[empty[0]]}'")
+        firsts = frame.dropna(subset=["v"]).groupby("s")["v"].first().reindex(range(n))
+        numeric = pd.api.types.is_float_dtype(f[col])
+        out[name] = firsts.to_numpy(dtype=np.float64) if numeric else firsts.astype(str).to_numpy(dtype=object)
+    return out
+
+
+def _fill_covariates(covs: np.ndarray, names: tuple[str, ...], offsets: np.ndarray, ids, policy: str) -> dict[str, int]:
+    """Fill covariate gaps in place: forward within a series, then backward for its first
+    points. A series without any value of a covariate is an error."""
+    if not np.isnan(covs).any():
+        return {}
+    n = len(offsets) - 1
+    series = np.repeat(np.arange(n), np.diff(offsets))
+    filled: dict[str, int] = {}
+    for j, name in enumerate(names):
+        col = covs[:, j]
+        missing = np.isnan(col)
+        if not missing.any():
+            continue
+        has = np.bincount(series[~missing], minlength=n) > 0
+        if not has.all():
+            raise DataError(f"covariate '{name}' has no value in series '{ids[np.flatnonzero(~has)[0]]}'")
+        if policy == "error":
+            i = int(np.flatnonzero(missing)[0])
+            raise DataError(
+                f"covariate '{name}' is empty in series '{ids[series[i]]}' ({int(missing.sum())} empty value(s) in all); "
+                "pass --fill interpolate, ffill or zero to fill gaps"
+            )
+        s = pd.Series(col).groupby(series)
+        covs[:, j] = s.ffill().groupby(series).bfill().to_numpy(dtype=np.float32)
+        filled[name] = int(missing.sum())
+    return filled
 
 
 def _infer_freq(codes: np.ndarray, t: np.ndarray, kind: str, tz: Optional[str], ids: np.ndarray) -> Freq:

@@ -17,6 +17,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from grucast.api import CheckResult, DataSummary, PredictResult, TrainResult
 from grucast.io import preview, text_times
@@ -35,6 +36,11 @@ def stdout_console() -> Console:
 
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, no_color=_no_color(), soft_wrap=True)
+
+
+def warning(console: Console, message: str, label: str = "Warning") -> None:
+    """'Warning: ...' (yellow on a terminal); the message is shown as written, never as markup."""
+    console.print(Text.assemble((f"{label}: ", "yellow"), message))
 
 
 def error_line(message: str) -> None:

@@ -6,18 +6,31 @@ serves series of very different levels, and nothing from the future leaks into t
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
 METHODS = ("standard", "robust", "none")
 
 
-def fit(x: torch.Tensor, method: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loc, scale), each [B, 1], from inputs x [B, L]. scale is never zero: a flat window gets
-    a scale from its level, so constant series pass through unchanged in shape."""
+def fit(x: torch.Tensor, method: str, mask: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loc, scale), each [B, 1], from inputs x [B, L], counting only points where mask [B, L]
+    is 1 when given. scale is never zero: a flat window gets a scale from its level, so
+    constant series pass through unchanged in shape."""
     if method == "none":
         ones = x.new_ones(x.shape[0], 1)
         return torch.zeros_like(ones), ones
-    if method == "standard":
+    if mask is not None:
+        n = mask.sum(dim=1, keepdim=True).clamp_min(1.0)
+        if method == "standard":
+            loc = (x * mask).sum(dim=1, keepdim=True) / n
+            spread = ((((x - loc) * mask) ** 2).sum(dim=1, keepdim=True) / n).sqrt()
+        elif method == "robust":
+            loc = torch.where(mask > 0, x, torch.nan).nanmedian(dim=1, keepdim=True).values.nan_to_num(0.0)
+            spread = ((x - loc).abs() * mask).sum(dim=1, keepdim=True) / n
+        else:
+            raise ValueError(f"unknown scaling method {method!r}")
+    elif method == "standard":
         loc = x.mean(dim=1, keepdim=True)
         spread = x.std(dim=1, keepdim=True, unbiased=False)
     elif method == "robust":

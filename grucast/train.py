@@ -1,7 +1,7 @@
 """fit(): the optimisation loop, with early stopping on validation loss and the best weights kept.
 
-It knows nothing about GRUs: any module mapping scaled inputs [B, L, 1] to scaled forecasts
-[B, H] trains here. Progress leaves through a callback; nothing here prints.
+It knows nothing about GRUs: any module mapping a window's scaled inputs (features.WindowData)
+to scaled forecasts [B, H] trains here. Progress leaves through a callback; nothing here prints.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from grucast import scaling
 from grucast.config import Config
 from grucast.errors import GrucastError
-from grucast.windows import gather
+from grucast.features import WindowData
 
 
 @dataclass
@@ -73,44 +72,57 @@ class NullCallback:
         pass
 
 
-def loss_function(name: str) -> nn.Module:
-    return {"mae": nn.L1Loss(), "mse": nn.MSELoss(), "huber": nn.HuberLoss(delta=1.0)}[name]
+class MaskedLoss(nn.Module):
+    """A pointwise loss averaged over the targets that were observed: a gap filled in the data
+    is never a training target."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.fn = {"mae": nn.L1Loss, "mse": nn.MSELoss, "huber": lambda reduction: nn.HuberLoss(reduction=reduction, delta=1.0)}[name]
+        self.mean, self.each = self.fn(reduction="mean"), self.fn(reduction="none")
+
+    def forward(self, f: torch.Tensor, y: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if mask is None:
+            return self.mean(f, y)
+        return (self.each(f, y) * mask).sum() / mask.sum().clamp_min(1.0)
+
+    def total(self, f: torch.Tensor, y: torch.Tensor, mask: Optional[torch.Tensor]) -> tuple[float, float]:
+        """(sum of losses, number of targets) for averaging over many batches."""
+        if mask is None:
+            return float(self.each(f, y).sum()), float(y.numel())
+        return float((self.each(f, y) * mask).sum()), float(mask.sum())
 
 
-def _scaled_batch(values: torch.Tensor, starts: torch.Tensor, input_size: int, horizon: int, scaler: str):
-    w = gather(values, starts, input_size + horizon)  # [B, L + H]
-    x, y = w[:, :input_size], w[:, input_size:]  # [B, L], [B, H]
-    loc, scale = scaling.fit(x, scaler)  # statistics of the input part only
-    return scaling.apply(x, loc, scale).unsqueeze(-1), scaling.apply(y, loc, scale)  # [B, L, 1], [B, H]
+def loss_function(name: str) -> MaskedLoss:
+    return MaskedLoss(name)
 
 
-def evaluate_loss(model: nn.Module, values: torch.Tensor, starts: torch.Tensor, cfg: Config, loss_fn: nn.Module,
+def evaluate_loss(model: nn.Module, data: WindowData, starts: torch.Tensor, cfg: Config, loss_fn: MaskedLoss,
                   batch_size: int = 4096) -> float:
-    """Mean scaled loss over the given windows."""
+    """Mean scaled loss over the observed targets of the given windows."""
     model.eval()
-    total, count = 0.0, 0
+    total, count = 0.0, 0.0
     with torch.inference_mode():
         for i in range(0, len(starts), batch_size):
-            s = starts[i:i + batch_size]
-            x, y = _scaled_batch(values, s, cfg.model.input_size, cfg.model.horizon, cfg.model.scaler)
-            total += float(loss_fn(model(x), y)) * len(s)
-            count += len(s)
-    return total / max(count, 1)
+            inputs, (_, _, (y, ym)) = data.batch(starts[i:i + batch_size], cfg.model.input_size, cfg.model.horizon)
+            a, b = loss_fn.total(model(inputs["x"], inputs), y, ym)
+            total, count = total + a, count + b
+    return total / max(count, 1.0)
 
 
 def fit(
     model: nn.Module,
-    values: torch.Tensor,
+    data: WindowData,
     train_starts: np.ndarray,
     val_starts: np.ndarray,
     cfg: Config,
     callback: Optional[Callback] = None,
 ) -> FitResult:
-    """Train model on windows of values (already on the model's device) and return the best
-    weights by validation loss. Repeatable on CPU for a given seed."""
+    """Train model on windows of the data layout (already on the model's device) and return
+    the best weights by validation loss. Repeatable on CPU for a given seed."""
     cb = callback or NullCallback()
     t = cfg.training
-    device = values.device
+    device = data.values.device
     L, H = cfg.model.input_size, cfg.model.horizon
     loss_fn = loss_function(t.loss)
     torch.manual_seed(t.seed)
@@ -140,7 +152,7 @@ def fit(
     def check(epoch_float: float) -> bool:
         """Validate; True when early stopping says stop."""
         nonlocal best_loss, best_step, best_state, bad_checks, run_loss, run_n, run_windows, run_seconds
-        val_loss = evaluate_loss(model, values, val_idx, cfg, loss_fn)
+        val_loss = evaluate_loss(model, data, val_idx, cfg, loss_fn)
         improved = math.isinf(best_loss) or val_loss < best_loss - 1e-7 * abs(best_loss)
         if improved:
             best_loss, best_step, bad_checks = val_loss, step, 0
@@ -169,9 +181,9 @@ def fit(
         for b in range(steps_per_epoch):
             started = time.perf_counter()
             s = perm[b * t.batch_size:(b + 1) * t.batch_size].to(device, non_blocking=True)
-            x, y = _scaled_batch(values, s, L, H, cfg.model.scaler)
+            inputs, (_, _, (y, ym)) = data.batch(s, L, H)
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
+            loss = loss_fn(model(inputs["x"], inputs), y, ym)
             if not torch.isfinite(loss):
                 raise GrucastError(
                     f"training diverged at step {step + 1}: the loss is not a finite number; "

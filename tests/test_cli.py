@@ -121,7 +121,7 @@ def test_short_series_are_skipped_and_named(tmp_path):
     train_ok(tmp_path / "d.csv", tmp_path / "m.pt", "--horizon", "6", "--input-size", "24")
     p = cli("predict", tmp_path / "m.pt", tmp_path / "d.csv", "-o", tmp_path / "f.csv")
     assert p.exit_code == 0
-    assert "Skipped 1 series too short for the model's input_size 24: tiny" in p.stderr
+    assert "Skipped 1 series shorter than the 6 points the model needs: tiny" in p.stderr
     assert set(pd.read_csv(tmp_path / "f.csv").series_id) == {"s0", "s1"}
 
 
@@ -170,11 +170,13 @@ def test_train_user_errors(tmp_path, content, args, message):
 
 
 def test_every_series_too_short(tmp_path):
-    sine_panel(n_series=2, length=40).to_csv(tmp_path / "d.csv", index=False)
+    # Shorter series than input_size + horizon + val_size are padded on the left, down to
+    # min_input (a quarter of input_size by default) observed input points.
+    sine_panel(n_series=2, length=29).to_csv(tmp_path / "d.csv", index=False)
     r = cli("train", "d.csv", "-o", "m.pt", "--horizon", "12", "--input-size", "24")
     assert one_error_line(r) == (
-        "Error: every series is too short to train on: a series needs at least input_size + horizon + val_size = "
-        "24 + 12 + 12 = 48 points, and the longest has 40; use a smaller --input-size or --horizon"
+        "Error: every series is too short to train on: a series needs at least min_input + horizon + val_size = "
+        "6 + 12 + 12 = 30 points, and the longest has 29; use a smaller --input-size or --horizon"
     )
     assert not (tmp_path / "m.pt").exists()
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from grucast import config
+from grucast.features import plain
 from grucast.model import GRUForecaster
 from grucast.train import fit
 from grucast.windows import split_windows
@@ -47,7 +48,7 @@ def run(cfg):
     train, val = split_windows(offsets, cfg.model.input_size, cfg.model.horizon, cfg.training.val_size)
     torch.manual_seed(cfg.training.seed)
     model = GRUForecaster(cfg.model)
-    result = fit(model, torch.from_numpy(values), train, val, cfg)
+    result = fit(model, plain(values, offsets, cfg.model.scaler), train, val, cfg)
     return model, result
 
 
@@ -79,7 +80,7 @@ def test_early_stopping_and_best_weights_are_kept():
     values, offsets = sine_values()
     _, val = split_windows(offsets, 24, 6, 6)
     cfg = tiny_cfg()
-    again = evaluate_loss(model, torch.from_numpy(values), torch.from_numpy(val), cfg, loss_function("mae"))
+    again = evaluate_loss(model, plain(values, offsets, "standard"), torch.from_numpy(val), cfg, loss_function("mae"))
     assert again == pytest.approx(result.best_val_loss, rel=1e-5)
 
 
