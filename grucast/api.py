@@ -312,6 +312,10 @@ class CheckResult:
     no_training_window: list[str] = field(default_factory=list)
     too_short_to_forecast: list[str] = field(default_factory=list)
     train_windows: int = 0
+    min_input: Optional[int] = None  # observed input points a window needs (input_size unless padded)
+    covariates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    future_covered: Optional[int] = None  # series whose future covariates cover the horizon
+    future_not_covered: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -328,6 +332,10 @@ class CheckResult:
             "series_without_training_window": self.no_training_window,
             "series_too_short_to_forecast": self.too_short_to_forecast,
             "train_windows": self.train_windows,
+            "min_input": self.min_input,
+            "covariates": self.covariates,
+            "future_covered": self.future_covered,
+            "future_not_covered": self.future_not_covered,
         }
 
 
@@ -372,22 +380,57 @@ def check(data_path: Path, cfg: Config) -> CheckResult:
         return result
     result.config, result.config_notes = resolved, notes
     L, H, V = resolved.model.input_size, resolved.model.horizon, resolved.training.val_size
-    train_starts, _ = split_windows(panel.offsets, L, H, V)
+    schema = table.schema
+    spec, cov_warnings = features.make_spec(panel, resolved, schema.past_cols, schema.future_cols, schema.static_cols, V)
+    result.warnings += cov_warnings
+    min_input = L - spec.pad
+    result.min_input = min_input
+    train_starts, _ = split_windows(np.r_[0, np.cumsum(lengths + spec.pad)], L, H, V)
     result.train_windows = int(len(train_starts))
-    result.no_training_window = [str(i) for i in panel.ids[lengths < L + H + V]]
-    result.too_short_to_forecast = [str(i) for i in panel.ids[lengths < L]]
+    result.no_training_window = [str(i) for i in panel.ids[lengths < min_input + H + V]]
+    result.too_short_to_forecast = [str(i) for i in panel.ids[lengths < min_input]]
     if result.train_windows == 0:
-        result.problems.append(too_short(L, H, V, int(lengths.max())))
+        result.problems.append(too_short(min_input, H, V, int(lengths.max()), spec.mask))
     elif result.no_training_window:
         result.warnings.append(
-            f"{len(result.no_training_window)} series shorter than {L + H + V} points give no training window: "
+            f"{len(result.no_training_window)} series shorter than {min_input + H + V} points give no training window: "
             f"{preview(result.no_training_window)}"
+        )
+    if spec.mask and (lengths < L + H + V).any():
+        result.warnings.append(
+            f"{int(((lengths < L + H + V) & (lengths >= min_input + H + V)).sum())} series shorter than input_size + "
+            f"horizon + val_size = {L + H + V} points are padded on the left (down to min_input {min_input})"
         )
     if result.too_short_to_forecast:
         result.warnings.append(
-            f"{len(result.too_short_to_forecast)} series shorter than input_size {L} cannot be forecast: "
+            f"{len(result.too_short_to_forecast)} series shorter than {min_input} points cannot be forecast: "
             f"{preview(result.too_short_to_forecast)}"
         )
+    for name in schema.past_cols + schema.future_cols + schema.static_cols:
+        kind = "future" if name in schema.future_cols else ("past" if name in schema.past_cols else "static")
+        entry: dict[str, Any] = {"kind": kind}
+        if kind == "static":
+            entry["type"] = "category" if name in spec.static_cat else "number"
+            if name in spec.static_cat:
+                entry["categories"] = len(spec.categories[name])
+        else:
+            entry["filled"] = int(panel.cov_filled.get(name, 0))
+        result.covariates[name] = entry
+    if panel.cov_filled:
+        result.warnings.append(
+            "empty covariate values will be filled forward: "
+            + ", ".join(f"{k} {v:,}" for k, v in panel.cov_filled.items())
+        )
+    if schema.future_cols:
+        result.future_not_covered = features.coverage(panel, schema.future_cols, H)
+        covered = panel.n_series - len(result.future_not_covered)
+        result.future_covered = covered
+        if result.future_not_covered:
+            result.warnings.append(
+                f"future covariates cover the {H}-step horizon after the history for {covered} of {panel.n_series} "
+                f"series; predict needs them for every series it forecasts (rows with an empty target, or --future FILE); "
+                f"missing: {preview(result.future_not_covered, 3)}"
+            )
     result.ok = not result.problems
     return result
 
@@ -470,7 +513,13 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     times = panel.times_after(ok, H)
     columns: dict[str, Any] = {}
     id_col = ckpt.schema.output_id_col
-    if id_col is not None:
+    if table.parts:  # several targets: the id and the target column of every series
+        pairs = [table.parts[str(i)] for i in panel.ids[ok]]
+        if id_col is not None:
+            columns[id_col] = np.repeat(np.array([p[0] for p in pairs], dtype=object), H)
+        name = "target" if "target" not in (id_col, ckpt.schema.time_col) else "target_column"
+        columns[name] = np.repeat(np.array([p[1] for p in pairs], dtype=object), H)
+    elif id_col is not None:
         columns[id_col] = np.repeat(panel.ids[ok], H)
     columns[ckpt.schema.time_col] = times
     columns["forecast"] = _round_float32(f.ravel())

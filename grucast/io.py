@@ -43,6 +43,11 @@ class Schema:
     static_cols: tuple[str, ...] = ()  # covariates constant per series
 
     @property
+    def targets(self) -> list[str]:
+        """The target columns: 'a,b,c' names three, each a series of its own per id."""
+        return [t for t in (self.target or "").split(",") if t]
+
+    @property
     def covariate_cols(self) -> tuple[str, ...]:
         return self.past_cols + self.future_cols + self.static_cols
 
@@ -91,6 +96,8 @@ class Table:
     schema: Schema
     path: Path
     notes: list[str] = field(default_factory=list)  # what was detected, for the user
+    # With several targets, every series is one (id, target) pair: series_id -> (id, target).
+    parts: dict[str, tuple[Optional[str], str]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- reading
@@ -218,7 +225,18 @@ def detect_schema(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema
     return schema, notes
 
 
+def _need_targets(df: pd.DataFrame, spec: str, path: Path) -> str:
+    """The target column(s) a user named, each checked: 'a,b' is two."""
+    names = [t.strip() for t in spec.split(",") if t.strip()]
+    for name in names:
+        _need(df, name, "target", path)
+    if len(set(names)) < len(names):
+        raise DataError(f"--target names a column twice: {spec}")
+    return ",".join(names)
+
+
 def _detect(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list[str]]:
+    chosen = [t.strip() for t in (cfg.target or "").split(",") if t.strip()]
     cols = list(df.columns)
     notes: list[str] = []
     cols_text = ", ".join(f"'{c}'" for c in cols)
@@ -249,10 +267,10 @@ def _detect(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list
         if id_col == time_col:
             raise DataError(f"column '{id_col}' cannot be both the time and the id column")
     elif cfg.format != "wide":
-        named = [c for c in _named(rest, ID_NAMES) if c != cfg.target]
+        named = [c for c in _named(rest, ID_NAMES) if c not in chosen]
         text_cols = [
             c for c in rest
-            if c != cfg.target and c.lower() not in TARGET_NAMES and _is_label_column(df[c])
+            if c not in chosen and c.lower() not in TARGET_NAMES and _is_label_column(df[c])
         ]
         if len(named) == 1:
             id_col = named[0]
@@ -268,7 +286,7 @@ def _detect(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list
     if id_col is not None:
         rest = [c for c in rest if c != id_col]
         if cfg.target is not None:
-            target = _need(df, cfg.target, "target", path)
+            target = _need_targets(df, cfg.target, path)
         else:
             named = _named(rest, TARGET_NAMES)
             if len(named) == 1:
@@ -282,7 +300,7 @@ def _detect(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list
                     f"several columns could be the target ({', '.join(rest)}); pass --target"
                 )
             notes.append(f"target '{target}'")
-        ignored = [c for c in rest if c != target]
+        ignored = [c for c in rest if c not in target.split(",")]
         if ignored:
             notes.append(f"ignoring columns {', '.join(ignored)}")
         return Schema("long", time_col, id_col=id_col, target=target), ["long format"] + notes
@@ -290,11 +308,11 @@ def _detect(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list
     if cfg.target is not None:
         if cfg.format == "wide":
             raise DataError("--target picks one series column; with --format wide every column but the time is a series")
-        target = _need(df, cfg.target, "target", path)
-        ignored = [c for c in rest if c != target]
+        target = _need_targets(df, cfg.target, path)
+        ignored = [c for c in rest if c not in target.split(",")]
         if ignored:
             notes.append(f"ignoring columns {', '.join(ignored)}")
-        return Schema("single", time_col, target=target), ["single series"] + notes
+        return Schema("single", time_col, target=target), ["single series" if "," not in target else "one file"] + notes
     if len(rest) == 1 and cfg.format != "wide":
         notes.append(f"target '{rest[0]}'")
         return Schema("single", time_col, target=rest[0]), ["single series"] + notes
@@ -452,7 +470,7 @@ def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[
     within a series are an error, or aggregated by the duplicates policy (mean, sum, last,
     first)."""
     decimal_comma = sep == ";"
-    for col in [schema.time_col, schema.id_col, schema.target, *schema.series_cols]:
+    for col in [schema.time_col, schema.id_col, *schema.targets, *schema.series_cols]:
         if col is not None:
             _need(df, col, "time" if col == schema.time_col else "expected", path)
     for cols, kind in ((schema.future_cols, "future"), (schema.past_cols, "past"), (schema.static_cols, "static")):
@@ -466,35 +484,48 @@ def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[
         if empty.any():
             i = int(np.flatnonzero(empty)[0])
             raise DataError(f"empty series id in column '{schema.id_col}' at line {_lines(df.index)[i]}")
+        ids = ids.astype(str).str.strip().to_numpy(dtype=object)
+    else:
+        ids = np.full(len(df), SINGLE_SERIES_ID, dtype=object)
+    parts: dict[str, tuple[Optional[str], str]] = {}
+    targets = schema.targets
+    if schema.format in ("long", "single") and len(targets) == 1:
         frame = pd.DataFrame({
-            "series_id": ids.astype(str).str.strip().to_numpy(dtype=object),
+            "series_id": ids,
             "time": time.to_numpy(),
             "y": _parse_values(df[schema.target], schema.target, decimal_comma),
             "line": _lines(df.index),
         })
-    elif schema.format == "single":
+    elif schema.format in ("long", "single"):
+        # Several targets: every (id, target) pair is a series of the one global model.
+        n = len(df)
+        names = [ids + "/" + t if schema.format == "long" else np.full(n, t, dtype=object) for t in targets]
+        for t, col in zip(targets, names):
+            for key, orig in zip(pd.unique(col), pd.unique(ids)):
+                parts[key] = (orig if schema.format == "long" else None, t)
         frame = pd.DataFrame({
-            "series_id": SINGLE_SERIES_ID,
-            "time": time.to_numpy(),
-            "y": _parse_values(df[schema.target], schema.target, decimal_comma),
-            "line": _lines(df.index),
+            "series_id": np.concatenate(names),
+            "time": np.tile(time.to_numpy(), len(targets)),
+            "y": np.concatenate([_parse_values(df[t], t, decimal_comma) for t in targets]),
+            "line": np.tile(_lines(df.index), len(targets)),
         })
     else:
         n = len(df)
-        parts = [_parse_values(df[c], c, decimal_comma) for c in schema.series_cols]
+        columns = [_parse_values(df[c], c, decimal_comma) for c in schema.series_cols]
         frame = pd.DataFrame({
             "series_id": np.repeat(np.array(schema.series_cols, dtype=object), n),
-            "time": np.tile(time.to_numpy(), len(parts)),
-            "y": np.concatenate(parts),
-            "line": np.tile(_lines(df.index), len(parts)),
+            "time": np.tile(time.to_numpy(), len(columns)),
+            "y": np.concatenate(columns),
+            "line": np.tile(_lines(df.index), len(columns)),
         })
+    copies = len(frame) // max(len(df), 1)  # one per target
     for col in schema.past_cols + schema.future_cols:
-        frame[COV + col] = _parse_values(df[col], col, decimal_comma, flags=True)
+        frame[COV + col] = np.tile(_parse_values(df[col], col, decimal_comma, flags=True), copies)
     for col in schema.static_cols:
-        frame[STATIC + col] = _static_values(df[col], col, decimal_comma).to_numpy()
+        frame[STATIC + col] = np.tile(_static_values(df[col], col, decimal_comma).to_numpy(), copies)
     notes = list(notes or [])
     frame = _duplicates(frame, schema, duplicates, notes)
-    return Table(frame=frame, schema=schema, path=Path(path), notes=notes)
+    return Table(frame=frame, schema=schema, path=Path(path), notes=notes, parts=parts)
 
 
 COV = "cov:"  # tidy-frame prefix of past and future covariate columns
@@ -584,8 +615,9 @@ def load_future(path: Path, schema: Schema, cfg: DataConfig) -> Table:
     model's future covariates; the target and the other covariates may be left out."""
     df, sep = read_file(path, cfg.sep)
     df = df.copy()
-    if schema.target not in df.columns:
-        df[schema.target] = np.nan
+    for target in schema.targets:
+        if target not in df.columns:
+            df[target] = np.nan
     future_schema = dataclasses.replace(schema, past_cols=(), static_cols=())
     df = _ids_as_written(df, future_schema, Path(path), sep)
     return to_table(df, future_schema, Path(path), expected_kind=schema.time_kind, duplicates="error", sep=sep)

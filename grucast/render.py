@@ -244,8 +244,17 @@ def check_report(result: CheckResult, console: Console) -> None:
             f"season {c.data.season}: {result.train_windows:,} training windows per epoch"
             + (f" (chose {', '.join(result.config_notes)})" if result.config_notes else "")
         )
+    for name, c in result.covariates.items():
+        extra = ""
+        if c["kind"] == "static":
+            extra = f", {c['categories']} categories" if c["type"] == "category" else ", numeric"
+        elif c.get("filled"):
+            extra = f", {c['filled']:,} empty values filled"
+        console.print(f"Covariate '{name}': {c['kind']}{extra}")
+    if result.future_covered is not None and not result.future_not_covered:
+        console.print(f"Future covariates cover the forecast horizon of all {result.future_covered:,} series")
     for w in result.warnings:
-        console.print(f"Warning: {w}")
+        warning(console, w)
     for p in result.problems:
         console.print(f"Problem: {p}")
     console.print("OK: this file can be trained on" if result.ok else "Not trainable: fix the problem(s) above")
