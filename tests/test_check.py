@@ -31,15 +31,17 @@ def test_findings_are_listed_and_counted(tmp_path):
     df = df.drop(index=[5, 6, 7])  # three missing hours in s0
     df.loc[20, "value"] = np.nan  # one empty value
     flat = pd.DataFrame({"series_id": "flat", "timestamp": pd.date_range("2024-01-01", periods=100, freq="h"), "value": 5.0})
-    tiny = pd.DataFrame({"series_id": "tiny", "timestamp": pd.date_range("2024-01-01", periods=10, freq="h"), "value": 1.0 + np.arange(10)})
+    tiny = pd.DataFrame({"series_id": "tiny", "timestamp": pd.date_range("2024-01-01", periods=5, freq="h"), "value": 1.0 + np.arange(5)})
     pd.concat([df, flat, tiny]).to_csv(tmp_path / "d.csv", index=False)
     r = check(tmp_path / "d.csv", "--horizon", "6", "--input-size", "24", "--json")
     assert r.exit_code == 0
     out = json.loads(r.stdout)
     assert out["ok"] and out["gaps"] == 3 and out["empty_values"] == 1
     assert out["constant_series"] == ["flat"]
+    # Gaps and a short series turn on the mask and left padding, down to min_input = 24 // 4.
+    assert out["min_input"] == 6
     assert out["series_without_training_window"] == ["tiny"] and out["series_too_short_to_forecast"] == ["tiny"]
-    assert out["lengths"] == {"min": 10, "median": 100.0, "max": 100}
+    assert out["lengths"] == {"min": 5, "median": 100.0, "max": 100}
 
 
 def test_unusable_files_exit_1_with_the_reason(tmp_path):
@@ -48,12 +50,12 @@ def test_unusable_files_exit_1_with_the_reason(tmp_path):
     assert r.exit_code == 1 and "Problem: 1 duplicate timestamp(s) within a series" in r.stdout
     assert "Not trainable" in r.stdout
 
-    sine_panel(n_series=2, length=30).to_csv(tmp_path / "short.csv", index=False)
+    sine_panel(n_series=2, length=29).to_csv(tmp_path / "short.csv", index=False)
     r = check(tmp_path / "short.csv", "--horizon", "12", "--input-size", "24", "--json")
     assert r.exit_code == 1
     assert json.loads(r.stdout)["problems"] == [
-        "every series is too short to train on: a series needs at least input_size + horizon + val_size = "
-        "24 + 12 + 12 = 48 points, and the longest has 30"
+        "every series is too short to train on: a series needs at least min_input + horizon + val_size = "
+        "6 + 12 + 12 = 30 points, and the longest has 29"
     ]
 
     df = sine_panel(n_series=1, length=100).drop(index=[50])
