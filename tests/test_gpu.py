@@ -33,3 +33,30 @@ def test_asking_for_cuda_without_a_gpu_is_a_clear_error():
 
     with pytest.raises(ConfigError, match="CUDA is not available here; use --device cpu or auto"):
         select_device("cuda")
+
+
+@cuda
+def test_covariate_model_on_cuda_matches_cpu(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    ts = pd.date_range("2024-01-01", periods=200, freq="h")
+    frames = []
+    for i in range(4):
+        promo = (rng.random(200) < 0.2).astype(float)
+        y = 10 * (1 + promo) + rng.normal(0, 0.1, 200)
+        y[50:53] = np.nan  # a gap: mask channel on
+        frames.append(pd.DataFrame({"series_id": f"s{i}", "timestamp": ts, "value": y, "promo": promo,
+                                    "region": "ab"[i % 2]}))
+    df = pd.concat(frames)
+    df.loc[df.groupby("series_id").cumcount() >= 188, "value"] = np.nan  # the last 12 hours: the future block
+    df.to_csv(tmp_path / "d.csv", index=False)
+    cfg = config.load(None, {"data": {"future_covariates": ["promo"], "static_covariates": ["region"]},
+                             "model": {"horizon": 12, "input_size": 48, "hidden_size": 8, "series_embedding": 2},
+                             "training": {"max_steps": 20, "device": "cuda"}})
+    result = api.train(tmp_path / "d.csv", tmp_path / "m.pt", cfg)
+    assert result.device.startswith("cuda")
+    on_gpu = api.predict(tmp_path / "m.pt", tmp_path / "d.csv", device="cuda").forecasts
+    on_cpu = api.predict(tmp_path / "m.pt", tmp_path / "d.csv", device="cpu").forecasts
+    assert len(on_gpu) == 4 * 12
+    pd.testing.assert_frame_equal(on_gpu, on_cpu, check_exact=False, rtol=1e-3)
