@@ -21,6 +21,17 @@ from grucast.io import COV, STATIC, Table
 _DAY = pd.Timedelta("1D")
 
 
+def _span(off) -> Optional[pd.Timedelta]:
+    """The fixed length of an offset (hours, minutes, days), or None for calendar steps such as
+    months. pandas 3.0 no longer converts a Day offset with pd.Timedelta(), so days are counted."""
+    if off.__class__.__name__ == "Day":
+        return off.n * _DAY
+    try:
+        return pd.Timedelta(off)
+    except (ValueError, TypeError):
+        return None
+
+
 @dataclass(frozen=True)
 class Freq:
     """The spacing of the grid: a pandas frequency for datetimes, an integer step otherwise."""
@@ -39,10 +50,10 @@ class Freq:
         time zone); None for calendar steps such as months."""
         off = self.offset
         if off.__class__.__name__ in ("Hour", "Minute", "Second", "Milli", "Micro", "Nano"):
-            return int(pd.Timedelta(off).value)
+            return int(_span(off).value)
         if self.tz is None:
             if off.__class__.__name__ == "Day":
-                return int(pd.Timedelta(off).value)
+                return int(_span(off).value)
             if off.__class__.__name__ == "Week" and getattr(off, "weekday", None) is not None:
                 return int(off.n * 7 * _DAY.value)
         return None
@@ -51,20 +62,15 @@ class Freq:
         """Steps shorter than a day, or integer steps (which may be anything)."""
         if self.kind == "int":
             return True
-        try:
-            return pd.Timedelta(self.offset) < _DAY
-        except ValueError:
-            return False
+        td = _span(self.offset)
+        return td is not None and td < _DAY
 
     def season(self) -> Optional[int]:
         """The natural seasonal period, or None when the data does not say (integer steps)."""
         if self.kind == "int":
             return None
         off = self.offset
-        try:
-            td = pd.Timedelta(off)
-        except ValueError:
-            td = None
+        td = _span(off)
         if td is not None:
             if td < pd.Timedelta("10min"):
                 hour = pd.Timedelta("1h")
@@ -94,10 +100,7 @@ class Freq:
         """One day ahead for intraday data, M4's horizons for the rest; one season for integers."""
         if self.kind == "int":
             return season if season and season > 1 else None
-        try:
-            td = pd.Timedelta(self.offset)
-        except ValueError:
-            td = None
+        td = _span(self.offset)
         if td is not None and td < _DAY:
             return season
         if td == _DAY:
@@ -378,7 +381,7 @@ def _infer_freq(codes: np.ndarray, t: np.ndarray, kind: str, tz: Optional[str], 
         if name:
             names[name] = names.get(name, 0) + 1
     if names:
-        name = max(names, key=names.get)
+        name = _canonical(max(names, key=names.get))
     elif mode >= 28 * _DAY.value and (fit := _calendar_fit(t[bounds[np.argmax(sizes)]:bounds[np.argmax(sizes) + 1]], tz)):
         name = fit
     elif mode % _DAY.value == 0:
@@ -389,12 +392,26 @@ def _infer_freq(codes: np.ndarray, t: np.ndarray, kind: str, tz: Optional[str], 
     return Freq("datetime", name=name, tz=tz)
 
 
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+def _canonical(name: str) -> str:
+    """One name per quarterly grid: QS-OCT and QS-JAN start the same quarters, and pandas
+    versions disagree on which they infer: quarter starts are named by the year's first
+    quarter (QS-JAN), quarter ends by its last (QE-DEC)."""
+    head, _, month = name.partition("-")
+    if head.lstrip("B").startswith("Q") and month in _MONTHS:
+        first = _MONTHS.index(month) % 3
+        return f"{head}-{_MONTHS[first if 'S' in head else 9 + first]}"
+    return name
+
+
 def _same_freq(a: Freq, b: Freq) -> bool:
     if a.kind != b.kind:
         return False
     if a.kind == "int":
         return a.step == b.step
-    a, b = Freq(a.kind, a.name), Freq(b.kind, b.name)  # compare the spacing, not the time zone
+    a, b = Freq(a.kind, _canonical(a.name)), Freq(b.kind, _canonical(b.name))  # the spacing, not the zone
     na, nb = a.fixed_nanos(), b.fixed_nanos()
     if na is not None and nb is not None:
         return na == nb
