@@ -459,6 +459,7 @@ class PredictResult:
             "horizon": self.horizon,
             "series": self.n_forecast,
             "skipped": self.skipped,
+            "no_values": self.data.dropped,
             "notes": self.notes,
             "output": str(self.output_path) if self.output_path else None,
         }
@@ -494,7 +495,7 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     block = features.future_block(panel, spec, H, source) if spec.future else None
     data = features.build(panel, spec, cfg.model.scaler, dev, ext=H, future=block)
     ok, starts = data.last_starts(L, min_input)
-    skipped = [str(i) for i in np.delete(panel.ids, ok)] + list(panel.dropped)
+    skipped = [str(i) for i in np.delete(panel.ids, ok)]
     if len(ok) == 0:
         raise DataError(
             f"every series in {Path(data_path).name} is too short to forecast: the model needs the last "

@@ -245,7 +245,8 @@ def train(
             c = result.config
             err.print(
                 f"{len(result.short_series)} series too short for a training window (fewer than "
-                f"{c.model.input_size + c.model.horizon + c.training.val_size} points): {preview(result.short_series)}"
+                f"{(c.model.min_input or c.model.input_size) + c.model.horizon + c.training.val_size} points): "
+                f"{preview(result.short_series)}"
             )
         if json_out:
             typer.echo(render.dumps(result.to_dict()))
@@ -276,6 +277,8 @@ def predict(
             raise ConfigError(f"--threads must be positive, got {threads}")
         result = api.predict(model, data, out_path=output, device=device, threads=threads, future_path=future)
         err = render.stderr_console()
+        if result.data.dropped and not quiet:
+            err.print(f"Skipped {len(result.data.dropped)} series with no values to forecast from: {preview(result.data.dropped)}")
         if result.skipped and not quiet:
             err.print(
                 f"Skipped {len(result.skipped)} series shorter than the {result.min_input} points the model needs: "

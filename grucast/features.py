@@ -21,7 +21,7 @@ import torch
 from grucast import scaling
 from grucast.errors import DataError
 from grucast.model import Sizes
-from grucast.panel import Freq, Panel, time_at
+from grucast.panel import Freq, Panel, time_at, time_text
 from grucast.windows import _ranges, gather
 
 # Calendar features: name -> (period, phase of each stamp); each becomes a sine and a cosine.
@@ -188,8 +188,7 @@ def _future_values(panel: Panel, names: tuple[str, ...], horizon: int) -> np.nda
 
 
 def _when(panel: Panel, i: int, k: int) -> str:
-    when = time_at(panel.freq, panel.start[i], panel.lengths[i] + k)
-    return str(when[0]) if panel.freq.kind == "int" else when[0].isoformat(sep=" ")
+    return time_text(panel.freq, panel.start[i], panel.lengths[i] + k)
 
 
 def coverage(panel: Panel, names: tuple[str, ...], horizon: int) -> list[str]:

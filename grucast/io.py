@@ -208,6 +208,23 @@ def detect_schema(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema
     covariates = cfg.future_covariates + cfg.past_covariates + cfg.static_covariates
     for col in covariates:
         _need(df, col, "covariate", path)
+    if covariates:
+        # What the file would say without the covariate flags: a covariate that is the time, the
+        # id or the detected target is a mistake to name, not a reason to pick another column.
+        try:
+            plain, _ = _detect(df, cfg, path)
+        except DataError:
+            plain = None
+        if plain is not None:
+            for col in covariates:
+                role = {plain.time_col: "time", plain.id_col: "id"}.get(col)
+                if role:
+                    raise DataError(f"column '{col}' cannot be both a covariate and the {role} column")
+                if cfg.target is None and col in plain.targets:
+                    raise DataError(
+                        f"column '{col}' is named as a covariate but is the column grucast would forecast; "
+                        "pass --target to say which column to forecast"
+                    )
     schema, notes = _detect(df.drop(columns=list(covariates)), cfg, path)
     if covariates:
         if schema.format == "wide":
@@ -614,6 +631,9 @@ def load_future(path: Path, schema: Schema, cfg: DataConfig) -> Table:
     """A file of future covariates over the forecast horizon: the id and time columns and the
     model's future covariates; the target and the other covariates may be left out."""
     df, sep = read_file(path, cfg.sep)
+    for col, what in [(schema.time_col, "time"), (schema.id_col, "id")] + [(c, "future covariate") for c in schema.future_cols]:
+        if col is not None:
+            _need(df, col, what, Path(path))
     df = df.copy()
     for target in schema.targets:
         if target not in df.columns:

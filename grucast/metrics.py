@@ -10,19 +10,27 @@ from __future__ import annotations
 import numpy as np
 
 
+def _mean(a: np.ndarray) -> float:
+    """Mean over the known points: a target that was never observed (NaN) is not scored."""
+    a = np.asarray(a, dtype=np.float64)
+    ok = ~np.isnan(a)
+    return float(a[ok].mean()) if ok.any() else float("nan")
+
+
 def mae(y: np.ndarray, f: np.ndarray) -> float:
-    return float(np.mean(np.abs(y - f)))
+    return _mean(np.abs(y - f))
 
 
 def rmse(y: np.ndarray, f: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((y - f) ** 2)))
+    return float(np.sqrt(_mean((y - f) ** 2)))
 
 
 def smape(y: np.ndarray, f: np.ndarray) -> float:
     num = 2.0 * np.abs(y - f)
     den = np.abs(y) + np.abs(f)
     out = np.divide(num, den, out=np.zeros_like(num, dtype=np.float64), where=den > 0)
-    return float(100.0 * np.mean(out))
+    out[np.isnan(num)] = np.nan
+    return 100.0 * _mean(out)
 
 
 def mase(y: np.ndarray, f: np.ndarray, scale: np.ndarray) -> float:
@@ -32,8 +40,10 @@ def mase(y: np.ndarray, f: np.ndarray, scale: np.ndarray) -> float:
     ok = np.isfinite(scale) & (scale > 0)
     if not ok.any():
         return float("nan")
-    per = np.mean(np.abs(y[ok] - f[ok]), axis=1) / scale[ok]
-    return float(np.mean(per))
+    err = np.abs(y[ok] - f[ok])
+    seen = ~np.isnan(err)
+    per = np.where(seen, err, 0.0).sum(axis=1) / np.maximum(seen.sum(axis=1), 1) / scale[ok]
+    return _mean(np.where(seen.any(axis=1), per, np.nan))
 
 
 def seasonal_scale(values: np.ndarray, offsets: np.ndarray, ends: np.ndarray, season: int) -> np.ndarray:

@@ -182,6 +182,12 @@ class Panel:
         return pd.Index(out.ravel()) if self.freq.kind == "int" else out
 
 
+def time_text(freq: Freq, start: int, k: int) -> str:
+    """The time of grid point k of a series starting at start, as text for messages."""
+    when = time_at(freq, np.asarray([start]), np.asarray([k]))
+    return str(int(when[0])) if freq.kind == "int" else when[0].isoformat(sep=" ")
+
+
 def time_at(freq: Freq, start: np.ndarray, k: np.ndarray):
     """The time of grid point k of a series starting at start (arrays broadcast together):
     an int64 array for integer steps, a flat DatetimeIndex otherwise."""
@@ -479,8 +485,7 @@ def _fill(values: np.ndarray, offsets: np.ndarray, ids, starts, freq: Freq, fill
         i = int(idx[0])
         s = int(np.searchsorted(offsets, i, side="right") - 1)
         k = i - int(offsets[s])
-        when = time_at(freq, starts[s], k)
-        when = str(when[0]) if freq.kind == "int" else when[0].isoformat(sep=" ")
+        when = time_text(freq, starts[s], k)
         raise DataError(
             f"series '{ids[s]}' has a gap at {when} ({n} missing point(s) in all); "
             "pass --fill interpolate, ffill or zero to fill gaps"

@@ -92,6 +92,9 @@ def data_lines(summary: DataSummary, fill: str) -> list[str]:
         f"{s.n_series:,} series, {s.n_points:,} points, frequency {s.freq.describe()}; "
         f"{s.n_filled:,} missing point(s) filled ({fill})"
     )
+    if s.covariates_filled:
+        filled = ", ".join(f"{k} {v:,}" for k, v in s.covariates_filled.items())
+        lines.append(f"Filled empty covariate values forward: {filled}")
     if s.dropped:
         lines.append(f"Skipped {len(s.dropped)} series with no values: {preview(s.dropped)}")
     return lines

@@ -214,10 +214,6 @@ def test_future_covariate_column_missing_from_the_predict_file_is_named(promo_mo
     assert msg.startswith("Error: future covariate column 'price' is not in future.csv")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the error for a --future file without a future column lists the file's columns as "
-    "'series_id', 'timestamp', 'promo', 'value': 'value' is the target column that load_future "
-    "adds itself, it is not in the file"))
 def test_missing_column_error_lists_the_columns_the_future_file_has(promo_model, tmp_path):
     _, model, full = promo_model
     history = full.groupby("series_id").head(160)
@@ -235,10 +231,6 @@ def test_future_file_for_a_model_without_future_covariates_is_refused(temp_model
     assert one_error_line(r) == "Error: --future gives future covariates, but past.pt was trained without any"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "with integer time steps, a missing future covariate value crashes in features._when "
-    "(IndexError: invalid index to scalar variable) instead of the one-line error naming the "
-    "series and the step"))
 def test_missing_future_values_with_integer_steps(tmp_path):
     df = promo_panel(length=60)
     df["timestamp"] = df.groupby("series_id").cumcount() + 1
@@ -439,10 +431,6 @@ def test_a_long_gap_filled_with_zeros_does_not_pull_the_forecast_to_zero(tmp_pat
     assert g.min() > 0.75 * truth.min()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an empty target among the validation targets makes the validation MAE, RMSE, MASE and skill "
-    "NaN (shown as null in --json and '–' in the table), since metrics.mae/rmse/mase take np.mean "
-    "over the NaN that _validation_metrics puts at unobserved targets; sMAPE counts them as zero error"))
 def test_validation_metrics_skip_unobserved_targets(tmp_path):
     df = sine_panel(n_series=3, length=120)
     s1 = df.index[df.series_id == "s1"]
@@ -504,10 +492,6 @@ def test_short_series_are_padded_trained_on_and_forecast(tmp_path):
     assert len(predict_csv(tmp_path / "m10.pt", tmp_path / "ten.csv")) == 4 * H
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "with padding, train says '1 series too short for a training window (fewer than 36 points): tiny' "
-    "(input_size + horizon + val_size) although series of 18 points or more do train "
-    "(min_input + horizon + val_size); the 20-point series 'short' trains despite 'fewer than 36'"))
 def test_train_names_the_length_padded_series_need(tmp_path):
     data = _short_file(tmp_path)
     r = train_ok(data, tmp_path / "m.pt", "--horizon", "6", "--input-size", "24", "--max-steps", "2")
@@ -551,21 +535,12 @@ def test_covariate_settings_errors(tmp_path, args, message):
     assert not (tmp_path / "m.pt").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "naming the detected target as a covariate is not an error: the target silently becomes the "
-    "only other column ('Read d.csv: ... target 'promo', past covariates value') and a model of "
-    "the 0/1 promo flag is trained"))
 def test_the_detected_target_as_a_covariate_is_an_error(tmp_path):
     promo_panel(length=60).drop(columns="price").to_csv(tmp_path / "d.csv", index=False)
     r = cli("train", tmp_path / "d.csv", "-o", tmp_path / "m.pt", *FAST, *SHAPE, "--past-cols", "value")
     assert one_error_line(r).startswith("Error: column 'value'")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "naming the detected time or id column as a covariate gives a misleading error: "
-    "'could not tell which column holds the time (...); pass --time-col' for --future-cols timestamp, "
-    "\"non-numeric value 's0' in column 'series_id' at line 2\" for --future-cols series_id; "
-    "io.detect_schema's 'cannot be both a covariate and the time/id column' is never reached"))
 @pytest.mark.parametrize("column, role", [("timestamp", "time"), ("series_id", "id")])
 def test_the_time_or_id_column_as_a_covariate_is_named(tmp_path, column, role):
     promo_panel(length=60).to_csv(tmp_path / "d.csv", index=False)

@@ -93,3 +93,15 @@ def test_check_names_a_missing_covariate_column(tmp_path):
     r = cli("check", "d.csv", "--future-cols", "price", "--horizon", "6")
     assert r.exit_code == 1
     assert "Problem: covariate column 'price' is not in d.csv" in r.stdout
+
+
+def test_a_series_without_values_is_skipped_and_named_at_predict(tmp_path):
+    two_targets().to_csv(tmp_path / "d.csv", index=False)
+    assert cli("train", "d.csv", "-o", "m.pt", "--target", "sales", "--horizon", "6", "--input-size", "24",
+               *TINY).exit_code == 0
+    ghost = two_targets(n_series=1).assign(store="ghost", sales=np.nan)
+    pd.concat([two_targets(), ghost]).to_csv(tmp_path / "p.csv", index=False)
+    p = cli("predict", "m.pt", "p.csv", "-o", "f.csv")
+    assert p.exit_code == 0, p.stderr
+    assert "Skipped 1 series with no values to forecast from: ghost" in p.stderr
+    assert sorted(set(pd.read_csv(tmp_path / "f.csv").store)) == ["s0", "s1"]
