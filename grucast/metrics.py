@@ -1,11 +1,16 @@
-"""Point-forecast accuracy, pure numpy. Arrays are [windows, horizon] on the original scale.
+"""Forecast accuracy, pure numpy. Arrays are [windows, horizon] on the original scale; a NaN
+actual (a target that was never observed) is left out of every metric.
 
-Definitions follow the M4 competition: sMAPE = mean(200 |y - f| / (|y| + |f|)) with 0/0 taken as
-0; MASE = mean |y - f| divided by the in-sample mean absolute seasonal difference of the series,
-averaged over windows. MAE and RMSE pool every point.
+Point metrics follow the M4 competition: sMAPE = mean(200 |y - f| / (|y| + |f|)) with 0/0 taken
+as 0; MASE = mean |y - f| divided by the in-sample mean absolute seasonal difference of the
+series, averaged over windows; RMSSE (M5) the same with squares under a root. MAE, RMSE, MAPE,
+WAPE and bias pool every point. Quantile metrics: pinball loss, the weighted quantile loss of
+GluonTS, interval coverage and width, and M4's MSIS.
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 
@@ -46,9 +51,84 @@ def mase(y: np.ndarray, f: np.ndarray, scale: np.ndarray) -> float:
     return _mean(np.where(seen.any(axis=1), per, np.nan))
 
 
-def seasonal_scale(values: np.ndarray, offsets: np.ndarray, ends: np.ndarray, season: int) -> np.ndarray:
-    """Per series, mean |x[t] - x[t - season]| over its first ends[i] points (the in-sample part
-    used by MASE); NaN where fewer than season + 1 points exist."""
+def mape(y: np.ndarray, f: np.ndarray) -> float:
+    """Mean absolute percentage error; NaN (refused) when an actual is zero, where it is undefined."""
+    y, f = np.asarray(y, dtype=np.float64), np.asarray(f, dtype=np.float64)
+    if np.any(y == 0):
+        return float("nan")
+    return 100.0 * _mean(np.abs(y - f) / np.abs(y))
+
+
+def wape(y: np.ndarray, f: np.ndarray) -> float:
+    """Weighted absolute percentage error: sum |y - f| / sum |y|, in percent."""
+    ok = ~np.isnan(y)
+    total = np.abs(y[ok]).sum()
+    return float(100.0 * np.abs(y[ok] - f[ok]).sum() / total) if total > 0 else float("nan")
+
+
+def bias(y: np.ndarray, f: np.ndarray) -> float:
+    """Mean of f - y: positive when the forecasts run high."""
+    return _mean(f - y)
+
+
+def rmsse(y: np.ndarray, f: np.ndarray, scale2: np.ndarray) -> float:
+    """Root mean squared scaled error (M5): per window sqrt(mean (y - f)^2 / scale2), where scale2
+    is the in-sample mean squared seasonal difference, averaged over windows."""
+    scale2 = np.asarray(scale2, dtype=np.float64)
+    ok = np.isfinite(scale2) & (scale2 > 0)
+    if not ok.any():
+        return float("nan")
+    err = (y[ok] - f[ok]) ** 2
+    seen = ~np.isnan(err)
+    per = np.sqrt(np.where(seen, err, 0.0).sum(axis=1) / np.maximum(seen.sum(axis=1), 1) / scale2[ok])
+    return _mean(np.where(seen.any(axis=1), per, np.nan))
+
+
+def pinball(y: np.ndarray, fq: np.ndarray, q: float) -> float:
+    """Mean pinball (quantile) loss of the q-quantile forecasts fq."""
+    d = y - fq
+    return _mean(np.maximum(q * d, (q - 1.0) * d))
+
+
+def weighted_quantile_loss(y: np.ndarray, fqs: np.ndarray, quantiles) -> float:
+    """GluonTS's mean weighted quantile loss: over quantiles, 2 sum pinball_q / sum |y|.
+    fqs is [..., Q]."""
+    ok = ~np.isnan(y)
+    total = np.abs(y[ok]).sum()
+    if not total > 0:
+        return float("nan")
+    out = []
+    for j, q in enumerate(quantiles):
+        d = y[ok] - fqs[..., j][ok]
+        out.append(2.0 * np.maximum(q * d, (q - 1.0) * d).sum() / total)
+    return float(np.mean(out))
+
+
+def coverage(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    """Share of actuals inside [lo, hi], in percent."""
+    ok = ~np.isnan(y)
+    return float(100.0 * np.mean((y[ok] >= lo[ok]) & (y[ok] <= hi[ok]))) if ok.any() else float("nan")
+
+
+def width(lo: np.ndarray, hi: np.ndarray, y: Optional[np.ndarray] = None) -> float:
+    """Mean interval width (over the points with an actual when y is given)."""
+    w = hi - lo
+    return _mean(w if y is None else np.where(np.isnan(y), np.nan, w))
+
+
+def msis(y: np.ndarray, lo: np.ndarray, hi: np.ndarray, scale: np.ndarray, level: float) -> float:
+    """Mean scaled interval score (M4) of intervals at level (e.g. 95): per window
+    mean[(hi - lo) + 2/a (lo - y) 1(y < lo) + 2/a (y - hi) 1(y > hi)] / scale, a = 1 - level/100."""
+    a = 1.0 - level / 100.0
+    score = (hi - lo) + (2.0 / a) * np.maximum(lo - y, 0.0) + (2.0 / a) * np.maximum(y - hi, 0.0)
+    return mase(score, np.zeros_like(score), scale)
+
+
+def seasonal_scale(values: np.ndarray, offsets: np.ndarray, ends: np.ndarray, season: int,
+                   power: int = 1) -> np.ndarray:
+    """Per series, mean |x[t] - x[t - season]|^power over its first ends[i] points (the
+    in-sample part used by MASE, power 1, and RMSSE, power 2); NaN where fewer than season + 1
+    points exist."""
     values = np.asarray(values, dtype=np.float64)
     n = len(offsets) - 1
     lengths = np.diff(offsets)
@@ -56,7 +136,7 @@ def seasonal_scale(values: np.ndarray, offsets: np.ndarray, ends: np.ndarray, se
     series = np.searchsorted(offsets, t, side="right") - 1
     rel = t - offsets[series]
     use = (rel >= season) & (rel < np.asarray(ends)[series])
-    d = np.abs(values[t[use]] - values[t[use] - season])
+    d = np.abs(values[t[use]] - values[t[use] - season]) ** power
     total = np.bincount(series[use], weights=d, minlength=n)
     count = np.bincount(series[use], minlength=n)
     out = np.full(n, np.nan)
@@ -65,5 +145,32 @@ def seasonal_scale(values: np.ndarray, offsets: np.ndarray, ends: np.ndarray, se
     return out
 
 
-def point_scores(y: np.ndarray, f: np.ndarray, scale: np.ndarray) -> dict[str, float]:
-    return {"mae": mae(y, f), "rmse": rmse(y, f), "smape": smape(y, f), "mase": mase(y, f, scale)}
+def point_scores(y: np.ndarray, f: np.ndarray, scale: np.ndarray, scale2: Optional[np.ndarray] = None) -> dict[str, float]:
+    out = {"mae": mae(y, f), "rmse": rmse(y, f), "smape": smape(y, f), "mase": mase(y, f, scale)}
+    if scale2 is not None:
+        out.update({"rmsse": rmsse(y, f, scale2), "mape": mape(y, f), "wape": wape(y, f), "bias": bias(y, f)})
+    return out
+
+
+def interval_scores(y: np.ndarray, fqs: np.ndarray, quantiles, levels, scale: np.ndarray) -> dict[str, float]:
+    """Quantile metrics of forecasts fqs [..., Q]: weighted quantile loss, mean pinball loss and,
+    per interval level, coverage (percent), mean width and MSIS."""
+    quantiles = [float(q) for q in quantiles]
+    out: dict[str, float] = {
+        "wql": weighted_quantile_loss(y, fqs, quantiles),
+        "pinball": float(np.mean([pinball(y, fqs[..., j], q) for j, q in enumerate(quantiles)])),
+    }
+    for level in levels:
+        lo_q, hi_q = level_quantiles(level)
+        lo, hi = fqs[..., quantiles.index(lo_q)], fqs[..., quantiles.index(hi_q)]
+        tag = f"{level:g}"
+        out[f"coverage_{tag}"] = coverage(y, lo, hi)
+        out[f"width_{tag}"] = width(lo, hi, y)
+        out[f"msis_{tag}"] = msis(y, lo, hi, scale, level)
+    return out
+
+
+def level_quantiles(level: float) -> tuple[float, float]:
+    """The quantiles bounding a central interval: 80 -> (0.1, 0.9)."""
+    a = (100.0 - level) / 200.0
+    return round(a, 6), round(1.0 - a, 6)

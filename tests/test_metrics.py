@@ -42,3 +42,51 @@ def test_seasonal_naive_repeats_the_last_season():
     f = baselines.seasonal_naive(values, np.array([6]), season=3, horizon=5)
     assert f.tolist() == [[3, 4, 5, 3, 4]]
     assert baselines.naive(values, np.array([6]), 3).tolist() == [[5, 5, 5]]
+
+
+def test_percentage_and_scaled_metrics_by_hand():
+    y = np.array([[2.0, 4.0], [10.0, 10.0]])
+    f = np.array([[3.0, 2.0], [10.0, 15.0]])
+    assert metrics.mape(y, f) == pytest.approx(100 * np.mean([1 / 2, 2 / 4, 0, 5 / 10]))
+    assert metrics.wape(y, f) == pytest.approx(100 * (1 + 2 + 0 + 5) / 26)
+    assert metrics.bias(y, f) == pytest.approx((1 - 2 + 0 + 5) / 4)
+    # RMSSE per window: sqrt(mean squared error / in-sample mean squared seasonal difference).
+    assert metrics.rmsse(y, f, np.array([4.0, 25.0])) == pytest.approx(
+        np.mean([np.sqrt((1 + 4) / 2 / 4.0), np.sqrt((0 + 25) / 2 / 25.0)]))
+
+
+def test_mape_refuses_zero_actuals():
+    assert np.isnan(metrics.mape(np.array([[0.0, 1.0]]), np.array([[1.0, 1.0]])))
+
+
+def test_unobserved_actuals_are_left_out():
+    y = np.array([[1.0, np.nan, 3.0]])
+    f = np.array([[2.0, 100.0, 3.0]])
+    assert metrics.mae(y, f) == pytest.approx(0.5)
+    assert metrics.rmse(y, f) == pytest.approx(np.sqrt(0.5))
+    assert metrics.smape(y, f) == pytest.approx(100 * np.mean([2 / 3, 0]))
+    assert metrics.mase(y, f, np.array([0.5])) == pytest.approx(1.0)
+
+
+def test_quantile_metrics_by_hand():
+    y = np.array([[10.0, 20.0]])
+    lo, mid, hi = np.array([[8.0, 21.0]]), np.array([[10.0, 22.0]]), np.array([[12.0, 25.0]])
+    # pinball at q: max(q (y - f), (q - 1)(y - f))
+    assert metrics.pinball(y, lo, 0.1) == pytest.approx(np.mean([0.1 * 2, 0.9 * 1]))
+    assert metrics.pinball(y, hi, 0.9) == pytest.approx(np.mean([0.1 * 2, 0.1 * 5])  # above the actual: (1 - q) |d|)
+    fqs = np.stack([lo, mid, hi], axis=-1)
+    wql = np.mean([2 * (0.2 + 0.9) / 30, 2 * (0 + 0.5 * 2) / 30, 2 * (0.2 + 0.5) / 30])
+    assert metrics.weighted_quantile_loss(y, fqs, [0.1, 0.5, 0.9]) == pytest.approx(wql)
+    assert metrics.coverage(y, lo, hi) == 50.0  # 20 is below 21
+    assert metrics.width(lo, hi) == pytest.approx(4.0)
+    # MSIS at 80 %: a = 0.2; window score mean[(4 + 0) , (4 + 2/0.2 * 1)] / scale
+    assert metrics.msis(y, lo, hi, np.array([2.0]), 80) == pytest.approx(np.mean([4.0, 4.0 + 10.0]) / 2.0)
+    s = metrics.interval_scores(y, fqs, [0.1, 0.5, 0.9], [80], np.array([2.0]))
+    assert s["coverage_80"] == 50.0 and s["msis_80"] == pytest.approx(9.0 / 2.0)
+    assert metrics.level_quantiles(95) == (0.025, 0.975)
+
+
+def test_rmsse_scale_squares_the_seasonal_differences():
+    values = np.array([1.0, 3.0, 2.0, 6.0])
+    s2 = metrics.seasonal_scale(values, np.array([0, 4]), ends=np.array([4]), season=2, power=2)
+    assert s2[0] == pytest.approx((1 + 9) / 2)
