@@ -73,7 +73,7 @@ def test_quantile_metrics_by_hand():
     lo, mid, hi = np.array([[8.0, 21.0]]), np.array([[10.0, 22.0]]), np.array([[12.0, 25.0]])
     # pinball at q: max(q (y - f), (q - 1)(y - f))
     assert metrics.pinball(y, lo, 0.1) == pytest.approx(np.mean([0.1 * 2, 0.9 * 1]))
-    assert metrics.pinball(y, hi, 0.9) == pytest.approx(np.mean([0.1 * 2, 0.1 * 5])  # above the actual: (1 - q) |d|)
+    assert metrics.pinball(y, hi, 0.9) == pytest.approx(np.mean([0.1 * 2, 0.1 * 5]))  # above the actual: (1 - q) |d|
     fqs = np.stack([lo, mid, hi], axis=-1)
     wql = np.mean([2 * (0.2 + 0.9) / 30, 2 * (0 + 0.5 * 2) / 30, 2 * (0.2 + 0.5) / 30])
     assert metrics.weighted_quantile_loss(y, fqs, [0.1, 0.5, 0.9]) == pytest.approx(wql)
