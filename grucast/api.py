@@ -19,6 +19,8 @@ from grucast import baselines, checkpoint, features, metrics
 from grucast import config as config_mod
 from grucast.config import Config
 from grucast.errors import ConfigError, DataError
+from grucast.calibration import apply as calibrated
+from grucast.calibration import calibrate
 from grucast.features import WindowData
 from grucast.forecast import predict_windows
 from grucast.io import Schema, Table, load_future, load_table, load_table_like, merge_future, preview, write_frame
@@ -176,31 +178,39 @@ class TrainResult:
 
 
 def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, val_starts: np.ndarray,
-                        cfg: Config) -> dict[str, Any]:
+                        cfg: Config) -> tuple[dict[str, Any], dict[str, Any]]:
     """GRU and seasonal naive on the validation windows, on the original scale, over the
-    targets that were observed."""
+    targets that were observed; for a quantile model also the conformal calibration of its
+    quantiles on those windows (else an empty dict)."""
     L, H, m = cfg.model.input_size, cfg.model.horizon, cfg.data.season
     V = cfg.training.val_size
     target_starts = data.to_panel(val_starts + L)  # in the panel's own indexing
     series = series_of(panel.offsets, target_starts)
-    # Seasonal naive needs a full season of history before each target start.
-    has_history = target_starts - m >= panel.offsets[series]
-    starts = val_starts[has_history]
-    if len(starts) == 0:
-        return {"windows": 0}
-    series, target_starts = series[has_history], target_starts[has_history]
     idx = target_starts[:, None] + np.arange(H)
     y = np.asarray(panel.values, dtype=np.float64)[idx]
     if panel.observed is not None:
         y[~panel.observed[idx]] = np.nan  # filled gaps are not scored
-    f = predict_windows(model, data, starts, L).astype(np.float64)
+    f, window_scale = predict_windows(model, data, val_starts, L, with_scale=True)
+    f = f.astype(np.float64)
+    quantiles = config_mod.output_quantiles(cfg.model)
+    calibration: dict[str, Any] = {}
+    if quantiles and len(f):
+        calibration = calibrate(y, f, window_scale.astype(np.float64), series, quantiles,
+                                config_mod.interval_levels(cfg.model))
+        f = f[..., quantiles.index(0.5)]
+    # Seasonal naive needs a full season of history before each target start.
+    has_history = target_starts - m >= panel.offsets[series]
+    if not has_history.any():
+        return {"windows": 0}, calibration
+    series, target_starts = series[has_history], target_starts[has_history]
+    y, f, starts = y[has_history], f[has_history], val_starts[has_history]
     sn = baselines.seasonal_naive(panel.values, target_starts, m, H)
     scale = metrics.seasonal_scale(panel.values, panel.offsets, panel.lengths - V, m)[series]
     gru = metrics.point_scores(y, f, scale)
     base = metrics.point_scores(y, sn, scale)
     key = "mase" if np.isfinite(gru["mase"]) and np.isfinite(base["mase"]) and base["mase"] > 0 else "mae"
     skill = 1.0 - gru[key] / base[key] if base[key] > 0 else float("nan")
-    return {
+    out = {
         "windows": int(len(starts)),
         "series": int(len(np.unique(series))),
         "season": m,
@@ -209,6 +219,9 @@ def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, 
         "skill": skill,
         "skill_metric": key,
     }
+    if calibration:
+        out["intervals"] = calibration["coverage"]
+    return out, calibration
 
 
 def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callback] = None,
@@ -254,13 +267,14 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     torch.manual_seed(cfg.training.seed)
     model = GRUForecaster(cfg.model, spec.sizes(cfg.model.series_embedding)).to(device)
     result = fit(model, data, train_starts, val_starts, cfg, callback)
-    scores = _validation_metrics(model, panel, data, val_starts, cfg)
+    scores, calibration = _validation_metrics(model, panel, data, val_starts, cfg)
 
     ckpt = checkpoint.Checkpoint(
         config=cfg,
         schema=table.schema,
         freq=panel.freq,
         features=spec,
+        calibration=calibration,
         state_dict=result.state_dict,
         history=[
             {"epoch": r.epoch, "step": r.step, "train_loss": r.train_loss, "val_loss": r.val_loss} for r in result.history
@@ -510,7 +524,10 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
 
         raise CheckpointError(f"{model_path} holds weights that do not fit its own config ({str(e).splitlines()[0]})") from None
     model.to(dev)
-    f = predict_windows(model, data, starts, L)  # [S, H]
+    f, window_scale = predict_windows(model, data, starts, L, with_scale=True)  # [S, H] or [S, H, Q]
+    quantiles = config_mod.output_quantiles(cfg.model)
+    if quantiles and ckpt.calibration:
+        f = calibrated(f.astype(np.float64), window_scale.astype(np.float64), np.asarray(ckpt.calibration["shifts"]))
     times = panel.times_after(ok, H)
     columns: dict[str, Any] = {}
     id_col = ckpt.schema.output_id_col
@@ -523,7 +540,16 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     elif id_col is not None:
         columns[id_col] = np.repeat(panel.ids[ok], H)
     columns[ckpt.schema.time_col] = times
-    columns["forecast"] = _round_float32(f.ravel())
+    if quantiles:
+        columns["forecast"] = _round_float32(f[..., quantiles.index(0.5)].ravel())
+        for level in config_mod.interval_levels(cfg.model):
+            lo, hi = metrics.level_quantiles(level)
+            columns[f"lo-{level:g}"] = _round_float32(f[..., quantiles.index(lo)].ravel())
+            columns[f"hi-{level:g}"] = _round_float32(f[..., quantiles.index(hi)].ravel())
+        for q in cfg.model.quantiles:
+            columns[f"q{q:g}"] = _round_float32(f[..., quantiles.index(q)].ravel())
+    else:
+        columns["forecast"] = _round_float32(f.ravel())
     frame = pd.DataFrame(columns)
     if out_path is not None:
         write_frame(frame, Path(out_path))

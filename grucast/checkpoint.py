@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from grucast import __version__
-from grucast.config import Config, from_dict
+from grucast.config import Config, from_dict, output_quantiles
 from grucast.errors import CheckpointError, ConfigError
 from grucast.features import FeatureSpec
 from grucast.io import Schema, atomic_write
@@ -34,6 +35,7 @@ class Checkpoint:
     freq: Freq
     state_dict: dict[str, torch.Tensor]
     features: FeatureSpec = field(default_factory=FeatureSpec)
+    calibration: dict[str, Any] = field(default_factory=dict)  # conformal shifts of a quantile model
     history: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)  # training data summary
@@ -52,6 +54,7 @@ def save(ckpt: Checkpoint, path: Path) -> None:
         "schema": ckpt.schema.to_dict(),
         "freq": ckpt.freq.to_dict(),
         "features": ckpt.features.to_dict(),
+        "calibration": ckpt.calibration,
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in ckpt.state_dict.items()},
         "history": ckpt.history,
         "metrics": ckpt.metrics,
@@ -114,6 +117,7 @@ def load(path: Path) -> Checkpoint:
             freq=Freq.from_dict(raw["freq"]),
             state_dict=dict(raw["state_dict"]),
             features=FeatureSpec.from_dict(raw.get("features")),
+            calibration=dict(raw.get("calibration") or {}),
             history=list(raw.get("history", [])),
             metrics=dict(raw.get("metrics", {})),
             info=dict(raw.get("info", {})),
@@ -154,3 +158,8 @@ def _check(ckpt: Checkpoint) -> None:
             raise ValueError(f"the categories of static covariate '{name}' are missing")
     if f.pad < 0 or f.pad >= c.model.input_size:
         raise ValueError("the padding is not valid")
+    if ckpt.calibration:
+        q = len(output_quantiles(c.model))
+        shape = np.shape(ckpt.calibration.get("shifts"))
+        if shape != (c.model.horizon, q):
+            raise ValueError(f"the calibration has shape {shape}, not ({c.model.horizon}, {q})")

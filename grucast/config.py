@@ -55,6 +55,8 @@ class ModelConfig:
     dropout: float = 0.0
     scaler: str = "standard"  # per-window scaling from the input part: standard | robust | none
     series_embedding: int = 0  # size of a learned embedding of the series id; 0 for none
+    quantiles: tuple[float, ...] = ()  # quantiles to forecast besides the median; () for a point forecast
+    intervals: tuple[float, ...] = ()  # central prediction intervals in percent, e.g. (80, 95)
     min_input: Optional[int] = None  # observed steps a padded input window needs; input_size // 4 when None
 
 
@@ -95,6 +97,27 @@ class Config:
     def covariates(self) -> tuple[str, ...]:
         d = self.data
         return d.future_covariates + d.past_covariates + d.static_covariates
+
+
+def output_quantiles(m: ModelConfig) -> tuple[float, ...]:
+    """The quantiles a model forecasts, sorted: () for a point model; else the asked ones, the
+    bounds of every interval and the median (the point forecast)."""
+    if not m.quantiles and not m.intervals:
+        return ()
+    qs = {0.5, *m.quantiles}
+    for level in m.intervals:
+        a = round((100.0 - level) / 200.0, 6)
+        qs |= {a, round(1.0 - a, 6)}
+    return tuple(sorted(qs))
+
+
+def interval_levels(m: ModelConfig) -> tuple[float, ...]:
+    """The central intervals a model reports: the asked ones, else those its quantiles bound
+    symmetrically (0.1 and 0.9 bound 80 %)."""
+    if m.intervals:
+        return tuple(sorted(m.intervals))
+    qs = set(output_quantiles(m))
+    return tuple(sorted(round(100 * (1 - 2 * q), 4) for q in qs if q < 0.5 and round(1 - q, 6) in qs))
 
 
 def targets(d: DataConfig) -> list[str]:
@@ -171,13 +194,24 @@ def _check_type(where: str, value: Any, annotation: Any) -> Any:
         if isinstance(value, str):
             return value
         raise ConfigError(f"{_label(where)} must be text, got {value!r}")
-    if typing.get_origin(annotation) is tuple:  # a list of column names
+    if typing.get_origin(annotation) is tuple:  # a list: column names, or numbers
+        item = typing.get_args(annotation)[0]
         if isinstance(value, str):
-            value = value.split(",")
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            names = tuple(v.strip() for v in value if v.strip())
-            return names
-        raise ConfigError(f"{_label(where)} must be a list of column names, got {value!r}")
+            value = [v for v in (v.strip() for v in value.split(",")) if v]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if item is str and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(v.strip() for v in value if v.strip())
+        if item is float and isinstance(value, (list, tuple)):
+            out = []
+            for v in value:
+                v = _number(v) if isinstance(v, str) else v
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise ConfigError(f"{_label(where)} must be a list of numbers, got {value!r}")
+                out.append(float(v))
+            return tuple(out)
+        kind = "column names" if item is str else "numbers"
+        raise ConfigError(f"{_label(where)} must be a list of {kind}, got {value!r}")
     raise TypeError(f"unsupported config annotation {annotation!r}")  # a bug, not a user error
 
 
@@ -213,6 +247,12 @@ def _validate(cfg: Config) -> None:
             if target in getattr(d, kind):
                 raise ConfigError(f"column '{target}' is the target and cannot also be a covariate")
     _positive("model.series_embedding", m.series_embedding, allow_zero=True)
+    for q in m.quantiles:
+        if not 0.0 < q < 1.0:
+            raise ConfigError(f"{_label('model.quantiles')} must be between 0 and 1 (exclusive), got {q:g}")
+    for level in m.intervals:
+        if not 0.0 < level < 100.0:
+            raise ConfigError(f"{_label('model.intervals')} must be percentages between 0 and 100, got {level:g}")
     _positive("model.min_input", m.min_input)
     if m.min_input is not None and m.input_size is not None and m.min_input > m.input_size:
         raise ConfigError(f"{_label('model.min_input')} ({m.min_input}) cannot exceed input_size ({m.input_size})")

@@ -16,7 +16,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from grucast.config import ModelConfig
+from grucast.config import ModelConfig, output_quantiles
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ class GRUForecaster(nn.Module):
         z = sizes or Sizes()
         self.input_size = cfg.input_size
         self.horizon = cfg.horizon
+        self.quantiles = output_quantiles(cfg)
+        self.n_out = max(1, len(self.quantiles))  # outputs per horizon step
+        self.median = self.quantiles.index(0.5) if self.quantiles else 0
         self.gru = nn.GRU(
             input_size=1 + int(z.mask) + z.covariates + z.static_dim,
             hidden_size=cfg.hidden_size,
@@ -55,7 +58,7 @@ class GRUForecaster(nn.Module):
             nn.Linear(cfg.hidden_size, cfg.hidden_size),
             nn.ReLU(),
             nn.Dropout(cfg.dropout),
-            nn.Linear(cfg.hidden_size, cfg.horizon),
+            nn.Linear(cfg.hidden_size, cfg.horizon * self.n_out),
         )
         self.skip = nn.Linear(cfg.input_size, cfg.horizon)
         self.embeddings = nn.ModuleList(nn.Embedding(n, dim) for n, dim in z.embeddings)
@@ -72,7 +75,7 @@ class GRUForecaster(nn.Module):
                 nn.Linear(self.context_size + dec_in, cfg.hidden_size),
                 nn.ReLU(),
                 nn.Dropout(cfg.dropout),
-                nn.Linear(cfg.hidden_size, 1),
+                nn.Linear(cfg.hidden_size, self.n_out),
             )
         else:
             self.decoder = None
@@ -91,9 +94,10 @@ class GRUForecaster(nn.Module):
         return torch.cat(parts, dim=1) if parts else None
 
     def forward(self, x, inputs: Optional[dict[str, torch.Tensor]] = None) -> torch.Tensor:
-        """Scaled forecasts [B, H] from the scaled target x [B, L] (or [B, L, 1]) and the other
-        inputs of the window: mask [B, L], covs [B, L, C], ahead [B, H, A], static [B, S],
-        cat [B, K], sid [B] (see features.WindowData.batch)."""
+        """Scaled forecasts from the scaled target x [B, L] (or [B, L, 1]) and the other inputs
+        of the window: mask [B, L], covs [B, L, C], ahead [B, H, A], static [B, S], cat [B, K],
+        sid [B] (see features.WindowData.batch). [B, H] for a point model; [B, H, Q] quantiles
+        that never cross for a quantile model."""
         if x.dim() == 3:
             x = x[..., 0]
         inputs = inputs or {}
@@ -108,7 +112,7 @@ class GRUForecaster(nn.Module):
         enc = torch.cat(steps, dim=-1) if len(steps) > 1 else steps[0]
         out, _ = self.gru(enc)  # [B, L, F] -> [B, L, hidden]
         last = out[:, -1]  # [B, hidden]: the state after the whole window
-        y = self.head(last) + self.skip(x)  # [B, H] + [B, L] @ [L, H] -> [B, H]
+        y = self.head(last).view(-1, self.horizon, self.n_out)  # [B, H, Q]
         if self.decoder is not None:
             ctx = self.context(last).view(-1, self.horizon, self.context_size)  # [B, H, k]
             parts = [ctx]
@@ -116,5 +120,13 @@ class GRUForecaster(nn.Module):
                 parts.append(inputs["ahead"])
             if static is not None:
                 parts.append(static.unsqueeze(1).expand(-1, self.horizon, -1))
-            y = y + self.decoder(torch.cat(parts, dim=-1)).squeeze(-1)  # [B, H]
-        return y
+            y = y + self.decoder(torch.cat(parts, dim=-1))  # [B, H, Q]
+        skip = self.skip(x)  # [B, L] @ [L, H] -> [B, H]: level and shape of the input carried through
+        if self.n_out == 1:
+            return y[..., 0] + skip
+        # Quantiles: the median, and softplus steps away from it on both sides, so they never cross.
+        m = self.median
+        mid = y[..., m:m + 1] + skip.unsqueeze(-1)  # [B, H, 1]
+        up = mid + torch.cumsum(nn.functional.softplus(y[..., m + 1:]), dim=-1)
+        down = mid - torch.cumsum(nn.functional.softplus(y[..., :m]).flip(-1), dim=-1).flip(-1)
+        return torch.cat([down, mid, up], dim=-1)

@@ -195,6 +195,11 @@ def train_summary(result: TrainResult, console: Console) -> None:
             f"GRU skill over seasonal naive: {skill:+.1%} ({m.get('skill_metric', 'mase').upper()}; "
             f"{verdict} than the baseline)"
         )
+    for level, c in m.get("intervals", {}).items():
+        console.print(
+            f"{level}% interval coverage on the validation windows: {_num(c['raw'], 1)}% as trained, "
+            f"{_num(c['calibrated'], 1)}% after conformal calibration (each half of the series calibrated on the other)"
+        )
     console.print(f"Saved model to {result.checkpoint_path}")
 
 

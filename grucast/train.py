@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from grucast.config import Config
+from grucast.config import Config, output_quantiles
 from grucast.errors import GrucastError
 from grucast.features import WindowData
 
@@ -93,8 +93,35 @@ class MaskedLoss(nn.Module):
         return float((self.each(f, y) * mask).sum()), float(mask.sum())
 
 
-def loss_function(name: str) -> MaskedLoss:
-    return MaskedLoss(name)
+class PinballLoss(MaskedLoss):
+    """The pinball (quantile) loss averaged over quantiles and observed targets; forecasts are
+    [B, H, Q], targets [B, H]."""
+
+    def __init__(self, quantiles: tuple[float, ...]):
+        nn.Module.__init__(self)
+        self.register_buffer("q", torch.tensor(quantiles, dtype=torch.float32))
+
+    def _each(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        d = y.unsqueeze(-1) - f  # [B, H, Q]
+        q = self.q.to(f.device)
+        return torch.maximum(q * d, (q - 1.0) * d).mean(dim=-1)  # [B, H]
+
+    def forward(self, f, y, mask=None):
+        each = self._each(f, y)
+        if mask is None:
+            return each.mean()
+        return (each * mask).sum() / mask.sum().clamp_min(1.0)
+
+    def total(self, f, y, mask):
+        each = self._each(f, y)
+        if mask is None:
+            return float(each.sum()), float(each.numel())
+        return float((each * mask).sum()), float(mask.sum())
+
+
+def loss_function(name: str, quantiles: tuple[float, ...] = ()) -> MaskedLoss:
+    """The training loss: pinball over the quantiles of a quantile model, else the named one."""
+    return PinballLoss(quantiles) if quantiles else MaskedLoss(name)
 
 
 def evaluate_loss(model: nn.Module, data: WindowData, starts: torch.Tensor, cfg: Config, loss_fn: MaskedLoss,
@@ -124,7 +151,7 @@ def fit(
     t = cfg.training
     device = data.values.device
     L, H = cfg.model.input_size, cfg.model.horizon
-    loss_fn = loss_function(t.loss)
+    loss_fn = loss_function(t.loss, output_quantiles(cfg.model))
     torch.manual_seed(t.seed)
     gen = torch.Generator(device="cpu").manual_seed(t.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)

@@ -1,0 +1,105 @@
+"""Quantile forecasts, prediction intervals and their conformal calibration."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from grucast import calibration, checkpoint, config
+from grucast.cli import app
+from grucast.model import GRUForecaster
+
+from conftest import TINY, sine_panel
+
+runner = CliRunner()
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_quantiles_never_cross_whatever_the_weights():
+    cfg = config.load(None, {"model": {"horizon": 5, "input_size": 12, "hidden_size": 8, "quantiles": "0.05,0.3,0.7",
+                                       "intervals": "50"}})
+    assert config.output_quantiles(cfg.model) == (0.05, 0.25, 0.3, 0.5, 0.7, 0.75)
+    torch.manual_seed(0)
+    model = GRUForecaster(cfg.model)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=3.0)  # wild weights: ordering must not depend on training
+    out = model(torch.randn(64, 12))
+    assert out.shape == (64, 5, 6)
+    assert (out.diff(dim=-1) >= 0).all()
+
+
+def test_interval_levels_from_quantiles():
+    m = config.load(None, {"model": {"quantiles": "0.1,0.9,0.3"}}).model
+    assert config.interval_levels(m) == (80.0,)
+    assert config.interval_levels(config.load(None, {"model": {"intervals": [95, 80]}}).model) == (80.0, 95.0)
+
+
+def test_calibration_shifts_move_quantiles_to_their_nominal_coverage():
+    rng = np.random.default_rng(0)
+    W, H = 2000, 3
+    y = rng.normal(0, 2.0, (W, H))  # true 10%/90% quantiles at -/+ 2.563
+    f = np.stack([np.full((W, H), -1.0), np.zeros((W, H)), np.full((W, H), 1.0)], axis=-1)  # too narrow
+    scale = np.ones(W)
+    shifts = calibration.fit_shifts(y, f, scale, (0.1, 0.5, 0.9))
+    assert shifts[:, 1].tolist() == [0, 0, 0]  # the median (point forecast) is never moved
+    assert shifts[:, 0] == pytest.approx(-1.563, abs=0.15) and shifts[:, 2] == pytest.approx(1.563, abs=0.15)
+    cal = calibration.apply(f, scale, shifts)
+    inside = (y >= cal[..., 0]) & (y <= cal[..., 2])
+    assert inside.mean() == pytest.approx(0.8, abs=0.01)
+    report = calibration.calibrate(y, f, scale, np.arange(W) % 7, (0.1, 0.5, 0.9), (80.0,))
+    assert report["coverage"]["80"]["raw"] == pytest.approx(100 * 0.383, abs=2)
+    assert report["coverage"]["80"]["calibrated"] == pytest.approx(80, abs=2)  # cross-fitted, held out
+
+
+def test_calibration_scales_with_each_window():
+    # Two series of very different levels: shifts are in units of each window's own scale.
+    y = np.array([[12.0], [1200.0]] * 40)
+    f = np.tile(np.array([[[9.0, 10.0, 11.0]], [[900.0, 1000.0, 1100.0]]]), (40, 1, 1))
+    scale = np.array([1.0, 100.0] * 40)
+    cal = calibration.apply(f, scale, calibration.fit_shifts(y, f, scale, (0.1, 0.5, 0.9)))
+    assert cal[0, 0, 2] == pytest.approx(12.0) and cal[1, 0, 2] == pytest.approx(1200.0)
+
+
+def test_intervals_end_to_end(tmp_path):
+    sine_panel(n_series=6, length=200).to_csv(tmp_path / "d.csv", index=False)
+    r = cli("train", "d.csv", "-o", "m.pt", "--horizon", "6", "--input-size", "24", "--intervals", "80,95", *TINY,
+            "--json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out["metrics"]["intervals"]) == {"80", "95"}
+    assert {"raw", "calibrated"} <= set(out["metrics"]["intervals"]["80"])
+    ckpt = checkpoint.load(tmp_path / "m.pt")
+    assert np.shape(ckpt.calibration["shifts"]) == (6, 5)  # horizon x (0.025, 0.1, 0.5, 0.9, 0.975)
+    p = cli("predict", "m.pt", "d.csv", "-o", "f.csv")
+    assert p.exit_code == 0, p.stderr
+    f = pd.read_csv(tmp_path / "f.csv")
+    assert list(f.columns) == ["series_id", "timestamp", "forecast", "lo-80", "hi-80", "lo-95", "hi-95"]
+    assert (f["lo-95"] <= f["lo-80"]).all() and (f["lo-80"] <= f["forecast"]).all()
+    assert (f["forecast"] <= f["hi-80"]).all() and (f["hi-80"] <= f["hi-95"]).all()
+    assert (f["hi-80"] - f["lo-80"] > 0).all()
+
+
+def test_asked_quantiles_get_their_own_columns(tmp_path):
+    sine_panel(n_series=2, length=120).to_csv(tmp_path / "d.csv", index=False)
+    assert cli("train", "d.csv", "-o", "m.pt", "--horizon", "6", "--input-size", "24", "--quantiles", "0.1,0.9",
+               *TINY).exit_code == 0
+    f = pd.read_csv(tmp_path / "f.csv") if cli("predict", "m.pt", "d.csv", "-o", "f.csv").exit_code == 0 else None
+    assert list(f.columns) == ["series_id", "timestamp", "forecast", "lo-80", "hi-80", "q0.1", "q0.9"]
+    assert (f["q0.1"] == f["lo-80"]).all()
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--quantiles", "0.1,1.5", "model.quantiles (--quantiles) must be between 0 and 1 (exclusive), got 1.5"),
+    ("--intervals", "80,100", "model.intervals (--intervals) must be percentages between 0 and 100, got 100"),
+    ("--intervals", "eighty", "model.intervals (--intervals) must be a list of numbers, got ['eighty']"),
+])
+def test_bad_quantiles_and_intervals_are_named(tmp_path, flag, value, message):
+    sine_panel(n_series=1, length=100).to_csv(tmp_path / "d.csv", index=False)
+    r = cli("train", "d.csv", "-o", "m.pt", flag, value)
+    assert r.exit_code == 1 and r.stderr.strip() == f"Error: {message}"
