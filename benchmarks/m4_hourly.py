@@ -68,17 +68,6 @@ class Progress:
         pass
 
 
-def parse_sets(items: list[str]) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        section, _, name = key.partition(".")
-        import yaml
-
-        out.setdefault(section, {})[name] = yaml.safe_load(value)
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "m4")
@@ -96,7 +85,7 @@ def main() -> None:
         tmp = Path(tmp)
         long = pd.concat([pd.DataFrame({"series_id": i, "step": np.arange(len(x)), "value": x}) for i, x in zip(ids, series)])
         long.to_csv(tmp / "train.csv", index=False)
-        overrides = parse_sets(a.set)
+        overrides = config_mod.parse_sets(a.set)
         overrides.setdefault("data", {})["season"] = M
         overrides.setdefault("model", {})["horizon"] = H
         overrides.setdefault("training", {}).setdefault("device", "cpu")

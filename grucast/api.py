@@ -141,7 +141,7 @@ def _summary(table: Table, panel: Panel, warnings: Optional[list[str]] = None) -
 
 @dataclass
 class TrainResult:
-    checkpoint_path: Path
+    checkpoint_path: Optional[Path]
     config: Config  # resolved
     config_notes: list[str]
     data: DataSummary
@@ -238,6 +238,17 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     if not out_path.parent.is_dir() and str(out_path.parent) not in ("", "."):
         raise ConfigError(f"cannot write the checkpoint: folder {out_path.parent} does not exist")
     table = load_table(Path(data_path), cfg.data)
+    ckpt, result = fit_table(table, cfg, callback, on_ready)
+    checkpoint.save(ckpt, out_path)
+    result.checkpoint_path = out_path
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
+              on_ready: Optional[Any] = None) -> tuple[checkpoint.Checkpoint, TrainResult]:
+    """Train on the series of a loaded table: the checkpoint (not yet saved) and the result."""
+    started = time.perf_counter()
     panel = build_panel(table, fill=None)
     cfg, notes = resolve(cfg, panel.freq, panel.lengths)
     # Gaps are filled knowing where validation starts, so no held-out value shapes a training target.
@@ -281,7 +292,7 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
         ],
         metrics=scores,
         info={
-            "data_file": Path(data_path).name,
+            "data_file": table.path.name,
             "n_series": panel.n_series,
             "n_points": int(panel.offsets[-1]),
             "train_windows": int(len(train_starts)),
@@ -290,9 +301,8 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
             "steps": result.steps,
         },
     )
-    checkpoint.save(ckpt, out_path)
-    return TrainResult(
-        checkpoint_path=out_path,
+    return ckpt, TrainResult(
+        checkpoint_path=None,
         config=cfg,
         config_notes=notes,
         data=summary,
@@ -479,6 +489,50 @@ class PredictResult:
         }
 
 
+def id_columns(table: Table, schema: Schema, ids: np.ndarray) -> dict[str, Any]:
+    """The output columns that name the series of every row: the id column as in the input
+    (none for a single series), and with several targets a 'target' column."""
+    columns: dict[str, Any] = {}
+    id_col = schema.output_id_col
+    if table.parts:
+        pairs = [table.parts[str(i)] for i in ids]
+        if id_col is not None:
+            columns[id_col] = np.array([p[0] for p in pairs], dtype=object)
+        name = "target" if "target" not in (id_col, schema.time_col) else "target_column"
+        columns[name] = np.array([p[1] for p in pairs], dtype=object)
+    elif id_col is not None:
+        columns[id_col] = np.asarray(ids, dtype=object)
+    return columns
+
+
+def forecast_columns(cfg: Config, f: np.ndarray) -> dict[str, np.ndarray]:
+    """'forecast' (the median of a quantile model) and, for a quantile model, lo-/hi- columns
+    of every interval and a q column for every quantile asked for; f is [W, H] or [W, H, Q]."""
+    quantiles = config_mod.output_quantiles(cfg.model)
+    if not quantiles:
+        return {"forecast": _round_float32(f.ravel())}
+    columns = {"forecast": _round_float32(f[..., quantiles.index(0.5)].ravel())}
+    for level in config_mod.interval_levels(cfg.model):
+        lo, hi = metrics.level_quantiles(level)
+        columns[f"lo-{level:g}"] = _round_float32(f[..., quantiles.index(lo)].ravel())
+        columns[f"hi-{level:g}"] = _round_float32(f[..., quantiles.index(hi)].ravel())
+    for q in cfg.model.quantiles:
+        columns[f"q{q:g}"] = _round_float32(f[..., quantiles.index(q)].ravel())
+    return columns
+
+
+def load_model(ckpt: checkpoint.Checkpoint, device: torch.device, source: str = "the checkpoint") -> GRUForecaster:
+    """The network of a checkpoint with its weights, on device, ready for inference."""
+    model = GRUForecaster(ckpt.config.model, ckpt.features.sizes(ckpt.config.model.series_embedding))
+    try:
+        model.load_state_dict(ckpt.state_dict)
+    except RuntimeError as e:
+        from grucast.errors import CheckpointError
+
+        raise CheckpointError(f"{source} holds weights that do not fit its own config ({str(e).splitlines()[0]})") from None
+    return model.to(device)
+
+
 def _round_float32(a: np.ndarray) -> np.ndarray:
     """float32 results as the shortest decimals that read back to the same float32, so files
     show 12.5 rather than 12.5000000001."""
@@ -516,40 +570,14 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
             f"{min_input} points, and the longest series has {int(panel.lengths.max())}"
         )
     notes = _unseen(panel, spec, ok)
-    model = GRUForecaster(cfg.model, spec.sizes(cfg.model.series_embedding))
-    try:
-        model.load_state_dict(ckpt.state_dict)
-    except RuntimeError as e:
-        from grucast.errors import CheckpointError
-
-        raise CheckpointError(f"{model_path} holds weights that do not fit its own config ({str(e).splitlines()[0]})") from None
-    model.to(dev)
+    model = load_model(ckpt, dev, str(model_path))
     f, window_scale = predict_windows(model, data, starts, L, with_scale=True)  # [S, H] or [S, H, Q]
     quantiles = config_mod.output_quantiles(cfg.model)
     if quantiles and ckpt.calibration:
         f = calibrated(f.astype(np.float64), window_scale.astype(np.float64), np.asarray(ckpt.calibration["shifts"]))
-    times = panel.times_after(ok, H)
-    columns: dict[str, Any] = {}
-    id_col = ckpt.schema.output_id_col
-    if table.parts:  # several targets: the id and the target column of every series
-        pairs = [table.parts[str(i)] for i in panel.ids[ok]]
-        if id_col is not None:
-            columns[id_col] = np.repeat(np.array([p[0] for p in pairs], dtype=object), H)
-        name = "target" if "target" not in (id_col, ckpt.schema.time_col) else "target_column"
-        columns[name] = np.repeat(np.array([p[1] for p in pairs], dtype=object), H)
-    elif id_col is not None:
-        columns[id_col] = np.repeat(panel.ids[ok], H)
-    columns[ckpt.schema.time_col] = times
-    if quantiles:
-        columns["forecast"] = _round_float32(f[..., quantiles.index(0.5)].ravel())
-        for level in config_mod.interval_levels(cfg.model):
-            lo, hi = metrics.level_quantiles(level)
-            columns[f"lo-{level:g}"] = _round_float32(f[..., quantiles.index(lo)].ravel())
-            columns[f"hi-{level:g}"] = _round_float32(f[..., quantiles.index(hi)].ravel())
-        for q in cfg.model.quantiles:
-            columns[f"q{q:g}"] = _round_float32(f[..., quantiles.index(q)].ravel())
-    else:
-        columns["forecast"] = _round_float32(f.ravel())
+    columns = id_columns(table, ckpt.schema, np.repeat(panel.ids[ok], H))
+    columns[ckpt.schema.time_col] = panel.times_after(ok, H)
+    columns.update(forecast_columns(cfg, f))
     frame = pd.DataFrame(columns)
     if out_path is not None:
         write_frame(frame, Path(out_path))

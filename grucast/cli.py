@@ -350,3 +350,90 @@ def check(
             render.check_report(result, render.stdout_console())
         if not result.ok:
             raise typer.Exit(code=1)
+
+
+WINDOWS_OPT = typer.Option(None, "--windows", help="Forecast origins per series, the newest ending at the series' end (default: evaluate 1, backtest 3).")
+STRIDE_OPT = typer.Option(None, "--stride", help="Steps between origins (default: one horizon, so windows do not overlap).")
+FORECASTS_OUT_OPT = typer.Option(None, "-o", "--output", help="Write every window's forecasts, actuals and baselines here (CSV, .parquet or .json).")
+METRICS_OUT_OPT = typer.Option(None, "--metrics", help="Write the metrics per series and pooled ('(all)') here (CSV, .parquet or .json).")
+
+
+def _report(result, json_out: bool) -> None:
+    from grucast import render
+
+    if json_out:
+        typer.echo(render.dumps(result.to_dict()))
+    else:
+        render.evaluation_report(result, render.stdout_console())
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Argument(..., metavar="MODEL", help="Checkpoint written by grucast train."),
+    data: Path = typer.Argument(..., metavar="DATA", help="File with the model's columns, reaching past its training period."),
+    windows: Optional[int] = WINDOWS_OPT,
+    stride: Optional[int] = STRIDE_OPT,
+    output: Optional[Path] = FORECASTS_OUT_OPT,
+    metrics_out: Optional[Path] = METRICS_OUT_OPT,
+    device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one), cpu, cuda or cuda:N."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
+    json_out: bool = typer.Option(False, "--json", help="Print the pooled metrics as one JSON document on stdout."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only errors and results."),
+) -> None:
+    """Score a trained model on DATA: forecast the last horizon of every series (or --windows
+    origins, --stride apart) from the history before it, beside naive and seasonal naive."""
+    _setup_logging(False, quiet)
+    with _user_errors():
+        from grucast import backtest
+
+        result = backtest.evaluate(model, data, windows=1 if windows is None else windows, stride=stride, device=device, threads=threads,
+                                   out_path=output, metrics_path=metrics_out)
+        _report(result, json_out)
+
+
+@app.command(name="backtest")
+def backtest_cmd(
+    data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file, as for train."),
+    config: Optional[Path] = CONFIG_OPT,
+    windows: Optional[int] = WINDOWS_OPT,
+    stride: Optional[int] = STRIDE_OPT,
+    refit: bool = typer.Option(False, "--refit", help="Train a model for every window (on the data before its origin) instead of once before the oldest."),
+    data_format: Optional[DataFormat] = FORMAT_OPT,
+    time_col: Optional[str] = TIME_COL_OPT,
+    id_col: Optional[str] = ID_COL_OPT,
+    target: Optional[str] = TARGET_OPT,
+    fill: Optional[Fill] = FILL_OPT,
+    duplicates: Optional[Duplicates] = DUPLICATES_OPT,
+    sep: Optional[str] = SEP_OPT,
+    horizon: Optional[int] = HORIZON_OPT,
+    input_size: Optional[int] = INPUT_SIZE_OPT,
+    season: Optional[int] = SEASON_OPT,
+    future_cols: Optional[str] = FUTURE_COLS_OPT,
+    past_cols: Optional[str] = PAST_COLS_OPT,
+    static_cols: Optional[str] = STATIC_COLS_OPT,
+    sets: list[str] = typer.Option([], "--set", help="Any other setting, as section.key=value (e.g. --set training.max_steps=500); repeatable."),
+    output: Optional[Path] = FORECASTS_OUT_OPT,
+    metrics_out: Optional[Path] = METRICS_OUT_OPT,
+    json_out: bool = typer.Option(False, "--json", help="Print the pooled metrics as one JSON document on stdout."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only errors and results."),
+) -> None:
+    """Rolling-origin evaluation: train on every series up to its oldest origin (or before each
+    origin with --refit), forecast --windows origins per series, --stride apart, and score the
+    GRU beside naive and seasonal naive, per series and pooled. Settings as for train (--config,
+    the data flags, --set section.key=value)."""
+    _setup_logging(False, quiet)
+    with _user_errors():
+        from grucast import backtest, render
+        from grucast import config as config_mod
+
+        overrides = config_mod.merge(
+            config_mod.parse_sets(sets),
+            {"data": _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season,
+                                     future_cols, past_cols, static_cols),
+             "model": {"horizon": horizon, "input_size": input_size}},
+        )
+        cfg = config_mod.load(config, overrides)
+        display = render.TrainDisplay(render.stderr_console(), quiet=quiet)
+        result = backtest.backtest(data, cfg, windows=3 if windows is None else windows, stride=stride, refit=refit, callback=display,
+                                   out_path=output, metrics_path=metrics_out)
+        _report(result, json_out)

@@ -358,6 +358,35 @@ def load(path: Optional[Path] = None, overrides: Optional[dict[str, dict[str, An
     return from_dict(merged, source=str(path) if path else "settings")
 
 
+def parse_sets(items: typing.Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Overrides from 'section.key=value' texts (values read as YAML: 3, 0.1, true, [a, b])."""
+    import yaml
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not eq or not dot:
+            raise ConfigError(f"--set takes section.key=value (for example model.hidden_size=32), got '{item}'")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            parsed = value
+        out.setdefault(section, {})[name] = parsed
+    return out
+
+
+def merge(*overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Overrides combined; a later non-None value wins."""
+    out: dict[str, dict[str, Any]] = {}
+    for o in overrides:
+        for section, values in o.items():
+            for key, value in values.items():
+                if value is not None:
+                    out.setdefault(section, {})[key] = value
+    return out
+
+
 def replace(cfg: Config, **sections: dict[str, Any]) -> Config:
     """A copy of cfg with some fields of some sections replaced, validated again."""
     new = {name: dataclasses.replace(getattr(cfg, name), **values) for name, values in sections.items()}

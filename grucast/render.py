@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grucast.api import CheckResult, DataSummary, PredictResult, TrainResult
+from grucast.backtest import EvaluationResult
 from grucast.io import preview, text_times
 from grucast.train import EvalRecord, FitResult
 
@@ -266,3 +267,33 @@ def check_report(result: CheckResult, console: Console) -> None:
     for p in result.problems:
         console.print(f"Problem: {p}")
     console.print("OK: this file can be trained on" if result.ok else "Not trainable: fix the problem(s) above")
+
+
+# ---------------------------------------------------------------- evaluate / backtest
+
+
+def evaluation_report(result: EvaluationResult, console: Console) -> None:
+    t = Table(title=f"{plural(result.windows, 'window', 'windows')} of {result.horizon} steps from "
+              f"{plural(result.series, 'series', 'series')} (stride {result.stride})"
+              + (f"; {plural(result.trainings, 'model', 'models')} trained in {result.train_seconds:.0f}s"
+                 if result.trainings else ""),
+              title_justify="left")
+    t.add_column("model", no_wrap=True)
+    cols = (("MAE", "mae", 4), ("RMSE", "rmse", 4), ("sMAPE", "smape", 3), ("MASE", "mase", 3),
+            ("RMSSE", "rmsse", 3), ("WAPE %", "wape", 2), ("bias", "bias", 4))
+    for name, _, _ in cols:
+        t.add_column(name, justify="right")
+    labels = {"gru": "GRU", "naive": "naive", "seasonal_naive": f"seasonal naive (m={result.season})"}
+    for key, label in labels.items():
+        s = result.overall.get(key, {})
+        t.add_row(label, *[_num(s.get(k), d) for _, k, d in cols])
+    console.print(t)
+    gru = result.overall.get("gru", {})
+    for key in sorted(k for k in gru if k.startswith("coverage_")):
+        level = key[len("coverage_"):]
+        console.print(f"{level}% intervals: coverage {_num(gru[key], 1)}%, mean width {_num(gru.get('width_' + level))}, "
+                      f"MSIS {_num(gru.get('msis_' + level), 3)}")
+    if "wql" in gru:
+        console.print(f"Weighted quantile loss {_num(gru['wql'])}")
+    if result.skipped:
+        warning(console, f"{len(result.skipped)} series too short for a window: {preview(result.skipped)}", "Note")

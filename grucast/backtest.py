@@ -1,0 +1,284 @@
+"""Rolling-origin evaluation: forecasts from many cutoffs of every series, scored beside naive
+and seasonal naive, from one loaded dataset and one batched pass through the model.
+
+An *origin* is a number of observed points of a series; the forecast from it covers the points
+``[origin, origin + horizon)``, which the data holds, so it can be scored. Window 0 is the last
+horizon of every series, window k starts ``k x stride`` points earlier.
+
+``evaluate`` scores a trained model on a file; ``backtest`` first trains on each series up to its
+oldest origin (once, or once per window with ``refit``) and then scores the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+import torch
+
+from grucast import baselines, checkpoint, features, metrics
+from grucast import config as config_mod
+from grucast.api import DataSummary, _summary, fit_table, forecast_columns, id_columns, load_model, resolve
+from grucast.calibration import apply as calibrated
+from grucast.config import Config
+from grucast.errors import ConfigError, DataError
+from grucast.forecast import predict_windows
+from grucast.io import Table, load_table, load_table_like, write_frame
+from grucast.panel import Panel, build_panel, time_at
+from grucast.runtime import select_device, set_threads
+from grucast.train import Callback
+
+MODELS = ("gru", "naive", "seasonal_naive")
+
+
+@dataclass
+class Origins:
+    series: np.ndarray  # [W] panel series index
+    origin: np.ndarray  # [W] observed points before the forecast
+    window: np.ndarray  # [W] 0 for the last horizon, k for k strides earlier
+
+
+def origins(lengths: np.ndarray, horizon: int, windows: int, stride: int, min_history: int) -> Origins:
+    """Every (series, window) whose forecast lies inside the series and has min_history points
+    before it; vectorised, no loop over series."""
+    n = len(lengths)
+    w = np.tile(np.arange(windows), n)
+    s = np.repeat(np.arange(n), windows)
+    o = lengths[s] - horizon - w * stride
+    ok = o >= min_history
+    return Origins(series=s[ok], origin=o[ok].astype(np.int64), window=w[ok])
+
+
+@dataclass
+class EvaluationResult:
+    overall: dict[str, dict[str, float]]  # model -> metric -> value, pooled over every window
+    per_series: pd.DataFrame  # one row per series and model
+    forecasts: pd.DataFrame  # one row per window and step: actual, forecast, baselines
+    windows: int
+    series: int
+    horizon: int
+    season: int
+    stride: int
+    skipped: list[str]  # series too short for any window
+    data: DataSummary
+    trainings: int = 0  # models trained (backtest)
+    train_seconds: float = 0.0
+    seconds: float = 0.0
+    intervals: dict[str, Any] = field(default_factory=dict)
+    config: Optional[Config] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "windows": self.windows,
+            "series": self.series,
+            "horizon": self.horizon,
+            "season": self.season,
+            "stride": self.stride,
+            "skipped": self.skipped,
+            "metrics": self.overall,
+            "trainings": self.trainings,
+            "train_seconds": round(self.train_seconds, 3),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _checked(windows: int, stride: Optional[int], horizon: int) -> int:
+    if windows < 1:
+        raise ConfigError(f"--windows must be at least 1, got {windows}")
+    stride = horizon if stride is None else stride
+    if stride < 1:
+        raise ConfigError(f"--stride must be at least 1, got {stride}")
+    return stride
+
+
+def _forecast(ckpt: checkpoint.Checkpoint, model: torch.nn.Module, panel: Panel, org: Origins,
+              device: torch.device) -> np.ndarray:
+    """Forecasts [W, H] (or calibrated quantiles [W, H, Q]) from every origin, in batches."""
+    cfg, spec = ckpt.config, ckpt.features
+    data = features.build(panel, spec, cfg.model.scaler, device)
+    L = cfg.model.input_size
+    starts = data.offsets[org.series] + data.pad + org.origin - L
+    f, scale = predict_windows(model, data, starts, L, with_scale=True)
+    if config_mod.output_quantiles(cfg.model) and ckpt.calibration:
+        f = calibrated(f.astype(np.float64), scale.astype(np.float64), np.asarray(ckpt.calibration["shifts"]))
+    return f.astype(np.float64)
+
+
+def _score(table: Table, panel: Panel, cfg: Config, org: Origins, f: np.ndarray, stride: int) -> dict[str, Any]:
+    """Metrics of the GRU and the baselines over the windows, pooled and per series, and the
+    forecast frame."""
+    H, m = cfg.model.horizon, cfg.data.season
+    quantiles = config_mod.output_quantiles(cfg.model)
+    levels = config_mod.interval_levels(cfg.model)
+    target = panel.offsets[org.series] + org.origin  # panel index of every first forecast point
+    idx = target[:, None] + np.arange(H)
+    y = np.asarray(panel.values, dtype=np.float64)[idx]
+    if panel.observed is not None:
+        y[~panel.observed[idx]] = np.nan
+    point = f[..., quantiles.index(0.5)] if quantiles else f
+    forecasts = {"gru": point, "naive": baselines.naive(panel.values, target, H),
+                 "seasonal_naive": baselines.seasonal_naive(panel.values, target, m, H)}
+    # In-sample scale of every series: its points before its oldest origin.
+    first = np.full(panel.n_series, np.iinfo(np.int64).max)
+    np.minimum.at(first, org.series, org.origin)
+    first = np.where(first == np.iinfo(np.int64).max, 0, first)
+    scale = metrics.seasonal_scale(panel.values, panel.offsets, first, m)[org.series]
+    scale2 = metrics.seasonal_scale(panel.values, panel.offsets, first, m, power=2)[org.series]
+    overall = {name: metrics.point_scores(y, fc, scale, scale2) for name, fc in forecasts.items()}
+    if quantiles:
+        overall["gru"].update(metrics.interval_scores(y, f, quantiles, levels, scale))
+    rows = []
+    for i in np.unique(org.series):  # per-series scores: a loop over series, each vectorised
+        w = org.series == i
+        for name, fc in forecasts.items():
+            row = {"series": str(panel.ids[i]), "model": name, "windows": int(w.sum())}
+            row.update(metrics.point_scores(y[w], fc[w], scale[w], scale2[w]))
+            if quantiles and name == "gru":
+                row.update(metrics.interval_scores(y[w], f[w], quantiles, levels, scale[w]))
+            rows.append(row)
+    per_series = pd.DataFrame(rows)
+
+    ids = np.repeat(panel.ids[org.series], H)
+    columns = id_columns(table, table.schema, ids)
+    time_col = table.schema.time_col
+    k = org.origin[:, None] + np.arange(H)
+    columns["cutoff"] = _times(panel, org.series, org.origin - 1)
+    columns["cutoff"] = np.repeat(np.asarray(columns["cutoff"]), H)
+    columns[time_col] = _times(panel, np.repeat(org.series, H), k.ravel())
+    columns["window"] = np.repeat(org.window, H)
+    columns["actual"] = y.ravel()
+    columns.update(forecast_columns(cfg, f))
+    columns["naive"] = forecasts["naive"].ravel()
+    columns["seasonal_naive"] = forecasts["seasonal_naive"].ravel()
+    return {"overall": overall, "per_series": per_series, "forecasts": pd.DataFrame(columns)}
+
+
+def _times(panel: Panel, series: np.ndarray, k: np.ndarray):
+    out = time_at(panel.freq, panel.start[series], k)
+    return np.asarray(out) if panel.freq.kind == "int" else out
+
+
+def _write(result: EvaluationResult, out_path: Optional[Path], metrics_path: Optional[Path]) -> None:
+    if out_path is not None:
+        write_frame(result.forecasts, Path(out_path))
+    if metrics_path is not None:
+        pooled = [{"series": "(all)", "model": name, "windows": result.windows, **scores}
+                  for name, scores in result.overall.items()]
+        write_frame(pd.concat([pd.DataFrame(pooled), result.per_series], ignore_index=True), Path(metrics_path))
+
+
+def evaluate(model_path: Path, data_path: Path, windows: int = 1, stride: Optional[int] = None,
+             device: str = "auto", threads: Optional[int] = None, out_path: Optional[Path] = None,
+             metrics_path: Optional[Path] = None) -> EvaluationResult:
+    """Score a trained model on a file from the last `windows` origins of every series."""
+    started = time.perf_counter()
+    ckpt = checkpoint.load(Path(model_path))
+    cfg = ckpt.config
+    H = cfg.model.horizon
+    stride = _checked(windows, stride, H)
+    table = load_table_like(Path(data_path), ckpt.schema, cfg.data)
+    panel = build_panel(table, cfg.data.fill, freq=ckpt.freq)
+    need = max(cfg.model.min_input if ckpt.features.mask and cfg.model.min_input else cfg.model.input_size,
+               cfg.data.season)
+    org = origins(panel.lengths, H, windows, stride, need)
+    if len(org.series) == 0:
+        raise DataError(
+            f"no series of {Path(data_path).name} is long enough to evaluate: a window needs {need} points of history "
+            f"and {H} to score, and the longest series has {int(panel.lengths.max())}"
+        )
+    set_threads(threads)
+    dev = select_device(device)
+    f = _forecast(ckpt, load_model(ckpt, dev, str(model_path)), panel, org, dev)
+    result = _result(table, panel, cfg, org, f, stride)
+    result.seconds = time.perf_counter() - started
+    _write(result, out_path, metrics_path)
+    return result
+
+
+def _result(table: Table, panel: Panel, cfg: Config, org: Origins, f: np.ndarray, stride: int) -> EvaluationResult:
+    scored = _score(table, panel, cfg, org, f, stride)
+    used = np.unique(org.series)
+    return EvaluationResult(
+        overall=scored["overall"], per_series=scored["per_series"], forecasts=scored["forecasts"],
+        windows=int(len(org.series)), series=int(len(used)), horizon=cfg.model.horizon, season=cfg.data.season,
+        stride=stride, skipped=[str(i) for i in np.delete(panel.ids, used)] + list(panel.dropped),
+        data=_summary(table, panel), config=cfg,
+    )
+
+
+def _truncate(table: Table, panel: Panel, cut: np.ndarray) -> Table:
+    """The table with every series cut before its point cut[i] (all of it where cut is -1)."""
+    frame = table.frame
+    codes = pd.Index(panel.ids).get_indexer(frame["series_id"])
+    limit = _times(panel, np.arange(panel.n_series), np.maximum(cut, 0))
+    if panel.freq.kind == "int":
+        t, lim = frame["time"].to_numpy(dtype=np.int64), np.asarray(limit, dtype=np.int64)
+    else:
+        t = pd.DatetimeIndex(frame["time"]).as_unit("ns")
+        lim = pd.DatetimeIndex(limit).as_unit("ns")
+        if t.tz is not None:
+            t, lim = t.tz_convert("UTC"), lim.tz_convert("UTC")
+        elif lim.tz is not None:
+            lim = lim.tz_convert("UTC").tz_localize(None)
+        t, lim = t.asi8, lim.asi8
+    keep = (codes < 0) | (cut[np.maximum(codes, 0)] < 0) | (t < lim[np.maximum(codes, 0)])
+    return Table(frame=frame[keep].reset_index(drop=True), schema=table.schema, path=table.path,
+                 notes=table.notes, parts=table.parts)
+
+
+def backtest(data_path: Path, cfg: Config, windows: int = 3, stride: Optional[int] = None, refit: bool = False,
+             callback: Optional[Callback] = None, out_path: Optional[Path] = None,
+             metrics_path: Optional[Path] = None) -> EvaluationResult:
+    """Train on every series up to its oldest origin (or up to each origin with refit) and
+    score forecasts from `windows` origins per series, the newest ending at the series' end."""
+    started = time.perf_counter()
+    table = load_table(Path(data_path), cfg.data)
+    full = build_panel(table, fill=None)
+    H = resolve(cfg, full.freq, full.lengths)[0].model.horizon
+    stride = _checked(windows, stride, H)
+    # The defaults that depend on the data (input_size) follow what the first training sees.
+    cfg, _ = resolve(config_mod.replace(cfg, model={"horizon": H}), full.freq, full.lengths - H - (windows - 1) * stride)
+    full.fill(cfg.data.fill)
+    # Every scored window has input_size points of history (and a season for the baseline).
+    org = origins(full.lengths, H, windows, stride, max(cfg.model.input_size, cfg.data.season))
+    if len(org.series) == 0:
+        raise DataError(
+            f"no series of {Path(data_path).name} is long enough to backtest {windows} window(s) of {H} steps: "
+            f"each needs input_size {cfg.model.input_size} points of history, and the longest series has "
+            f"{int(full.lengths.max())} in all"
+        )
+    set_threads(cfg.training.threads)
+    rounds = sorted(set(org.window.tolist()), reverse=True) if refit else [None]
+    f = np.zeros((len(org.series), H), dtype=np.float64)
+    trainings, train_seconds, last_cfg = 0, 0.0, cfg
+    for w in rounds:
+        chosen = org.window == w if w is not None else np.ones(len(org.series), dtype=bool)
+        cut = np.full(full.n_series, -1, dtype=np.int64)  # -1: a series outside the test keeps all its points
+        first = np.full(full.n_series, np.iinfo(np.int64).max)
+        np.minimum.at(first, org.series[chosen], org.origin[chosen])
+        has = first < np.iinfo(np.int64).max
+        cut[has] = first[has]
+        t0 = time.perf_counter()
+        ckpt, trained = fit_table(_truncate(table, full, cut), cfg, callback)
+        train_seconds += time.perf_counter() - t0
+        trainings += 1
+        dev = select_device(cfg.training.device)
+        model = load_model(ckpt, dev)
+        fw = _forecast(ckpt, model, full, _subset(org, chosen), dev)
+        if fw.ndim == 3 and f.ndim == 2:
+            f = np.zeros((len(org.series), H, fw.shape[-1]), dtype=np.float64)
+        f[chosen] = fw
+        last_cfg = trained.config
+    result = _result(table, full, last_cfg, org, f, stride)
+    result.trainings, result.train_seconds = trainings, train_seconds
+    result.seconds = time.perf_counter() - started
+    _write(result, out_path, metrics_path)
+    return result
+
+
+def _subset(org: Origins, chosen: np.ndarray) -> Origins:
+    return Origins(series=org.series[chosen], origin=org.origin[chosen], window=org.window[chosen])
