@@ -1,0 +1,158 @@
+"""ETTh1: forecast OT (oil temperature) with the six load columns as past covariates, against the
+same model on OT alone, trained end to end through the `grucast` command and scored on every
+window of the standard test split, on standardised values as the published tables are.
+
+    python benchmarks/etth1.py [--horizons 24,96] [--input-sizes 168,336] [--max-steps 600]
+                               [--seed 0] [--threads 1] [--keep DIR]
+
+Standard split (see ../shared/data/README.md): train rows [0, 8640), val [8640 - L, 11520), test
+[11520 - L, 14400), L the look-back. grucast trains on rows [0, 11520) with --val-size 2880, so
+its validation part (early stopping, best weights) is exactly the standard val part and no
+training target reaches it. The test windows are all of them, stride 1: forecast starts
+11520 ... 14400 - H, their inputs from the rows before. Forecasts come from the checkpoint through
+grucast's own library calls (checkpoint.load, io.load_table_like, panel.build_panel,
+features.build, forecast.predict_windows) on rows [0, 14400); errors are divided by the standard
+deviation of OT over the train rows (StandardScaler, ddof 0), so MSE and MAE are on the scaled
+values. Repeat (the last input value) is computed on the same windows as a self-check: it must
+give the README's 0.034 / 0.139 (H 24) and 0.069 / 0.203 (H 96).
+
+The data is CC BY-ND 4.0: it is read from ../shared/data and only temporary row subsets are
+written, under a temporary folder (or --keep DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from grucast import checkpoint, features, io, panel
+from grucast.forecast import predict_windows
+from grucast.model import GRUForecaster
+
+# The command line of the grucast this interpreter imports, so the CLI and the library agree.
+GRUCAST = [sys.executable, "-m", "grucast"]
+TRAIN_END, VAL_END, TEST_END = 8640, 11520, 14400
+LOADS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]
+# Univariate ETTh1 (features=S), MSE / MAE, from ../shared/data/README.md.
+PUBLISHED = {
+    24: {"Informer (Informer T1)": (0.098, 0.247), "LSTMa (Informer T1)": (0.114, 0.272),
+         "DeepAR (Informer T1)": (0.107, 0.280), "ARIMA (Informer T1)": (0.108, 0.284),
+         "Prophet (Informer T1)": (0.115, 0.275)},
+    96: {"NLinear (DLinear T1)": (0.053, 0.177), "DLinear (DLinear T1)": (0.056, 0.180),
+         "Linear (DLinear T1)": (0.189, 0.359), "FEDformer-f (DLinear T1)": (0.079, 0.215),
+         "Autoformer (DLinear T1)": (0.071, 0.206), "Informer (DLinear T1)": (0.193, 0.377)},
+}
+REPEAT = {24: (0.034, 0.139), 48: (0.050, 0.171), 96: (0.069, 0.203), 168: (0.087, 0.229)}
+
+
+def run(cmd: list[str]) -> tuple[str, float]:
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    secs = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
+    return p.stdout, secs
+
+
+def rolling_forecasts(model_path: Path, data_path: Path, H: int) -> tuple[np.ndarray, np.ndarray]:
+    """Forecasts [W, H] for every forecast start in [VAL_END, TEST_END - H], and those starts,
+    from the checkpoint, through grucast's own loading and feature code."""
+    ckpt = checkpoint.load(model_path)
+    cfg, spec = ckpt.config, ckpt.features
+    assert cfg.model.horizon == H
+    L = cfg.model.input_size
+    table = io.load_table_like(data_path, ckpt.schema, cfg.data)
+    p = panel.build_panel(table, cfg.data.fill, freq=ckpt.freq)
+    assert p.n_series == 1 and p.lengths[0] == TEST_END, (p.n_series, p.lengths)
+    data = features.build(p, spec, cfg.model.scaler, "cpu", ext=0)
+    model = GRUForecaster(cfg.model, spec.sizes(cfg.model.series_embedding))
+    model.load_state_dict(ckpt.state_dict)
+    t = np.arange(VAL_END, TEST_END - H + 1)  # forecast starts (panel positions of one series)
+    f = predict_windows(model, data, data.starts(t - L), L)
+    return f.astype(np.float64), t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "ett" / "ETTh1.csv")
+    ap.add_argument("--horizons", default="24", help="comma-separated, e.g. 24,96")
+    ap.add_argument("--input-sizes", default="168", help="look-back per horizon, comma-separated, e.g. 168,336")
+    ap.add_argument("--max-steps", type=int, default=600)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--keep", type=Path, default=None, help="keep the work folder (row subsets, models) here")
+    a = ap.parse_args()
+    horizons = [int(x) for x in a.horizons.split(",")]
+    inputs = [int(x) for x in a.input_sizes.split(",")]
+    if len(inputs) == 1:
+        inputs *= len(horizons)
+    assert len(inputs) == len(horizons), "one --input-sizes value per horizon"
+
+    raw = pd.read_csv(a.data)
+    assert list(raw.columns) == ["date", *LOADS, "OT"] and len(raw) == 17420, "not the ETTh1.csv of ../shared/data"
+    ot = raw["OT"].to_numpy(np.float64)
+    mu, sd = ot[:TRAIN_END].mean(), ot[:TRAIN_END].std()
+    print(f"OT over the train rows: mean {mu:.4f}, std {sd:.4f}")
+
+    work = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="grucast-etth1-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    try:
+        raw.iloc[:VAL_END].to_csv(work / "train.csv", index=False)  # rows [0, 11520): train + val
+        raw.iloc[:TEST_END].to_csv(work / "eval.csv", index=False)  # rows [0, 14400): history of every test window
+        for H, L in zip(horizons, inputs):
+            t = np.arange(VAL_END, TEST_END - H + 1)
+            y = ot[t[:, None] + np.arange(H)]
+            rep = np.repeat(ot[t - 1][:, None], H, axis=1)
+            e = (rep - y) / sd
+            results.append((H, L, "Repeat (this script)", float(np.mean(e ** 2)), float(np.mean(np.abs(e))), None, None))
+            for name, extra in (("grucast, past covariates", ["--past-cols", ",".join(LOADS)]),
+                                ("grucast, OT only", [])):
+                model = work / f"h{H}_{'cov' if extra else 'uni'}.pt"
+                cmd = [*GRUCAST, "train", str(work / "train.csv"), "-o", str(model), "--time-col", "date",
+                       "--target", "OT", "--horizon", str(H), "--input-size", str(L), "--val-size", str(VAL_END - TRAIN_END),
+                       "--max-steps", str(a.max_steps), "--seed", str(a.seed), "--threads", str(a.threads),
+                       "--device", "cpu", "-q", "--json", *extra]
+                out, t_train = run(cmd)
+                res = json.loads(out)
+                tr = res["training"]
+                t0 = time.perf_counter()
+                f, starts = rolling_forecasts(model, work / "eval.csv", H)
+                t_eval = time.perf_counter() - t0
+                assert (starts == t).all()
+                e = (f - y) / sd
+                mse, mae = float(np.mean(e ** 2)), float(np.mean(np.abs(e)))
+                print(f"H {H}, L {L}, {name}: {tr['steps']} steps ({tr['epochs']:.2f} epochs, stopped by "
+                      f"{tr['stop_reason']}, best step {tr['best_step']}), {res['windows']['train_per_epoch']:,} "
+                      f"windows/epoch, {res['windows']['validation']:,} validation windows, {tr['windows_per_s']:.0f} "
+                      f"windows/s; train {t_train:.0f}s, {len(t)} test windows in {t_eval:.1f}s; test MSE {mse:.4f} "
+                      f"MAE {mae:.4f}", flush=True)
+                results.append((H, L, name, mse, mae, t_train, res["metrics"]["gru"]["mae"] / sd))
+    finally:
+        if a.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+    print()
+    print("| horizon | look-back | model | test MSE | test MAE | val MAE (scaled) | train s |")
+    print("|---|---|---|---|---|---|---|")
+    for H, L, name, mse, mae, secs, val in results:
+        print(f"| {H} | {L} | {name} | {mse:.3f} | {mae:.3f} | {'–' if val is None else f'{val:.3f}'} | "
+              f"{'–' if secs is None else f'{secs:.0f}'} |")
+        if name.startswith("Repeat") and H in REPEAT:
+            print(f"| {H} | – | Repeat (README, computed) | {REPEAT[H][0]:.3f} | {REPEAT[H][1]:.3f} | – | – |")
+    for H in horizons:
+        for name, (mse, mae) in PUBLISHED.get(H, {}).items():
+            print(f"| {H} | published | {name} | {mse:.3f} | {mae:.3f} | – | – |")
+
+
+if __name__ == "__main__":
+    main()
