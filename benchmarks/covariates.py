@@ -147,8 +147,8 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"| model | test MASE | validation MASE | train s |")
-    print(f"|---|---|---|---|")
+    print("| model | test MASE | validation MASE | train s |")
+    print("|---|---|---|---|")
     for name, score, val, t, _ in rows:
         print(f"| {name} | {score:.3f} | {'–' if val is None else f'{val:.3f}'} | {'–' if t is None else f'{t:.0f}'} |")
     with_, without = rows[1][1], rows[2][1]

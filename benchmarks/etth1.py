@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from grucast import checkpoint, features, io, panel
+from grucast import calibration, checkpoint, config, features, io, metrics, panel
 from grucast.forecast import predict_windows
 from grucast.model import GRUForecaster
 
@@ -77,7 +77,9 @@ def rolling_forecasts(model_path: Path, data_path: Path, H: int) -> tuple[np.nda
     model = GRUForecaster(cfg.model, spec.sizes(cfg.model.series_embedding))
     model.load_state_dict(ckpt.state_dict)
     t = np.arange(VAL_END, TEST_END - H + 1)  # forecast starts (panel positions of one series)
-    f = predict_windows(model, data, data.starts(t - L), L)
+    f, scale = predict_windows(model, data, data.starts(t - L), L, with_scale=True)
+    if ckpt.calibration:  # a quantile model: calibrated quantiles [W, H, Q], as predict writes them
+        f = calibration.apply(f.astype(np.float64), scale.astype(np.float64), np.asarray(ckpt.calibration["shifts"]))
     return f.astype(np.float64), t
 
 
@@ -89,6 +91,9 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=600)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--intervals", default=None, help="train quantile models with these intervals, e.g. 80,95, "
+                    "and report their coverage on the test windows")
+    ap.add_argument("--variants", default="cov,uni", help="cov (past covariates), uni (OT only), or both")
     ap.add_argument("--keep", type=Path, default=None, help="keep the work folder (row subsets, models) here")
     a = ap.parse_args()
     horizons = [int(x) for x in a.horizons.split(",")]
@@ -115,8 +120,11 @@ def main() -> None:
             rep = np.repeat(ot[t - 1][:, None], H, axis=1)
             e = (rep - y) / sd
             results.append((H, L, "Repeat (this script)", float(np.mean(e ** 2)), float(np.mean(np.abs(e))), None, None))
-            for name, extra in (("grucast, past covariates", ["--past-cols", ",".join(LOADS)]),
-                                ("grucast, OT only", [])):
+            variants = [("grucast, past covariates", ["--past-cols", ",".join(LOADS)]), ("grucast, OT only", [])]
+            variants = [v for v in variants if ("cov" if v[1] else "uni") in a.variants.split(",")]
+            for name, extra in variants:
+                if a.intervals:
+                    extra = [*extra, "--intervals", a.intervals]
                 model = work / f"h{H}_{'cov' if extra else 'uni'}.pt"
                 cmd = [*GRUCAST, "train", str(work / "train.csv"), "-o", str(model), "--time-col", "date",
                        "--target", "OT", "--horizon", str(H), "--input-size", str(L), "--val-size", str(VAL_END - TRAIN_END),
@@ -129,6 +137,16 @@ def main() -> None:
                 f, starts = rolling_forecasts(model, work / "eval.csv", H)
                 t_eval = time.perf_counter() - t0
                 assert (starts == t).all()
+                if f.ndim == 3:  # quantiles: the point forecast is the median
+                    qs = config.output_quantiles(config.load(None, {"model": {"intervals": a.intervals}}).model)
+                    for level in (float(x) for x in a.intervals.split(",")):
+                        lo_q, hi_q = metrics.level_quantiles(level)
+                        lo, hi = f[..., qs.index(lo_q)], f[..., qs.index(hi_q)]
+                        val = res["metrics"].get("intervals", {}).get(f"{level:g}", {})
+                        print(f"H {H}, {name}: {level:g}% intervals cover {100 * np.mean((y >= lo) & (y <= hi)):.1f}% "
+                              f"of the test points (validation: {val.get('raw', float('nan')):.1f}% raw, "
+                              f"{val.get('calibrated', float('nan')):.1f}% calibrated)", flush=True)
+                    f = f[..., qs.index(0.5)]
                 e = (f - y) / sd
                 mse, mae = float(np.mean(e ** 2)), float(np.mean(np.abs(e)))
                 print(f"H {H}, L {L}, {name}: {tr['steps']} steps ({tr['epochs']:.2f} epochs, stopped by "

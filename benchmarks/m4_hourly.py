@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from grucast import api
+from grucast import api, backtest
 from grucast import config as config_mod
 
 H, M = 48, 24
@@ -74,50 +74,89 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="override a setting, e.g. --set model.hidden_size=32 (default: grucast's defaults)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default=None, help="several seeds, e.g. 0,1,2: one model each, and their ensemble")
+    ap.add_argument("--quiet", action="store_true", help="no progress lines")
     a = ap.parse_args()
+    seeds = [int(x) for x in a.seeds.split(",")] if a.seeds else [a.seed]
 
     ids, series, y_test = read_m4(a.data)
     sn = np.stack([np.resize(x[-M:], H) for x in series])
     s, m, o = score(series, y_test, sn)
     print(f"seasonal naive (this script): sMAPE {s:.3f}  MASE {m:.3f}  OWA {o:.3f}   published 13.912 / 1.193 / 0.627")
+    scales = np.array([np.mean(np.abs(x[M:] - x[:-M])) for x in series])
 
+    forecasts = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         long = pd.concat([pd.DataFrame({"series_id": i, "step": np.arange(len(x)), "value": x}) for i, x in zip(ids, series)])
         long.to_csv(tmp / "train.csv", index=False)
-        overrides = config_mod.parse_sets(a.set)
-        overrides.setdefault("data", {})["season"] = M
-        overrides.setdefault("model", {})["horizon"] = H
-        overrides.setdefault("training", {}).setdefault("device", "cpu")
-        overrides["training"].setdefault("seed", a.seed)
-        cfg = config_mod.load(None, overrides)
-        t0 = time.perf_counter()
-        result = api.train(tmp / "train.csv", tmp / "m.pt", cfg, callback=Progress())
-        t_train = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        pred = api.predict(tmp / "m.pt", tmp / "train.csv", device="cpu")
-        t_pred = time.perf_counter() - t0
+        for seed in seeds:
+            overrides = config_mod.parse_sets(a.set)
+            overrides.setdefault("data", {})["season"] = M
+            overrides.setdefault("model", {})["horizon"] = H
+            overrides.setdefault("training", {}).setdefault("device", "cpu")
+            overrides["training"]["seed"] = seed
+            cfg = config_mod.load(None, overrides)
+            t0 = time.perf_counter()
+            result = api.train(tmp / "train.csv", tmp / "m.pt", cfg, callback=None if a.quiet else Progress())
+            t_train = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            pred = api.predict(tmp / "m.pt", tmp / "train.csv", device=cfg.training.device)
+            t_pred = time.perf_counter() - t0
+            fc = pred.forecasts
+            order = {sid: i for i, sid in enumerate(fc["series_id"].drop_duplicates())}
+            assert len(order) == len(ids), "every series must be forecast"
+            rows = np.array([order[i] for i in ids])
 
-    fc = pred.forecasts
-    order = {sid: i for i, sid in enumerate(fc["series_id"].drop_duplicates())}
-    assert len(order) == len(ids), "every series must be forecast"
-    f = fc["forecast"].to_numpy(float).reshape(len(order), H)[[order[i] for i in ids]]
-    s2, m2, o2 = score(series, y_test, f)
-    fr = result.fit
-    c = result.config
-    print(
-        f"settings: input_size {c.model.input_size}, hidden {c.model.hidden_size} x {c.model.num_layers} layers, "
-        f"batch {c.training.batch_size}, lr {c.training.learning_rate}, max_steps {c.training.max_steps}, "
-        f"scaler {c.model.scaler}, loss {c.training.loss}, seed {c.training.seed}"
-    )
-    print(
-        f"training: {fr.steps} steps ({fr.epochs:g} epochs, stopped by {fr.stop_reason}, best step {fr.best_step}), "
-        f"{result.train_windows:,} windows/epoch, {fr.windows_per_s:,.0f} windows/s; train {t_train:.0f}s, predict {t_pred:.1f}s"
-    )
-    print(f"validation MASE: GRU {result.metrics['gru']['mase']:.3f}, seasonal naive {result.metrics['seasonal_naive']['mase']:.3f}")
+            def cols(name):
+                return fc[name].to_numpy(float).reshape(len(order), H)[rows]
+
+            f = cols("forecast")
+            forecasts.append(f)
+            s2, m2, o2 = score(series, y_test, f)
+            fr, c = result.fit, result.config
+            print(
+                f"settings: input_size {c.model.input_size}, hidden {c.model.hidden_size} x {c.model.num_layers} layers, "
+                f"batch {c.training.batch_size}, lr {c.training.learning_rate}, max_steps {c.training.max_steps}, "
+                f"scaler {c.model.scaler}, loss {c.training.loss}, seed {c.training.seed}"
+            )
+            print(
+                f"training: {fr.steps} steps ({fr.epochs:g} epochs, stopped by {fr.stop_reason}, best step {fr.best_step}), "
+                f"{result.train_windows:,} windows/epoch, {fr.windows_per_s:,.0f} windows/s; train {t_train:.0f}s, "
+                f"predict {t_pred:.1f}s"
+            )
+            print(f"validation MASE: GRU {result.metrics['gru']['mase']:.3f}, "
+                  f"seasonal naive {result.metrics['seasonal_naive']['mase']:.3f}")
+            for level in config_mod.interval_levels(c.model):
+                lo, hi = cols(f"lo-{level:g}"), cols(f"hi-{level:g}")
+                cover = 100 * np.mean((y_test >= lo) & (y_test <= hi))
+                al = 1 - level / 100
+                msis = np.mean(np.mean((hi - lo) + 2 / al * np.maximum(lo - y_test, 0) + 2 / al * np.maximum(y_test - hi, 0),
+                                       axis=1) / scales)
+                val = result.metrics.get("intervals", {}).get(f"{level:g}", {})
+                print(f"{level:g}% intervals on the M4 test: coverage {cover:.1f}% (validation: {val.get('raw', float('nan')):.1f}% "
+                      f"raw, {val.get('calibrated', float('nan')):.1f}% calibrated), MSIS {msis:.3f}")
+            print(f"M4 Hourly grucast seed {seed}: sMAPE {s2:.3f}  MASE {m2:.3f}  OWA {o2:.3f}  "
+                  f"(train {t_train:.0f}s on {cfg.training.device})", flush=True)
+            if seed == seeds[0]:
+                # The same scoring through `grucast evaluate`: the model on train + test, last window.
+                full = pd.concat([long, pd.DataFrame({
+                    "series_id": np.repeat(ids, H),
+                    "step": np.concatenate([np.arange(len(x), len(x) + H) for x in series]),
+                    "value": y_test.ravel()})])
+                full.to_csv(tmp / "full.csv", index=False)
+                ev = backtest.evaluate(tmp / "m.pt", tmp / "full.csv", device=cfg.training.device)
+                g = ev.overall["gru"]
+                print(f"grucast evaluate on train + test: sMAPE {g['smape']:.3f}  MASE {g['mase']:.3f}  "
+                      f"OWA {0.5 * (g['smape'] / NAIVE2[0] + g['mase'] / NAIVE2[1]):.3f}  ({ev.windows} windows; "
+                      f"seasonal naive MASE {ev.overall['seasonal_naive']['mase']:.3f})"
+                      + "".join(f"; {k} {v:.1f}%" for k, v in g.items() if k.startswith("coverage_")), flush=True)
     for name, (ps, pm, po) in PUBLISHED.items():
         print(f"  published {name:22s} sMAPE {ps:7.3f}  MASE {pm:6.3f}  OWA {po:.3f}")
-    print(f"M4 Hourly grucast sMAPE {s2:.3f}  MASE {m2:.3f}  OWA {o2:.3f}  (train {t_train:.0f}s on CPU)")
+    if len(forecasts) > 1:
+        for how, fn in (("mean", np.mean), ("median", np.median)):
+            s3, m3, o3 = score(series, y_test, fn(np.stack(forecasts), axis=0))
+            print(f"M4 Hourly grucast ensemble of {len(forecasts)} ({how}): sMAPE {s3:.3f}  MASE {m3:.3f}  OWA {o3:.3f}")
 
 
 if __name__ == "__main__":

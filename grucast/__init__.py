@@ -3,4 +3,4 @@
 Importing the package is cheap: it does not import torch or pandas.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -128,7 +128,14 @@ def load(path: Path) -> Checkpoint:
         _check(ckpt)
         return ckpt
     except (KeyError, TypeError, ValueError, ConfigError) as e:
-        raise CheckpointError(f"{path} is an incomplete or damaged grucast checkpoint ({e})") from None
+        reason = str(e).strip().rstrip(".")
+        writer = str(raw.get("grucast_version"))
+        if isinstance(e, ConfigError) and "unknown setting" in reason and writer != __version__:
+            raise CheckpointError(
+                f"{path} was written by grucast {writer}, which has settings this grucast {__version__} does not "
+                f"know ({reason}): use grucast {writer} or newer"
+            ) from None
+        raise CheckpointError(f"{path} is an incomplete or damaged grucast checkpoint ({reason})") from None
 
 
 def _check(ckpt: Checkpoint) -> None:

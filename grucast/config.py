@@ -65,7 +65,7 @@ class TrainConfig:
     """The optimisation: budget, early stopping, loss, reproducibility and hardware."""
 
     epochs: int = 50  # an epoch is one pass over every training window
-    max_steps: int = 2500  # optimizer steps at most, whatever epochs says
+    max_steps: int = 5000  # optimizer steps at most, whatever epochs says
     batch_size: int = 256
     learning_rate: float = 3e-3
     lr_schedule: str = "cosine"  # cosine: decay to 5% of learning_rate over the step budget | constant

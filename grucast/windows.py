@@ -41,13 +41,6 @@ def series_of(offsets: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.searchsorted(offsets, starts, side="right") - 1
 
 
-def last_windows(offsets: np.ndarray, input_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """For forecasting: (series that are long enough, start of their last input window)."""
-    lengths = np.diff(offsets)
-    ok = np.flatnonzero(lengths >= input_size)
-    return ok, offsets[1:][ok] - input_size
-
-
 def gather(values, starts, length: int):
     """[B, length] rows values[s : s + length] for each start s; works on numpy and torch."""
     if hasattr(values, "new_tensor"):  # torch

@@ -5,6 +5,7 @@ import zipfile
 import pytest
 import torch
 
+import grucast
 from grucast import api, checkpoint, config
 from grucast.errors import CheckpointError
 
@@ -58,6 +59,23 @@ def test_newer_format(trained, tmp_path):
     p = tmp_path / "future.pt"
     torch.save(raw, p)
     with pytest.raises(CheckpointError, match="written by a newer grucast .* upgrade grucast"):
+        checkpoint.load(p)
+
+
+def test_a_setting_from_a_newer_grucast_names_the_version(trained, tmp_path):
+    raw = torch.load(trained, weights_only=True)
+    raw["config"]["model"]["attention"] = True  # a setting this grucast does not have
+    raw["grucast_version"] = "9.9.9"
+    p = tmp_path / "newer.pt"
+    torch.save(raw, p)
+    with pytest.raises(CheckpointError) as e:
+        checkpoint.load(p)
+    assert str(e.value) == (f"{p} was written by grucast 9.9.9, which has settings this grucast {grucast.__version__} "
+                            "does not know (unknown setting 'model.attention'): use grucast 9.9.9 or newer")
+    raw["grucast_version"] = grucast.__version__  # same version: the file is damaged
+    torch.save(raw, p)
+    with pytest.raises(CheckpointError, match=r"incomplete or damaged grucast checkpoint \(unknown setting "
+                                              r"'model.attention'\)$"):
         checkpoint.load(p)
 
 

@@ -1,12 +1,14 @@
 """Windows are index arithmetic: properties that must hold for any panel shape."""
 
+import dataclasses
+
 import numpy as np
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grucast import scaling
-from grucast.windows import gather, last_windows, series_of, split_windows
+from grucast import features, scaling
+from grucast.windows import gather, series_of, split_windows
 
 lengths_st = st.lists(st.integers(min_value=0, max_value=60), min_size=1, max_size=8)
 
@@ -42,11 +44,17 @@ def test_split_windows_properties(lengths, L, H, extra):
 
 
 @settings(max_examples=100, deadline=None)
-@given(lengths=lengths_st, L=st.integers(1, 12))
-def test_last_windows_end_at_the_series_end(lengths, L):
-    offsets = offsets_of(lengths)
-    ok, starts = last_windows(offsets, L)
-    assert list(ok) == [i for i, n in enumerate(lengths) if n >= L]
+@given(lengths=lengths_st, L=st.integers(1, 12), pad=st.integers(0, 11))
+def test_last_windows_end_at_the_series_end(lengths, L, pad):
+    # Series are laid out behind `pad` padding points; a padded model forecasts a series from
+    # L - pad observed points on, a plain one needs L.
+    pad = min(pad, L - 1)
+    n = np.asarray(lengths, dtype=np.int64)
+    offsets = offsets_of(list(n + pad))
+    data = dataclasses.replace(features.plain(np.zeros(int(offsets[-1])), offsets, "none"),
+                               lengths=n, pad=pad, mask=pad > 0)
+    ok, starts = data.last_starts(L, L - pad)
+    assert list(ok) == [i for i, k in enumerate(n) if k >= L - pad]
     assert (starts + L == offsets[1:][ok]).all()
 
 
