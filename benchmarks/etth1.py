@@ -91,6 +91,7 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=600)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     ap.add_argument("--intervals", default=None, help="train quantile models with these intervals, e.g. 80,95, "
                     "and report their coverage on the test windows")
     ap.add_argument("--variants", default="cov,uni", help="cov (past covariates), uni (OT only), or both")
@@ -129,7 +130,7 @@ def main() -> None:
                 cmd = [*GRUCAST, "train", str(work / "train.csv"), "-o", str(model), "--time-col", "date",
                        "--target", "OT", "--horizon", str(H), "--input-size", str(L), "--val-size", str(VAL_END - TRAIN_END),
                        "--max-steps", str(a.max_steps), "--seed", str(a.seed), "--threads", str(a.threads),
-                       "--device", "cpu", "-q", "--json", *extra]
+                       "--device", a.device, "-q", "--json", *extra]
                 out, t_train = run(cmd)
                 res = json.loads(out)
                 tr = res["training"]
