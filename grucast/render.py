@@ -31,8 +31,14 @@ def _no_color() -> bool:
     return "NO_COLOR" in os.environ
 
 
+# Output that is not a terminal (a log file, a pipe) is not wrapped by anyone: tables get room
+# rather than cut numbers short at rich's default 80 columns.
+LOG_WIDTH = 160
+
+
 def stdout_console() -> Console:
-    return Console(highlight=False, no_color=_no_color(), soft_wrap=True)
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else LOG_WIDTH
+    return Console(highlight=False, no_color=_no_color(), soft_wrap=True, width=width)
 
 
 def stderr_console() -> Console:
