@@ -93,11 +93,6 @@ class Config:
             for name, section in ((n, getattr(self, n)) for n in ("data", "model", "training"))
         }
 
-    @property
-    def covariates(self) -> tuple[str, ...]:
-        d = self.data
-        return d.future_covariates + d.past_covariates + d.static_covariates
-
 
 def output_quantiles(m: ModelConfig) -> tuple[float, ...]:
     """The quantiles a model forecasts, sorted: () for a point model; else the asked ones, the

@@ -47,9 +47,6 @@ class Schema:
         """The target columns: 'a,b,c' names three, each a series of its own per id."""
         return [t for t in (self.target or "").split(",") if t]
 
-    @property
-    def covariate_cols(self) -> tuple[str, ...]:
-        return self.past_cols + self.future_cols + self.static_cols
 
     @property
     def output_id_col(self) -> Optional[str]:
