@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     ap.add_argument("--intervals", default=None, help="train quantile models with these intervals, e.g. 80,95, "
                     "and report their coverage on the test windows")
+    ap.add_argument("--train-args", default="", help="more grucast train flags, e.g. \"--lr 0.001 --hidden-size 32\"")
     ap.add_argument("--variants", default="cov,uni", help="cov (past covariates), uni (OT only), or both")
     ap.add_argument("--keep", type=Path, default=None, help="keep the work folder (row subsets, models) here")
     a = ap.parse_args()
@@ -130,7 +131,7 @@ def main() -> None:
                 cmd = [*GRUCAST, "train", str(work / "train.csv"), "-o", str(model), "--time-col", "date",
                        "--target", "OT", "--horizon", str(H), "--input-size", str(L), "--val-size", str(VAL_END - TRAIN_END),
                        "--max-steps", str(a.max_steps), "--seed", str(a.seed), "--threads", str(a.threads),
-                       "--device", a.device, "-q", "--json", *extra]
+                       "--device", a.device, "-q", "--json", *a.train_args.split(), *extra]
                 out, t_train = run(cmd)
                 res = json.loads(out)
                 tr = res["training"]
