@@ -15,6 +15,22 @@ SAMPLE = ROOT / "sample_data" / "m4_hourly.csv"
 TINY = ["--hidden-size", "8", "--num-layers", "1", "--epochs", "2", "--batch-size", "64"]
 
 
+def cli(*args):
+    """Run the grucast command in-process, as a user would type it; arguments may be paths."""
+    from typer.testing import CliRunner
+
+    from grucast.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def write(tmp_path: Path, text: str, name: str = "d.csv") -> Path:
+    """A data file with exactly this text."""
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
 @pytest.fixture(autouse=True)
 def _isolate(tmp_path, monkeypatch):
     """Every test runs in its own empty folder, away from the user's files and settings."""

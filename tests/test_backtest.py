@@ -5,21 +5,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from grucast import backtest, config, metrics
-from grucast.cli import app
 from grucast.io import load_table
 from grucast.panel import build_panel
 
-from conftest import TINY, sine_panel
+from conftest import TINY, cli, sine_panel
 
-runner = CliRunner()
 SHAPE = ["--horizon", "6", "--input-size", "24"]
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def test_origins_are_index_arithmetic():

@@ -4,17 +4,14 @@ import json
 
 import numpy as np
 import pandas as pd
-from typer.testing import CliRunner
 
-from grucast.cli import app
 
-from conftest import sine_panel
+from conftest import cli, sine_panel
 
-runner = CliRunner()
 
 
 def check(*args):
-    return runner.invoke(app, ["check", *[str(a) for a in args]])
+    return cli("check", *args)
 
 
 def test_a_good_file_exits_0_and_says_what_training_would_do(long_csv):

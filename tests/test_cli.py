@@ -7,17 +7,10 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
-
-from grucast.cli import app
-
-from conftest import TINY, sine_panel
-
-runner = CliRunner()
 
 
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
+from conftest import TINY, cli, sine_panel
+
 
 
 def train_ok(data, model, *extra):

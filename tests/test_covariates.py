@@ -8,24 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from grucast import checkpoint
-from grucast.cli import app
 
-from conftest import sine_panel
+from conftest import cli, sine_panel
 
-runner = CliRunner()
 
 # Small and fast. One torch thread: another process may share the two cores, and two threads
 # fighting over them make a tiny model several times slower.
 FAST = ["--hidden-size", "8", "--num-layers", "1", "--batch-size", "64", "--max-steps", "20", "--threads", "1"]
 H = 6  # horizon of every model here
 SHAPE = ["--horizon", str(H), "--input-size", "12"]
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def train_ok(data, model, *extra):

@@ -6,19 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from grucast import calibration, checkpoint, config
-from grucast.cli import app
 from grucast.model import GRUForecaster
 
-from conftest import TINY, sine_panel
+from conftest import TINY, cli, sine_panel
 
-runner = CliRunner()
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def test_quantiles_never_cross_whatever_the_weights():

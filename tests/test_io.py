@@ -9,13 +9,7 @@ from grucast.config import DataConfig
 from grucast.errors import DataError
 from grucast.io import atomic_write, load_table
 
-from conftest import sine_panel
-
-
-def csv(tmp_path, text, name="d.csv") -> Path:
-    p = tmp_path / name
-    p.write_text(text)
-    return p
+from conftest import sine_panel, write
 
 
 def test_long_format_is_detected(long_csv):
@@ -28,14 +22,14 @@ def test_long_format_is_detected(long_csv):
 
 
 def test_single_series_is_detected(tmp_path):
-    p = csv(tmp_path, "date,sales\n2024-01-01,3\n2024-01-02,4\n2024-01-03,5\n")
+    p = write(tmp_path, "date,sales\n2024-01-01,3\n2024-01-02,4\n2024-01-03,5\n")
     t = load_table(p, DataConfig())
     assert t.schema.format == "single" and t.schema.target == "sales" and t.schema.time_col == "date"
     assert t.frame["y"].tolist() == [3.0, 4.0, 5.0]
 
 
 def test_wide_format_is_detected(tmp_path):
-    p = csv(tmp_path, "when,north,south\n2024-01-01,1,10\n2024-01-02,2,20\n")
+    p = write(tmp_path, "when,north,south\n2024-01-01,1,10\n2024-01-02,2,20\n")
     t = load_table(p, DataConfig())
     assert t.schema.format == "wide" and t.schema.series_cols == ("north", "south")
     g = t.frame.groupby("series_id")["y"].sum()
@@ -43,7 +37,7 @@ def test_wide_format_is_detected(tmp_path):
 
 
 def test_explicit_columns_win_over_detection(tmp_path):
-    p = csv(tmp_path, "store,t,units,price\na,1,5,9\na,2,6,9\nb,1,7,9\nb,2,8,9\n")
+    p = write(tmp_path, "store,t,units,price\na,1,5,9\na,2,6,9\nb,1,7,9\nb,2,8,9\n")
     with pytest.raises(DataError, match=r"several columns could be the target \(units, price\); pass --target"):
         load_table(p, DataConfig())
     t = load_table(p, DataConfig(time_col="t", id_col="store", target="units"))
@@ -51,13 +45,13 @@ def test_explicit_columns_win_over_detection(tmp_path):
 
 
 def test_forced_wide_format(tmp_path):
-    p = csv(tmp_path, "timestamp,value,other\n2024-01-01,1,2\n2024-01-02,2,3\n")
+    p = write(tmp_path, "timestamp,value,other\n2024-01-01,1,2\n2024-01-02,2,3\n")
     assert load_table(p, DataConfig()).schema.format == "single"  # 'value' names the target
     assert load_table(p, DataConfig(format="wide")).schema.series_cols == ("value", "other")
 
 
 def test_unsorted_rows_and_integer_steps(tmp_path):
-    p = csv(tmp_path, "series_id,step,value\nb,2,5\na,1,1\nb,1,4\na,2,2\n")
+    p = write(tmp_path, "series_id,step,value\nb,2,5\na,1,1\nb,1,4\na,2,2\n")
     t = load_table(p, DataConfig())
     assert t.schema.time_kind == "int"
     assert sorted(t.frame["series_id"].unique()) == ["a", "b"]
@@ -73,12 +67,12 @@ def test_missing_file(tmp_path):
 
 def test_empty_file(tmp_path):
     with pytest.raises(DataError, match=r"d.csv is empty$"):
-        load_table(csv(tmp_path, ""), DataConfig())
+        load_table(write(tmp_path, ""), DataConfig())
 
 
 def test_header_only(tmp_path):
     with pytest.raises(DataError, match=r"has a header but no data rows"):
-        load_table(csv(tmp_path, "timestamp,value\n"), DataConfig())
+        load_table(write(tmp_path, "timestamp,value\n"), DataConfig())
 
 
 def test_missing_column_lists_the_columns(long_csv):
@@ -88,33 +82,33 @@ def test_missing_column_lists_the_columns(long_csv):
 
 
 def test_non_numeric_target_names_line_and_value(tmp_path):
-    p = csv(tmp_path, "timestamp,value\n2024-01-01,1\n2024-01-02,2\n2024-01-03,abc\n")
+    p = write(tmp_path, "timestamp,value\n2024-01-01,1\n2024-01-02,2\n2024-01-03,abc\n")
     with pytest.raises(DataError) as e:
         load_table(p, DataConfig())
     assert str(e.value) == "non-numeric value 'abc' in column 'value' at line 4"
 
 
 def test_unparsable_timestamp(tmp_path):
-    p = csv(tmp_path, "timestamp,value\n2024-01-01,1\nyesterday,2\n")
+    p = write(tmp_path, "timestamp,value\n2024-01-01,1\nyesterday,2\n")
     with pytest.raises(DataError) as e:
         load_table(p, DataConfig())
     assert str(e.value) == "unparsable timestamp 'yesterday' in column 'timestamp' at line 3 (integer steps are allowed too)"
 
 
 def test_missing_timestamp(tmp_path):
-    p = csv(tmp_path, "timestamp,value\n2024-01-01,1\n,2\n")
+    p = write(tmp_path, "timestamp,value\n2024-01-01,1\n,2\n")
     with pytest.raises(DataError, match=r"^missing timestamp in column 'timestamp' at line 3$"):
         load_table(p, DataConfig())
 
 
 def test_fractional_integer_time(tmp_path):
-    p = csv(tmp_path, "step,value\n1,1\n1.5,2\n")
+    p = write(tmp_path, "step,value\n1,1\n1.5,2\n")
     with pytest.raises(DataError, match=r"fractional number 1.5 at line 3"):
         load_table(p, DataConfig())
 
 
 def test_duplicate_timestamps_within_a_series(tmp_path):
-    p = csv(tmp_path, "series_id,timestamp,value\na,2024-01-01,1\na,2024-01-02,2\nb,2024-01-01,3\na,2024-01-01,4\n")
+    p = write(tmp_path, "series_id,timestamp,value\na,2024-01-01,1\na,2024-01-02,2\nb,2024-01-01,3\na,2024-01-01,4\n")
     with pytest.raises(DataError) as e:
         load_table(p, DataConfig())
     assert str(e.value) == (
@@ -124,13 +118,13 @@ def test_duplicate_timestamps_within_a_series(tmp_path):
 
 
 def test_no_time_column_found(tmp_path):
-    p = csv(tmp_path, "a,b\n1,2\n3,4\n")
+    p = write(tmp_path, "a,b\n1,2\n3,4\n")
     with pytest.raises(DataError, match=r"could not tell which column holds the time \(columns: 'a', 'b'\); pass --time-col"):
         load_table(p, DataConfig())
 
 
 def test_empty_series_id(tmp_path):
-    p = csv(tmp_path, "series_id,timestamp,value\na,2024-01-01,1\n,2024-01-02,2\n")
+    p = write(tmp_path, "series_id,timestamp,value\na,2024-01-01,1\n,2024-01-02,2\n")
     with pytest.raises(DataError, match=r"^empty series id in column 'series_id' at line 3$"):
         load_table(p, DataConfig())
 
@@ -162,13 +156,13 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
 def test_day_first_dates_are_read_day_first_throughout(tmp_path):
     # 01/02/2022 must not be read as January 2nd while 13/02/2022 is read as February 13th.
     ts = pd.date_range("2022-01-01", periods=60, freq="D")
-    p = csv(tmp_path, "date,sales\n" + "".join(f"{t:%d/%m/%Y},{i}\n" for i, t in enumerate(ts)))
+    p = write(tmp_path, "date,sales\n" + "".join(f"{t:%d/%m/%Y},{i}\n" for i, t in enumerate(ts)))
     t = load_table(p, DataConfig())
     assert list(t.frame["time"]) == list(ts)
 
 
 def test_semicolon_separated_file(tmp_path):
-    p = csv(tmp_path, "date;sales\n2024-01-01;1\n2024-01-02;2\n")
+    p = write(tmp_path, "date;sales\n2024-01-01;1\n2024-01-02;2\n")
     t = load_table(p, DataConfig())
     assert t.schema.target == "sales" and t.frame["y"].tolist() == [1.0, 2.0]
 
@@ -176,14 +170,14 @@ def test_semicolon_separated_file(tmp_path):
 def test_integer_data_for_a_datetime_model_is_named(tmp_path):
     from grucast.io import Schema, load_table_like
 
-    p = csv(tmp_path, "date,sales\n0,1\n1,2\n")
+    p = write(tmp_path, "date,sales\n0,1\n1,2\n")
     with pytest.raises(DataError, match=r"^column 'date' holds integer steps, but the model was trained on datetimes$"):
         load_table_like(p, Schema("single", "date", target="sales", time_kind="datetime"), DataConfig())
 
 
 @pytest.mark.parametrize("policy, expected", [("mean", 2.5), ("sum", 5.0), ("first", 1.0), ("last", 4.0)])
 def test_duplicates_can_be_aggregated(tmp_path, policy, expected):
-    p = csv(tmp_path, "series_id,timestamp,value\na,2024-01-01,1\na,2024-01-02,2\nb,2024-01-01,3\na,2024-01-01,4\n")
+    p = write(tmp_path, "series_id,timestamp,value\na,2024-01-01,1\na,2024-01-02,2\nb,2024-01-01,3\na,2024-01-01,4\n")
     t = load_table(p, DataConfig(duplicates=policy))
     a = t.frame[t.frame.series_id == "a"].set_index("time")["y"]
     assert a[pd.Timestamp("2024-01-01")] == expected and a[pd.Timestamp("2024-01-02")] == 2.0
@@ -191,15 +185,15 @@ def test_duplicates_can_be_aggregated(tmp_path, policy, expected):
 
 
 def test_thousands_separators_and_decimal_commas(tmp_path):
-    p = csv(tmp_path, 'date,sales\n2024-01-01,"1,234.5"\n2024-01-02,17\n2024-01-03,"-2,000"\n')
+    p = write(tmp_path, 'date,sales\n2024-01-01,"1,234.5"\n2024-01-02,17\n2024-01-03,"-2,000"\n')
     assert load_table(p, DataConfig()).frame["y"].tolist() == [1234.5, 17.0, -2000.0]
-    q = csv(tmp_path, "date;sales\n2024-01-01;1.234,5\n2024-01-02;12,25\n2024-01-03;7\n", name="eu.csv")
+    q = write(tmp_path, "date;sales\n2024-01-01;1.234,5\n2024-01-02;12,25\n2024-01-03;7\n", name="eu.csv")
     t = load_table(q, DataConfig())
     assert t.frame["y"].tolist() == [1234.5, 12.25, 7.0] and "separator ';'" in t.notes
 
 
 def test_explicit_separator(tmp_path):
-    p = csv(tmp_path, "date\tsales\n2024-01-01\t3\n2024-01-02\t4\n", name="d.tsv")
+    p = write(tmp_path, "date\tsales\n2024-01-01\t3\n2024-01-02\t4\n", name="d.tsv")
     assert load_table(p, DataConfig(sep="tab")).frame["y"].tolist() == [3.0, 4.0]
     with pytest.raises(DataError, match="could not tell which column holds the time"):
         load_table(p, DataConfig(sep="|"))

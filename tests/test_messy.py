@@ -1,7 +1,6 @@
 """Files as they come from real systems: the cases a code review found, each pinned down."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,15 +15,9 @@ from grucast.errors import CheckpointError, DataError
 from grucast.io import load_table
 from grucast.panel import Freq, build_panel
 
-from conftest import TINY
+from conftest import TINY, write
 
 runner = CliRunner()
-
-
-def write(tmp_path, text, name="d.csv") -> Path:
-    p = tmp_path / name
-    p.write_text(text)
-    return p
 
 
 def test_ids_keep_their_leading_zeros(tmp_path):

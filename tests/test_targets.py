@@ -4,17 +4,10 @@ import json
 
 import numpy as np
 import pandas as pd
-from typer.testing import CliRunner
-
-from grucast.cli import app
-
-from conftest import TINY
-
-runner = CliRunner()
 
 
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
+from conftest import TINY, cli
+
 
 
 def two_targets(n_series=2, length=150):
