@@ -22,17 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-# The command line of the grucast this interpreter imports, so the CLI and the library agree.
-GRUCAST = [sys.executable, "-m", "grucast"]
+from _cli import grucast
+
 H, M = 24, 24
 REGIONS = {  # name: (peak hour, daily amplitude, promotion lift)
     "north": (8, 0.6, 0.3),
@@ -67,15 +64,6 @@ def make_data(n_series: int, length: int, seed: int) -> pd.DataFrame:
             "promo": promo.astype(int), "region": region,
         }))
     return pd.concat(frames, ignore_index=True)
-
-
-def run(cmd: list[str]) -> tuple[str, float]:
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    secs = time.perf_counter() - t0
-    if p.returncode != 0:
-        sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
-    return p.stdout, secs
 
 
 def mase(hist: dict[str, np.ndarray], y: dict[str, np.ndarray], f: dict[str, np.ndarray]) -> float:
@@ -124,12 +112,12 @@ def main() -> None:
         rows = [("seasonal naive", mase(hist, y_test, sn), None, None, None)]
         for name, extra in variants.items():
             tag = "a" if extra else "b"
-            out, t_train = run([*GRUCAST, "train", str(work / "train.csv"), "-o", str(work / f"{tag}.pt"), *common, *extra])
+            out, t_train = grucast("train", str(work / "train.csv"), "-o", str(work / f"{tag}.pt"), *common, *extra)
             res = json.loads(out)
             tr = res["training"]
             val = res["metrics"]["gru"]["mase"]
-            _, t_pred = run([*GRUCAST, "predict", str(work / f"{tag}.pt"), str(work / "predict.csv"),
-                             "-o", str(work / f"{tag}.csv"), "--threads", str(a.threads), "--device", "cpu", "-q"])
+            _, t_pred = grucast("predict", str(work / f"{tag}.pt"), str(work / "predict.csv"),
+                                "-o", str(work / f"{tag}.csv"), "--threads", str(a.threads), "--device", "cpu", "-q")
             fc = pd.read_csv(work / f"{tag}.csv")
             f = {s: g["forecast"].to_numpy() for s, g in fc.groupby("series_id")}
             assert set(f) == set(hist) and all(len(v) == H for v in f.values()), "every series must be forecast"

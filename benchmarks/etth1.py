@@ -3,15 +3,16 @@ same model on OT alone, trained end to end through the `grucast` command and sco
 window of the standard test split, on standardised values as the published tables are.
 
     python benchmarks/etth1.py [--horizons 24,96] [--input-sizes 168,336] [--max-steps 600]
-                               [--seed 0] [--threads 1] [--keep DIR]
+                               [--seed 0] [--threads 1] [--intervals 80,95] [--variants cov,uni]
+                               [--train-args "--lr 0.001"] [--device cpu|cuda] [--keep DIR]
 
 Standard split (see ../shared/data/README.md): train rows [0, 8640), val [8640 - L, 11520), test
 [11520 - L, 14400), L the look-back. grucast trains on rows [0, 11520) with --val-size 2880, so
 its validation part (early stopping, best weights) is exactly the standard val part and no
 training target reaches it. The test windows are all of them, stride 1: forecast starts
-11520 ... 14400 - H, their inputs from the rows before. Forecasts come from the checkpoint through
-grucast's own library calls (checkpoint.load, io.load_table_like, panel.build_panel,
-features.build, forecast.predict_windows) on rows [0, 14400); errors are divided by the standard
+11520 ... 14400 - H, their inputs from the rows before. Forecasts come from `grucast evaluate
+MODEL rows[0, 14400) --windows W --stride 1`, the intervals calibrated as predict writes them;
+errors are divided by the standard
 deviation of OT over the train rows (StandardScaler, ddof 0), so MSE and MAE are on the scaled
 values. Repeat (the last input value) is computed on the same windows as a self-check: it must
 give the README's 0.034 / 0.139 (H 24) and 0.069 / 0.203 (H 96).
@@ -25,8 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,12 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from grucast import calibration, checkpoint, config, features, io, metrics, panel
-from grucast.forecast import predict_windows
-from grucast.model import GRUForecaster
+from _cli import grucast
 
-# The command line of the grucast this interpreter imports, so the CLI and the library agree.
-GRUCAST = [sys.executable, "-m", "grucast"]
 TRAIN_END, VAL_END, TEST_END = 8640, 11520, 14400
 LOADS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]
 # Univariate ETTh1 (features=S), MSE / MAE, from ../shared/data/README.md.
@@ -54,33 +49,17 @@ PUBLISHED = {
 REPEAT = {24: (0.034, 0.139), 48: (0.050, 0.171), 96: (0.069, 0.203), 168: (0.087, 0.229)}
 
 
-def run(cmd: list[str]) -> tuple[str, float]:
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    secs = time.perf_counter() - t0
-    if p.returncode != 0:
-        sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
-    return p.stdout, secs
-
-
-def rolling_forecasts(model_path: Path, data_path: Path, H: int) -> tuple[np.ndarray, np.ndarray]:
-    """Forecasts [W, H] for every forecast start in [VAL_END, TEST_END - H], and those starts,
-    from the checkpoint, through grucast's own loading and feature code."""
-    ckpt = checkpoint.load(model_path)
-    cfg, spec = ckpt.config, ckpt.features
-    assert cfg.model.horizon == H
-    L = cfg.model.input_size
-    table = io.load_table_like(data_path, ckpt.schema, cfg.data)
-    p = panel.build_panel(table, cfg.data.fill, freq=ckpt.freq)
-    assert p.n_series == 1 and p.lengths[0] == TEST_END, (p.n_series, p.lengths)
-    data = features.build(p, spec, cfg.model.scaler, "cpu", ext=0)
-    model = GRUForecaster(cfg.model, spec.sizes(cfg.model.series_embedding))
-    model.load_state_dict(ckpt.state_dict)
-    t = np.arange(VAL_END, TEST_END - H + 1)  # forecast starts (panel positions of one series)
-    f, scale = predict_windows(model, data, data.starts(t - L), L, with_scale=True)
-    if ckpt.calibration:  # a quantile model: calibrated quantiles [W, H, Q], as predict writes them
-        f = calibration.apply(f.astype(np.float64), scale.astype(np.float64), np.asarray(ckpt.calibration["shifts"]))
-    return f.astype(np.float64), t
+def rolling_forecasts(model_path: Path, data_path: Path, H: int, work: Path, threads: int) -> dict[str, np.ndarray]:
+    """Every column of `grucast evaluate` ('forecast', 'lo-80', ...) as [W, H] for every forecast
+    start in [VAL_END, TEST_END - H], oldest first: the model scored from the command line."""
+    windows = TEST_END - H + 1 - VAL_END
+    out = work / "windows.parquet"
+    grucast("evaluate", str(model_path), str(data_path), "--windows", str(windows), "--stride", "1",
+            "-o", str(out), "--threads", str(threads), "--device", "cpu", "-q")
+    fc = pd.read_parquet(out).sort_values(["window", "date"], ascending=[False, True])
+    assert len(fc) == windows * H, (len(fc), windows, H)
+    return {c: fc[c].to_numpy(np.float64).reshape(windows, H)
+            for c in fc.columns if c == "forecast" or c.startswith(("lo-", "hi-"))}
 
 
 def main() -> None:
@@ -128,27 +107,23 @@ def main() -> None:
                 if a.intervals:
                     extra = [*extra, "--intervals", a.intervals]
                 model = work / f"h{H}_{'cov' if extra else 'uni'}.pt"
-                cmd = [*GRUCAST, "train", str(work / "train.csv"), "-o", str(model), "--time-col", "date",
+                cmd = ["train", str(work / "train.csv"), "-o", str(model), "--time-col", "date",
                        "--target", "OT", "--horizon", str(H), "--input-size", str(L), "--val-size", str(VAL_END - TRAIN_END),
                        "--max-steps", str(a.max_steps), "--seed", str(a.seed), "--threads", str(a.threads),
                        "--device", a.device, "-q", "--json", *a.train_args.split(), *extra]
-                out, t_train = run(cmd)
+                out, t_train = grucast(*cmd)
                 res = json.loads(out)
                 tr = res["training"]
                 t0 = time.perf_counter()
-                f, starts = rolling_forecasts(model, work / "eval.csv", H)
+                cols = rolling_forecasts(model, work / "eval.csv", H, work, a.threads)
                 t_eval = time.perf_counter() - t0
-                assert (starts == t).all()
-                if f.ndim == 3:  # quantiles: the point forecast is the median
-                    qs = config.output_quantiles(config.load(None, {"model": {"intervals": a.intervals}}).model)
-                    for level in (float(x) for x in a.intervals.split(",")):
-                        lo_q, hi_q = metrics.level_quantiles(level)
-                        lo, hi = f[..., qs.index(lo_q)], f[..., qs.index(hi_q)]
-                        val = res["metrics"].get("intervals", {}).get(f"{level:g}", {})
-                        print(f"H {H}, {name}: {level:g}% intervals cover {100 * np.mean((y >= lo) & (y <= hi)):.1f}% "
-                              f"of the test points (validation: {val.get('raw', float('nan')):.1f}% raw, "
-                              f"{val.get('calibrated', float('nan')):.1f}% calibrated)", flush=True)
-                    f = f[..., qs.index(0.5)]
+                f = cols["forecast"]  # the median for a quantile model
+                for level in (float(x) for x in a.intervals.split(",")) if a.intervals else ():
+                    lo, hi = cols[f"lo-{level:g}"], cols[f"hi-{level:g}"]
+                    val = res["metrics"].get("intervals", {}).get(f"{level:g}", {})
+                    print(f"H {H}, {name}: {level:g}% intervals cover {100 * np.mean((y >= lo) & (y <= hi)):.1f}% "
+                          f"of the test points (validation: {val.get('raw', float('nan')):.1f}% raw, "
+                          f"{val.get('calibrated', float('nan')):.1f}% calibrated)", flush=True)
                 e = (f - y) / sd
                 mse, mae = float(np.mean(e ** 2)), float(np.mean(np.abs(e)))
                 print(f"H {H}, L {L}, {name}: {tr['steps']} steps ({tr['epochs']:.2f} epochs, stopped by "
