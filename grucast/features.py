@@ -259,12 +259,15 @@ class WindowData:
     def batch(self, starts: torch.Tensor, L: int, H: int, target: bool = True) -> tuple[dict, tuple]:
         """The network's inputs for windows starting at starts, scaled by their input, with
         (loc, scale) and, for training, the scaled target and its mask."""
-        w = gather(self.values, starts, L + H if target else L)
+        span = L + H if target else L
+        w = gather(self.values, starts, span)
         x = w[:, :L]
-        m = gather(self.observed, starts, L) if self.mask else None
+        obs = gather(self.observed, starts, span) if self.mask else None
+        m = obs[:, :L] if obs is not None else None
         loc, scale = scaling.fit(x, self.scaler, m)
-        inputs: dict[str, torch.Tensor] = {"x": scaling.apply(x, loc, scale) * (m if m is not None else 1.0)}
+        inputs: dict[str, torch.Tensor] = {"x": scaling.apply(x, loc, scale)}
         if m is not None:
+            inputs["x"] = inputs["x"] * m  # unobserved inputs sit at the window's level
             inputs["mask"] = m
         if self.covs is not None:
             c = self.covs[starts.reshape(-1, 1) + torch.arange(L + H, device=starts.device)]  # [B, L + H, C]
@@ -281,8 +284,7 @@ class WindowData:
         out = None
         if target:
             y = scaling.apply(w[:, L:], loc, scale)
-            ym = gather(self.observed, starts + L, H) if self.mask else None
-            out = (y, ym)
+            out = (y, obs[:, L:] if obs is not None else None)
         return inputs, (loc, scale, out)
 
 
@@ -332,14 +334,10 @@ def build(panel: Panel, spec: FeatureSpec, scaler: str, device, ext: int = 0,
             cols.append((v - spec.loc[name]) / spec.scale[name])
         static_num = torch.as_tensor(np.stack(cols, axis=1), dtype=torch.float32, device=device)
     if spec.static_cat:
-        codes = []
-        for name in spec.static_cat:
-            index = {c: i + 1 for i, c in enumerate(spec.categories[name])}
-            codes.append([index.get(str(v), 0) for v in _static(panel, name)])
-        static_cat = torch.as_tensor(np.array(codes, dtype=np.int64).T.reshape(n, -1), device=device)
+        codes = np.stack([_codes(spec.categories[name], _static(panel, name)) for name in spec.static_cat], axis=1)
+        static_cat = torch.as_tensor(codes, device=device)
     if spec.ids:
-        index = {c: i + 1 for i, c in enumerate(spec.ids)}
-        ids = torch.as_tensor(np.array([index.get(str(i), 0) for i in panel.ids], dtype=np.int64), device=device)
+        ids = torch.as_tensor(_codes(spec.ids, panel.ids), device=device)
     return WindowData(
         offsets=offsets, lengths=lengths, pad=pad, ext=ext,
         values=torch.from_numpy(values).to(device),
@@ -349,6 +347,11 @@ def build(panel: Panel, spec: FeatureSpec, scaler: str, device, ext: int = 0,
         static_num=static_num, static_cat=static_cat, ids=ids,
         known_ahead=spec.known_ahead, mask=spec.mask, scaler=scaler,
     )
+
+
+def _codes(vocabulary, values: np.ndarray) -> np.ndarray:
+    """Embedding index of every value: 1 + its place in the vocabulary, 0 for one never seen."""
+    return pd.Index(list(vocabulary)).get_indexer(np.asarray(values).astype(str)).astype(np.int64) + 1
 
 
 def _static(panel: Panel, name: str) -> np.ndarray:

@@ -238,7 +238,6 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
 
     order = np.lexsort((t, codes))
     codes, y, t, lines, cov = codes[order], y[order], t[order], lines[order], cov[order]
-    row_order = order
 
     # Trim empty values at both ends of every series: a series starts and ends observed.
     valid = ~np.isnan(y)
@@ -258,7 +257,7 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
     remap = np.cumsum(has) - 1
     ids = np.asarray(uniques, dtype=object)[has]
     n = len(ids)
-    statics = _statics(f, static_cols, codes[keep | later], row_order[keep | later], remap, ids, n)
+    statics = _statics(f, static_cols, codes[keep | later], order[keep | later], remap, ids, n)
     a_codes, a_t, a_lines, a_cov = remap[codes[later]], t[later], lines[later], cov[later]
     codes, y, t, lines, cov = codes[keep], y[keep], t[keep], lines[keep], cov[keep]
     codes = remap[codes]
