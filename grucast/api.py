@@ -409,7 +409,7 @@ def check(data_path: Path, cfg: Config) -> CheckResult:
     result.warnings += cov_warnings
     min_input = L - spec.pad
     result.min_input = min_input
-    train_starts, _ = split_windows(np.r_[0, np.cumsum(lengths + spec.pad)], L, H, V)
+    train_starts, _ = split_windows(features.layout_offsets(lengths, spec.pad), L, H, V)
     result.train_windows = int(len(train_starts))
     result.no_training_window = [str(i) for i in panel.ids[lengths < min_input + H + V]]
     result.too_short_to_forecast = [str(i) for i in panel.ids[lengths < min_input]]

@@ -288,15 +288,21 @@ class WindowData:
         return inputs, (loc, scale, out)
 
 
+def layout_offsets(lengths: np.ndarray, pad: int, ext: int = 0) -> np.ndarray:
+    """[n + 1] layout offsets of series of these lengths behind pad points and before ext."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(lengths, dtype=np.int64) + pad + ext, out=offsets[1:])
+    return offsets
+
+
 def build(panel: Panel, spec: FeatureSpec, scaler: str, device, ext: int = 0,
           future: Optional[np.ndarray] = None) -> WindowData:
     """The layout of a panel (with ext horizon points per series and their future block for
     forecasting) as tensors on device."""
     n, pad = panel.n_series, spec.pad
     lengths = panel.lengths.astype(np.int64)
-    per = lengths + pad + ext
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(per, out=offsets[1:])
+    offsets = layout_offsets(lengths, pad, ext)
+    per = np.diff(offsets)
     T = int(offsets[-1])
     dest = _ranges(offsets[:-1] + pad, lengths)  # layout index of every panel point
     observed = panel.observed if panel.observed is not None else np.ones(len(panel.values), dtype=bool)

@@ -47,7 +47,6 @@ class Schema:
         """The target columns: 'a,b,c' names three, each a series of its own per id."""
         return [t for t in (self.target or "").split(",") if t]
 
-
     @property
     def output_id_col(self) -> Optional[str]:
         """The id column name of written forecasts (None: a single series has no id column)."""

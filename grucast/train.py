@@ -73,13 +73,15 @@ class NullCallback:
 
 
 class MaskedLoss(nn.Module):
-    """A pointwise loss averaged over the targets that were observed: a gap filled in the data
-    is never a training target."""
+    """A loss per target averaged over the targets that were observed: a gap filled in the data
+    is never a training target. Subclasses say what the loss of one target is."""
 
-    def __init__(self, name: str):
-        super().__init__()
-        self.fn = {"mae": nn.L1Loss, "mse": nn.MSELoss, "huber": lambda reduction: nn.HuberLoss(reduction=reduction, delta=1.0)}[name]
-        self.mean, self.each = self.fn(reduction="mean"), self.fn(reduction="none")
+    def each(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """[B, H] loss of every target."""
+        raise NotImplementedError
+
+    def mean(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.each(f, y).mean()
 
     def forward(self, f: torch.Tensor, y: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         if mask is None:
@@ -88,40 +90,44 @@ class MaskedLoss(nn.Module):
 
     def total(self, f: torch.Tensor, y: torch.Tensor, mask: Optional[torch.Tensor]) -> tuple[float, float]:
         """(sum of losses, number of targets) for averaging over many batches."""
-        if mask is None:
-            return float(self.each(f, y).sum()), float(y.numel())
-        return float((self.each(f, y) * mask).sum()), float(mask.sum())
-
-
-class PinballLoss(MaskedLoss):
-    """The pinball (quantile) loss averaged over quantiles and observed targets; forecasts are
-    [B, H, Q], targets [B, H]."""
-
-    def __init__(self, quantiles: tuple[float, ...]):
-        nn.Module.__init__(self)
-        self.register_buffer("q", torch.tensor(quantiles, dtype=torch.float32))
-
-    def _each(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        d = y.unsqueeze(-1) - f  # [B, H, Q]
-        q = self.q.to(f.device)
-        return torch.maximum(q * d, (q - 1.0) * d).mean(dim=-1)  # [B, H]
-
-    def forward(self, f, y, mask=None):
-        each = self._each(f, y)
-        if mask is None:
-            return each.mean()
-        return (each * mask).sum() / mask.sum().clamp_min(1.0)
-
-    def total(self, f, y, mask):
-        each = self._each(f, y)
+        each = self.each(f, y)
         if mask is None:
             return float(each.sum()), float(each.numel())
         return float((each * mask).sum()), float(mask.sum())
 
 
+class PointLoss(MaskedLoss):
+    """mae, mse or huber of point forecasts [B, H]."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        fn = {"mae": nn.L1Loss, "mse": nn.MSELoss,
+              "huber": lambda reduction: nn.HuberLoss(reduction=reduction, delta=1.0)}[name]
+        self._mean, self._each = fn(reduction="mean"), fn(reduction="none")
+
+    def each(self, f, y):
+        return self._each(f, y)
+
+    def mean(self, f, y):
+        return self._mean(f, y)  # torch's own reduction, as before masks existed: runs repeat bit for bit
+
+
+class PinballLoss(MaskedLoss):
+    """The pinball (quantile) loss of quantile forecasts [B, H, Q], averaged over quantiles."""
+
+    def __init__(self, quantiles: tuple[float, ...]):
+        super().__init__()
+        self.register_buffer("q", torch.tensor(quantiles, dtype=torch.float32))
+
+    def each(self, f, y):
+        d = y.unsqueeze(-1) - f  # [B, H, Q]
+        q = self.q.to(f.device)
+        return torch.maximum(q * d, (q - 1.0) * d).mean(dim=-1)  # [B, H]
+
+
 def loss_function(name: str, quantiles: tuple[float, ...] = ()) -> MaskedLoss:
     """The training loss: pinball over the quantiles of a quantile model, else the named one."""
-    return PinballLoss(quantiles) if quantiles else MaskedLoss(name)
+    return PinballLoss(quantiles) if quantiles else PointLoss(name)
 
 
 def evaluate_loss(model: nn.Module, data: WindowData, starts: torch.Tensor, cfg: Config, loss_fn: MaskedLoss,
