@@ -521,6 +521,16 @@ def forecast_columns(cfg: Config, f: np.ndarray) -> dict[str, np.ndarray]:
     return columns
 
 
+def forecast(ckpt: checkpoint.Checkpoint, model: torch.nn.Module, data: WindowData, starts: np.ndarray) -> np.ndarray:
+    """Forecasts [W, H] of a checkpoint's model for windows whose inputs start at the layout
+    indices starts; a quantile model's [W, H, Q] with the checkpoint's calibration applied."""
+    f, scale = predict_windows(model, data, starts, ckpt.config.model.input_size, with_scale=True)
+    f = f.astype(np.float64)
+    if ckpt.calibration:
+        f = calibrated(f, scale.astype(np.float64), np.asarray(ckpt.calibration["shifts"]))
+    return f
+
+
 def load_model(ckpt: checkpoint.Checkpoint, device: torch.device, source: str = "the checkpoint") -> GRUForecaster:
     """The network of a checkpoint with its weights, on device, ready for inference."""
     model = GRUForecaster(ckpt.config.model, ckpt.features.sizes(ckpt.config.model.series_embedding))
@@ -571,10 +581,7 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
         )
     notes = _unseen(panel, spec, ok)
     model = load_model(ckpt, dev, str(model_path))
-    f, window_scale = predict_windows(model, data, starts, L, with_scale=True)  # [S, H] or [S, H, Q]
-    quantiles = config_mod.output_quantiles(cfg.model)
-    if quantiles and ckpt.calibration:
-        f = calibrated(f.astype(np.float64), window_scale.astype(np.float64), np.asarray(ckpt.calibration["shifts"]))
+    f = forecast(ckpt, model, data, starts)  # [S, H] or [S, H, Q]
     columns = id_columns(table, ckpt.schema, np.repeat(panel.ids[ok], H))
     columns[ckpt.schema.time_col] = panel.times_after(ok, H)
     columns.update(forecast_columns(cfg, f))

@@ -22,11 +22,9 @@ import torch
 
 from grucast import baselines, checkpoint, features, metrics
 from grucast import config as config_mod
-from grucast.api import DataSummary, _summary, fit_table, forecast_columns, id_columns, load_model, resolve
-from grucast.calibration import apply as calibrated
+from grucast.api import DataSummary, _summary, fit_table, forecast, forecast_columns, id_columns, load_model, resolve
 from grucast.config import Config
 from grucast.errors import ConfigError, DataError
-from grucast.forecast import predict_windows
 from grucast.io import Table, load_table, load_table_like, write_frame
 from grucast.panel import Panel, build_panel, time_at
 from grucast.runtime import select_device, set_threads
@@ -86,6 +84,13 @@ class EvaluationResult:
         }
 
 
+def _oldest(org: Origins, n: int) -> np.ndarray:
+    """[n] every series' oldest origin, -1 for a series without one."""
+    first = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first, org.series, org.origin)
+    return np.where(first == np.iinfo(np.int64).max, -1, first)
+
+
 def _checked(windows: int, stride: Optional[int], horizon: int) -> int:
     if windows < 1:
         raise ConfigError(f"--windows must be at least 1, got {windows}")
@@ -102,10 +107,7 @@ def _forecast(ckpt: checkpoint.Checkpoint, model: torch.nn.Module, panel: Panel,
     data = features.build(panel, spec, cfg.model.scaler, device)
     L = cfg.model.input_size
     starts = data.offsets[org.series] + data.pad + org.origin - L
-    f, scale = predict_windows(model, data, starts, L, with_scale=True)
-    if config_mod.output_quantiles(cfg.model) and ckpt.calibration:
-        f = calibrated(f.astype(np.float64), scale.astype(np.float64), np.asarray(ckpt.calibration["shifts"]))
-    return f.astype(np.float64)
+    return forecast(ckpt, model, data, starts)
 
 
 def _score(table: Table, panel: Panel, cfg: Config, org: Origins, f: np.ndarray, stride: int) -> dict[str, Any]:
@@ -123,9 +125,7 @@ def _score(table: Table, panel: Panel, cfg: Config, org: Origins, f: np.ndarray,
     forecasts = {"gru": point, "naive": baselines.naive(panel.values, target, H),
                  "seasonal_naive": baselines.seasonal_naive(panel.values, target, m, H)}
     # In-sample scale of every series: its points before its oldest origin.
-    first = np.full(panel.n_series, np.iinfo(np.int64).max)
-    np.minimum.at(first, org.series, org.origin)
-    first = np.where(first == np.iinfo(np.int64).max, 0, first)
+    first = np.maximum(_oldest(org, panel.n_series), 0)
     scale = metrics.seasonal_scale(panel.values, panel.offsets, first, m)[org.series]
     scale2 = metrics.seasonal_scale(panel.values, panel.offsets, first, m, power=2)[org.series]
     overall = {name: metrics.point_scores(y, fc, scale, scale2) for name, fc in forecasts.items()}
@@ -146,8 +146,7 @@ def _score(table: Table, panel: Panel, cfg: Config, org: Origins, f: np.ndarray,
     columns = id_columns(table, table.schema, ids)
     time_col = table.schema.time_col
     k = org.origin[:, None] + np.arange(H)
-    columns["cutoff"] = _times(panel, org.series, org.origin - 1)
-    columns["cutoff"] = np.repeat(np.asarray(columns["cutoff"]), H)
+    columns["cutoff"] = np.repeat(np.asarray(_times(panel, org.series, org.origin - 1)), H)
     columns[time_col] = _times(panel, np.repeat(org.series, H), k.ravel())
     columns["window"] = np.repeat(org.window, H)
     columns["actual"] = y.ravel()
@@ -252,29 +251,22 @@ def backtest(data_path: Path, cfg: Config, windows: int = 3, stride: Optional[in
             f"{int(full.lengths.max())} in all"
         )
     set_threads(cfg.training.threads)
+    dev = select_device(cfg.training.device)
     rounds = sorted(set(org.window.tolist()), reverse=True) if refit else [None]
-    f = np.zeros((len(org.series), H), dtype=np.float64)
-    trainings, train_seconds, last_cfg = 0, 0.0, cfg
+    f, train_seconds, last_cfg = None, 0.0, cfg
     for w in rounds:
         chosen = org.window == w if w is not None else np.ones(len(org.series), dtype=bool)
-        cut = np.full(full.n_series, -1, dtype=np.int64)  # -1: a series outside the test keeps all its points
-        first = np.full(full.n_series, np.iinfo(np.int64).max)
-        np.minimum.at(first, org.series[chosen], org.origin[chosen])
-        has = first < np.iinfo(np.int64).max
-        cut[has] = first[has]
+        cut = _oldest(_subset(org, chosen), full.n_series)  # -1: a series outside the test keeps all its points
         t0 = time.perf_counter()
         ckpt, trained = fit_table(_truncate(table, full, cut), cfg, callback)
         train_seconds += time.perf_counter() - t0
-        trainings += 1
-        dev = select_device(cfg.training.device)
-        model = load_model(ckpt, dev)
-        fw = _forecast(ckpt, model, full, _subset(org, chosen), dev)
-        if fw.ndim == 3 and f.ndim == 2:
-            f = np.zeros((len(org.series), H, fw.shape[-1]), dtype=np.float64)
+        fw = _forecast(ckpt, load_model(ckpt, dev), full, _subset(org, chosen), dev)
+        if f is None:
+            f = np.zeros((len(org.series), *fw.shape[1:]), dtype=np.float64)
         f[chosen] = fw
         last_cfg = trained.config
     result = _result(table, full, last_cfg, org, f, stride)
-    result.trainings, result.train_seconds = trainings, train_seconds
+    result.trainings, result.train_seconds = len(rounds), train_seconds
     result.seconds = time.perf_counter() - started
     _write(result, out_path, metrics_path)
     return result
