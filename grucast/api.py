@@ -567,12 +567,12 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     panel = build_panel(table, cfg.data.fill, freq=ckpt.freq)
     summary = _summary(table, panel)
     L, H = cfg.model.input_size, cfg.model.horizon
-    min_input = cfg.model.min_input if spec.mask and cfg.model.min_input else L
+    min_input = L - spec.pad  # observed points a series needs: input_size, or less for a padded model
     set_threads(threads)
     dev = select_device(device)
     block = features.future_block(panel, spec, H, source) if spec.future else None
     data = features.build(panel, spec, cfg.model.scaler, dev, ext=H, future=block)
-    ok, starts = data.last_starts(L, min_input)
+    ok, starts = data.last_starts(L)
     skipped = [str(i) for i in np.delete(panel.ids, ok)]
     if len(ok) == 0:
         raise DataError(

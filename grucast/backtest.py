@@ -181,8 +181,7 @@ def evaluate(model_path: Path, data_path: Path, windows: int = 1, stride: Option
     stride = _checked(windows, stride, H)
     table = load_table_like(Path(data_path), ckpt.schema, cfg.data)
     panel = build_panel(table, cfg.data.fill, freq=ckpt.freq)
-    need = max(cfg.model.min_input if ckpt.features.mask and cfg.model.min_input else cfg.model.input_size,
-               cfg.data.season)
+    need = max(cfg.model.input_size - ckpt.features.pad, cfg.data.season)
     org = origins(panel.lengths, H, windows, stride, need)
     if len(org.series) == 0:
         raise DataError(

@@ -250,10 +250,10 @@ class WindowData:
         s = np.searchsorted(self.offsets, pos, side="right") - 1
         return panel_offsets[s] + (pos - self.offsets[s] - self.pad)
 
-    def last_starts(self, input_size: int, min_input: int) -> tuple[np.ndarray, np.ndarray]:
-        """Series with enough history to forecast and the start of their last input window."""
-        need = min_input if self.mask else input_size
-        ok = np.flatnonzero(self.lengths >= need)
+    def last_starts(self, input_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Series with enough history to forecast (input_size less the padding) and the start
+        of their last input window."""
+        ok = np.flatnonzero(self.lengths >= input_size - self.pad)
         return ok, self.offsets[ok] + self.pad + self.lengths[ok] - input_size
 
     def batch(self, starts: torch.Tensor, L: int, H: int, target: bool = True) -> tuple[dict, tuple]:

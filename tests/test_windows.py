@@ -53,7 +53,7 @@ def test_last_windows_end_at_the_series_end(lengths, L, pad):
     offsets = offsets_of(list(n + pad))
     data = dataclasses.replace(features.plain(np.zeros(int(offsets[-1])), offsets, "none"),
                                lengths=n, pad=pad, mask=pad > 0)
-    ok, starts = data.last_starts(L, L - pad)
+    ok, starts = data.last_starts(L)
     assert list(ok) == [i for i, k in enumerate(n) if k >= L - pad]
     assert (starts + L == offsets[1:][ok]).all()
 
