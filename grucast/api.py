@@ -23,7 +23,7 @@ from grucast.calibration import apply as calibrated
 from grucast.calibration import calibrate
 from grucast.features import WindowData
 from grucast.forecast import predict_windows
-from grucast.io import Schema, Table, load_future, load_table, load_table_like, merge_future, preview, write_frame
+from grucast.io import Schema, Table, check_output, load_future, load_table, load_table_like, merge_future, preview, write_frame
 from grucast.model import GRUForecaster
 from grucast.panel import Freq, Panel, build_panel
 from grucast.runtime import select_device, set_threads
@@ -233,10 +233,7 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     settings are resolved, before training starts."""
     started = time.perf_counter()
     out_path = Path(out_path)
-    if out_path.is_dir():
-        raise ConfigError(f"-o {out_path} is a folder; give a file name for the checkpoint")
-    if not out_path.parent.is_dir() and str(out_path.parent) not in ("", "."):
-        raise ConfigError(f"cannot write the checkpoint: folder {out_path.parent} does not exist")
+    check_output(out_path, "-o", "the checkpoint")
     table = load_table(Path(data_path), cfg.data)
     ckpt, result = fit_table(table, cfg, callback, on_ready)
     checkpoint.save(ckpt, out_path)
@@ -555,6 +552,7 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     covariates over the horizon come from rows after each series' last observed target (in the
     same file, target empty) or from future_path."""
     started = time.perf_counter()
+    check_output(out_path, "-o", "the forecasts")
     ckpt = checkpoint.load(Path(model_path))
     cfg, spec = ckpt.config, ckpt.features
     table = load_table_like(Path(data_path), ckpt.schema, cfg.data)

@@ -25,7 +25,7 @@ from grucast import config as config_mod
 from grucast.api import DataSummary, _summary, fit_table, forecast, forecast_columns, id_columns, load_model, resolve
 from grucast.config import Config
 from grucast.errors import ConfigError, DataError
-from grucast.io import Table, load_table, load_table_like, write_frame
+from grucast.io import Table, check_output, load_table, load_table_like, write_frame
 from grucast.panel import Panel, build_panel, time_at
 from grucast.runtime import select_device, set_threads
 from grucast.train import Callback
@@ -161,6 +161,11 @@ def _times(panel: Panel, series: np.ndarray, k: np.ndarray):
     return np.asarray(out) if panel.freq.kind == "int" else out
 
 
+def _check_outputs(out_path: Optional[Path], metrics_path: Optional[Path]) -> None:
+    check_output(out_path, "-o", "the forecasts")
+    check_output(metrics_path, "--metrics", "the metrics")
+
+
 def _write(result: EvaluationResult, out_path: Optional[Path], metrics_path: Optional[Path]) -> None:
     if out_path is not None:
         write_frame(result.forecasts, Path(out_path))
@@ -175,6 +180,7 @@ def evaluate(model_path: Path, data_path: Path, windows: int = 1, stride: Option
              metrics_path: Optional[Path] = None) -> EvaluationResult:
     """Score a trained model on a file from the last `windows` origins of every series."""
     started = time.perf_counter()
+    _check_outputs(out_path, metrics_path)
     ckpt = checkpoint.load(Path(model_path))
     cfg = ckpt.config
     H = cfg.model.horizon
@@ -234,6 +240,7 @@ def backtest(data_path: Path, cfg: Config, windows: int = 3, stride: Optional[in
     """Train on every series up to its oldest origin (or up to each origin with refit) and
     score forecasts from `windows` origins per series, the newest ending at the series' end."""
     started = time.perf_counter()
+    _check_outputs(out_path, metrics_path)
     table = load_table(Path(data_path), cfg.data)
     full = build_panel(table, fill=None)
     H = resolve(cfg, full.freq, full.lengths)[0].model.horizon

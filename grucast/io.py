@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from grucast.config import DataConfig
-from grucast.errors import DataError
+from grucast.errors import ConfigError, DataError
 
 TIME_NAMES = ("timestamp", "ds", "date", "datetime", "date_time", "time", "ts", "period", "step", "t")
 ID_NAMES = ("series_id", "unique_id", "id", "series", "item_id", "ts_id", "key")
@@ -660,6 +660,19 @@ def merge_future(table: Table, future: Table) -> Table:
 
 
 # ---------------------------------------------------------------- writing
+
+
+def check_output(path: Optional[Path], flag: str, what: str) -> None:
+    """Refuse an output path that cannot be written before any work is done (a folder, or a
+    file in a folder that does not exist), so a long run never fails at its very end."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder; give a file name for {what}")
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise ConfigError(f"cannot write {what}: folder {directory} does not exist")
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

@@ -116,3 +116,28 @@ def test_bad_set_is_named(tmp_path):
                                 "got 'hidden_size=8'")
     r = cli("backtest", "d.csv", "--set", "model.hiden_size=8")
     assert r.exit_code == 1 and "Did you mean 'hidden_size'?" in r.stderr
+
+
+def test_bad_windows_stride_and_outputs_fail_before_any_training(tmp_path):
+    sine_panel(n_series=2, length=100).to_csv(tmp_path / "d.csv", index=False)
+    r = cli("backtest", "d.csv", *SHAPE, "--stride", "0")
+    assert r.exit_code == 1 and r.stderr.strip() == "Error: --stride must be at least 1, got 0"
+    r = cli("backtest", "d.csv", *SHAPE, "--metrics", tmp_path / "no" / "m.csv")
+    assert r.exit_code == 1
+    assert r.stderr.strip() == f"Error: cannot write the metrics: folder {tmp_path / 'no'} does not exist"
+    (tmp_path / "out").mkdir()
+    r = cli("backtest", "d.csv", *SHAPE, "-o", "out")
+    assert r.exit_code == 1 and r.stderr.strip() == "Error: -o out is a folder; give a file name for the forecasts"
+    assert r.stdout == "" and "epoch" not in r.stderr  # refused before training started
+    sine_panel(n_series=2, length=29).to_csv(tmp_path / "short.csv", index=False)
+    r = cli("backtest", "short.csv", *SHAPE, "--windows", "2")
+    assert r.exit_code == 1 and r.stderr.strip() == (
+        "Error: no series of short.csv is long enough to backtest 2 window(s) of 6 steps: each needs input_size 24 "
+        "points of history, and the longest series has 29 in all")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "out", "short.csv"]  # nothing half-written
+
+
+def test_evaluate_refuses_an_unwritable_output_before_reading(trained):
+    r = cli("evaluate", "m.pt", "d.csv", "-o", trained / "no" / "f.csv")
+    assert r.exit_code == 1
+    assert r.stderr.strip() == f"Error: cannot write the forecasts: folder {trained / 'no'} does not exist"

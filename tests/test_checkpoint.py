@@ -79,6 +79,18 @@ def test_a_setting_from_a_newer_grucast_names_the_version(trained, tmp_path):
         checkpoint.load(p)
 
 
+def test_a_calibration_that_does_not_fit_the_model_is_damage(long_csv, tmp_path):
+    cfg = config.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 4, "intervals": [80]},
+                             "training": {"epochs": 1}})
+    api.train(long_csv, tmp_path / "q.pt", cfg)
+    raw = torch.load(tmp_path / "q.pt", weights_only=True)
+    raw["calibration"]["shifts"] = raw["calibration"]["shifts"][:2]  # 2 horizon steps instead of 6
+    torch.save(raw, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match=r"incomplete or damaged grucast checkpoint \(the calibration has "
+                                              r"shape \(2, 3\), not \(6, 3\)\)$"):
+        checkpoint.load(tmp_path / "bad.pt")
+
+
 class Evil:
     def __reduce__(self):
         import os

@@ -98,3 +98,10 @@ def test_a_series_without_values_is_skipped_and_named_at_predict(tmp_path):
     assert p.exit_code == 0, p.stderr
     assert "Skipped 1 series with no values to forecast from: ghost" in p.stderr
     assert sorted(set(pd.read_csv(tmp_path / "f.csv").store)) == ["s0", "s1"]
+
+
+def test_a_target_named_twice_is_refused(tmp_path):
+    two_targets().to_csv(tmp_path / "d.csv", index=False)
+    r = cli("train", "d.csv", "-o", "m.pt", "--target", "sales,sales", "--horizon", "6")
+    assert r.exit_code == 1 and r.stderr.strip() == "Error: --target names a column twice: sales,sales"
+    assert not (tmp_path / "m.pt").exists()
