@@ -88,11 +88,11 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
 # ---------------------------------------------------------------- train
 
 
-def too_short(L: int, H: int, V: int, longest: int, padded: bool = False) -> str:
-    first = "min_input" if padded else "input_size"
+def too_short(min_input: int, H: int, V: int, longest: int) -> str:
+    """Short series are padded (see features.make_spec), so the bound is min_input, not input_size."""
     return (
-        f"every series is too short to train on: a series needs at least {first} + horizon + val_size = "
-        f"{L} + {H} + {V} = {L + H + V} points, and the longest has {longest}"
+        f"every series is too short to train on: a series needs at least min_input + horizon + val_size = "
+        f"{min_input} + {H} + {V} = {min_input + H + V} points, and the longest has {longest}"
     )
 
 
@@ -267,7 +267,7 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     lengths = panel.lengths
     has_train = lengths + spec.pad >= L + H + V
     if len(train_starts) == 0:
-        raise DataError(too_short(L - spec.pad, H, V, int(lengths.max()), spec.mask) + "; use a smaller --input-size or --horizon")
+        raise DataError(too_short(L - spec.pad, H, V, int(lengths.max())) + "; use a smaller --input-size or --horizon")
     short = [str(i) for i in panel.ids[~has_train]]
     if on_ready is not None:
         on_ready(summary, cfg, notes)
@@ -411,7 +411,7 @@ def check(data_path: Path, cfg: Config) -> CheckResult:
     result.no_training_window = [str(i) for i in panel.ids[lengths < min_input + H + V]]
     result.too_short_to_forecast = [str(i) for i in panel.ids[lengths < min_input]]
     if result.train_windows == 0:
-        result.problems.append(too_short(min_input, H, V, int(lengths.max()), spec.mask))
+        result.problems.append(too_short(min_input, H, V, int(lengths.max())))
     elif result.no_training_window:
         result.warnings.append(
             f"{len(result.no_training_window)} series shorter than {min_input + H + V} points give no training window: "
