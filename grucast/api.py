@@ -44,9 +44,22 @@ def default_input_size(horizon: int, season: int, intraday: bool) -> int:
     return max(2 * horizon, season)
 
 
+# Below this many training windows (one long series, a few dozen short ones) the default
+# network is halved and learns three times slower: with 64 units at 3e-3 such data overfits
+# after about one epoch (ETTh1 h = 96, one series, 8,209 windows: test MSE 0.065 vs 0.057).
+# M4 Hourly (about 180,000 windows), where the large defaults were tuned, is far above it.
+SMALL_DATA_WINDOWS = 10_000
+
+
+def default_size(windows: int) -> tuple[int, float]:
+    """GRU width and learning rate for a training set of this many (full-length) windows."""
+    return (32, 1e-3) if windows < SMALL_DATA_WINDOWS else (64, 3e-3)
+
+
 def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[str]]:
-    """Fill the settings left open (season, horizon, input_size, val_size) from the data's
-    frequency and series lengths; returns the resolved config and a note for each value chosen."""
+    """Fill the settings left open (season, horizon, input_size, val_size, hidden_size,
+    learning_rate) from the data's frequency and series lengths; returns the resolved config and
+    a note for each value chosen."""
     notes = []
     season = cfg.data.season
     if season is None:
@@ -76,11 +89,24 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
             notes.append(f"input_size {input_size} (default for horizon {horizon}, season {season})")
     if val_size < horizon:
         raise ConfigError(f"training.val_size ({val_size}) must be at least the horizon ({horizon})")
+    hidden_size, learning_rate = cfg.model.hidden_size, cfg.training.learning_rate
+    if hidden_size is None or learning_rate is None:
+        windows = int(np.maximum(lengths - input_size - horizon - val_size + 1, 0).sum())
+        size, rate = default_size(windows)
+        chosen = []
+        if hidden_size is None:
+            hidden_size = size
+            chosen.append(f"hidden_size {size}")
+        if learning_rate is None:
+            learning_rate = rate
+            chosen.append(f"learning_rate {rate:g}")
+        side = "below" if windows < SMALL_DATA_WINDOWS else "at or above"
+        notes.append(f"{' and '.join(chosen)} (default for {windows:,} training windows, {side} {SMALL_DATA_WINDOWS:,})")
     resolved = config_mod.replace(
         cfg,
         data={"season": season},
-        model={"horizon": horizon, "input_size": input_size},
-        training={"val_size": val_size},
+        model={"horizon": horizon, "input_size": input_size, "hidden_size": hidden_size},
+        training={"val_size": val_size, "learning_rate": learning_rate},
     )
     return resolved, notes
 

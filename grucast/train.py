@@ -157,6 +157,8 @@ def fit(
     t = cfg.training
     device = data.values.device
     L, H = cfg.model.input_size, cfg.model.horizon
+    if t.learning_rate is None:
+        raise ValueError("TrainConfig must be resolved (learning_rate set): see api.resolve")
     loss_fn = loss_function(t.loss, output_quantiles(cfg.model))
     torch.manual_seed(t.seed)
     gen = torch.Generator(device="cpu").manual_seed(t.seed)

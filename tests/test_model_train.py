@@ -15,7 +15,7 @@ def tiny_cfg(**training):
     return config.load(None, {
         "data": {"season": 12},
         "model": {"horizon": 6, "input_size": 24, "hidden_size": 16, "num_layers": 1},
-        "training": {"val_size": 6, "batch_size": 64, "device": "cpu", **training},
+        "training": {"val_size": 6, "batch_size": 64, "device": "cpu", "learning_rate": 3e-3, **training},
     })
 
 
