@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from grucast import baselines, checkpoint, features, metrics
+from grucast import baselines, checkpoint, features, metrics, runs
 from grucast import config as config_mod
 from grucast.config import Config
 from grucast.errors import ConfigError, DataError
@@ -130,6 +130,7 @@ class DataSummary:
     freq: Freq
     n_series: int
     n_points: int
+    n_rows: int  # observations read (rows of a long file; values of a wide one)
     n_filled: int
     dropped: list[str]  # series with no values at all
     warnings: list[str] = field(default_factory=list)  # about covariates
@@ -143,11 +144,16 @@ class DataSummary:
             "frequency": self.freq.to_dict(),
             "n_series": self.n_series,
             "n_points": self.n_points,
+            "n_rows": self.n_rows,
             "n_filled": self.n_filled,
             "dropped": self.dropped,
             "warnings": self.warnings,
             "covariates_filled": self.covariates_filled,
         }
+
+
+def _time_text(panel: Panel, t: Any) -> str:
+    return str(int(t)) if panel.freq.kind == "int" else pd.Timestamp(t).isoformat()
 
 
 def _summary(table: Table, panel: Panel, warnings: Optional[list[str]] = None) -> DataSummary:
@@ -158,6 +164,7 @@ def _summary(table: Table, panel: Panel, warnings: Optional[list[str]] = None) -
         freq=panel.freq,
         n_series=panel.n_series,
         n_points=int(panel.offsets[-1]),
+        n_rows=len(table.frame),
         n_filled=panel.n_filled,
         dropped=panel.dropped,
         warnings=list(warnings or []),
@@ -178,10 +185,12 @@ class TrainResult:
     fit: FitResult
     metrics: dict[str, Any]
     seconds: float
+    gate: Optional[str] = None  # the quality gate's verdict, when one was asked for
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "checkpoint": str(self.checkpoint_path),
+            "quality_gate": self.gate,
             "data": self.data.to_dict(),
             "config": self.config.to_dict(),
             "defaults_chosen": self.config_notes,
@@ -234,6 +243,7 @@ def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, 
     scale = metrics.seasonal_scale(panel.values, panel.offsets, panel.lengths - V, m)[series]
     gru = metrics.point_scores(y, f, scale)
     base = metrics.point_scores(y, sn, scale)
+    naive = metrics.point_scores(y, baselines.naive(panel.values, target_starts, H), scale)
     key = "mase" if np.isfinite(gru["mase"]) and np.isfinite(base["mase"]) and base["mase"] > 0 else "mae"
     skill = 1.0 - gru[key] / base[key] if base[key] > 0 else float("nan")
     out = {
@@ -242,6 +252,7 @@ def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, 
         "season": m,
         "gru": gru,
         "seasonal_naive": base,
+        "naive": naive,
         "skill": skill,
         "skill_metric": key,
     }
@@ -251,17 +262,21 @@ def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, 
 
 
 def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callback] = None,
-          on_ready: Optional[Any] = None) -> TrainResult:
+          on_ready: Optional[Any] = None, fail_if_worse_than: Optional[str] = None) -> TrainResult:
     """Read a file, train a global GRU forecaster on all its series, score it on the held-out
     last part of every series and save a checkpoint atomically.
 
     on_ready(summary, resolved_config, notes) is called once the data is loaded and the
-    settings are resolved, before training starts."""
+    settings are resolved, before training starts. With fail_if_worse_than ('naive' or
+    'seasonal-naive') a model whose validation MASE is worse than that baseline's is not saved:
+    QualityGateError (exit 5), and out_path keeps the previous checkpoint."""
     started = time.perf_counter()
     out_path = Path(out_path)
     check_output(out_path, "-o", "the checkpoint")
+    runs.check_baseline(fail_if_worse_than)  # a bad name fails before training, not after
     table = load_table(Path(data_path), cfg.data)
     ckpt, result = fit_table(table, cfg, callback, on_ready)
+    result.gate = runs.quality_gate(result.metrics, fail_if_worse_than)
     checkpoint.save(ckpt, out_path)
     result.checkpoint_path = out_path
     result.seconds = time.perf_counter() - started
@@ -318,6 +333,8 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
             "data_file": table.path.name,
             "n_series": panel.n_series,
             "n_points": int(panel.offsets[-1]),
+            "first_time": _time_text(panel, panel.first_times().min()),
+            "last_time": _time_text(panel, panel.last_times().max()),
             "train_windows": int(len(train_starts)),
             "val_windows": int(len(val_starts)),
             "best_step": result.best_step,
@@ -482,6 +499,32 @@ def check(data_path: Path, cfg: Config) -> CheckResult:
     return result
 
 
+# ---------------------------------------------------------------- info
+
+
+def info(model_path: Path) -> dict[str, Any]:
+    """A checkpoint's own description: file identity, versions, config, data schema and
+    frequency, covariates, training period and size, validation metrics."""
+    ckpt = checkpoint.load(Path(model_path))
+    f = ckpt.features
+    return {
+        "file": runs.file_identity(Path(model_path)),
+        "format_version": ckpt.format_version,
+        "versions": {"grucast": ckpt.grucast_version, "torch": ckpt.torch_version},
+        "parameters": int(sum(v.numel() for v in ckpt.state_dict.values())),
+        "schema": ckpt.schema.to_dict(),
+        "frequency": ckpt.freq.describe(),
+        "frequency_spec": ckpt.freq.to_dict(),
+        "covariates": {"past": list(f.past), "future": list(f.future), "static": list(f.static_num) + list(f.static_cat),
+                       "calendar": list(f.calendar)},
+        "quantiles": list(config_mod.output_quantiles(ckpt.config.model)),
+        "calibrated": bool(ckpt.calibration),
+        "training": ckpt.info,
+        "metrics": ckpt.metrics,
+        "config": ckpt.config.to_dict(),
+    }
+
+
 # ---------------------------------------------------------------- predict
 
 
@@ -496,6 +539,7 @@ class PredictResult:
     seconds: float = 0.0
     min_input: Optional[int] = None  # a padded model forecasts series this long or longer
     notes: list[str] = field(default_factory=list)  # what the user should know (unseen categories)
+    origins: dict[str, str] = field(default_factory=dict)  # series id -> time of its last observation
 
     @property
     def n_forecast(self) -> int:
@@ -573,10 +617,15 @@ def _round_float32(a: np.ndarray) -> np.ndarray:
 
 
 def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, device: str = "auto",
-            threads: Optional[int] = None, future_path: Optional[Path] = None) -> PredictResult:
+            threads: Optional[int] = None, future_path: Optional[Path] = None,
+            max_age: Optional[pd.Timedelta] = None, as_of: Optional[pd.Timestamp] = None,
+            shard: Optional[tuple[int, int]] = None) -> PredictResult:
     """Forecast horizon steps after the last observation of every series in a file. Future
     covariates over the horizon come from rows after each series' last observed target (in the
-    same file, target empty) or from future_path."""
+    same file, target empty) or from future_path.
+
+    max_age: StaleDataError (nothing written) when the newest observation is older than this
+    at as_of (now when None). shard (i, n): only the series of shard i of n (runs.in_shard)."""
     started = time.perf_counter()
     check_output(out_path, "-o", "the forecasts")
     ckpt = checkpoint.load(Path(model_path))
@@ -589,6 +638,10 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
         table = merge_future(table, load_future(Path(future_path), ckpt.schema, cfg.data))
         source = f"{Path(future_path).name}"
     panel = build_panel(table, cfg.data.fill, freq=ckpt.freq)
+    if max_age is not None:
+        if panel.freq.kind != "datetime":
+            raise ConfigError("--max-age needs datetime timestamps; this data has integer steps")
+        runs.check_fresh(panel.last_times().max(), max_age, as_of, Path(data_path).name)
     summary = _summary(table, panel)
     L, H = cfg.model.input_size, cfg.model.horizon
     min_input = L - spec.pad  # observed points a series needs: input_size, or less for a padded model
@@ -597,7 +650,13 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     block = features.future_block(panel, spec, H, source) if spec.future else None
     data = features.build(panel, spec, cfg.model.scaler, dev, ext=H, future=block)
     ok, starts = data.last_starts(L)
-    skipped = [str(i) for i in np.delete(panel.ids, ok)]
+    mine = runs.in_shard(panel.ids, shard)
+    short = np.ones(panel.n_series, dtype=bool)
+    short[ok] = False
+    skipped = [str(i) for i in panel.ids[short & mine]]
+    ok, starts = ok[mine[ok]], starts[mine[ok]]
+    if len(ok) == 0 and shard is not None and not short.all():
+        raise DataError(f"shard {shard[0]}/{shard[1]} holds no series that can be forecast ({int(mine.sum())} series fall in it)")
     if len(ok) == 0:
         raise DataError(
             f"every series in {Path(data_path).name} is too short to forecast: the model needs the last "
@@ -612,7 +671,9 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     frame = pd.DataFrame(columns)
     if out_path is not None:
         write_frame(frame, Path(out_path))
+    origins = {str(i): _time_text(panel, t) for i, t in zip(panel.ids[ok], panel.last_times(ok))}
     return PredictResult(
+        origins=origins,
         forecasts=frame,
         skipped=skipped,
         horizon=H,

@@ -16,8 +16,11 @@ from grucast import __version__
 
 HELP = """Forecast time-series files with a GRU network.
 
-Exit codes: 0 success; 1 bad input, settings or checkpoint (one 'Error: ...' line on stderr);
-2 bad usage (unknown flag, missing argument); 130 interrupted; 141 output pipe closed early.
+Exit codes (every failure prints one 'Error: ...' line on stderr and leaves earlier outputs as
+they were): 0 success; 1 bad input data or settings; 2 bad usage (unknown flag, missing
+argument); 3 checkpoint missing, damaged or incompatible; 4 input data stale (--max-age);
+5 quality gate failed (--fail-if-worse-than); 75 output locked by another run (retry, or
+--wait); 130 interrupted (SIGINT); 143 terminated (SIGTERM); 141 output pipe closed early.
 """
 
 app = typer.Typer(
@@ -81,6 +84,8 @@ STATIC_COLS_OPT = typer.Option(None, "--static-cols", help="Columns constant per
 CALENDAR_OPT = typer.Option(None, "--calendar/--no-calendar", help="Cyclic calendar features (hour of day, day of week, ...) from datetime timestamps (default: on).")
 MIN_INPUT_OPT = typer.Option(None, "--min-input", help="Observed steps a series needs in its input window when short series are padded (default: input_size // 4).")
 VAL_SIZE_OPT = typer.Option(None, "--val-size", help="Last steps of every series held out for validation (default: one horizon).")
+WAIT_OPT = typer.Option(False, "--wait", help="When another grucast run is writing the same output (it holds OUTPUT.lock), wait for it instead of exiting with 75.")
+MANIFEST_OPT = typer.Option(True, "--manifest/--no-manifest", help="Write OUTPUT.manifest.json beside the output: command, versions, input and checkpoint sha256, origins, metrics, timings (default: on).")
 
 
 def _version(value: bool) -> None:
@@ -101,21 +106,39 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that every half-written file is cleaned up on
+    the way out."""
+
+
+def _on_sigterm(signum, frame):  # pragma: no cover - exercised through a subprocess
+    raise Terminated()
+
+
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """User mistakes end in one 'Error: ...' line and the error's exit code; bugs keep their
-    traceback."""
+    traceback. SIGINT and SIGTERM end in 130 and 143."""
+    import signal
+
     from grucast.errors import GrucastError
     from grucast.render import error_line
 
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (a test runner's worker): leave signals alone
+        previous = None
     try:
         yield
     except GrucastError as e:
         error_line(str(e))
         raise typer.Exit(code=e.exit_code) from None
     except KeyboardInterrupt:
-        error_line("interrupted")
+        error_line("interrupted (SIGINT); outputs were left as they were")
         raise typer.Exit(code=130) from None
+    except Terminated:
+        error_line("terminated (SIGTERM); outputs were left as they were")
+        raise typer.Exit(code=143) from None
     except BrokenPipeError:
         # A reader like `head` closed the pipe before the command finished: stop quietly, with
         # the status a shell gives a process killed by SIGPIPE, since the work is not done.
@@ -125,6 +148,9 @@ def _user_errors() -> Iterator[None]:
         os.dup2(devnull, sys.stdout.fileno())
         os.dup2(devnull, sys.stderr.fileno())
         raise typer.Exit(code=141) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season,
@@ -181,6 +207,9 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed; the same seed repeats a CPU run exactly (default 0)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto (a GPU when there is one), cpu, cuda or cuda:N."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    fail_if_worse_than: Optional[str] = typer.Option(None, "--fail-if-worse-than", metavar="BASELINE", help="Quality gate: naive or seasonal-naive. When the new model's validation MASE is worse than the baseline's, exit 5 and keep the previous checkpoint."),
+    wait: bool = WAIT_OPT,
+    manifest: bool = MANIFEST_OPT,
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON document on stdout."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only errors and results."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Print the resolved config and debug logs."),
@@ -194,7 +223,7 @@ def train(
     """
     _setup_logging(verbose, quiet)
     with _user_errors():
-        from grucast import api, render
+        from grucast import api, render, runs
         from grucast import config as config_mod
         from grucast.io import preview
 
@@ -244,7 +273,13 @@ def train(
                 err.print("Resolved config:\n" + yaml.safe_dump(resolved.to_dict(), sort_keys=False).rstrip())
 
         display = render.TrainDisplay(err, quiet=quiet)
-        result = api.train(data, output, cfg, callback=display, on_ready=on_ready)
+        with runs.output_lock(output, wait):
+            result = api.train(data, output, cfg, callback=display, on_ready=on_ready,
+                               fail_if_worse_than=fail_if_worse_than)
+            if manifest:
+                runs.write_manifest(output, runs.train_manifest(result, data))
+        if result.gate and chatty:
+            err.print(result.gate[0].upper() + result.gate[1:])
         if result.short_series and chatty:
             c = result.config
             err.print(
@@ -267,19 +302,34 @@ def predict(
     output_format: Optional[OutputFormat] = typer.Option(None, "--format", help="What to print on stdout: table (default without -o), csv or json."),
     device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one), cpu, cuda or cuda:N."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
+    max_age: Optional[str] = typer.Option(None, "--max-age", help="Staleness guard, e.g. 2d or 36h: exit 4 and write nothing when the newest observation in DATA is older than this (relative to now, or --as-of)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="The time --max-age is measured from (default: now), e.g. 2024-06-01T06:00."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Forecast only shard I of N (1 <= I <= N): the series whose id hashes (CRC-32) to it. The N outputs together are exactly the unsharded forecast."),
+    wait: bool = WAIT_OPT,
+    manifest: bool = MANIFEST_OPT,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only errors and results."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Debug logs."),
 ) -> None:
     """Forecast the horizon after the last observation of every series in DATA."""
     _setup_logging(verbose, quiet)
     with _user_errors():
-        from grucast import api, render
+        from grucast import api, render, runs
         from grucast.errors import ConfigError
         from grucast.io import preview
 
         if threads is not None and threads <= 0:
             raise ConfigError(f"--threads must be positive, got {threads}")
-        result = api.predict(model, data, out_path=output, device=device, threads=threads, future_path=future)
+        age = runs.parse_age(max_age) if max_age is not None else None
+        when = runs.parse_as_of(as_of)
+        if when is not None and age is None:
+            raise ConfigError("--as-of only applies with --max-age")
+        part = runs.parse_shard(shard)
+        with runs.output_lock(output, wait):
+            result = api.predict(model, data, out_path=output, device=device, threads=threads, future_path=future,
+                                 max_age=age, as_of=when, shard=part)
+            if output is not None and manifest:
+                runs.write_manifest(output, runs.predict_manifest(result, model, data, future, shard=part,
+                                                                  max_age=max_age, as_of=when))
         err = render.stderr_console()
         if result.data.dropped and not quiet:
             err.print(f"Skipped {len(result.data.dropped)} series with no values to forecast from: {preview(result.data.dropped)}")
@@ -350,6 +400,25 @@ def check(
             render.check_report(result, render.stdout_console())
         if not result.ok:
             raise typer.Exit(code=1)
+
+
+@app.command()
+def info(
+    model: Path = typer.Argument(..., metavar="MODEL", help="Checkpoint written by grucast train."),
+    json_out: bool = typer.Option(False, "--json", help="Print it as one JSON document on stdout."),
+) -> None:
+    """Print a checkpoint's own metadata: versions, data schema and frequency, covariates,
+    training period and size, validation metrics and the full config. Exit 3 when it cannot
+    be read."""
+    _setup_logging(False, False)
+    with _user_errors():
+        from grucast import api, render
+
+        doc = api.info(model)
+        if json_out:
+            typer.echo(render.dumps(doc))
+        else:
+            render.info_report(doc, render.stdout_console())
 
 
 WINDOWS_OPT = typer.Option(None, "--windows", help="Forecast origins per series, the newest ending at the series' end (default: evaluate 1, backtest 3).")

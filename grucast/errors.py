@@ -2,7 +2,8 @@
 
 Contract: a :class:`GrucastError` is caused by the user's input or settings, never by a bug. Its
 message is displayed to the user as one line (``Error: <message>``) and the process exits with
-the error's ``exit_code``. The message names the file, column, row or setting that is wrong and,
+the error's ``exit_code`` (the table in the README and ``grucast --help``: 1 bad input or
+settings, 3 checkpoint, 4 stale data, 5 quality gate, 75 output locked by another run). The message names the file, column, row or setting that is wrong and,
 where it can, what to do about it. Anything that is not a GrucastError is a bug and keeps its
 traceback.
 """
@@ -25,4 +26,26 @@ class DataError(GrucastError):
 
 
 class CheckpointError(GrucastError):
-    """A checkpoint file is missing, damaged, foreign or from an incompatible version."""
+    """A checkpoint file is missing, damaged, foreign, from an incompatible version, or (for
+    --resume and --init-from) trained on data of another shape."""
+
+    exit_code = 3
+
+
+class StaleDataError(GrucastError):
+    """The newest observation in the input is older than --max-age allows."""
+
+    exit_code = 4
+
+
+class QualityGateError(GrucastError):
+    """A newly trained model is worse than the baseline --fail-if-worse-than names; the
+    previous checkpoint is kept."""
+
+    exit_code = 5
+
+
+class LockedError(GrucastError):
+    """Another grucast run holds the lock of the same output (EX_TEMPFAIL: try again later)."""
+
+    exit_code = 75

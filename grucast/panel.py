@@ -182,6 +182,17 @@ class Panel:
         return pd.Index(out.ravel()) if self.freq.kind == "int" else out
 
 
+    def first_times(self):
+        """Time of every series' first point."""
+        return time_at(self.freq, self.start, np.zeros(self.n_series, dtype=np.int64))
+
+    def last_times(self, index: Optional[np.ndarray] = None):
+        """Time of each listed series' last point (all series when index is None): the origin
+        its forecast starts from."""
+        index = np.arange(self.n_series) if index is None else np.asarray(index, dtype=np.int64)
+        return time_at(self.freq, self.start[index], self.lengths[index] - 1)
+
+
 def time_text(freq: Freq, start: int, k: int) -> str:
     """The time of grid point k of a series starting at start, as text for messages."""
     when = time_at(freq, np.asarray([start]), np.asarray([k]))

@@ -12,8 +12,6 @@ import os
 import sys
 from typing import Any, Optional
 
-import numpy as np
-import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -22,6 +20,7 @@ from rich.text import Text
 from grucast.api import CheckResult, DataSummary, PredictResult, TrainResult
 from grucast.backtest import EvaluationResult
 from grucast.io import preview, text_times
+from grucast.runs import json_ready
 from grucast.train import EvalRecord, FitResult
 
 MAX_TABLE_ROWS = 200
@@ -60,24 +59,8 @@ def error_line(message: str) -> None:
     sys.stderr.flush()
 
 
-def _clean(obj: Any) -> Any:
-    """JSON-safe: NaN and infinities become null, numpy scalars plain numbers."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, (pd.Timestamp,)):
-        return obj.isoformat()
-    return obj
-
-
 def dumps(obj: Any) -> str:
-    return json.dumps(_clean(obj), indent=2, allow_nan=False)
+    return json.dumps(json_ready(obj), indent=2, allow_nan=False)
 
 
 def _num(x: Optional[float], digits: int = 4) -> str:
@@ -190,6 +173,36 @@ def metrics_table(result: TrainResult) -> Table:
         s = m.get(key, {})
         t.add_row(label, _num(s.get("mae")), _num(s.get("rmse")), _num(s.get("smape"), 3), _num(s.get("mase"), 3))
     return t
+
+
+def info_report(doc: dict[str, Any], console: Console) -> None:
+    """grucast info: a checkpoint's metadata, the essentials first, then the whole config."""
+    import yaml
+
+    f, t, c, s = doc["file"], doc["training"], doc["config"], doc["schema"]
+    m = c["model"]
+    console.print(f"Checkpoint {f['path']}: {f['bytes']:,} bytes, sha256 {f['sha256']}")
+    console.print(f"Written by grucast {doc['versions']['grucast']} with torch {doc['versions']['torch']} "
+                  f"(checkpoint format {doc['format_version']})")
+    cols = ", ".join(f"{k} '{v}'" for k, v in (("time", s.get("time_col")), ("id", s.get("id_col")),
+                                               ("target", s.get("target"))) if v)
+    console.print(f"Data: {s.get('format')} file, {cols}; frequency {doc['frequency']}")
+    if t:
+        period = f", from {t['first_time']} to {t['last_time']}" if "first_time" in t else ""
+        console.print(f"Trained on {t.get('data_file')}: {t.get('n_series', 0):,} series, {t.get('n_points', 0):,} points"
+                      f"{period}; {t.get('train_windows', 0):,} training windows per epoch, {t.get('steps', 0):,} steps "
+                      f"(best at {t.get('best_step', 0):,})")
+    cov = "; ".join(f"{k}: {', '.join(v)}" for k, v in doc["covariates"].items() if v) or "none"
+    kind = f"quantiles {', '.join(f'{q:g}' for q in doc['quantiles'])}" + (" (calibrated)" if doc["calibrated"] else "") \
+        if doc["quantiles"] else "point forecasts"
+    console.print(f"Model: input {m['input_size']} steps, horizon {m['horizon']}, GRU {m['num_layers']} x {m['hidden_size']}, "
+                  f"{doc['parameters']:,} parameters; {kind}; covariates {cov}")
+    v = doc["metrics"]
+    if v.get("windows"):
+        line = ", ".join(f"{name} {v[key]['mase']:.3f}" for name, key in (("GRU", "gru"), ("seasonal naive", "seasonal_naive"),
+                                                                          ("naive", "naive")) if key in v)
+        console.print(f"Validation MASE ({v['windows']:,} windows): {line}")
+    console.print("Config:\n" + yaml.safe_dump(c, sort_keys=False).rstrip())
 
 
 def train_summary(result: TrainResult, console: Console) -> None:

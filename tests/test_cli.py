@@ -180,7 +180,7 @@ def test_bad_checkpoint_and_bad_predict_data_leave_old_output_intact(long_csv, t
     before = (tmp_path / "f.csv").read_bytes()
     (tmp_path / "junk.pt").write_bytes(b"PK\x03\x04 not really a zip")
     r = cli("predict", "junk.pt", long_csv, "-o", "f.csv")
-    assert one_error_line(r).startswith("Error: junk.pt is not a grucast checkpoint")
+    assert one_error_line(r, code=3).startswith("Error: junk.pt is not a grucast checkpoint")
     (tmp_path / "bad.csv").write_text("series_id,timestamp,value\na,2024-01-01,1\na,2024-01-02,oops\n")
     r = cli("predict", "m.pt", "bad.csv", "-o", "f.csv")
     assert one_error_line(r) == "Error: non-numeric value 'oops' in column 'value' at line 3"
