@@ -6,6 +6,7 @@ The CLI is a thin layer over these functions; they print nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 from grucast import baselines, checkpoint, features, metrics, runs
 from grucast import config as config_mod
 from grucast.config import Config
-from grucast.errors import ConfigError, DataError
+from grucast.errors import CheckpointError, ConfigError, DataError, Interrupted
 from grucast.calibration import apply as calibrated
 from grucast.calibration import calibrate
 from grucast.features import WindowData
@@ -262,32 +263,84 @@ def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, 
 
 
 def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callback] = None,
-          on_ready: Optional[Any] = None, fail_if_worse_than: Optional[str] = None) -> TrainResult:
+          on_ready: Optional[Any] = None, fail_if_worse_than: Optional[str] = None,
+          init_from: Optional[Path] = None, resume_from: Optional[Path] = None, stop: Optional[Any] = None) -> TrainResult:
     """Read a file, train a global GRU forecaster on all its series, score it on the held-out
     last part of every series and save a checkpoint atomically.
 
     on_ready(summary, resolved_config, notes) is called once the data is loaded and the
     settings are resolved, before training starts. With fail_if_worse_than ('naive' or
     'seasonal-naive') a model whose validation MASE is worse than that baseline's is not saved:
-    QualityGateError (exit 5), and out_path keeps the previous checkpoint."""
+    QualityGateError (exit 5), and out_path keeps the previous checkpoint.
+
+    init_from: start from that checkpoint's weights, data schema and model settings (the
+    training settings are cfg's): fine-tuning on new data of the same shape.
+    stop (runs.stop_on_signals): when it fires, the run so far is saved to resume_path(out_path)
+    and Interrupted raised; resume_from= that file continues it on the same data file."""
     started = time.perf_counter()
     out_path = Path(out_path)
     check_output(out_path, "-o", "the checkpoint")
     runs.check_baseline(fail_if_worse_than)  # a bad name fails before training, not after
-    table = load_table(Path(data_path), cfg.data)
-    ckpt, result = fit_table(table, cfg, callback, on_ready)
+    if init_from is not None and resume_from is not None:
+        raise ConfigError("--init-from and --resume exclude each other: --resume already continues from its own weights")
+    base, state = None, None
+    if resume_from is not None:
+        base = checkpoint.load(Path(resume_from))
+        if not base.resume:
+            raise CheckpointError(f"{resume_from} is a finished model, not an interrupted run: use --init-from to fine-tune it")
+        if runs.file_identity(Path(data_path))["sha256"] != base.resume["data_sha256"]:
+            raise CheckpointError(
+                f"{Path(data_path).name} is not the data file of the run saved in {resume_from} "
+                f"({base.info.get('data_file')}, sha256 {base.resume['data_sha256'][:12]}…): a run resumes on the same data"
+            )
+        cfg, state = base.config, _restored(base.resume["fit"])
+    elif init_from is not None:
+        base = checkpoint.load(Path(init_from))
+        cfg = config_mod.replace(cfg, data=dataclasses.asdict(base.config.data), model=dataclasses.asdict(base.config.model))
+    data_sha = runs.file_identity(Path(data_path))["sha256"] if stop is not None else None
+    table = load_table_like(Path(data_path), base.schema, cfg.data) if base else load_table(Path(data_path), cfg.data)
+    try:
+        ckpt, result = fit_table(table, cfg, callback, on_ready, base=base, resume=state, stop=stop)
+    except Interrupted as e:
+        path = resume_path(out_path)
+        e.checkpoint.resume["data_sha256"] = data_sha
+        checkpoint.save(e.checkpoint, path)
+        e.args = (f"training interrupted by {e.args[0]}; the run so far is saved in {path}: continue it with "
+                  f"grucast train {data_path} -o {out_path} --resume {path}",)
+        raise
     result.gate = runs.quality_gate(result.metrics, fail_if_worse_than)
     checkpoint.save(ckpt, out_path)
+    if resume_from is not None and Path(resume_from) == resume_path(out_path):
+        Path(resume_from).unlink(missing_ok=True)  # finished: the saved run has served
     result.checkpoint_path = out_path
     result.seconds = time.perf_counter() - started
     return result
 
 
+def resume_path(out_path: Path) -> Path:
+    """Where an interrupted training of out_path keeps its state: MODEL.resume beside it."""
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.name + ".resume")
+
+
+def _restored(state: dict[str, Any]) -> dict[str, Any]:
+    """A saved fit state as fit() takes it: the optimizer's per-parameter state is keyed by
+    integers, which the checkpoint stores as text."""
+    state = dict(state)
+    opt = dict(state["optimizer"])
+    opt["state"] = {int(k): v for k, v in opt["state"].items()}
+    state["optimizer"] = opt
+    return state
+
+
 def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
-              on_ready: Optional[Any] = None) -> tuple[checkpoint.Checkpoint, TrainResult]:
-    """Train on the series of a loaded table: the checkpoint (not yet saved) and the result."""
+              on_ready: Optional[Any] = None, base: Optional[checkpoint.Checkpoint] = None,
+              resume: Optional[dict[str, Any]] = None, stop: Optional[Any] = None) -> tuple[checkpoint.Checkpoint, TrainResult]:
+    """Train on the series of a loaded table: the checkpoint (not yet saved) and the result.
+    With base, its frequency, feature layout (covariate scaling, categories, series ids) and
+    weights are the starting point; with resume, the interrupted fit goes on."""
     started = time.perf_counter()
-    panel = build_panel(table, fill=None)
+    panel = build_panel(table, fill=None, freq=base.freq if base else None)
     cfg, notes = resolve(cfg, panel.freq, panel.lengths)
     # Gaps are filled knowing where validation starts, so no held-out value shapes a training target.
     panel.fill(cfg.data.fill, holdout=cfg.training.val_size)
@@ -297,7 +350,10 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
         "format": schema.format if schema.format in ("long", "wide") else cfg.data.format,
     })
     L, H, V = cfg.model.input_size, cfg.model.horizon, cfg.training.val_size
-    spec, warnings = features.make_spec(panel, cfg, schema.past_cols, schema.future_cols, schema.static_cols, V)
+    if base is not None:
+        spec, warnings = base.features, []
+    else:
+        spec, warnings = features.make_spec(panel, cfg, schema.past_cols, schema.future_cols, schema.static_cols, V)
     if spec.mask:
         cfg = config_mod.replace(cfg, model={"min_input": L - spec.pad})
     summary = _summary(table, panel, warnings)
@@ -315,7 +371,23 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
 
     torch.manual_seed(cfg.training.seed)
     model = GRUForecaster(cfg.model, spec.sizes(cfg.model.series_embedding)).to(device)
-    result = fit(model, data, train_starts, val_starts, cfg, callback)
+    if base is not None:
+        _load_weights(model, base.state_dict, "the starting checkpoint")
+    info = {
+        "data_file": table.path.name,
+        "n_series": panel.n_series,
+        "n_points": int(panel.offsets[-1]),
+        "first_time": _time_text(panel, panel.first_times().min()),
+        "last_time": _time_text(panel, panel.last_times().max()),
+        "train_windows": int(len(train_starts)),
+        "val_windows": int(len(val_starts)),
+    }
+    try:
+        result = fit(model, data, train_starts, val_starts, cfg, callback, stop=stop, resume=resume)
+    except Interrupted as e:
+        e.checkpoint = checkpoint.Checkpoint(config=cfg, schema=table.schema, freq=panel.freq, features=spec,
+                                             state_dict=e.state["model"], info=info, resume={"fit": e.state})
+        raise
     scores, calibration = _validation_metrics(model, panel, data, val_starts, cfg)
 
     ckpt = checkpoint.Checkpoint(
@@ -329,17 +401,7 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
             {"epoch": r.epoch, "step": r.step, "train_loss": r.train_loss, "val_loss": r.val_loss} for r in result.history
         ],
         metrics=scores,
-        info={
-            "data_file": table.path.name,
-            "n_series": panel.n_series,
-            "n_points": int(panel.offsets[-1]),
-            "first_time": _time_text(panel, panel.first_times().min()),
-            "last_time": _time_text(panel, panel.last_times().max()),
-            "train_windows": int(len(train_starts)),
-            "val_windows": int(len(val_starts)),
-            "best_step": result.best_step,
-            "steps": result.steps,
-        },
+        info={**info, "best_step": result.best_step, "steps": result.steps},
     )
     return ckpt, TrainResult(
         checkpoint_path=None,
@@ -601,13 +663,15 @@ def forecast(ckpt: checkpoint.Checkpoint, model: torch.nn.Module, data: WindowDa
 def load_model(ckpt: checkpoint.Checkpoint, device: torch.device, source: str = "the checkpoint") -> GRUForecaster:
     """The network of a checkpoint with its weights, on device, ready for inference."""
     model = GRUForecaster(ckpt.config.model, ckpt.features.sizes(ckpt.config.model.series_embedding))
-    try:
-        model.load_state_dict(ckpt.state_dict)
-    except RuntimeError as e:
-        from grucast.errors import CheckpointError
-
-        raise CheckpointError(f"{source} holds weights that do not fit its own config ({str(e).splitlines()[0]})") from None
+    _load_weights(model, ckpt.state_dict, source)
     return model.to(device)
+
+
+def _load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise CheckpointError(f"{source} holds weights that do not fit its own config ({str(e).splitlines()[0]})") from None
 
 
 def _round_float32(a: np.ndarray) -> np.ndarray:

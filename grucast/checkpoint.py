@@ -39,6 +39,7 @@ class Checkpoint:
     history: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)  # training data summary
+    resume: dict[str, Any] = field(default_factory=dict)  # an interrupted run's state (train --resume)
     grucast_version: str = __version__
     torch_version: str = torch.__version__
     format_version: int = FORMAT_VERSION
@@ -59,6 +60,7 @@ def save(ckpt: Checkpoint, path: Path) -> None:
         "history": ckpt.history,
         "metrics": ckpt.metrics,
         "info": ckpt.info,
+        **({"resume": ckpt.resume} if ckpt.resume else {}),
     })
     def write(tmp: Path) -> None:
         # Through a file object, so the archive inside is named 'archive' and not after the
@@ -70,11 +72,16 @@ def save(ckpt: Checkpoint, path: Path) -> None:
 
 
 def _plain(obj: Any) -> Any:
-    """Only containers, tensors and builtin scalars, so weights_only loading accepts the file."""
+    """Only containers, tensors and builtin scalars, so weights_only loading accepts the file.
+    Every container and string is a fresh object: pickle writes an object seen twice as a
+    reference, so shared objects (a config read back from a file shares its strings) would
+    change the bytes of the same content; fresh ones make equal content give equal files."""
     if isinstance(obj, torch.Tensor):
         return obj
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {_plain(str(k)): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     if obj is None or isinstance(obj, bool):
@@ -83,7 +90,7 @@ def _plain(obj: Any) -> Any:
         return int(obj)
     if isinstance(obj, numbers.Real):
         return float(obj)
-    return str(obj)
+    return _plain(str(obj))
 
 
 def load(path: Path) -> Checkpoint:
@@ -121,6 +128,7 @@ def load(path: Path) -> Checkpoint:
             history=list(raw.get("history", [])),
             metrics=dict(raw.get("metrics", {})),
             info=dict(raw.get("info", {})),
+            resume=dict(raw.get("resume") or {}),
             grucast_version=str(raw.get("grucast_version")),
             torch_version=str(raw.get("torch_version")),
             format_version=version,

@@ -84,6 +84,13 @@ STATIC_COLS_OPT = typer.Option(None, "--static-cols", help="Columns constant per
 CALENDAR_OPT = typer.Option(None, "--calendar/--no-calendar", help="Cyclic calendar features (hour of day, day of week, ...) from datetime timestamps (default: on).")
 MIN_INPUT_OPT = typer.Option(None, "--min-input", help="Observed steps a series needs in its input window when short series are padded (default: input_size // 4).")
 VAL_SIZE_OPT = typer.Option(None, "--val-size", help="Last steps of every series held out for validation (default: one horizon).")
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+LOG_FILE_OPT = typer.Option(None, "--log-file", help="Append one line per event (start, data read, each validation check, outputs written, failure with its exit code) to this file.")
+LOG_FORMAT_OPT = typer.Option(LogFormat.text, "--log-format", help="text, or json: one JSON object per event (to --log-file, or to stderr in place of the usual lines).")
 WAIT_OPT = typer.Option(False, "--wait", help="When another grucast run is writing the same output (it holds OUTPUT.lock), wait for it instead of exiting with 75.")
 MANIFEST_OPT = typer.Option(True, "--manifest/--no-manifest", help="Write OUTPUT.manifest.json beside the output: command, versions, input and checkpoint sha256, origins, metrics, timings (default: on).")
 
@@ -116,13 +123,20 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised through a subpro
 
 
 @contextmanager
-def _user_errors() -> Iterator[None]:
+def _user_errors(log=None) -> Iterator[None]:
     """User mistakes end in one 'Error: ...' line and the error's exit code; bugs keep their
-    traceback. SIGINT and SIGTERM end in 130 and 143."""
+    traceback. SIGINT and SIGTERM end in 130 and 143. With an event log (runs.EventLog) the
+    failure is also an event; when the log is stderr itself, it is the only line."""
     import signal
 
     from grucast.errors import GrucastError
-    from grucast.render import error_line
+    from grucast.render import error_line as plain_error_line
+
+    def error_line(message: str, code: int) -> None:
+        if log is not None:
+            log.emit("failed", level="error", message=message, exit_code=code)
+        if log is None or log.stream is None:
+            plain_error_line(message)
 
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -131,13 +145,13 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except GrucastError as e:
-        error_line(str(e))
+        error_line(str(e), e.exit_code)
         raise typer.Exit(code=e.exit_code) from None
     except KeyboardInterrupt:
-        error_line("interrupted (SIGINT); outputs were left as they were")
+        error_line("interrupted (SIGINT); outputs were left as they were", 130)
         raise typer.Exit(code=130) from None
     except Terminated:
-        error_line("terminated (SIGTERM); outputs were left as they were")
+        error_line("terminated (SIGTERM); outputs were left as they were", 143)
         raise typer.Exit(code=143) from None
     except BrokenPipeError:
         # A reader like `head` closed the pipe before the command finished: stop quietly, with
@@ -151,6 +165,18 @@ def _user_errors() -> Iterator[None]:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if log is not None:
+            log.close()
+
+
+def _event_log(command: str, log_file: Optional[Path], log_format: str):
+    """--log-file / --log-format: events to the file, or, for json without a file, to stderr
+    in place of the human-readable lines."""
+    from grucast import runs
+
+    fmt = log_format.value if isinstance(log_format, Enum) else log_format
+    stream = sys.stderr if fmt == "json" and log_file is None else None
+    return runs.EventLog(command, log_file, fmt, stream)
 
 
 def _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season,
@@ -207,9 +233,13 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed; the same seed repeats a CPU run exactly (default 0)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto (a GPU when there is one), cpu, cuda or cuda:N."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", metavar="MODEL", help="Fine-tune: start from this checkpoint's weights, data schema and model settings, on new data of the same shape (training settings come from the flags)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", metavar="MODEL.resume", help="Continue an interrupted run (SIGINT/SIGTERM save it to OUTPUT.resume) on the same DATA, step for step; its settings are the saved ones."),
     fail_if_worse_than: Optional[str] = typer.Option(None, "--fail-if-worse-than", metavar="BASELINE", help="Quality gate: naive or seasonal-naive. When the new model's validation MASE is worse than the baseline's, exit 5 and keep the previous checkpoint."),
     wait: bool = WAIT_OPT,
     manifest: bool = MANIFEST_OPT,
+    log_file: Optional[Path] = LOG_FILE_OPT,
+    log_format: LogFormat = LOG_FORMAT_OPT,
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON document on stdout."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only errors and results."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Print the resolved config and debug logs."),
@@ -222,11 +252,14 @@ def train(
     245,000 windows per epoch) in about 13 minutes on 2 CPU cores.
     """
     _setup_logging(verbose, quiet)
-    with _user_errors():
+    log = _event_log("train", log_file, log_format)
+    quiet = quiet or log.stream is not None
+    with _user_errors(log):
         from grucast import api, render, runs
         from grucast import config as config_mod
         from grucast.io import preview
 
+        log.emit("started", argv=sys.argv[1:], data=str(data), output=str(output))
         overrides = {
             "data": _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season,
                                     future_cols, past_cols, static_cols, calendar),
@@ -259,6 +292,8 @@ def train(
         chatty = not quiet
 
         def on_ready(summary, resolved, notes):
+            log.emit("data_read", series=summary.n_series, points=summary.n_points, warnings=summary.warnings,
+                     defaults_chosen=notes)
             if chatty:
                 for line in render.data_lines(summary, resolved.data.fill):
                     err.print(line)
@@ -273,11 +308,17 @@ def train(
                 err.print("Resolved config:\n" + yaml.safe_dump(resolved.to_dict(), sort_keys=False).rstrip())
 
         display = render.TrainDisplay(err, quiet=quiet)
-        with runs.output_lock(output, wait):
-            result = api.train(data, output, cfg, callback=display, on_ready=on_ready,
-                               fail_if_worse_than=fail_if_worse_than)
-            if manifest:
-                runs.write_manifest(output, runs.train_manifest(result, data))
+        try:
+            with runs.output_lock(output, wait), runs.stop_on_signals() as stop:
+                result = api.train(data, output, cfg, callback=runs.EvalEvents(log, display), on_ready=on_ready,
+                                   fail_if_worse_than=fail_if_worse_than, init_from=init_from, resume_from=resume,
+                                   stop=stop)
+                if manifest:
+                    runs.write_manifest(output, runs.train_manifest(result, data))
+        finally:
+            display.close()
+        log.emit("finished", checkpoint=str(output), metrics=result.metrics, quality_gate=result.gate,
+                 seconds=result.seconds, exit_code=0)
         if result.gate and chatty:
             err.print(result.gate[0].upper() + result.gate[1:])
         if result.short_series and chatty:
@@ -307,15 +348,21 @@ def predict(
     shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Forecast only shard I of N (1 <= I <= N): the series whose id hashes (CRC-32) to it. The N outputs together are exactly the unsharded forecast."),
     wait: bool = WAIT_OPT,
     manifest: bool = MANIFEST_OPT,
+    log_file: Optional[Path] = LOG_FILE_OPT,
+    log_format: LogFormat = LOG_FORMAT_OPT,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only errors and results."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Debug logs."),
 ) -> None:
     """Forecast the horizon after the last observation of every series in DATA."""
     _setup_logging(verbose, quiet)
-    with _user_errors():
+    log = _event_log("predict", log_file, log_format)
+    quiet = quiet or log.stream is not None
+    with _user_errors(log):
         from grucast import api, render, runs
         from grucast.errors import ConfigError
         from grucast.io import preview
+
+        log.emit("started", argv=sys.argv[1:], model=str(model), data=str(data), output=str(output) if output else None)
 
         if threads is not None and threads <= 0:
             raise ConfigError(f"--threads must be positive, got {threads}")
@@ -330,6 +377,8 @@ def predict(
             if output is not None and manifest:
                 runs.write_manifest(output, runs.predict_manifest(result, model, data, future, shard=part,
                                                                   max_age=max_age, as_of=when))
+        log.emit("finished", output=str(output) if output else None, series=result.n_forecast,
+                 skipped=len(result.skipped), rows=len(result.forecasts), seconds=result.seconds, exit_code=0)
         err = render.stderr_console()
         if result.data.dropped and not quiet:
             err.print(f"Skipped {len(result.data.dropped)} series with no values to forecast from: {preview(result.data.dropped)}")

@@ -49,3 +49,15 @@ class LockedError(GrucastError):
     """Another grucast run holds the lock of the same output (EX_TEMPFAIL: try again later)."""
 
     exit_code = 75
+
+
+class Interrupted(GrucastError):
+    """Training stopped by SIGINT or SIGTERM at a step boundary; exits 128 + the signal number
+    (130, 143). ``state`` holds what ``train --resume`` needs to go on (see train.fit)."""
+
+    def __init__(self, signum: int, step: int, state: dict):
+        import signal
+
+        super().__init__(f"{signal.Signals(signum).name} at step {step:,}")
+        self.signum, self.step, self.state = signum, step, state
+        self.exit_code = 128 + signum

@@ -147,10 +147,14 @@ class TrainDisplay:
         else:
             self.console.print(self._line(r))
 
-    def on_end(self, result: FitResult) -> None:
+    def close(self) -> None:
+        """Stop the progress bar (also when training ends with an error or a signal)."""
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+    def on_end(self, result: FitResult) -> None:
+        self.close()
         if self.quiet:
             return
         why = {"epochs": "all epochs done", "max_steps": "step budget reached", "early_stopping": "early stopping"}

@@ -203,6 +203,114 @@ def output_locks(outputs: list[Optional[Path]], wait: bool = False) -> Iterator[
         yield
 
 
+# ---------------------------------------------------------------- signals
+
+
+class StopRequest:
+    """Set by SIGINT / SIGTERM while stop_on_signals() is active; train.fit polls it after
+    every step, so the run ends at a step boundary with a state it can resume from."""
+
+    def __init__(self) -> None:
+        self.signum: Optional[int] = None
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[StopRequest]:
+    """The first SIGINT or SIGTERM asks the training loop to stop after its current step; a
+    second one goes to the handler that was there before (an immediate stop)."""
+    import signal
+
+    request = StopRequest()
+    names = [signal.SIGINT, signal.SIGTERM]
+    try:
+        previous = {n: signal.getsignal(n) for n in names}
+
+        def handler(signum, frame):
+            if request.signum is None:
+                request.signum = signum
+            else:
+                signal.signal(signum, previous[signum])
+                signal.raise_signal(signum)
+
+        for n in names:
+            signal.signal(n, handler)
+    except ValueError:  # not the main thread: no signal handling, no request ever
+        yield request
+        return
+    try:
+        yield request
+    finally:
+        for n in names:
+            signal.signal(n, previous[n])
+
+
+# ---------------------------------------------------------------- event log
+
+
+class EventLog:
+    """One line per event for log collectors: JSON objects (fmt 'json') or 'time LEVEL event
+    key=value ...' text, appended to a file (flushed per event) and/or written to a stream."""
+
+    def __init__(self, command: str, path: Optional[Path] = None, fmt: str = "text", stream: Any = None):
+        if fmt not in ("text", "json"):
+            raise ConfigError(f"--log-format takes text or json, got '{fmt}'")
+        self.command, self.fmt, self.stream = command, fmt, stream
+        self.file = None
+        if path is not None:
+            try:
+                self.file = open(path, "a", encoding="utf-8")
+            except OSError as e:
+                raise ConfigError(f"cannot open --log-file {path}: {e.strerror}") from None
+
+    @property
+    def active(self) -> bool:
+        return self.file is not None or self.stream is not None
+
+    def emit(self, event: str, level: str = "info", **fields: Any) -> None:
+        if not self.active:
+            return
+        head = {"time": pd.Timestamp.now(tz="UTC").isoformat(timespec="milliseconds"), "level": level,
+                "command": self.command, "event": event, "pid": os.getpid()}
+        if self.fmt == "json":
+            line = json.dumps(json_ready({**head, **fields}), allow_nan=False)
+        else:
+            rest = " ".join(f"{k}={json.dumps(json_ready(v), allow_nan=False)}" for k, v in fields.items())
+            line = f"{head['time']} {level.upper()} {self.command}.{event} {rest}".rstrip()
+        for out in (self.file, self.stream):
+            if out is not None:
+                out.write(line + "\n")
+                out.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+class EvalEvents:
+    """A training callback that logs every validation check and passes everything on."""
+
+    def __init__(self, log: EventLog, inner: Any):
+        self.log, self.inner = log, inner
+
+    def on_start(self, total_steps: int, steps_per_epoch: int, windows_per_epoch: int) -> None:
+        self.log.emit("training_started", total_steps=total_steps, windows_per_epoch=windows_per_epoch)
+        self.inner.on_start(total_steps, steps_per_epoch, windows_per_epoch)
+
+    def on_step(self, step: int) -> None:
+        self.inner.on_step(step)
+
+    def on_eval(self, r: Any) -> None:
+        self.log.emit("validation", step=r.step, epoch=r.epoch, train_loss=r.train_loss, val_loss=r.val_loss,
+                      best=r.best, windows_per_s=r.windows_per_s)
+        self.inner.on_eval(r)
+
+    def on_end(self, result: Any) -> None:
+        self.log.emit("training_finished", steps=result.steps, best_step=result.best_step,
+                      stop_reason=result.stop_reason, train_seconds=result.train_seconds)
+        self.inner.on_end(result)
+
+
 # ---------------------------------------------------------------- manifest
 
 

@@ -10,14 +10,14 @@ import copy
 import math
 import time
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
 from grucast.config import Config, output_quantiles
-from grucast.errors import GrucastError
+from grucast.errors import GrucastError, Interrupted
 from grucast.features import WindowData
 
 
@@ -150,9 +150,16 @@ def fit(
     val_starts: np.ndarray,
     cfg: Config,
     callback: Optional[Callback] = None,
+    stop: Optional[Any] = None,
+    resume: Optional[dict[str, Any]] = None,
 ) -> FitResult:
     """Train model on windows of the data layout (already on the model's device) and return
-    the best weights by validation loss. Repeatable on CPU for a given seed."""
+    the best weights by validation loss. Repeatable on CPU for a given seed.
+
+    stop: an object whose ``signum`` becomes a signal number when the run should end (see
+    runs.stop_on_signals); it is polled after every step, and the run then raises
+    Interrupted carrying the state (weights, optimizer, schedule, RNG, position in the epoch,
+    best weights, history) that resume= continues from, step for step as if never stopped."""
     cb = callback or NullCallback()
     t = cfg.training
     device = data.values.device
@@ -169,7 +176,6 @@ def fit(
     n = len(train_idx)
     steps_per_epoch = math.ceil(n / t.batch_size)
     total_steps = min(t.max_steps, t.epochs * steps_per_epoch)
-    cb.on_start(total_steps, steps_per_epoch, n)
     if t.lr_schedule == "cosine":
         # Anneal over the whole budget; early stopping may end the run before the bottom.
         sched = torch.optim.lr_scheduler.LambdaLR(
@@ -182,7 +188,36 @@ def fit(
     best_loss, best_step, best_state = math.inf, 0, copy.deepcopy(model.state_dict())
     bad_checks, step, seen, train_seconds = 0, 0, 0, 0.0
     run_loss, run_n, run_windows, run_seconds = 0.0, 0, 0, 0.0
+    first_epoch, first_batch, perm = 0, 0, None
+    if resume is not None:
+        if int(resume["windows"]) != n or int(resume["total_steps"]) != total_steps:
+            raise ValueError("the resumed run had other training windows or another budget")
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(resume["schedule"])
+        gen.set_state(resume["generator"])
+        torch.set_rng_state(resume["torch_rng"])
+        history = [EvalRecord(**r) for r in resume["history"]]
+        best_loss, best_step, best_state = float(resume["best_loss"]), int(resume["best_step"]), resume["best_state"]
+        bad_checks, step, seen = int(resume["bad_checks"]), int(resume["step"]), int(resume["seen"])
+        train_seconds = float(resume["train_seconds"])
+        run_loss, run_n, run_windows, run_seconds = resume["run"]
+        first_epoch, first_batch, perm = int(resume["epoch"]), int(resume["batch"]), resume["perm"]
+    cb.on_start(total_steps, steps_per_epoch, n)
     stop_reason = "epochs"
+
+    def snapshot(epoch: int, batch: int) -> dict[str, Any]:
+        """Everything the loop needs to go on at (epoch, batch)."""
+        return {
+            "windows": n, "total_steps": total_steps, "epoch": epoch, "batch": batch, "perm": perm,
+            "model": copy.deepcopy(model.state_dict()), "optimizer": copy.deepcopy(opt.state_dict()),
+            "schedule": sched.state_dict() if sched is not None else None,
+            "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+            "history": [r.__dict__ for r in history], "best_loss": best_loss, "best_step": best_step,
+            "best_state": best_state, "bad_checks": bad_checks, "step": step, "seen": seen,
+            "train_seconds": train_seconds, "run": [run_loss, run_n, run_windows, run_seconds],
+        }
 
     def check(epoch_float: float) -> bool:
         """Validate; True when early stopping says stop."""
@@ -210,10 +245,11 @@ def fit(
         return bad_checks >= t.patience
 
     model.train()
-    stop = False
-    for epoch in range(t.epochs):
-        perm = train_idx[torch.randperm(n, generator=gen)]
-        for b in range(steps_per_epoch):
+    stop_now = False
+    for epoch in range(first_epoch, t.epochs):
+        if perm is None or epoch != first_epoch:
+            perm = train_idx[torch.randperm(n, generator=gen)]
+        for b in range(first_batch if epoch == first_epoch else 0, steps_per_epoch):
             started = time.perf_counter()
             s = perm[b * t.batch_size:(b + 1) * t.batch_size].to(device, non_blocking=True)
             inputs, (_, _, (y, ym)) = data.batch(s, L, H)
@@ -243,13 +279,18 @@ def fit(
             if step >= total_steps:
                 stop_reason = "max_steps" if step >= t.max_steps and step < t.epochs * steps_per_epoch else "epochs"
                 check(epoch + (b + 1) / steps_per_epoch)
-                stop = True
+                stop_now = True
                 break
             if end_of_epoch or step % t.eval_every == 0:
                 if check(epoch + (b + 1) / steps_per_epoch):
-                    stop_reason, stop = "early_stopping", True
+                    stop_reason, stop_now = "early_stopping", True
                     break
-        if stop:
+            if stop is not None and stop.signum is not None:
+                at = (epoch + 1, 0) if end_of_epoch else (epoch, b + 1)
+                if end_of_epoch:
+                    perm = None  # the next epoch draws its own order
+                raise Interrupted(int(stop.signum), step, snapshot(*at))
+        if stop_now:
             break
 
     model.load_state_dict(best_state)
