@@ -288,17 +288,17 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
         base = checkpoint.load(Path(resume_from))
         if not base.resume:
             raise CheckpointError(f"{resume_from} is a finished model, not an interrupted run: use --init-from to fine-tune it")
-        if runs.file_identity(Path(data_path))["sha256"] != base.resume["data_sha256"]:
-            raise CheckpointError(
-                f"{Path(data_path).name} is not the data file of the run saved in {resume_from} "
-                f"({base.info.get('data_file')}, sha256 {base.resume['data_sha256'][:12]}…): a run resumes on the same data"
-            )
         cfg, state = base.config, _restored(base.resume["fit"])
     elif init_from is not None:
         base = checkpoint.load(Path(init_from))
         cfg = config_mod.replace(cfg, data=dataclasses.asdict(base.config.data), model=dataclasses.asdict(base.config.model))
-    data_sha = runs.file_identity(Path(data_path))["sha256"] if stop is not None else None
     table = load_table_like(Path(data_path), base.schema, cfg.data) if base else load_table(Path(data_path), cfg.data)
+    data_sha = runs.file_identity(Path(data_path))["sha256"] if stop is not None or state else None
+    if state is not None and data_sha != base.resume.get("data_sha256"):
+        raise CheckpointError(
+            f"{Path(data_path).name} is not the data file of the run saved in {resume_from} "
+            f"({base.info.get('data_file')}): a run resumes on the same data, byte for byte"
+        )
     try:
         ckpt, result = fit_table(table, cfg, callback, on_ready, base=base, resume=state, stop=stop)
     except Interrupted as e:
