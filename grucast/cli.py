@@ -495,6 +495,8 @@ def evaluate(
     metrics_out: Optional[Path] = METRICS_OUT_OPT,
     device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one), cpu, cuda or cuda:N."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
+    wait: bool = WAIT_OPT,
+    manifest: bool = MANIFEST_OPT,
     json_out: bool = typer.Option(False, "--json", help="Print the pooled metrics as one JSON document on stdout."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only errors and results."),
 ) -> None:
@@ -502,10 +504,13 @@ def evaluate(
     origins, --stride apart) from the history before it, beside naive and seasonal naive."""
     _setup_logging(False, quiet)
     with _user_errors():
-        from grucast import backtest
+        from grucast import backtest, runs
 
-        result = backtest.evaluate(model, data, windows=1 if windows is None else windows, stride=stride, device=device, threads=threads,
-                                   out_path=output, metrics_path=metrics_out)
+        with runs.output_locks([output, metrics_out], wait):
+            result = backtest.evaluate(model, data, windows=1 if windows is None else windows, stride=stride, device=device,
+                                       threads=threads, out_path=output, metrics_path=metrics_out)
+            if manifest:
+                runs.evaluation_manifests("evaluate", result, data, model, [output, metrics_out])
         _report(result, json_out)
 
 
@@ -532,6 +537,8 @@ def backtest_cmd(
     sets: list[str] = typer.Option([], "--set", help="Any other setting, as section.key=value (e.g. --set training.max_steps=500); repeatable."),
     output: Optional[Path] = FORECASTS_OUT_OPT,
     metrics_out: Optional[Path] = METRICS_OUT_OPT,
+    wait: bool = WAIT_OPT,
+    manifest: bool = MANIFEST_OPT,
     json_out: bool = typer.Option(False, "--json", help="Print the pooled metrics as one JSON document on stdout."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only errors and results."),
 ) -> None:
@@ -541,7 +548,7 @@ def backtest_cmd(
     the data flags, --set section.key=value)."""
     _setup_logging(False, quiet)
     with _user_errors():
-        from grucast import backtest, render
+        from grucast import backtest, render, runs
         from grucast import config as config_mod
 
         overrides = config_mod.merge(
@@ -552,6 +559,12 @@ def backtest_cmd(
         )
         cfg = config_mod.load(config, overrides)
         display = render.TrainDisplay(render.stderr_console(), quiet=quiet)
-        result = backtest.backtest(data, cfg, windows=3 if windows is None else windows, stride=stride, refit=refit, callback=display,
-                                   out_path=output, metrics_path=metrics_out)
+        try:
+            with runs.output_locks([output, metrics_out], wait):
+                result = backtest.backtest(data, cfg, windows=3 if windows is None else windows, stride=stride, refit=refit,
+                                           callback=display, out_path=output, metrics_path=metrics_out)
+                if manifest:
+                    runs.evaluation_manifests("backtest", result, data, None, [output, metrics_out])
+        finally:
+            display.close()
         _report(result, json_out)

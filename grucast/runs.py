@@ -416,3 +416,19 @@ def predict_manifest(result: Any, model_path: Path, data_path: Path, future_path
     if future_path is not None:
         fields["future"] = file_identity(future_path)
     return manifest("predict", **fields)
+
+
+def evaluation_manifests(command: str, result: Any, data_path: Path, model_path: Optional[Path],
+                         outputs: list[Optional[Path]]) -> None:
+    """A manifest beside each file evaluate or backtest wrote (result: backtest.EvaluationResult)."""
+    common: dict[str, Any] = {
+        "input": {**file_identity(data_path), "observations": result.data.n_rows, "series": result.data.n_series},
+        "windows": result.windows, "stride": result.stride, "horizon": result.horizon,
+        "series_scored": result.series, "series_skipped": result.skipped,
+        "metrics": result.overall, "seconds": {"total": round(result.seconds, 3), "training": round(result.train_seconds, 3)},
+    }
+    if model_path is not None:
+        common["checkpoint"] = file_identity(model_path)
+    for path in outputs:
+        if path is not None:
+            write_manifest(path, manifest(command, output=file_identity(path), **common))
