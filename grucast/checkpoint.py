@@ -99,8 +99,14 @@ def load(path: Path) -> Checkpoint:
         raise CheckpointError(f"checkpoint not found: {path}")
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder, not a checkpoint file")
-    if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{path} is not a grucast checkpoint (damaged, truncated or another kind of file)")
+    damaged = f"{path} is not a grucast checkpoint (damaged, truncated or another kind of file)"
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()  # torch.load does not check the archive's CRC-32s; this does
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+        raise CheckpointError(damaged) from None
+    if bad is not None:
+        raise CheckpointError(f"{path} is damaged: the checksum of its part '{bad}' does not match (a disk or copy error?)")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, KeyError) as e:

@@ -9,12 +9,18 @@ from grucast import scaling
 from grucast.features import WindowData
 
 
+# Every forward pass has exactly this many rows (the last batch is padded): matrix kernels pick
+# their code path, and so their rounding, by the number of rows, so a window's forecast would
+# otherwise depend on how many others share its batch. With a fixed size it does not: a shard
+# of the series gets exactly the numbers the whole file gets (tested in test_cron.py).
+BATCH = 512
+
+
 def predict_windows(
     model: torch.nn.Module,
     data: WindowData,
     starts: np.ndarray,
     input_size: int,
-    batch_size: int = 4096,
     with_scale: bool = False,
 ):
     """[W, horizon] forecasts (or [W, horizon, Q] quantiles) on the original scale for windows
@@ -26,10 +32,15 @@ def predict_windows(
     H = getattr(model, "horizon", 0)
     out, scales = [], []
     with torch.inference_mode():
-        for i in range(0, len(starts), batch_size):
-            s = torch.as_tensor(starts[i:i + batch_size], dtype=torch.long, device=device)
+        for i in range(0, len(starts), BATCH):
+            chunk = np.asarray(starts[i:i + BATCH])
+            n = len(chunk)
+            if n < BATCH:
+                chunk = np.concatenate([chunk, np.repeat(chunk[:1], BATCH - n)])
+            s = torch.as_tensor(chunk, dtype=torch.long, device=device)
             inputs, (loc, scale, _) = data.batch(s, input_size, H, target=False)
-            z = model(inputs["x"], inputs)  # [B, H] or [B, H, Q]
+            z = model(inputs["x"], inputs)[:n]  # [n, H] or [n, H, Q]
+            loc, scale = loc[:n], scale[:n]
             if z.dim() == 3:
                 loc, scale = loc.unsqueeze(-1), scale.unsqueeze(-1)
             out.append(scaling.invert(z, loc, scale).float().cpu().numpy())

@@ -27,7 +27,8 @@ MAX_TABLE_ROWS = 200
 
 
 def _no_color() -> bool:
-    return "NO_COLOR" in os.environ
+    """NO_COLOR set to anything but the empty string (no-color.org)."""
+    return bool(os.environ.get("NO_COLOR"))
 
 
 # Output that is not a terminal (a log file, a pipe) is not wrapped by anyone: tables get room
@@ -91,13 +92,14 @@ def data_lines(summary: DataSummary, fill: str) -> list[str]:
 
 
 class TrainDisplay:
-    """The training callback: a rich progress bar on a terminal, one plain line per
-    validation check otherwise, nothing when quiet."""
+    """The training callback: a rich progress bar on a terminal (without NO_COLOR), one plain
+    line per validation check otherwise, nothing when quiet."""
 
     def __init__(self, console: Console, quiet: bool = False, live: Optional[bool] = None):
         self.console = console
         self.quiet = quiet
-        self.live = (console.is_terminal and not quiet) if live is None else live
+        # No bar (nor colour) when stderr is not a terminal or NO_COLOR is set: logs stay plain lines.
+        self.live = (console.is_terminal and not quiet and not _no_color()) if live is None else live
         self.progress: Optional[Progress] = None
         self.task = None
         self.last: Optional[EvalRecord] = None

@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import sys
+import warnings
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,12 +33,29 @@ BASELINES = {"naive": "naive", "seasonal-naive": "seasonal_naive"}
 # ---------------------------------------------------------------- staleness
 
 
+_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hr": 3600, "hour": 3600,
+          "d": 86400, "day": 86400, "w": 604800, "week": 604800}
+
+
 def parse_age(text: str) -> pd.Timedelta:
-    """'2d', '36h', '90min', '1w' (pandas Timedelta spelling); positive."""
-    try:
-        age = pd.Timedelta(text.strip())
-    except (ValueError, TypeError):
-        raise ConfigError(f"--max-age takes a duration such as 2d, 36h or 90min, got '{text}'") from None
+    """A positive duration: number-unit pairs such as 2d, 36h, 90min, 1w or 1d12h (units s, min,
+    h, d, w, also spelled out), or anything pandas.Timedelta reads ('1 days 02:00:00', 'P2D')."""
+    import re
+
+    spec = text.strip().lower()
+    pairs = re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]+)", spec)
+    age = None
+    if pairs and re.fullmatch(r"(\s*\d+(?:\.\d+)?\s*[a-z]+)+", spec):
+        units = [_UNITS.get(u[:-1] if len(u) > 2 and u.endswith("s") else u) for _, u in pairs]
+        if all(units):
+            age = pd.Timedelta(seconds=sum(float(n) * u for (n, _), u in zip(pairs, units)))
+    if age is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                age = pd.Timedelta(text.strip())
+        except (ValueError, TypeError):
+            raise ConfigError(f"--max-age takes a duration such as 2d, 36h or 90min, got '{text}'") from None
     if pd.isna(age) or age <= pd.Timedelta(0):
         raise ConfigError(f"--max-age must be a positive duration, got '{text}'")
     return age

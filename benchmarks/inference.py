@@ -1,0 +1,103 @@
+"""Inference speed: `grucast predict` on many series from a checkpoint, end to end (start-up,
+reading the CSV, building the windows, the forward pass, writing the forecast file), as a
+process a scheduler would start.
+
+    python benchmarks/inference.py [--series 10000] [--length 200] [--hidden 64] [--layers 2] [--threads 2]
+
+A model with input 168 and horizon 24 is trained briefly on the first 200 series (its accuracy
+does not matter here), then `grucast predict MODEL DATA -o OUT.csv` forecasts all of them. The
+time is split with the library's own calls in this process: reading + validating the file, the
+rest of predict (windows, forward pass, calendar), and writing the CSV. Prints series/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+L, H = 168, 24
+
+
+def make_panel(path: Path, n: int, t: int, seed: int = 1) -> None:
+    rng = np.random.default_rng(seed)
+    ts = pd.date_range("2024-01-01", periods=t, freq="h")
+    phase = rng.integers(24, size=n)[:, None]
+    level = rng.lognormal(3, 0.7, size=n)[:, None]
+    y = level * (1 + 0.3 * np.sin(2 * np.pi * (ts.hour.to_numpy()[None, :] + phase) / 24) + rng.normal(0, 0.05, (n, t)))
+    pd.DataFrame({
+        "series_id": np.repeat([f"s{i:05d}" for i in range(n)], t),
+        "timestamp": np.tile(ts, n),
+        "value": np.round(y.ravel(), 3),
+    }).to_csv(path, index=False)
+
+
+def run(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd[:4])} failed ({r.returncode}): {r.stderr.strip()[-500:]}")
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--series", type=int, default=10_000)
+    ap.add_argument("--length", type=int, default=200, help="points per series (at least 168 + 24 + 24 to train)")
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    import torch
+
+    print(f"torch {torch.__version__}, {a.threads} threads; {a.series:,} series x {a.length} points, input {L}, "
+          f"horizon {H}, GRU {a.layers} x {a.hidden}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        data, small = tmp / "panel.csv", tmp / "small.csv"
+        make_panel(data, a.series, a.length)
+        pd.read_csv(data, nrows=200 * a.length).to_csv(small, index=False)
+        print(f"data: {data.stat().st_size / 1e6:.0f} MB CSV, {a.series * a.length:,} rows")
+        base = [sys.executable, "-m", "grucast"]
+        run([*base, "train", str(small), "-o", str(tmp / "m.pt"), "--horizon", str(H), "--input-size", str(L),
+             "--hidden-size", str(a.hidden), "--num-layers", str(a.layers), "--max-steps", "20", "--device", "cpu",
+             "--threads", str(a.threads), "-q", "--no-manifest"])
+        t_version = run([*base, "--version"])
+        times = [run([*base, "predict", str(tmp / "m.pt"), str(data), "-o", str(tmp / "f.csv"), "--device", "cpu",
+                      "--threads", str(a.threads), "-q"]) for _ in range(2)]
+        out = pd.read_csv(tmp / "f.csv")
+        assert len(out) == a.series * H, len(out)
+
+        # Where the time goes, with the library in this process (imports already paid).
+        from grucast import api
+        from grucast.io import load_table_like, write_frame
+        from grucast import checkpoint
+
+        torch.set_num_threads(a.threads)
+        ckpt = checkpoint.load(tmp / "m.pt")
+        t0 = time.perf_counter()
+        load_table_like(data, ckpt.schema, ckpt.config.data)
+        t_read = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        res = api.predict(tmp / "m.pt", data, device="cpu", threads=a.threads)
+        t_predict = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        write_frame(res.forecasts, tmp / "g.csv")
+        t_write = time.perf_counter() - t0
+
+    best = min(times)
+    print(f"grucast predict, whole process: {times[0]:.2f} s, {times[1]:.2f} s -> {a.series / best:,.0f} series/s "
+          f"({a.series:,} series, {a.series * H:,} forecast rows)")
+    print(f"  of which: python + imports (grucast --version) {t_version:.2f} s; in-process: reading + validating the CSV "
+          f"{t_read:.2f} s, predict without writing {t_predict:.2f} s (reading included), writing the CSV {t_write:.2f} s; "
+          f"windows + forward pass about {t_predict - t_read:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

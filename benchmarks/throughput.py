@@ -1,0 +1,139 @@
+"""Training throughput: `grucast train` end to end against a bare nn.GRU training step on the
+same shapes, measured in one run, one after the other (never side by side).
+
+    python benchmarks/throughput.py [--series 200] [--length 2000] [--hidden 64,128] [--layers 2]
+                                    [--batch 256] [--threads 2] [--seconds 20] [--device cpu]
+
+(a) bare: nn.GRU(input, hidden, layers) + Linear head, forward + backward + AdamW step on one
+    pre-built batch of random tensors, repeated for --seconds after a warm-up: the speed of the
+    network itself, with no data pipeline. Its input width is that of grucast's GRU (the target
+    and the calendar features, read from the checkpoint), so both push the same recurrence.
+(b) grucast: `python -m grucast train` on a long CSV of --series hourly series x --length points,
+    input 168, horizon 24, the same width, depth and batch, once for 1 epoch and once for 2; the
+    difference is the time of one epoch with everything grucast does per step (gathering windows
+    from the flat array, scaling, calendar features, the head, validation at the end of the
+    epoch), and start-up, loading and saving cancel out. The training loop's own windows/s
+    (`train --json`) is printed too.
+
+Prints windows/s of both and their ratio per width. Run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from grucast import checkpoint
+
+L, H = 168, 24
+
+
+def make_panel(path: Path, n: int, t: int) -> None:
+    """Hourly series with a daily shape, a weekend dip, a trend and noise (seeded)."""
+    rng = np.random.default_rng(20240601)
+    ts = pd.date_range("2024-01-01", periods=t, freq="h")
+    hour, dow, k = ts.hour.to_numpy(), ts.day_of_week.to_numpy(), np.arange(t)
+    frames = []
+    for i in range(n):
+        level = rng.lognormal(3, 0.7)
+        y = level * (1 + 0.3 * np.sin(2 * np.pi * (hour + rng.integers(24)) / 24) + np.where(dow >= 5, -0.15, 0)
+                     + rng.normal(0, 0.08) * k / t + rng.normal(0, 0.05, t))
+        frames.append(pd.DataFrame({"series_id": f"s{i:04d}", "timestamp": ts, "value": np.round(y, 3)}))
+    pd.concat(frames).to_csv(path, index=False)
+
+
+def bare(width: int, hidden: int, layers: int, batch: int, seconds: float, device: str) -> float:
+    """windows/s of the bare training step."""
+    torch.manual_seed(0)
+    dev = torch.device(device)
+    gru = nn.GRU(width, hidden, num_layers=layers, batch_first=True).to(dev)
+    head = nn.Linear(hidden, H).to(dev)
+    opt = torch.optim.AdamW(list(gru.parameters()) + list(head.parameters()), lr=1e-3)
+    x = torch.randn(batch, L, width, device=dev)
+    y = torch.randn(batch, H, device=dev)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out, _ = gru(x)
+        loss = (head(out[:, -1]) - y).abs().mean()
+        loss.backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        step()
+        n += 1
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return n * batch / (time.perf_counter() - t0)
+
+
+def grucast_train(data: Path, out: Path, epochs: int, hidden: int, layers: int, batch: int, threads: int,
+                  device: str, extra: list[str]) -> tuple[float, dict]:
+    cmd = [sys.executable, "-m", "grucast", "train", str(data), "-o", str(out), "--epochs", str(epochs),
+           "--horizon", str(H), "--input-size", str(L), "--hidden-size", str(hidden), "--num-layers", str(layers),
+           "--batch-size", str(batch), "--threads", str(threads), "--device", device, "--patience", "1000",
+           "--max-steps", "1000000", "--seed", "0", "-q", "--json", *extra]
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    dt = time.perf_counter() - t0
+    if r.returncode != 0:
+        sys.exit(f"grucast train failed ({r.returncode}): {r.stderr.strip()[-500:]}")
+    return dt, json.loads(r.stdout)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--series", type=int, default=200)
+    ap.add_argument("--length", type=int, default=2000)
+    ap.add_argument("--hidden", default="64,128")
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-calendar", action="store_true", help="grucast without calendar features (input width 1)")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    extra = ["--no-calendar"] if a.no_calendar else []
+    print(f"torch {torch.__version__}, {a.threads} threads, device {a.device}; {a.series} series x {a.length} points, "
+          f"input {L}, horizon {H}, {a.layers} layers, batch {a.batch}")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "panel.csv"
+        make_panel(data, a.series, a.length)
+        rows = []
+        for hidden in (int(x) for x in a.hidden.split(",")):
+            t1, r1 = grucast_train(data, Path(tmp) / "m1.pt", 1, hidden, a.layers, a.batch, a.threads, a.device, extra)
+            t2, r2 = grucast_train(data, Path(tmp) / "m2.pt", 2, hidden, a.layers, a.batch, a.threads, a.device, extra)
+            windows = r2["windows"]["train_per_epoch"]
+            width = int(checkpoint.load(Path(tmp) / "m2.pt").state_dict["gru.weight_ih_l0"].shape[1])
+            b = bare(width, hidden, a.layers, a.batch, a.seconds, a.device)
+            end_to_end = windows / (t2 - t1)
+            loop = r2["training"]["windows_per_s"]
+            rows.append((hidden, width, b, end_to_end, loop, t1, t2))
+            print(f"hidden {hidden}: bare nn.GRU (input width {width}) {b:,.0f} windows/s; grucast epoch "
+                  f"{t2 - t1:.1f}s for {windows:,} windows = {end_to_end:,.0f} windows/s end to end "
+                  f"(training loop alone {loop:,.0f}); ratio {end_to_end / b:.2f}", flush=True)
+    print()
+    print("| hidden | bare nn.GRU windows/s | grucast end to end windows/s | ratio | grucast training loop windows/s | 1-epoch / 2-epoch run |")
+    print("|---|---|---|---|---|---|")
+    for hidden, width, b, e, loop, t1, t2 in rows:
+        print(f"| {hidden} | {b:,.0f} | {e:,.0f} | {e / b:.2f} | {loop:,.0f} | {t1:.0f} s / {t2:.0f} s |")
+
+
+if __name__ == "__main__":
+    main()
