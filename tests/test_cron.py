@@ -493,7 +493,8 @@ def grucast_cmd(*args) -> list[str]:
 
 
 @POSIX_ONLY
-def test_sigterm_during_training_saves_a_resumable_run(tmp_path):
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_training_saves_a_resumable_run(tmp_path, sig, code):
     data, model = tmp_path / "d.csv", tmp_path / "m.pt"
     sine_panel().to_csv(data, index=False)
     train_ok(data, model)  # the model in production
@@ -513,18 +514,18 @@ def test_sigterm_during_training_saves_a_resumable_run(tmp_path):
             if "val loss" in line:
                 break
         assert head and "val loss" in head[-1], "".join(head)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         rest = proc.stderr.read()
-        code = proc.wait(timeout=60)
+        proc.wait(timeout=60)
     finally:
         watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert code == 143, "".join(head) + rest
+    assert proc.returncode == code, "".join(head) + rest
     last = rest.strip().splitlines()[-1]
     saved = tmp_path / "m.pt.resume"
-    assert last.startswith("Error: training interrupted by SIGTERM at step "), rest
+    assert last.startswith(f"Error: training interrupted by {sig.name} at step "), rest
     assert f"saved in {saved}" in last and f"--resume {saved}" in last
     assert "Traceback" not in rest
     assert model.read_bytes() == before
