@@ -708,6 +708,7 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
         runs.check_fresh(panel.last_times().max(), max_age, as_of, Path(data_path).name)
     summary = _summary(table, panel)
     L, H = cfg.model.input_size, cfg.model.horizon
+    panel = panel.tail(L)  # the forecast reads only the last L points: no features for older ones
     min_input = L - spec.pad  # observed points a series needs: input_size, or less for a padded model
     set_threads(threads)
     dev = select_device(device)

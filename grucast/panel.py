@@ -7,6 +7,7 @@ counted. Windows (windows.py) are index arithmetic over this one array.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from typing import Optional
@@ -181,6 +182,33 @@ class Panel:
         out = time_at(self.freq, start, k)
         return pd.Index(out.ravel()) if self.freq.kind == "int" else out
 
+
+    def tail(self, keep: int) -> "Panel":
+        """The last `keep` points of every series (all of a shorter one), with everything that
+        hangs on them (observed mask, covariates, the rows after each series, the first time).
+        A forecast reads only the last input_size points, so predict builds its features over
+        these instead of over every series' whole history."""
+        lengths = self.lengths
+        cut = np.maximum(lengths - keep, 0)
+        if not cut.any():
+            return self
+        kept = lengths - cut
+        offsets = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
+        idx = np.repeat(self.offsets[:-1] + cut - offsets[:-1], kept) + np.arange(offsets[-1], dtype=np.int64)
+        if self.freq.kind == "int":
+            start = self.start + cut * self.freq.step
+        else:
+            first = pd.DatetimeIndex(time_at(self.freq, self.start, cut)).as_unit("ns")
+            start = (first.tz_convert("UTC") if first.tz is not None else first).asi8.astype(np.int64)
+        after = self.after
+        if after is not None:
+            series, pos, covs = after
+            after = (series, pos - cut[series], covs)
+        return dataclasses.replace(
+            self, values=self.values[idx], offsets=offsets, start=start,
+            observed=None if self.observed is None else self.observed[idx],
+            covs=None if self.covs is None else self.covs[idx], after=after,
+        )
 
     def first_times(self):
         """Time of every series' first point."""
