@@ -70,7 +70,9 @@ def trained(tmp_path):
 
 
 def hidden_files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+    """grucast's temporary files (.NAME.*.tmp) in a folder; other hidden entries, such as the
+    .nv compute cache CUDA creates, are not grucast's."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp"))
 
 
 # ---------------------------------------------------------------- exit codes
