@@ -344,11 +344,20 @@ def preview(items: list[str], n: int = 5) -> str:
     return shown + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
+def _text(s: pd.Series) -> pd.Series:
+    """Stripped text of a column; a string column stays in its own (compact) storage rather
+    than becoming millions of Python strings."""
+    text = s if isinstance(s.dtype, pd.StringDtype) else s.astype(str)
+    return text.str.strip()
+
+
 def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[pd.Series, str]:
     lines = _lines(s.index)
     missing = s.isna().to_numpy().copy()
+    text = None
     if pd.api.types.is_string_dtype(s) or s.dtype == object:
-        missing |= (s.astype(str).str.strip() == "").to_numpy()
+        text = _text(s)
+        missing |= (text == "").to_numpy(dtype=bool, na_value=True)
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
         raise DataError(f"missing timestamp in column '{col}' at line {lines[i]}")
@@ -373,7 +382,7 @@ def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[p
     if pd.api.types.is_datetime64_any_dtype(s):
         parsed = s
     else:
-        parsed = _parse_datetimes(s.astype(str).str.strip(), col, lines, expected_kind)
+        parsed = _parse_datetimes(text if text is not None else _text(s), col, lines, expected_kind)
     if expected_kind == "int":
         raise DataError(f"column '{col}' holds datetimes, but the model was trained on integer time steps")
     return parsed, "datetime"
@@ -405,19 +414,24 @@ def _parse_datetimes(text: pd.Series, col: str, lines: np.ndarray, expected_kind
     orders and scramble the series."""
     import warnings
 
+    # A panel repeats the same stamps in every series: parse each distinct text once (in order
+    # of first appearance, so the format is still inferred from the first value).
+    codes, distinct = pd.factorize(text)
+    distinct = pd.Series(distinct)
     best = None
     for kwargs in ({}, {"format": "ISO8601"}, {"dayfirst": True}):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    parsed = pd.to_datetime(text, errors="coerce", **kwargs)
+                    once = pd.to_datetime(distinct, errors="coerce", **kwargs)
                 except ValueError as e:
                     if "timezone" not in str(e).lower():
                         raise
-                    parsed = _changing_offsets(text, kwargs)
+                    once = _changing_offsets(distinct, kwargs)
         except (ValueError, TypeError, OverflowError):
             continue
+        parsed = pd.Series(once.array.take(codes), index=text.index)
         if not parsed.isna().any():
             return parsed
         if best is None:
@@ -492,12 +506,15 @@ def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[
     time, kind = _parse_time(df[schema.time_col], schema.time_col, expected_kind)
     schema = dataclasses.replace(schema, time_kind=kind)
     if schema.format == "long":
-        ids = df[schema.id_col]
-        empty = ids.isna().to_numpy() | (ids.astype(str).str.strip() == "").to_numpy()
+        raw = df[schema.id_col]
+        text = _text(raw)
+        empty = raw.isna().to_numpy() | (text == "").to_numpy(dtype=bool, na_value=True)
         if empty.any():
             i = int(np.flatnonzero(empty)[0])
             raise DataError(f"empty series id in column '{schema.id_col}' at line {_lines(df.index)[i]}")
-        ids = ids.astype(str).str.strip().to_numpy(dtype=object)
+        # One Python string per series, not per row: millions of rows share a few thousand ids.
+        codes, distinct = pd.factorize(text)
+        ids = np.asarray(distinct, dtype=object)[codes]
     else:
         ids = np.full(len(df), SINGLE_SERIES_ID, dtype=object)
     parts: dict[str, tuple[Optional[str], str]] = {}
@@ -555,9 +572,17 @@ def _static_values(s: pd.Series, col: str, decimal_comma: bool) -> pd.Series:
 
 
 def _duplicates(frame: pd.DataFrame, schema: Schema, policy: str, notes: list[str]) -> pd.DataFrame:
-    dup = frame.duplicated(["series_id", "time"], keep=False).to_numpy()
-    if not dup.any():
+    # One int64 key per row, sorted: hashing (id text, timestamp) pairs of millions of rows
+    # would cost gigabytes, and the usual answer (no duplicates) needs no more than this.
+    times = frame["time"]
+    t = times.array.asi8 if hasattr(times.array, "asi8") else times.to_numpy()
+    t_codes, t_distinct = pd.factorize(t)
+    key = pd.factorize(frame["series_id"])[0].astype(np.int64) * len(t_distinct) + t_codes
+    ordered = np.sort(key)
+    if not (ordered[1:] == ordered[:-1]).any():
         return frame
+    del ordered
+    dup = pd.Series(key).duplicated(keep=False).to_numpy()
     if policy != "error":
         keys = frame.loc[dup, ["series_id", "time"]].drop_duplicates()
         agg = {"mean": "mean", "sum": lambda y: y.sum(min_count=1), "last": "last", "first": "first"}[policy]
