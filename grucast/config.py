@@ -24,6 +24,7 @@ DUPLICATES = ("error", "mean", "sum", "last", "first")
 SCALERS = ("standard", "robust", "none")
 LOSSES = ("mae", "mse", "huber")
 SCHEDULES = ("cosine", "constant")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "auto"  # training arithmetic: auto (bf16 autocast on a GPU that has it, else fp32) | fp32 | bf16
     threads: Optional[int] = None  # CPU threads for torch; torch's default when None
 
 
@@ -265,6 +267,7 @@ def _validate(cfg: Config) -> None:
     _positive("training.weight_decay", t.weight_decay, allow_zero=True)
     _choice("training.loss", t.loss, LOSSES)
     _choice("training.lr_schedule", t.lr_schedule, SCHEDULES)
+    _choice("training.precision", t.precision, PRECISIONS)
     _positive("training.patience", t.patience)
     _positive("training.eval_every", t.eval_every)
     _positive("training.val_size", t.val_size)

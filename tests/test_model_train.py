@@ -87,3 +87,19 @@ def test_early_stopping_and_best_weights_are_kept():
 def test_max_steps_caps_the_budget():
     _, result = run(tiny_cfg(epochs=50, max_steps=7))
     assert result.steps == 7 and result.stop_reason == "max_steps"
+
+
+def test_bf16_autocast_is_used_only_where_asked_or_on_a_gpu():
+    from grucast.train import mixed_precision
+
+    cpu = torch.device("cpu")
+    assert not isinstance(mixed_precision("auto", cpu), torch.autocast)  # CPUs without bf16 units: far slower
+    assert not isinstance(mixed_precision("fp32", cpu), torch.autocast)
+    assert isinstance(mixed_precision("bf16", cpu), torch.autocast)
+
+
+def test_bf16_training_on_the_cpu_still_learns():
+    model, result = run(tiny_cfg(epochs=3, precision="bf16"))
+    first, best = result.history[0].val_loss, result.best_val_loss
+    assert np.isfinite(best) and best < first
+    assert all(p.dtype == torch.float32 for p in model.parameters())
