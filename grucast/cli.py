@@ -314,6 +314,13 @@ def train(
 
                 err.print("Resolved config:\n" + yaml.safe_dump(resolved.to_dict(), sort_keys=False).rstrip())
 
+        if (init_from or resume) and not quiet:
+            # The starting checkpoint fixes the network and the data layout (--resume: everything).
+            fixed = ("data", "model", "training") if resume else ("data", "model")
+            given = [f"{section}.{k}" for section in fixed for k, v in overrides[section].items() if v is not None]
+            if given:
+                render.warning(err, f"{'--resume' if resume else '--init-from'} keeps the settings of {resume or init_from}; "
+                                    f"ignored: {', '.join(config_mod.label(k) for k in given)}")
         display = render.TrainDisplay(err, quiet=quiet)
         try:
             with runs.output_lock(output, wait), runs.stop_on_signals() as stop:

@@ -143,6 +143,9 @@ def _label(where: str) -> str:
     return f"{where} ({flag})" if flag and "." in where else where
 
 
+label = _label  # public: 'training.learning_rate (--lr)' for messages outside this module
+
+
 def _number(text: str):
     try:
         return int(text)

@@ -78,7 +78,7 @@ def _num(x: Optional[float], digits: int = 4) -> str:
 
 def data_lines(summary: DataSummary, fill: str) -> list[str]:
     s = summary
-    lines = [f"Read {s.path}: " + ", ".join(s.notes)]
+    lines = [f"Read {s.path}" + (": " + ", ".join(s.notes) if s.notes else " with the checkpoint's columns")]
     lines.append(
         f"{s.n_series:,} series, {s.n_points:,} points, frequency {s.freq.describe()}; "
         f"{s.n_filled:,} missing point(s) filled ({fill})"

@@ -589,6 +589,8 @@ def test_init_from_fine_tunes_with_the_models_own_shape(trained, tmp_path):
         assert new["config"]["model"][key] == old["config"]["model"][key], key
     assert new["config"]["model"]["hidden_size"] == 8 and new["config"]["model"]["input_size"] == 24
     assert new["training"]["data_file"] == "new.csv" and new["training"]["steps"] == 5
+    assert (f"Warning: --init-from keeps the settings of {model}; ignored: model.input_size (--input-size), "
+            "model.hidden_size (--hidden-size)") in r.stderr
 
 
 def test_init_from_and_resume_exclude_each_other(trained, tmp_path):
