@@ -344,20 +344,27 @@ def preview(items: list[str], n: int = 5) -> str:
     return shown + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
-def _text(s: pd.Series) -> pd.Series:
-    """Stripped text of a column; a string column stays in its own (compact) storage rather
-    than becoming millions of Python strings."""
-    text = s if isinstance(s.dtype, pd.StringDtype) else s.astype(str)
-    return text.str.strip()
+def _distinct_text(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(codes, text): the stripped text of every distinct value of a column and each row's
+    code into it (-1 where empty in the file). Millions of rows of ids or timestamps hold a few
+    thousand distinct values, so they are stripped, checked and parsed once each."""
+    codes, distinct = pd.factorize(s)
+    raw = pd.Series(distinct)
+    text = (raw if isinstance(raw.dtype, pd.StringDtype) else raw.astype(str)).str.strip()
+    merged, text = pd.factorize(text)  # values that differ only in spaces are one value
+    if len(merged):
+        codes = np.where(codes >= 0, merged[np.maximum(codes, 0)], -1)
+    return codes, pd.Series(text)
 
 
 def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[pd.Series, str]:
     lines = _lines(s.index)
     missing = s.isna().to_numpy().copy()
-    text = None
+    distinct = None
     if pd.api.types.is_string_dtype(s) or s.dtype == object:
-        text = _text(s)
-        missing |= (text == "").to_numpy(dtype=bool, na_value=True)
+        codes, distinct = _distinct_text(s)
+        empty = (distinct == "").to_numpy(dtype=bool, na_value=True)
+        missing |= (codes < 0) | (empty[np.maximum(codes, 0)] if len(empty) else False)
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
         raise DataError(f"missing timestamp in column '{col}' at line {lines[i]}")
@@ -382,7 +389,9 @@ def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[p
     if pd.api.types.is_datetime64_any_dtype(s):
         parsed = s
     else:
-        parsed = _parse_datetimes(text if text is not None else _text(s), col, lines, expected_kind)
+        if distinct is None:
+            codes, distinct = _distinct_text(s)
+        parsed = _parse_datetimes(codes, distinct, s.index, col, lines, expected_kind)
     if expected_kind == "int":
         raise DataError(f"column '{col}' holds datetimes, but the model was trained on integer time steps")
     return parsed, "datetime"
@@ -408,16 +417,15 @@ def _yyyymmdd(s: pd.Series) -> Optional[pd.Series]:
     return parsed if not parsed.isna().any() else None
 
 
-def _parse_datetimes(text: pd.Series, col: str, lines: np.ndarray, expected_kind: Optional[str]) -> pd.Series:
+def _parse_datetimes(codes: np.ndarray, distinct: pd.Series, index: pd.Index, col: str, lines: np.ndarray,
+                     expected_kind: Optional[str]) -> pd.Series:
     """Every value in one format: the one pandas infers from the first value, else ISO 8601,
     else day-first. Never a per-value guess, which would read 01/02 and 13/02 in two different
     orders and scramble the series."""
     import warnings
 
-    # A panel repeats the same stamps in every series: parse each distinct text once (in order
-    # of first appearance, so the format is still inferred from the first value).
-    codes, distinct = pd.factorize(text)
-    distinct = pd.Series(distinct)
+    # A panel repeats the same stamps in every series: each distinct text is parsed once (in
+    # order of first appearance, so the format is still inferred from the first value).
     best = None
     for kwargs in ({}, {"format": "ISO8601"}, {"dayfirst": True}):
         try:
@@ -431,7 +439,7 @@ def _parse_datetimes(text: pd.Series, col: str, lines: np.ndarray, expected_kind
                     once = _changing_offsets(distinct, kwargs)
         except (ValueError, TypeError, OverflowError):
             continue
-        parsed = pd.Series(once.array.take(codes), index=text.index)
+        parsed = pd.Series(once.array.take(codes), index=index)
         if not parsed.isna().any():
             return parsed
         if best is None:
@@ -439,7 +447,7 @@ def _parse_datetimes(text: pd.Series, col: str, lines: np.ndarray, expected_kind
     bad = np.flatnonzero(best.isna().to_numpy()) if best is not None else np.array([0])
     i = int(bad[0])
     hint = " (integer steps are allowed too)" if expected_kind is None else ""
-    raise DataError(f"unparsable timestamp '{text.iloc[i]}' in column '{col}' at line {lines[i]}{hint}")
+    raise DataError(f"unparsable timestamp '{distinct.iloc[codes[i]]}' in column '{col}' at line {lines[i]}{hint}")
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max) / 1e6  # room for arithmetic on the values
@@ -505,26 +513,35 @@ def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[
             _need(df, col, f"{kind} covariate", path)
     time, kind = _parse_time(df[schema.time_col], schema.time_col, expected_kind)
     schema = dataclasses.replace(schema, time_kind=kind)
+    # The raw frame is the caller's scratch copy: a column parsed is dropped at once, so its
+    # text (the largest part of a big file) is freed before the tidy frame is built.
+    lines = _lines(df.index)
+    del df[schema.time_col]
     if schema.format == "long":
-        raw = df[schema.id_col]
-        text = _text(raw)
-        empty = raw.isna().to_numpy() | (text == "").to_numpy(dtype=bool, na_value=True)
+        codes, distinct = _distinct_text(df[schema.id_col])
+        blank = (distinct == "").to_numpy(dtype=bool, na_value=True)
+        empty = (codes < 0) | (blank[np.maximum(codes, 0)] if len(blank) else False)
         if empty.any():
             i = int(np.flatnonzero(empty)[0])
-            raise DataError(f"empty series id in column '{schema.id_col}' at line {_lines(df.index)[i]}")
+            raise DataError(f"empty series id in column '{schema.id_col}' at line {lines[i]}")
         # One Python string per series, not per row: millions of rows share a few thousand ids.
-        codes, distinct = pd.factorize(text)
         ids = np.asarray(distinct, dtype=object)[codes]
+        # The column itself straight from the distinct values, never through ten million
+        # Python strings (which cost half a gigabyte on the way into pandas' string storage).
+        id_column = distinct.array.take(codes)
+        if schema.id_col not in schema.targets:
+            del df[schema.id_col]
     else:
         ids = np.full(len(df), SINGLE_SERIES_ID, dtype=object)
+        id_column = ids
     parts: dict[str, tuple[Optional[str], str]] = {}
     targets = schema.targets
     if schema.format in ("long", "single") and len(targets) == 1:
         frame = pd.DataFrame({
-            "series_id": ids,
+            "series_id": id_column,
             "time": time.to_numpy(),
             "y": _parse_values(df[schema.target], schema.target, decimal_comma),
-            "line": _lines(df.index),
+            "line": lines,
         })
     elif schema.format in ("long", "single"):
         # Several targets: every (id, target) pair is a series of the one global model.
@@ -537,7 +554,7 @@ def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[
             "series_id": np.concatenate(names),
             "time": np.tile(time.to_numpy(), len(targets)),
             "y": np.concatenate([_parse_values(df[t], t, decimal_comma) for t in targets]),
-            "line": np.tile(_lines(df.index), len(targets)),
+            "line": np.tile(lines, len(targets)),
         })
     else:
         n = len(df)
@@ -546,7 +563,7 @@ def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[
             "series_id": np.repeat(np.array(schema.series_cols, dtype=object), n),
             "time": np.tile(time.to_numpy(), len(columns)),
             "y": np.concatenate(columns),
-            "line": np.tile(_lines(df.index), len(columns)),
+            "line": np.tile(lines, len(columns)),
         })
     copies = len(frame) // max(len(df), 1)  # one per target
     for col in schema.past_cols + schema.future_cols:
@@ -577,7 +594,10 @@ def _duplicates(frame: pd.DataFrame, schema: Schema, policy: str, notes: list[st
     times = frame["time"]
     t = times.array.asi8 if hasattr(times.array, "asi8") else times.to_numpy()
     t_codes, t_distinct = pd.factorize(t)
-    key = pd.factorize(frame["series_id"])[0].astype(np.int64) * len(t_distinct) + t_codes
+    key = pd.factorize(frame["series_id"])[0].astype(np.int64, copy=False)
+    key *= len(t_distinct)
+    key += t_codes
+    del t_codes
     ordered = np.sort(key)
     if not (ordered[1:] == ordered[:-1]).any():
         return frame
