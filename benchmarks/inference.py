@@ -13,37 +13,16 @@ rest of predict (windows, forward pass, calendar), and writing the CSV. Prints s
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from _cli import grucast
+from _data import hourly_panel
+
 L, H = 168, 24
-
-
-def make_panel(path: Path, n: int, t: int, seed: int = 1) -> None:
-    rng = np.random.default_rng(seed)
-    ts = pd.date_range("2024-01-01", periods=t, freq="h")
-    phase = rng.integers(24, size=n)[:, None]
-    level = rng.lognormal(3, 0.7, size=n)[:, None]
-    y = level * (1 + 0.3 * np.sin(2 * np.pi * (ts.hour.to_numpy()[None, :] + phase) / 24) + rng.normal(0, 0.05, (n, t)))
-    pd.DataFrame({
-        "series_id": np.repeat([f"s{i:05d}" for i in range(n)], t),
-        "timestamp": np.tile(ts, n),
-        "value": np.round(y.ravel(), 3),
-    }).to_csv(path, index=False)
-
-
-def run(cmd: list[str]) -> float:
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        sys.exit(f"{' '.join(cmd[:4])} failed ({r.returncode}): {r.stderr.strip()[-500:]}")
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -61,16 +40,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data, small = tmp / "panel.csv", tmp / "small.csv"
-        make_panel(data, a.series, a.length)
+        hourly_panel(data, a.series, a.length, seed=1)
         pd.read_csv(data, nrows=200 * a.length).to_csv(small, index=False)
         print(f"data: {data.stat().st_size / 1e6:.0f} MB CSV, {a.series * a.length:,} rows")
-        base = [sys.executable, "-m", "grucast"]
-        run([*base, "train", str(small), "-o", str(tmp / "m.pt"), "--horizon", str(H), "--input-size", str(L),
-             "--hidden-size", str(a.hidden), "--num-layers", str(a.layers), "--max-steps", "20", "--device", "cpu",
-             "--threads", str(a.threads), "-q", "--no-manifest"])
-        t_version = run([*base, "--version"])
-        times = [run([*base, "predict", str(tmp / "m.pt"), str(data), "-o", str(tmp / "f.csv"), "--device", "cpu",
-                      "--threads", str(a.threads), "-q"]) for _ in range(2)]
+        grucast("train", str(small), "-o", str(tmp / "m.pt"), "--horizon", str(H), "--input-size", str(L),
+                "--hidden-size", str(a.hidden), "--num-layers", str(a.layers), "--max-steps", "20", "--device", "cpu",
+                "--threads", str(a.threads), "-q", "--no-manifest")
+        t_version = grucast("--version")[1]
+        times = [grucast("predict", str(tmp / "m.pt"), str(data), "-o", str(tmp / "f.csv"), "--device", "cpu",
+                         "--threads", str(a.threads), "-q")[1] for _ in range(2)]
         out = pd.read_csv(tmp / "f.csv")
         assert len(out) == a.series * H, len(out)
 

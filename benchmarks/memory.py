@@ -19,26 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from _data import hourly_panel
 
 L, H = 168, 24
-
-
-def make_panel(path: Path, n: int, t: int) -> None:
-    rng = np.random.default_rng(2)
-    ts = pd.date_range("2024-01-01", periods=t, freq="h")
-    with open(path, "w") as f:
-        f.write("series_id,timestamp,value\n")
-        for start in range(0, n, 500):  # in blocks, so the generator itself stays small
-            k = min(500, n - start)
-            phase = rng.integers(24, size=k)[:, None]
-            y = 10 * (1 + 0.3 * np.sin(2 * np.pi * (ts.hour.to_numpy()[None, :] + phase) / 24) + rng.normal(0, 0.05, (k, t)))
-            pd.DataFrame({
-                "series_id": np.repeat([f"s{i:05d}" for i in range(start, start + k)], t),
-                "timestamp": np.tile(ts, k),
-                "value": np.round(y.ravel(), 3),
-            }).to_csv(f, index=False, header=False)
 
 
 def measured(cmd: list[str]) -> tuple[float, float]:
@@ -74,7 +57,7 @@ def main() -> None:
         tmp = Path(tmp)
         for t in (int(x) for x in a.lengths.split(",")):
             data = tmp / f"panel{t}.csv"
-            make_panel(data, a.series, t)
+            hourly_panel(data, a.series, t, seed=2)
             n_rows = a.series * t
             common = ["--horizon", str(H), "--input-size", str(L)]
             check = measured([*base, "check", str(data), *common])

@@ -22,34 +22,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
+from _cli import grucast
+from _data import hourly_panel
 from grucast import checkpoint
 
 L, H = 168, 24
-
-
-def make_panel(path: Path, n: int, t: int) -> None:
-    """Hourly series with a daily shape, a weekend dip, a trend and noise (seeded)."""
-    rng = np.random.default_rng(20240601)
-    ts = pd.date_range("2024-01-01", periods=t, freq="h")
-    hour, dow, k = ts.hour.to_numpy(), ts.day_of_week.to_numpy(), np.arange(t)
-    frames = []
-    for i in range(n):
-        level = rng.lognormal(3, 0.7)
-        y = level * (1 + 0.3 * np.sin(2 * np.pi * (hour + rng.integers(24)) / 24) + np.where(dow >= 5, -0.15, 0)
-                     + rng.normal(0, 0.08) * k / t + rng.normal(0, 0.05, t))
-        frames.append(pd.DataFrame({"series_id": f"s{i:04d}", "timestamp": ts, "value": np.round(y, 3)}))
-    pd.concat(frames).to_csv(path, index=False)
 
 
 def bare(width: int, hidden: int, layers: int, batch: int, seconds: float, device: str) -> float:
@@ -84,16 +68,12 @@ def bare(width: int, hidden: int, layers: int, batch: int, seconds: float, devic
 
 def grucast_train(data: Path, out: Path, epochs: int, hidden: int, layers: int, batch: int, threads: int,
                   device: str, extra: list[str]) -> tuple[float, dict]:
-    cmd = [sys.executable, "-m", "grucast", "train", str(data), "-o", str(out), "--epochs", str(epochs),
-           "--horizon", str(H), "--input-size", str(L), "--hidden-size", str(hidden), "--num-layers", str(layers),
-           "--batch-size", str(batch), "--threads", str(threads), "--device", device, "--patience", "1000",
-           "--max-steps", "1000000", "--seed", "0", "-q", "--json", *extra]
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    dt = time.perf_counter() - t0
-    if r.returncode != 0:
-        sys.exit(f"grucast train failed ({r.returncode}): {r.stderr.strip()[-500:]}")
-    return dt, json.loads(r.stdout)
+    """Wall time and the --json result of one `grucast train` run."""
+    out_text, secs = grucast("train", str(data), "-o", str(out), "--epochs", str(epochs), "--horizon", str(H),
+                             "--input-size", str(L), "--hidden-size", str(hidden), "--num-layers", str(layers),
+                             "--batch-size", str(batch), "--threads", str(threads), "--device", device,
+                             "--patience", "1000", "--max-steps", "1000000", "--seed", "0", "-q", "--json", *extra)
+    return secs, json.loads(out_text)
 
 
 def main() -> None:
@@ -114,7 +94,7 @@ def main() -> None:
           f"input {L}, horizon {H}, {a.layers} layers, batch {a.batch}")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "panel.csv"
-        make_panel(data, a.series, a.length)
+        hourly_panel(data, a.series, a.length)
         rows = []
         for hidden in (int(x) for x in a.hidden.split(",")):
             t1, r1 = grucast_train(data, Path(tmp) / "m1.pt", 1, hidden, a.layers, a.batch, a.threads, a.device, extra)

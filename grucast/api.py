@@ -522,10 +522,11 @@ def check(data_path: Path, cfg: Config) -> CheckResult:
             f"{len(result.no_training_window)} series shorter than {min_input + H + V} points give no training window: "
             f"{preview(result.no_training_window)}"
         )
-    if spec.mask and (lengths < L + H + V).any():
+    padded = int(((lengths < L + H + V) & (lengths >= min_input + H + V)).sum()) if spec.mask else 0
+    if padded:
         result.warnings.append(
-            f"{int(((lengths < L + H + V) & (lengths >= min_input + H + V)).sum())} series shorter than input_size + "
-            f"horizon + val_size = {L + H + V} points are padded on the left (down to min_input {min_input})"
+            f"{padded} series shorter than input_size + horizon + val_size = {L + H + V} points are padded on the "
+            f"left (down to min_input {min_input})"
         )
     if result.too_short_to_forecast:
         result.warnings.append(
