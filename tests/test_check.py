@@ -54,6 +54,7 @@ def test_unusable_files_exit_1_with_the_reason(tmp_path):
         "every series is too short to train on: a series needs at least min_input + horizon + val_size = "
         "6 + 12 + 12 = 30 points, and the longest has 29"
     ]
+    assert not any("padded" in w for w in json.loads(r.stdout)["warnings"])  # none is long enough to pad
 
     df = sine_panel(n_series=1, length=100).drop(index=[50])
     df.to_csv(tmp_path / "gap.csv", index=False)
