@@ -709,6 +709,10 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
         runs.check_fresh(panel.last_times().max(), max_age, as_of, Path(data_path).name)
     summary = _summary(table, panel)
     L, H = cfg.model.input_size, cfg.model.horizon
+    if shard is not None:
+        panel = panel.select(np.flatnonzero(runs.in_shard(panel.ids, shard)))
+        if panel.n_series == 0:
+            raise DataError(f"shard {shard[0]}/{shard[1]} holds none of the {summary.n_series} series in {Path(data_path).name}")
     panel = panel.tail(L)  # the forecast reads only the last L points: no features for older ones
     min_input = L - spec.pad  # observed points a series needs: input_size, or less for a padded model
     set_threads(threads)
@@ -716,13 +720,7 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     block = features.future_block(panel, spec, H, source) if spec.future else None
     data = features.build(panel, spec, cfg.model.scaler, dev, ext=H, future=block)
     ok, starts = data.last_starts(L)
-    mine = runs.in_shard(panel.ids, shard)
-    short = np.ones(panel.n_series, dtype=bool)
-    short[ok] = False
-    skipped = [str(i) for i in panel.ids[short & mine]]
-    ok, starts = ok[mine[ok]], starts[mine[ok]]
-    if len(ok) == 0 and shard is not None and not short.all():
-        raise DataError(f"shard {shard[0]}/{shard[1]} holds no series that can be forecast ({int(mine.sum())} series fall in it)")
+    skipped = [str(i) for i in np.delete(panel.ids, ok)]
     if len(ok) == 0:
         raise DataError(
             f"every series in {Path(data_path).name} is too short to forecast: the model needs the last "

@@ -184,30 +184,42 @@ class Panel:
 
 
     def tail(self, keep: int) -> "Panel":
-        """The last `keep` points of every series (all of a shorter one), with everything that
-        hangs on them (observed mask, covariates, the rows after each series, the first time).
-        A forecast reads only the last input_size points, so predict builds its features over
-        these instead of over every series' whole history."""
-        lengths = self.lengths
-        cut = np.maximum(lengths - keep, 0)
+        """The last `keep` points of every series (all of a shorter one). A forecast reads only
+        the last input_size points, so predict builds its features over these instead of over
+        every series' whole history."""
+        cut = np.maximum(self.lengths - keep, 0)
         if not cut.any():
             return self
-        kept = lengths - cut
-        offsets = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
-        idx = np.repeat(self.offsets[:-1] + cut - offsets[:-1], kept) + np.arange(offsets[-1], dtype=np.int64)
+        return self._take(np.arange(self.n_series), cut, self.lengths - cut)
+
+    def select(self, index: np.ndarray) -> "Panel":
+        """The listed series only, in that order (predict --shard)."""
+        index = np.asarray(index, dtype=np.int64)
+        return self._take(index, np.zeros(len(index), dtype=np.int64), self.lengths[index])
+
+    def _take(self, index: np.ndarray, skip: np.ndarray, count: np.ndarray) -> "Panel":
+        """Series index[i] from its point skip[i] on, count[i] points, with everything that hangs
+        on the points (observed mask, covariates, the rows after each series, the first time)
+        and on the series (ids, static values)."""
+        offsets = np.concatenate([[0], np.cumsum(count)]).astype(np.int64)
+        points = np.repeat(self.offsets[index] + skip - offsets[:-1], count) + np.arange(offsets[-1], dtype=np.int64)
         if self.freq.kind == "int":
-            start = self.start + cut * self.freq.step
+            start = self.start[index] + skip * self.freq.step
         else:
-            first = pd.DatetimeIndex(time_at(self.freq, self.start, cut)).as_unit("ns")
+            first = pd.DatetimeIndex(time_at(self.freq, self.start[index], skip)).as_unit("ns")
             start = (first.tz_convert("UTC") if first.tz is not None else first).asi8.astype(np.int64)
         after = self.after
         if after is not None:
             series, pos, covs = after
-            after = (series, pos - cut[series], covs)
+            new = np.full(self.n_series, -1, dtype=np.int64)
+            new[index] = np.arange(len(index))
+            keep = new[series] >= 0
+            after = (new[series[keep]], pos[keep] - skip[new[series[keep]]], covs[keep])
         return dataclasses.replace(
-            self, values=self.values[idx], offsets=offsets, start=start,
-            observed=None if self.observed is None else self.observed[idx],
-            covs=None if self.covs is None else self.covs[idx], after=after,
+            self, ids=self.ids[index], values=self.values[points], offsets=offsets, start=start,
+            observed=None if self.observed is None else self.observed[points],
+            covs=None if self.covs is None else self.covs[points], after=after,
+            static={k: v[index] for k, v in self.static.items()},
         )
 
     def first_times(self):

@@ -354,6 +354,16 @@ def test_bad_shard_exits_1(trained, tmp_path, shard):
     assert not (tmp_path / "f.csv").exists()
 
 
+def test_an_empty_shard_exits_1_and_writes_nothing(trained, tmp_path):
+    data, model = trained
+    ids = pd.read_csv(data).series_id.unique()
+    n = 50  # more shards than series: some hold none of them
+    empty = next(i for i in range(1, n + 1) if not runs.in_shard(ids, (i, n)).any())
+    r = cli("predict", model, data, "-o", "f.csv", "--shard", f"{empty}/{n}")
+    assert one_error_line(r) == f"Error: shard {empty}/{n} holds none of the {len(ids)} series in d.csv"
+    assert not (tmp_path / "f.csv").exists() and not (tmp_path / "f.csv.manifest.json").exists()
+
+
 # ---------------------------------------------------------------- lock
 
 
