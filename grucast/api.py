@@ -187,6 +187,7 @@ class TrainResult:
     metrics: dict[str, Any]
     seconds: float
     gate: Optional[str] = None  # the quality gate's verdict, when one was asked for
+    data_file: dict[str, Any] = field(default_factory=dict)  # path, bytes and sha256 of the file read
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -293,7 +294,8 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
         base = checkpoint.load(Path(init_from))
         cfg = config_mod.replace(cfg, data=dataclasses.asdict(base.config.data), model=dataclasses.asdict(base.config.model))
     table = load_table_like(Path(data_path), base.schema, cfg.data) if base else load_table(Path(data_path), cfg.data)
-    data_sha = runs.file_identity(Path(data_path))["sha256"] if stop is not None or state else None
+    source = runs.file_identity(Path(data_path))  # once: for the checkpoint, a resume and the manifest
+    data_sha = source["sha256"]
     if state is not None and data_sha != base.resume.get("data_sha256"):
         raise CheckpointError(
             f"{Path(data_path).name} is not the data file of the run saved in {resume_from} "
@@ -309,6 +311,8 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
                   f"grucast train {data_path} -o {out_path} --resume {path}",)
         raise
     result.gate = runs.quality_gate(result.metrics, fail_if_worse_than)
+    ckpt.info["data_sha256"] = data_sha
+    result.data_file = source
     checkpoint.save(ckpt, out_path)
     if resume_from is not None and Path(resume_from) == resume_path(out_path):
         Path(resume_from).unlink(missing_ok=True)  # finished: the saved run has served

@@ -198,6 +198,8 @@ def info_report(doc: dict[str, Any], console: Console) -> None:
         console.print(f"Trained on {t.get('data_file')}: {t.get('n_series', 0):,} series, {t.get('n_points', 0):,} points"
                       f"{period}; {t.get('train_windows', 0):,} training windows per epoch, {t.get('steps', 0):,} steps "
                       f"(best at {t.get('best_step', 0):,})")
+        if t.get("data_sha256"):
+            console.print(f"Training data sha256 {t['data_sha256']}")
     cov = "; ".join(f"{k}: {', '.join(v)}" for k, v in doc["covariates"].items() if v) or "none"
     kind = f"quantiles {', '.join(f'{q:g}' for q in doc['quantiles'])}" + (" (calibrated)" if doc["calibrated"] else "") \
         if doc["quantiles"] else "point forecasts"

@@ -403,7 +403,8 @@ def train_manifest(result: Any, data_path: Path) -> dict[str, Any]:
     fit = result.fit
     return manifest(
         "train",
-        input={**file_identity(data_path), "observations": result.data.n_rows, "series": result.data.n_series},
+        input={**(result.data_file or file_identity(data_path)), "observations": result.data.n_rows,
+               "series": result.data.n_series},
         output={**file_identity(result.checkpoint_path), "kind": "checkpoint"},
         config=result.config.to_dict(),
         training={"steps": fit.steps, "epochs": fit.epochs, "best_step": fit.best_step, "stop_reason": fit.stop_reason,

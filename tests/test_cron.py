@@ -656,13 +656,14 @@ def test_json_log_format_without_a_file_makes_stderr_json_lines(tmp_path):
 
 
 def test_info_tells_what_a_checkpoint_was_trained_on(trained):
-    _, model = trained
+    data, model = trained
     r = cli("info", model)
     assert r.exit_code == 0, r.stderr
     text = " ".join(r.stdout.split())
     assert f"sha256 {sha256(model)}" in text
     assert "Trained on d.csv: 3 series, 720 points, from 2024-01-01T00:00:00 to 2024-01-10T23:00:00" in text
     assert "input 24 steps, horizon 6, GRU 1 x 8" in text
+    assert f"Training data sha256 {sha256(data)}" in text
     assert "Config:" in r.stdout and "hidden_size: 8" in r.stdout
 
     doc = json.loads(cli("info", model, "--json").stdout)
@@ -672,6 +673,7 @@ def test_info_tells_what_a_checkpoint_was_trained_on(trained):
     assert pd.Timestamp(doc["training"]["last_time"]) == LAST
     assert doc["versions"]["grucast"] == grucast.__version__ and doc["versions"]["torch"]
     assert doc["file"]["sha256"] == sha256(model)
+    assert doc["training"]["data_sha256"] == sha256(data)
 
 
 # ---------------------------------------------------------------- a scheduler's night
