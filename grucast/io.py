@@ -346,12 +346,13 @@ def preview(items: list[str], n: int = 5) -> str:
 
 def _distinct_text(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """(codes, text): the stripped text of every distinct value of a column and each row's
-    code into it (-1 where empty in the file). Millions of rows of ids or timestamps hold a few
-    thousand distinct values, so they are stripped, checked and parsed once each."""
+    code into it, -1 where the value is missing or blank. Millions of rows of ids or timestamps
+    hold a few thousand distinct values, so they are stripped, checked and parsed once each."""
     codes, distinct = pd.factorize(s)
     raw = pd.Series(distinct)
     text = (raw if isinstance(raw.dtype, pd.StringDtype) else raw.astype(str)).str.strip()
     merged, text = pd.factorize(text)  # values that differ only in spaces are one value
+    merged[(text == "")[merged]] = -1
     if len(merged):
         codes = np.where(codes >= 0, merged[np.maximum(codes, 0)], -1)
     return codes, pd.Series(text)
@@ -363,8 +364,7 @@ def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[p
     distinct = None
     if pd.api.types.is_string_dtype(s) or s.dtype == object:
         codes, distinct = _distinct_text(s)
-        empty = (distinct == "").to_numpy(dtype=bool, na_value=True)
-        missing |= (codes < 0) | (empty[np.maximum(codes, 0)] if len(empty) else False)
+        missing |= codes < 0
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
         raise DataError(f"missing timestamp in column '{col}' at line {lines[i]}")
@@ -519,26 +519,21 @@ def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[
     del df[schema.time_col]
     if schema.format == "long":
         codes, distinct = _distinct_text(df[schema.id_col])
-        blank = (distinct == "").to_numpy(dtype=bool, na_value=True)
-        empty = (codes < 0) | (blank[np.maximum(codes, 0)] if len(blank) else False)
-        if empty.any():
-            i = int(np.flatnonzero(empty)[0])
+        if (codes < 0).any():
+            i = int(np.flatnonzero(codes < 0)[0])
             raise DataError(f"empty series id in column '{schema.id_col}' at line {lines[i]}")
-        # One Python string per series, not per row: millions of rows share a few thousand ids.
-        ids = np.asarray(distinct, dtype=object)[codes]
-        # The column itself straight from the distinct values, never through ten million
-        # Python strings (which cost half a gigabyte on the way into pandas' string storage).
-        id_column = distinct.array.take(codes)
+        # Built from the distinct ids, never through a Python string per row (ten million of
+        # them cost half a gigabyte on the way into pandas' string storage).
+        ids = distinct.array.take(codes)
         if schema.id_col not in schema.targets:
             del df[schema.id_col]
     else:
         ids = np.full(len(df), SINGLE_SERIES_ID, dtype=object)
-        id_column = ids
     parts: dict[str, tuple[Optional[str], str]] = {}
     targets = schema.targets
     if schema.format in ("long", "single") and len(targets) == 1:
         frame = pd.DataFrame({
-            "series_id": id_column,
+            "series_id": ids,
             "time": time.to_numpy(),
             "y": _parse_values(df[schema.target], schema.target, decimal_comma),
             "line": lines,
