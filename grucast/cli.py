@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 
@@ -128,10 +128,13 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised through a subpro
 
 
 @contextmanager
-def _user_errors(log=None) -> Iterator[None]:
+def _user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
+                 log_format: str = "text") -> Iterator[Any]:
     """User mistakes end in one 'Error: ...' line and the error's exit code; bugs keep their
-    traceback. SIGINT and SIGTERM end in 130 and 143. With an event log (runs.EventLog) the
-    failure is also an event; when the log is stderr itself, it is the only line."""
+    traceback. SIGINT and SIGTERM end in 130 and 143. With a command name, yields its event log
+    (--log-file / --log-format, runs.EventLog; opened here, so a log that cannot be opened is a
+    user error too): a failure is also an event, and when the log is stderr itself, the only
+    line."""
     import signal
 
     from grucast.errors import GrucastError
@@ -147,8 +150,11 @@ def _user_errors(log=None) -> Iterator[None]:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (a test runner's worker): leave signals alone
         previous = None
+    log = None
     try:
-        yield
+        if command is not None:
+            log = _event_log(command, log_file, log_format)
+        yield log
     except GrucastError as e:
         error_line(str(e), e.exit_code)
         raise typer.Exit(code=e.exit_code) from None
@@ -258,9 +264,8 @@ def train(
     245,000 windows per epoch) in about 13 minutes on 2 CPU cores.
     """
     _setup_logging(verbose, quiet)
-    log = _event_log("train", log_file, log_format)
-    quiet = quiet or log.stream is not None
-    with _user_errors(log):
+    with _user_errors("train", log_file, log_format) as log:
+        quiet = quiet or log.stream is not None
         from grucast import api, render, runs
         from grucast import config as config_mod
         from grucast.io import preview
@@ -298,6 +303,12 @@ def train(
         err = render.stderr_console()
         chatty = not quiet
 
+        # The starting checkpoint fixes the network and the data layout (--resume: everything);
+        # flags that would change them are named once that checkpoint has been read.
+        fixed = ("data", "model", "training") if resume else ("data", "model") if init_from else ()
+        ignored = [config_mod.label(f"{section}.{k}") for section in fixed for k, v in overrides[section].items()
+                   if v is not None]
+
         def on_ready(summary, resolved, notes):
             log.emit("data_read", series=summary.n_series, points=summary.n_points, warnings=summary.warnings,
                      defaults_chosen=notes)
@@ -305,6 +316,9 @@ def train(
                 for line in render.data_lines(summary, resolved.data.fill):
                     err.print(line)
             if not quiet:
+                if ignored:
+                    render.warning(err, f"{'--resume' if resume else '--init-from'} keeps the settings of "
+                                        f"{resume or init_from}; ignored: {', '.join(ignored)}")
                 for line in summary.warnings:
                     render.warning(err, line)
                 if notes:
@@ -314,13 +328,6 @@ def train(
 
                 err.print("Resolved config:\n" + yaml.safe_dump(resolved.to_dict(), sort_keys=False).rstrip())
 
-        if (init_from or resume) and not quiet:
-            # The starting checkpoint fixes the network and the data layout (--resume: everything).
-            fixed = ("data", "model", "training") if resume else ("data", "model")
-            given = [f"{section}.{k}" for section in fixed for k, v in overrides[section].items() if v is not None]
-            if given:
-                render.warning(err, f"{'--resume' if resume else '--init-from'} keeps the settings of {resume or init_from}; "
-                                    f"ignored: {', '.join(config_mod.label(k) for k in given)}")
         display = render.TrainDisplay(err, quiet=quiet)
         try:
             with runs.output_lock(output, wait), runs.stop_on_signals() as stop:
@@ -369,9 +376,8 @@ def predict(
 ) -> None:
     """Forecast the horizon after the last observation of every series in DATA."""
     _setup_logging(verbose, quiet)
-    log = _event_log("predict", log_file, log_format)
-    quiet = quiet or log.stream is not None
-    with _user_errors(log):
+    with _user_errors("predict", log_file, log_format) as log:
+        quiet = quiet or log.stream is not None
         from grucast import api, render, runs
         from grucast.errors import ConfigError
         from grucast.io import preview

@@ -585,6 +585,23 @@ def test_sigkill_while_writing_leaves_the_old_file_whole(tmp_path):
     assert len(others) <= 1 and all(re.fullmatch(r"\.f\.csv\..+\.tmp", n) for n in others), others
 
 
+def test_bad_as_of_exits_1_and_writes_nothing(trained, tmp_path):
+    data, model = trained
+    r = cli("predict", model, data, "-o", "f.csv", "--max-age", "2d", "--as-of", "yesterday-ish")
+    assert one_error_line(r) == ("Error: --as-of takes a date or time such as 2024-06-01 or '2024-06-01 06:00', "
+                                 "got 'yesterday-ish'")
+    assert not (tmp_path / "f.csv").exists()
+
+
+def test_a_log_file_that_cannot_be_opened_exits_1_before_any_work(trained, tmp_path):
+    data, model = trained
+    r = cli("predict", model, data, "-o", "f.csv", "--log-file", tmp_path / "no" / "such" / "ev.log")
+    assert r.exit_code == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [f"Error: cannot open --log-file {tmp_path / 'no' / 'such' / 'ev.log'}: "
+                                             "No such file or directory"]
+    assert not (tmp_path / "f.csv").exists()
+
+
 # ---------------------------------------------------------------- --init-from
 
 
@@ -601,6 +618,13 @@ def test_init_from_fine_tunes_with_the_models_own_shape(trained, tmp_path):
     assert new["training"]["data_file"] == "new.csv" and new["training"]["steps"] == 5
     assert (f"Warning: --init-from keeps the settings of {model}; ignored: model.input_size (--input-size), "
             "model.hidden_size (--hidden-size)") in r.stderr
+
+
+def test_init_from_a_missing_checkpoint_exits_3(trained, tmp_path):
+    data, _ = trained
+    r = cli("train", data, "-o", "m2.pt", "--init-from", "nope.pt", *QUICK)
+    assert one_error_line(r, 3) == "Error: checkpoint not found: nope.pt"
+    assert not (tmp_path / "m2.pt").exists() and not list(tmp_path.glob("m2.pt*"))
 
 
 def test_init_from_and_resume_exclude_each_other(trained, tmp_path):
