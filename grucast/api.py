@@ -6,6 +6,7 @@ The CLI is a thin layer over these functions; they print nothing.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -25,10 +26,10 @@ from grucast.calibration import calibrate
 from grucast.features import WindowData
 from grucast.forecast import predict_windows
 from grucast.io import Schema, Table, check_output, load_future, load_table, load_table_like, merge_future, preview, write_frame
-from grucast.model import GRUForecaster
+from grucast import model as model_mod
 from grucast.panel import Freq, Panel, build_panel
 from grucast.runtime import select_device, set_threads
-from grucast.train import Callback, FitResult, fit
+from grucast.train import Callback, FitResult, fit_all
 from grucast.windows import series_of, split_windows
 
 # ---------------------------------------------------------------- settings that depend on the data
@@ -50,11 +51,16 @@ def default_input_size(horizon: int, season: int, intraday: bool) -> int:
 # after about one epoch (ETTh1 h = 96, one series, 8,209 windows: test MSE 0.065 vs 0.057).
 # M4 Hourly (about 180,000 windows), where the large defaults were tuned, is far above it.
 SMALL_DATA_WINDOWS = 10_000
+# Below it, three networks from consecutive seeds are trained and their forecasts averaged:
+# ETTh1 h = 96 test MSE 0.0573 for the mean forecast of seeds 0-2 against 0.0572 / 0.0580 /
+# 0.0601 alone (mean 0.0584). Such data trains in about a minute per network on two cores.
+SMALL_DATA_ENSEMBLE = 3
 
 
-def default_size(windows: int) -> tuple[int, float]:
-    """GRU width and learning rate for a training set of this many (full-length) windows."""
-    return (32, 1e-3) if windows < SMALL_DATA_WINDOWS else (64, 3e-3)
+def default_size(windows: int) -> tuple[int, float, int]:
+    """GRU width, learning rate and ensemble size for a training set of this many
+    (full-length) windows."""
+    return (32, 1e-3, SMALL_DATA_ENSEMBLE) if windows < SMALL_DATA_WINDOWS else (64, 3e-3, 1)
 
 
 def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[str]]:
@@ -90,10 +96,10 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
             notes.append(f"input_size {input_size} (default for horizon {horizon}, season {season})")
     if val_size < horizon:
         raise ConfigError(f"training.val_size ({val_size}) must be at least the horizon ({horizon})")
-    hidden_size, learning_rate = cfg.model.hidden_size, cfg.training.learning_rate
-    if hidden_size is None or learning_rate is None:
+    hidden_size, learning_rate, ensemble = cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble
+    if hidden_size is None or learning_rate is None or ensemble is None:
         windows = int(np.maximum(lengths - input_size - horizon - val_size + 1, 0).sum())
-        size, rate = default_size(windows)
+        size, rate, members = default_size(windows)
         chosen = []
         if hidden_size is None:
             hidden_size = size
@@ -101,12 +107,15 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
         if learning_rate is None:
             learning_rate = rate
             chosen.append(f"learning_rate {rate:g}")
+        if ensemble is None:
+            ensemble = members
+            chosen.append(f"ensemble {members}")
         side = "below" if windows < SMALL_DATA_WINDOWS else "at or above"
-        notes.append(f"{' and '.join(chosen)} (default for {windows:,} training windows, {side} {SMALL_DATA_WINDOWS:,})")
+        notes.append(f"{', '.join(chosen)} (default for {windows:,} training windows, {side} {SMALL_DATA_WINDOWS:,})")
     resolved = config_mod.replace(
         cfg,
         data={"season": season},
-        model={"horizon": horizon, "input_size": input_size, "hidden_size": hidden_size},
+        model={"horizon": horizon, "input_size": input_size, "hidden_size": hidden_size, "ensemble": ensemble},
         training={"val_size": val_size, "learning_rate": learning_rate},
     )
     return resolved, notes
@@ -208,6 +217,7 @@ class TrainResult:
                 "train_seconds": round(self.fit.train_seconds, 3),
                 "windows_per_s": round(self.fit.windows_per_s, 1),
                 "history": [r.__dict__ for r in self.fit.history],
+                "members": [{k: v for k, v in m.items() if k != "history"} for m in self.fit.members],
             },
             "metrics": self.metrics,
             "seconds": round(self.seconds, 3),
@@ -232,7 +242,7 @@ def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, 
     quantiles = config_mod.output_quantiles(cfg.model)
     calibration: dict[str, Any] = {}
     if quantiles and len(f):
-        calibration = calibrate(y, f, window_scale.astype(np.float64), series, quantiles,
+        calibration = calibrate(y, f, window_scale.astype(np.float64), series, target_starts, quantiles,
                                 config_mod.interval_levels(cfg.model))
         f = f[..., quantiles.index(0.5)]
     # Seasonal naive needs a full season of history before each target start.
@@ -260,6 +270,7 @@ def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, 
     }
     if calibration:
         out["intervals"] = calibration["coverage"]
+        out["intervals_estimate"] = calibration["estimate"]
     return out, calibration
 
 
@@ -373,8 +384,7 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     if on_ready is not None:
         on_ready(summary, cfg, notes)
 
-    torch.manual_seed(cfg.training.seed)
-    model = GRUForecaster(cfg.model, spec.sizes(cfg.model.series_embedding)).to(device)
+    model = model_mod.build(cfg.model, spec.sizes(cfg.model.series_embedding), cfg.training.seed).to(device)
     if base is not None:
         _load_weights(model, base.state_dict, "the starting checkpoint")
     info = {
@@ -387,10 +397,11 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
         "val_windows": int(len(val_starts)),
     }
     try:
-        result = fit(model, data, train_starts, val_starts, cfg, callback, stop=stop, resume=resume)
+        result = fit_all(model, data, train_starts, val_starts, cfg, callback, stop=stop, resume=resume)
     except Interrupted as e:
+        state = e.state["model"] if cfg.model.ensemble == 1 else copy.deepcopy(model.state_dict())
         e.checkpoint = checkpoint.Checkpoint(config=cfg, schema=table.schema, freq=panel.freq, features=spec,
-                                             state_dict=e.state["model"], info=info, resume={"fit": e.state})
+                                             state_dict=state, info=info, resume={"fit": e.state})
         raise
     scores, calibration = _validation_metrics(model, panel, data, val_starts, cfg)
 
@@ -402,7 +413,8 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
         calibration=calibration,
         state_dict=result.state_dict,
         history=[
-            {"epoch": r.epoch, "step": r.step, "train_loss": r.train_loss, "val_loss": r.val_loss} for r in result.history
+            {"epoch": r.epoch, "step": r.step, "train_loss": r.train_loss, "val_loss": r.val_loss, "member": r.member}
+            for r in result.history
         ],
         metrics=scores,
         info={**info, "best_step": result.best_step, "steps": result.steps},
@@ -665,9 +677,9 @@ def forecast(ckpt: checkpoint.Checkpoint, model: torch.nn.Module, data: WindowDa
     return f
 
 
-def load_model(ckpt: checkpoint.Checkpoint, device: torch.device, source: str = "the checkpoint") -> GRUForecaster:
-    """The network of a checkpoint with its weights, on device, ready for inference."""
-    model = GRUForecaster(ckpt.config.model, ckpt.features.sizes(ckpt.config.model.series_embedding))
+def load_model(ckpt: checkpoint.Checkpoint, device: torch.device, source: str = "the checkpoint") -> torch.nn.Module:
+    """The network (or ensemble) of a checkpoint with its weights, on device, ready for inference."""
+    model = model_mod.build(ckpt.config.model, ckpt.features.sizes(ckpt.config.model.series_embedding))
     _load_weights(model, ckpt.state_dict, source)
     return model.to(device)
 

@@ -7,6 +7,7 @@ rebuild the model and prepare new data exactly as in training.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import pickle
 import zipfile
@@ -25,7 +26,7 @@ from grucast.io import Schema, atomic_write
 from grucast.panel import Freq
 
 MAGIC = "grucast-checkpoint"
-FORMAT_VERSION = 2  # 2: feature layout (covariates, calendar, mask); 1 is read as a plain model
+FORMAT_VERSION = 3  # 3: model.ensemble; 2: feature layout (covariates, calendar, mask); 1: a plain model
 
 
 @dataclass
@@ -124,6 +125,8 @@ def load(path: Path) -> Checkpoint:
         )
     try:
         config = from_dict(raw["config"], source=f"the config stored in {path}")
+        if config.model.ensemble is None:  # written before ensembles (format 2 and older): one network
+            config = dataclasses.replace(config, model=dataclasses.replace(config.model, ensemble=1))
         ckpt = Checkpoint(
             config=config,
             schema=Schema.from_dict(raw["schema"]),

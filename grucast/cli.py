@@ -233,6 +233,7 @@ def train(
     intervals: Optional[str] = typer.Option(None, "--intervals", help="Central prediction intervals in percent, e.g. 80,95: predict writes lo-80, hi-80, ... columns."),
     hidden_size: Optional[int] = typer.Option(None, "--hidden-size", help="GRU hidden units (default 64; 32 when the data gives fewer than 10,000 training windows)."),
     num_layers: Optional[int] = typer.Option(None, "--num-layers", help="GRU layers (default 1)."),
+    ensemble: Optional[int] = typer.Option(None, "--ensemble", help="Networks trained with seeds seed, seed+1, ... whose forecasts are averaged (default 1; 3 when the data gives fewer than 10,000 training windows)."),
     dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout between GRU layers and in the head (default 0)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs at most; an epoch is one pass over every training window (default 50)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimizer steps at most, whatever --epochs says (default 5000)."),
@@ -284,6 +285,7 @@ def train(
                 "hidden_size": hidden_size,
                 "num_layers": num_layers,
                 "dropout": dropout,
+                "ensemble": ensemble,
             },
             "training": {
                 "epochs": epochs,

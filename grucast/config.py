@@ -59,6 +59,7 @@ class ModelConfig:
     quantiles: tuple[float, ...] = ()  # quantiles to forecast besides the median; () for a point forecast
     intervals: tuple[float, ...] = ()  # central prediction intervals in percent, e.g. (80, 95)
     min_input: Optional[int] = None  # observed steps a padded input window needs; input_size // 4 when None
+    ensemble: Optional[int] = None  # networks trained with seeds seed, seed+1, ..., forecasts averaged; 3 on small data, else 1, when None
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,7 @@ def _validate(cfg: Config) -> None:
     _positive("model.input_size", m.input_size)
     _positive("model.hidden_size", m.hidden_size)
     _positive("model.num_layers", m.num_layers)
+    _positive("model.ensemble", m.ensemble)
     if not 0.0 <= m.dropout < 1.0:
         raise ConfigError(f"{_label('model.dropout')} must be in [0, 1), got {m.dropout}")
     _choice("model.scaler", m.scaler, SCALERS)

@@ -130,3 +130,38 @@ class GRUForecaster(nn.Module):
         up = mid + torch.cumsum(nn.functional.softplus(y[..., m + 1:]), dim=-1)
         down = mid - torch.cumsum(nn.functional.softplus(y[..., :m]).flip(-1), dim=-1).flip(-1)
         return torch.cat([down, mid, up], dim=-1)
+
+
+class Ensemble(nn.Module):
+    """Networks of one config trained from different seeds; the forecast is their mean. For a
+    quantile model every quantile is averaged, and a mean of sorted vectors is sorted, so the
+    quantiles still never cross."""
+
+    def __init__(self, members: list[GRUForecaster]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        first = members[0]
+        self.input_size, self.horizon = first.input_size, first.horizon
+        self.quantiles, self.n_out, self.median = first.quantiles, first.n_out, first.median
+
+    def forward(self, x, inputs: Optional[dict[str, torch.Tensor]] = None) -> torch.Tensor:
+        out = self.members[0](x, inputs)
+        for member in self.members[1:]:
+            out = out + member(x, inputs)
+        return out / len(self.members)
+
+
+def members(model: nn.Module) -> list[nn.Module]:
+    """The separately trained networks of a model: an ensemble's members, else the model itself."""
+    return list(model.members) if isinstance(model, Ensemble) else [model]
+
+
+def build(cfg: ModelConfig, sizes: Optional[Sizes] = None, seed: int = 0) -> nn.Module:
+    """The network a config describes, its initial weights drawn from seed: one GRUForecaster,
+    or an Ensemble of cfg.ensemble of them, member k drawn from seed + k (so member k starts
+    exactly where a single model trained with seed + k starts)."""
+    nets = []
+    for k in range(cfg.ensemble or 1):
+        torch.manual_seed(seed + k)
+        nets.append(GRUForecaster(cfg, sizes))
+    return nets[0] if len(nets) == 1 else Ensemble(nets)

@@ -104,6 +104,10 @@ class TrainDisplay:
         self.task = None
         self.last: Optional[EvalRecord] = None
 
+    def on_member(self, member: int, n_members: int, seed: int) -> None:
+        if not self.quiet:
+            self.console.print(f"Ensemble network {member + 1} of {n_members} (seed {seed})")
+
     def on_start(self, total_steps: int, steps_per_epoch: int, windows_per_epoch: int) -> None:
         if self.quiet:
             return
@@ -203,7 +207,8 @@ def info_report(doc: dict[str, Any], console: Console) -> None:
     cov = "; ".join(f"{k}: {', '.join(v)}" for k, v in doc["covariates"].items() if v) or "none"
     kind = f"quantiles {', '.join(f'{q:g}' for q in doc['quantiles'])}" + (" (calibrated)" if doc["calibrated"] else "") \
         if doc["quantiles"] else "point forecasts"
-    console.print(f"Model: input {m['input_size']} steps, horizon {m['horizon']}, GRU {m['num_layers']} x {m['hidden_size']}, "
+    ens = f" (ensemble of {m['ensemble']})" if (m.get("ensemble") or 1) > 1 else ""
+    console.print(f"Model: input {m['input_size']} steps, horizon {m['horizon']}, GRU {m['num_layers']} x {m['hidden_size']}{ens}, "
                   f"{doc['parameters']:,} parameters; {kind}; covariates {cov}")
     v = doc["metrics"]
     if v.get("windows"):
@@ -211,6 +216,11 @@ def info_report(doc: dict[str, Any], console: Console) -> None:
                                                                           ("naive", "naive")) if key in v)
         console.print(f"Validation MASE ({v['windows']:,} windows): {line}")
     console.print("Config:\n" + yaml.safe_dump(c, sort_keys=False).rstrip())
+
+
+# Points between the coverages of the two calibration folds above which the training summary
+# warns, when both folds hold enough windows for their coverages to mean something.
+FOLD_GAP, FOLD_WINDOWS = 10.0, 30
 
 
 def train_summary(result: TrainResult, console: Console) -> None:
@@ -223,11 +233,18 @@ def train_summary(result: TrainResult, console: Console) -> None:
             f"GRU skill over seasonal naive: {skill:+.1%} ({m.get('skill_metric', 'mase').upper()}; "
             f"{verdict} than the baseline)"
         )
+    how = m.get("intervals_estimate", "two halves of the series, each calibrated on the other")
     for level, c in m.get("intervals", {}).items():
         console.print(
             f"{level}% interval coverage on the validation windows: {_num(c['raw'], 1)}% as trained, "
-            f"{_num(c['calibrated'], 1)}% after conformal calibration (each half of the series calibrated on the other)"
+            f"{_num(c['calibrated'], 1)}% after conformal calibration ({how})"
         )
+        a, b = c.get("folds", (None, None))
+        if a is not None and b is not None and abs(a - b) > FOLD_GAP and min(c["fold_windows"]) >= FOLD_WINDOWS:
+            warning(console, f"the {level}% intervals cover {a:.1f}% of one fold and {b:.1f}% of the other, each "
+                    "calibrated on the other: "
+                    "the validation windows are too few or too unlike each other to calibrate this horizon well, so "
+                    "expect coverage away from nominal; a longer --val-size (more horizons held out) helps")
     console.print(f"Saved model to {result.checkpoint_path}")
 
 

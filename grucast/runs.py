@@ -311,6 +311,10 @@ class EvalEvents:
     def __init__(self, log: EventLog, inner: Any):
         self.log, self.inner = log, inner
 
+    def on_member(self, member: int, n_members: int, seed: int) -> None:
+        self.log.emit("ensemble_member", member=member, members=n_members, seed=seed)
+        self.inner.on_member(member, n_members, seed)
+
     def on_start(self, total_steps: int, steps_per_epoch: int, windows_per_epoch: int) -> None:
         self.log.emit("training_started", total_steps=total_steps, windows_per_epoch=windows_per_epoch)
         self.inner.on_start(total_steps, steps_per_epoch, windows_per_epoch)
@@ -320,7 +324,7 @@ class EvalEvents:
 
     def on_eval(self, r: Any) -> None:
         self.log.emit("validation", step=r.step, epoch=r.epoch, train_loss=r.train_loss, val_loss=r.val_loss,
-                      best=r.best, windows_per_s=r.windows_per_s)
+                      best=r.best, windows_per_s=r.windows_per_s, member=r.member)
         self.inner.on_eval(r)
 
     def on_end(self, result: Any) -> None:

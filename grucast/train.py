@@ -6,20 +6,23 @@ to scaled forecasts [B, H] trains here. Progress leaves through a callback; noth
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
+from grucast import config as config_mod
 from grucast.config import Config, output_quantiles
 from grucast.errors import GrucastError, Interrupted
 from grucast.features import WindowData
+from grucast.model import members
 
 
 @dataclass
@@ -33,6 +36,7 @@ class EvalRecord:
     best: bool  # the best validation loss so far
     windows_per_s: float  # training windows per second since the previous check
     lr: float
+    member: int = 0  # which network of an ensemble (0 for a single one)
 
 
 @dataclass
@@ -46,6 +50,7 @@ class FitResult:
     train_seconds: float  # time spent in training steps (validation excluded)
     windows_seen: int
     stop_reason: str  # epochs | max_steps | early_stopping
+    members: list[dict[str, Any]] = field(default_factory=list)  # an ensemble's networks, one summary each
 
     @property
     def windows_per_s(self) -> float:
@@ -53,6 +58,7 @@ class FitResult:
 
 
 class Callback(Protocol):
+    def on_member(self, member: int, n_members: int, seed: int) -> None: ...  # ensembles: before each network
     def on_start(self, total_steps: int, steps_per_epoch: int, windows_per_epoch: int) -> None: ...
     def on_step(self, step: int) -> None: ...
     def on_eval(self, record: EvalRecord) -> None: ...
@@ -60,6 +66,9 @@ class Callback(Protocol):
 
 
 class NullCallback:
+    def on_member(self, member, n_members, seed):
+        pass
+
     def on_start(self, total_steps, steps_per_epoch, windows_per_epoch):
         pass
 
@@ -165,6 +174,7 @@ def fit(
     callback: Optional[Callback] = None,
     stop: Optional[Any] = None,
     resume: Optional[dict[str, Any]] = None,
+    member: int = 0,
 ) -> FitResult:
     """Train model on windows of the data layout (already on the model's device) and return
     the best weights by validation loss. Repeatable on CPU for a given seed.
@@ -251,6 +261,7 @@ def fit(
             best=improved,
             windows_per_s=run_windows / run_seconds if run_seconds > 0 else float("nan"),
             lr=opt.param_groups[0]["lr"],
+            member=member,
         )
         history.append(rec)
         cb.on_eval(rec)
@@ -323,3 +334,62 @@ def fit(
     )
     cb.on_end(result)
     return result
+
+
+def _summary(result: FitResult, seed: int) -> dict[str, Any]:
+    """A member's FitResult without its weights: what the report and a resumed run need."""
+    return {"seed": seed, "steps": result.steps, "epochs": result.epochs, "best_step": result.best_step,
+            "best_val_loss": result.best_val_loss, "stop_reason": result.stop_reason,
+            "train_seconds": result.train_seconds, "windows_seen": result.windows_seen,
+            "history": [r.__dict__ for r in result.history]}
+
+
+def fit_all(
+    model: nn.Module,
+    data: WindowData,
+    train_starts: np.ndarray,
+    val_starts: np.ndarray,
+    cfg: Config,
+    callback: Optional[Callback] = None,
+    stop: Optional[Any] = None,
+    resume: Optional[dict[str, Any]] = None,
+) -> FitResult:
+    """fit() for a single network; for an ensemble (model.members) every member in turn, member
+    k with seed + k and its own early stopping, so member k is exactly the network a single run
+    with seed + k trains. The result adds the members up (steps, epochs, seconds) and gives the
+    ensemble's own validation loss; resume also carries the members already trained."""
+    nets = members(model)
+    if len(nets) == 1:
+        return fit(model, data, train_starts, val_starts, cfg, callback, stop=stop, resume=resume)
+    cb = callback or NullCallback()
+    seed, first, done = cfg.training.seed, 0, []
+    if resume is not None:
+        first = int(resume["member"])
+        for net, state in zip(nets, resume["members_done"]):
+            net.load_state_dict(state)
+        done = list(resume["results_done"])
+    for k in range(first, len(nets)):
+        if hasattr(cb, "on_member"):  # a callback written before ensembles need not have it
+            cb.on_member(k, len(nets), seed + k)
+        try:
+            r = fit(nets[k], data, train_starts, val_starts, config_mod.replace(cfg, training={"seed": seed + k}), cb,
+                    stop=stop, resume=resume if k == first else None, member=k)
+        except Interrupted as e:
+            e.state.update(member=k, members_done=[copy.deepcopy(n.state_dict()) for n in nets[:k]], results_done=done)
+            raise
+        done.append(_summary(r, seed + k))
+    device = data.values.device
+    loss_fn = loss_function(cfg.training.loss, output_quantiles(cfg.model))
+    val_loss = evaluate_loss(model, data, torch.as_tensor(val_starts, dtype=torch.long, device=device), cfg, loss_fn)
+    return FitResult(
+        state_dict=model.state_dict(),
+        history=[EvalRecord(**r) for d in done for r in d["history"]],
+        best_step=max(d["best_step"] for d in done),
+        best_val_loss=val_loss,
+        steps=sum(d["steps"] for d in done),
+        epochs=sum(d["epochs"] for d in done),
+        train_seconds=sum(d["train_seconds"] for d in done),
+        windows_seen=sum(d["windows_seen"] for d in done),
+        stop_reason=collections.Counter(d["stop_reason"] for d in done).most_common(1)[0][0],
+        members=done,
+    )

@@ -14,7 +14,7 @@ def test_hourly_defaults_look_back_a_week():
     assert (cfg.data.season, cfg.model.horizon, cfg.model.input_size, cfg.training.val_size) == (24, 24, 168, 24)
     assert notes == ["season 24 (from the frequency)", "horizon 24 (default for this frequency)",
                      "input_size 168 (default for horizon 24, season 24)",
-                     "hidden_size 32 and learning_rate 0.001 (default for 2,570 training windows, below 10,000)"]
+                     "hidden_size 32, learning_rate 0.001, ensemble 3 (default for 2,570 training windows, below 10,000)"]
 
 
 @pytest.mark.parametrize("name, season, horizon, input_size", [
@@ -33,27 +33,29 @@ def test_default_input_size_shrinks_to_fit_short_series():
 
 
 def test_explicit_settings_are_kept():
-    cfg, notes = resolve(config.load(None, {"model": {"horizon": 5, "input_size": 9, "hidden_size": 8},
+    cfg, notes = resolve(config.load(None, {"model": {"horizon": 5, "input_size": 9, "hidden_size": 8, "ensemble": 2},
                                             "data": {"season": 3}, "training": {"learning_rate": 0.01}}),
                          Freq("datetime", "h"), np.array([40]))
     assert (cfg.data.season, cfg.model.horizon, cfg.model.input_size) == (3, 5, 9) and notes == []
-    assert (cfg.model.hidden_size, cfg.training.learning_rate) == (8, 0.01)
+    assert (cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble) == (8, 0.01, 2)
 
 
-def test_width_and_learning_rate_follow_the_amount_of_data():
-    """One long series (ETTh1-like: 8,209 windows) gets the small network; M4 Hourly's size
-    (414 series of 700+ points) the large one. A value the user sets is never overridden."""
+def test_width_learning_rate_and_ensemble_follow_the_amount_of_data():
+    """One long series (ETTh1-like: 8,209 windows) gets the small network, three of them;
+    M4 Hourly's size (414 series of 700+ points) one large one. A value the user sets is never
+    overridden."""
     hourly = Freq("datetime", "h")
     small = config.load(None, {"model": {"horizon": 96, "input_size": 336}, "training": {"val_size": 2880}})
     cfg, notes = resolve(small, hourly, np.array([11520]))
-    assert (cfg.model.hidden_size, cfg.training.learning_rate) == (32, 1e-3)
-    assert notes[-1] == "hidden_size 32 and learning_rate 0.001 (default for 8,209 training windows, below 10,000)"
+    assert (cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble) == (32, 1e-3, 3)
+    assert notes[-1] == "hidden_size 32, learning_rate 0.001, ensemble 3 (default for 8,209 training windows, below 10,000)"
     m4 = config.load(None, {"model": {"horizon": 48}})
     cfg, notes = resolve(m4, hourly, np.full(414, 700))
-    assert (cfg.model.hidden_size, cfg.training.learning_rate) == (64, 3e-3)
+    assert (cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble) == (64, 3e-3, 1)
     assert notes[-1].endswith("(default for 180,918 training windows, at or above 10,000)")
-    cfg, notes = resolve(config.replace(small, training={"learning_rate": 0.01}), hourly, np.array([11520]))
-    assert (cfg.model.hidden_size, cfg.training.learning_rate) == (32, 0.01)
+    cfg, notes = resolve(config.replace(small, training={"learning_rate": 0.01}, model={"ensemble": 1}), hourly,
+                         np.array([11520]))
+    assert (cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble) == (32, 0.01, 1)
     assert notes[-1] == "hidden_size 32 (default for 8,209 training windows, below 10,000)"
 
 

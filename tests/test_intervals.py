@@ -45,7 +45,7 @@ def test_calibration_shifts_move_quantiles_to_their_nominal_coverage():
     cal = calibration.apply(f, scale, shifts)
     inside = (y >= cal[..., 0]) & (y <= cal[..., 2])
     assert inside.mean() == pytest.approx(0.8, abs=0.01)
-    report = calibration.calibrate(y, f, scale, np.arange(W) % 7, (0.1, 0.5, 0.9), (80.0,))
+    report = calibration.calibrate(y, f, scale, np.arange(W) % 7, np.arange(W), (0.1, 0.5, 0.9), (80.0,))
     assert report["coverage"]["80"]["raw"] == pytest.approx(100 * 0.383, abs=2)
     assert report["coverage"]["80"]["calibrated"] == pytest.approx(80, abs=2)  # cross-fitted, held out
 
@@ -96,3 +96,51 @@ def test_bad_quantiles_and_intervals_are_named(tmp_path, flag, value, message):
     sine_panel(n_series=1, length=100).to_csv(tmp_path / "d.csv", index=False)
     r = cli("train", "d.csv", "-o", "m.pt", flag, value)
     assert r.exit_code == 1 and r.stderr.strip() == f"Error: {message}"
+
+
+def test_few_series_are_split_in_time_so_no_target_is_in_both_folds():
+    starts, H = np.arange(100), 10  # one series, 100 windows of 10 steps: targets 0 ... 109
+    fold, how = calibration.folds(np.zeros(100, dtype=int), starts, H)
+    assert "first half of the validation span" in how
+    assert (starts[fold == 0] + H - 1).max() < starts[fold == 1].min()  # no target shared
+    assert ((fold == 0).sum(), (fold == 1).sum(), (fold == -1).sum()) == (45, 46, 9)
+    fold, how = calibration.folds(np.arange(3), np.array([0, 50, 100]), H)  # one window per series
+    assert fold.tolist() == [0, 1, 0] and "halves of the series" in how
+    fold, how = calibration.folds(np.arange(12) % 12, np.arange(12) * 50, H)  # a panel: by series
+    assert fold.tolist() == [0, 1] * 6
+    fold, how = calibration.folds(np.zeros(1, dtype=int), np.zeros(1, dtype=int), H)
+    assert fold.tolist() == [-1] and how.startswith("in-sample")
+
+
+def test_the_coverage_estimate_shows_a_calibration_that_does_not_carry_over_in_time():
+    """One series whose noise triples half-way: shifts fitted on all windows cover 80 % of them
+    in-sample, but each half calibrated on the other misses badly, and the estimate says so."""
+    rng = np.random.default_rng(1)
+    W, H = 400, 4
+    sd = np.where(np.arange(W) < W // 2, 1.0, 3.0)[:, None]
+    y = rng.normal(0, 1, (W, H)) * sd
+    f = np.stack([np.full((W, H), -1.0), np.zeros((W, H)), np.full((W, H), 1.0)], axis=-1)
+    shifts = calibration.fit_shifts(y, f, np.ones(W), (0.1, 0.5, 0.9))
+    cal = calibration.apply(f, np.ones(W), shifts)
+    assert np.mean((y >= cal[..., 0]) & (y <= cal[..., 2])) == pytest.approx(0.8, abs=0.01)  # in-sample
+    report = calibration.calibrate(y, f, np.ones(W), np.zeros(W, dtype=int), np.arange(W), (0.1, 0.5, 0.9), (80.0,))
+    assert report["coverage"]["80"]["calibrated"] < 72
+    assert report["estimate"].startswith("the first half of the validation span")
+
+
+def test_training_warns_when_the_calibration_does_not_carry_over_in_time(tmp_path):
+    """One series, calm until the middle of its validation span and then three times noisier:
+    the two halves of the span disagree about the interval width, and training says so."""
+    n, rng = 700, np.random.default_rng(0)
+    t = np.arange(n)
+    noise = rng.normal(0, 1, n) * np.where(t < 600, 0.5, 3.0)
+    y = 20 + 5 * np.sin(2 * np.pi * t / 24) + noise
+    pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=n, freq="h"), "value": y}).to_csv("d.csv", index=False)
+    r = cli("train", "d.csv", "-o", "m.pt", "--horizon", "6", "--input-size", "24", "--val-size", "200",
+            "--intervals", "80", *TINY)
+    assert r.exit_code == 0, r.stderr
+    out = r.stdout + r.stderr
+    assert "(the first half of the validation span calibrated on the second, and back)" in out
+    assert "Warning: the 80% intervals cover" in out and "each calibrated on the other" in out
+    folds = checkpoint.load(tmp_path / "m.pt").metrics["intervals"]["80"]["folds"]
+    assert abs(folds[0] - folds[1]) > 10
