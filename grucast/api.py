@@ -98,7 +98,12 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
         raise ConfigError(f"training.val_size ({val_size}) must be at least the horizon ({horizon})")
     hidden_size, learning_rate, ensemble = cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble
     if hidden_size is None or learning_rate is None or ensemble is None:
-        windows = int(np.maximum(lengths - input_size - horizon - val_size + 1, 0).sum())
+        # Training windows as make_spec lays them out: a series too short for a full window is
+        # padded on the left down to min_input observed points.
+        min_input = cfg.model.min_input or max(1, input_size // 4)
+        full = lengths >= input_size + horizon + val_size
+        per = np.where(full, lengths - input_size, np.maximum(lengths - min_input, 0)) - horizon - val_size + 1
+        windows = int(np.maximum(per, 0).sum())
         size, rate, members = default_size(windows)
         chosen = []
         if hidden_size is None:
@@ -166,7 +171,8 @@ def _time_text(panel: Panel, t: Any) -> str:
     return str(int(t)) if panel.freq.kind == "int" else pd.Timestamp(t).isoformat()
 
 
-def _summary(table: Table, panel: Panel, warnings: Optional[list[str]] = None) -> DataSummary:
+def _summary(table: Table, panel: Panel, warnings: Optional[list[str]] = None,
+             n_rows: Optional[int] = None) -> DataSummary:
     return DataSummary(
         path=str(table.path),
         notes=table.notes,
@@ -174,7 +180,7 @@ def _summary(table: Table, panel: Panel, warnings: Optional[list[str]] = None) -
         freq=panel.freq,
         n_series=panel.n_series,
         n_points=int(panel.offsets[-1]),
-        n_rows=len(table.frame),
+        n_rows=len(table.frame) if n_rows is None else n_rows,
         n_filled=panel.n_filled,
         dropped=panel.dropped,
         warnings=list(warnings or []),
@@ -313,7 +319,7 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
             f"({base.info.get('data_file')}): a run resumes on the same data, byte for byte"
         )
     try:
-        ckpt, result = fit_table(table, cfg, callback, on_ready, base=base, resume=state, stop=stop)
+        ckpt, result = fit_table(table, cfg, callback, on_ready, base=base, resume=state, stop=stop, keep_rows=False)
     except Interrupted as e:
         path = resume_path(out_path)
         e.checkpoint.resume["data_sha256"] = data_sha
@@ -350,12 +356,18 @@ def _restored(state: dict[str, Any]) -> dict[str, Any]:
 
 def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
               on_ready: Optional[Any] = None, base: Optional[checkpoint.Checkpoint] = None,
-              resume: Optional[dict[str, Any]] = None, stop: Optional[Any] = None) -> tuple[checkpoint.Checkpoint, TrainResult]:
+              resume: Optional[dict[str, Any]] = None, stop: Optional[Any] = None,
+              keep_rows: bool = True) -> tuple[checkpoint.Checkpoint, TrainResult]:
     """Train on the series of a loaded table: the checkpoint (not yet saved) and the result.
     With base, its frequency, feature layout (covariate scaling, categories, series ids) and
-    weights are the starting point; with resume, the interrupted fit goes on."""
+    weights are the starting point; with resume, the interrupted fit goes on. keep_rows=False
+    lets go of the table's rows once the panel holds them (10 M rows: about 380 MB less while
+    training); the table is then only good for its schema, path and notes."""
     started = time.perf_counter()
     panel = build_panel(table, fill=None, freq=base.freq if base else None)
+    n_rows = len(table.frame)
+    if not keep_rows:
+        table.frame = table.frame.iloc[:0].copy()  # a copy: a slice would keep the rows alive
     cfg, notes = resolve(cfg, panel.freq, panel.lengths)
     # Gaps are filled knowing where validation starts, so no held-out value shapes a training target.
     panel.fill(cfg.data.fill, holdout=cfg.training.val_size)
@@ -371,7 +383,7 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
         spec, warnings = features.make_spec(panel, cfg, schema.past_cols, schema.future_cols, schema.static_cols, V)
     if spec.mask:
         cfg = config_mod.replace(cfg, model={"min_input": L - spec.pad})
-    summary = _summary(table, panel, warnings)
+    summary = _summary(table, panel, warnings, n_rows)
     set_threads(cfg.training.threads)
     device = select_device(cfg.training.device)
     data = features.build(panel, spec, cfg.model.scaler, device)

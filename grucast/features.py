@@ -229,14 +229,19 @@ class WindowData:
     ext: int
     values: torch.Tensor  # [T] float32 target, 0 where not observed
     observed: torch.Tensor  # [T] float32 0/1
-    covs: Optional[torch.Tensor]  # [T, C] scaled covariates and calendar features
-    series: torch.Tensor  # [T] int64 series of every point
+    covs: Optional[torch.Tensor]  # [T, C] scaled past and future covariates
+    bounds: torch.Tensor  # [n + 1] int64 layout offsets on the device: the series of a window
     static_num: Optional[torch.Tensor]  # [n, S]
     static_cat: Optional[torch.Tensor]  # [n, K] int64 codes
     ids: Optional[torch.Tensor]  # [n] int64 codes
     known_ahead: list[int]
     mask: bool
     scaler: str
+    # Calendar features: rows of a table, row = layout index + the series' shift. Series on one
+    # grid share the rows of their common timestamps (10,000 hourly series over the same 1,000
+    # hours need 1,000 rows, not 10 million); otherwise one row per layout point, shift 0.
+    calendar: Optional[torch.Tensor] = None  # [G, 2 x cycles] float32 sine and cosine
+    calendar_shift: Optional[torch.Tensor] = None  # [n] int64
 
     def starts(self, panel_pos: np.ndarray) -> np.ndarray:
         """Layout index of panel positions (same series layout)."""
@@ -269,12 +274,16 @@ class WindowData:
         if m is not None:
             inputs["x"] = inputs["x"] * m  # unobserved inputs sit at the window's level
             inputs["mask"] = m
-        if self.covs is not None:
-            c = self.covs[starts.reshape(-1, 1) + torch.arange(L + H, device=starts.device)]  # [B, L + H, C]
+        s = torch.searchsorted(self.bounds, starts, right=True) - 1  # the series of every window
+        if self.covs is not None or self.calendar is not None:
+            pos = starts.reshape(-1, 1) + torch.arange(L + H, device=starts.device)  # [B, L + H]
+            parts = [] if self.covs is None else [self.covs[pos]]
+            if self.calendar is not None:
+                parts.append(self.calendar[pos + self.calendar_shift[s].unsqueeze(1)])
+            c = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)  # [B, L + H, C]: past, future, calendar
             inputs["covs"] = c[:, :L]
             if self.known_ahead:
                 inputs["ahead"] = c[:, L:, self.known_ahead]
-        s = self.series[starts]
         if self.static_num is not None:
             inputs["static"] = self.static_num[s]
         if self.static_cat is not None:
@@ -310,10 +319,10 @@ def build(panel: Panel, spec: FeatureSpec, scaler: str, device, ext: int = 0,
     values[dest] = np.where(observed, panel.values, 0.0) if spec.mask else panel.values
     obs = np.zeros(T, dtype=np.float32)
     obs[dest] = observed
-    series = np.repeat(np.arange(n, dtype=np.int64), per)
-    covs = None
-    if spec.n_covariates:
-        covs = np.zeros((T, spec.n_covariates), dtype=np.float32)
+    covs = calendar = shift = None
+    n_cov = len(spec.past) + len(spec.future)
+    if n_cov:
+        covs = np.zeros((T, n_cov), dtype=np.float32)
         for j, name in enumerate(spec.past + spec.future):
             if panel.covs is None or name not in panel.cov_names:
                 raise DataError(f"the data has no covariate column '{name}', which the model was trained with")
@@ -324,10 +333,8 @@ def build(panel: Panel, spec: FeatureSpec, scaler: str, device, ext: int = 0,
             f = future if future is not None else np.zeros((n, ext, len(spec.future)), dtype=np.float32)
             for j, name in enumerate(spec.future):
                 covs[tail, len(spec.past) + j] = ((f[:, :, j] - spec.loc[name]) / spec.scale[name]).ravel()
-        if spec.calendar:
-            k = np.arange(T, dtype=np.int64) - offsets[series] - pad  # grid step of every layout point
-            stamps = _stamps(panel, series, k)
-            covs[:, len(spec.past) + len(spec.future):] = calendar_values(spec.calendar, stamps)
+    if spec.calendar:
+        calendar, shift = _calendar(panel, spec.calendar, offsets, pad, per)
     static_num = static_cat = ids = None
     if spec.static_num:
         cols = []
@@ -349,10 +356,35 @@ def build(panel: Panel, spec: FeatureSpec, scaler: str, device, ext: int = 0,
         values=torch.from_numpy(values).to(device),
         observed=torch.from_numpy(obs).to(device),
         covs=torch.from_numpy(covs).to(device) if covs is not None else None,
-        series=torch.from_numpy(series).to(device),
+        bounds=torch.from_numpy(offsets).to(device),
         static_num=static_num, static_cat=static_cat, ids=ids,
         known_ahead=spec.known_ahead, mask=spec.mask, scaler=scaler,
+        calendar=torch.from_numpy(calendar).to(device) if calendar is not None else None,
+        calendar_shift=torch.from_numpy(shift).to(device) if shift is not None else None,
     )
+
+
+def _calendar(panel: Panel, names: tuple[str, ...], offsets: np.ndarray, pad: int,
+              per: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The calendar table and every series' shift into it (see WindowData.calendar). With a
+    fixed step and series whose starts lie on one common grid, a row per grid step from the
+    earliest layout point to the latest; else (months, series off each other's grid, or a grid
+    longer than the layout) a row per layout point."""
+    n, T = panel.n_series, int(offsets[-1])
+    step = panel.freq.fixed_nanos()
+    if step is not None and n:
+        base = int(panel.start.min()) - pad * step  # the time of the earliest layout point
+        rel = panel.start.astype(np.int64) - base
+        if not (rel % step).any():
+            # layout point p of series i (grid step k = p - offsets[i] - pad) is row rel_i / step + k
+            shift = rel // step - pad - offsets[:-1]
+            rows = int((shift + offsets[1:]).max())
+            if rows <= T:
+                stamps = time_at(panel.freq, np.full(rows, base, dtype=np.int64), np.arange(rows, dtype=np.int64))
+                return calendar_values(names, stamps), shift.astype(np.int64)
+    series = np.repeat(np.arange(n, dtype=np.int64), per)
+    k = np.arange(T, dtype=np.int64) - offsets[series] - pad  # grid step of every layout point
+    return calendar_values(names, _stamps(panel, series, k)), np.zeros(n, dtype=np.int64)
 
 
 def _codes(vocabulary, values: np.ndarray) -> np.ndarray:
@@ -383,11 +415,10 @@ def _stamps(panel: Panel, series: np.ndarray, k: np.ndarray) -> pd.DatetimeIndex
 def plain(values: np.ndarray, offsets: np.ndarray, scaler: str, device="cpu") -> WindowData:
     """The layout of bare series (no covariates, mask or padding): values [T], offsets [n + 1]."""
     lengths = np.diff(offsets).astype(np.int64)
-    n = len(lengths)
     return WindowData(
         offsets=np.asarray(offsets, dtype=np.int64), lengths=lengths, pad=0, ext=0,
         values=torch.as_tensor(values, dtype=torch.float32, device=device),
         observed=torch.ones(len(values), dtype=torch.float32, device=device),
-        covs=None, series=torch.as_tensor(np.repeat(np.arange(n), lengths), device=device),
+        covs=None, bounds=torch.as_tensor(np.asarray(offsets, dtype=np.int64), device=device),
         static_num=None, static_cat=None, ids=None, known_ahead=[], mask=False, scaler=scaler,
     )

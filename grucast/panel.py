@@ -287,8 +287,16 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
     lines = f["line"].to_numpy()
     cov = f[cov_cols].to_numpy(dtype=np.float64) if cov_cols else np.zeros((len(f), 0))
 
-    order = np.lexsort((t, codes))
-    codes, y, t, lines, cov = codes[order], y[order], t[order], lines[order], cov[order]
+    # Files usually come sorted by series and time: then there is nothing to reorder (10 M rows:
+    # five 80 MB copies fewer). Otherwise one array at a time, so the old one goes first.
+    ordered = bool(np.all(codes[1:] >= codes[:-1]) and np.all((codes[1:] != codes[:-1]) | (t[1:] >= t[:-1])))
+    order = None if ordered else np.lexsort((t, codes))
+    if order is not None:
+        codes = codes[order]
+        y = y[order]
+        t = t[order]
+        lines = lines[order]
+        cov = cov[order]
 
     # Trim empty values at both ends of every series: a series starts and ends observed.
     valid = ~np.isnan(y)
@@ -308,9 +316,11 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
     remap = np.cumsum(has) - 1
     ids = np.asarray(uniques, dtype=object)[has]
     n = len(ids)
-    statics = _statics(f, static_cols, codes[keep | later], order[keep | later], remap, ids, n)
+    rows = np.flatnonzero(keep | later)
+    statics = _statics(f, static_cols, codes[rows], order[rows] if order is not None else rows, remap, ids, n)
     a_codes, a_t, a_lines, a_cov = remap[codes[later]], t[later], lines[later], cov[later]
-    codes, y, t, lines, cov = codes[keep], y[keep], t[keep], lines[keep], cov[keep]
+    if not keep.all():
+        codes, y, t, lines, cov = codes[keep], y[keep], t[keep], lines[keep], cov[keep]
     codes = remap[codes]
 
     if freq is None:

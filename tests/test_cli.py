@@ -48,7 +48,7 @@ def test_forecasts_are_accurate_on_a_clean_seasonal_series(tmp_path):
     truth = df.groupby("series_id").tail(24)
     cut.to_csv(tmp_path / "d.csv", index=False)
     r = cli("train", tmp_path / "d.csv", "-o", tmp_path / "m.pt", "--horizon", "24", "--input-size", "48",
-            "--hidden-size", "16", "--num-layers", "1", "--epochs", "15", "--json")
+            "--hidden-size", "16", "--num-layers", "1", "--epochs", "15", "--ensemble", "1", "--json")
     assert r.exit_code == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["metrics"]["gru"]["mase"] < 1.5

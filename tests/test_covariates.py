@@ -16,7 +16,8 @@ from conftest import cli, sine_panel
 
 # Small and fast. One torch thread: another process may share the two cores, and two threads
 # fighting over them make a tiny model several times slower.
-FAST = ["--hidden-size", "8", "--num-layers", "1", "--batch-size", "64", "--max-steps", "20", "--threads", "1"]
+FAST = ["--hidden-size", "8", "--num-layers", "1", "--batch-size", "64", "--max-steps", "20", "--threads", "1",
+        "--ensemble", "1"]
 H = 6  # horizon of every model here
 SHAPE = ["--horizon", str(H), "--input-size", "12"]
 

@@ -202,7 +202,8 @@ def periodic_csv(path: Path, noise: float = 0.0) -> Path:
     return path
 
 
-GATE_MODEL = ["--hidden-size", "8", "--num-layers", "1", "--epochs", "1", "--batch-size", "64", "--input-size", "48"]
+GATE_MODEL = ["--hidden-size", "8", "--num-layers", "1", "--epochs", "1", "--batch-size", "64", "--input-size", "48",
+              "--ensemble", "1"]
 
 
 @pytest.mark.parametrize("noise, metric", [
@@ -446,8 +447,8 @@ class StopAt:
 
 def resume_config():
     # 3 series x 205 windows = 615 windows: 10 steps per epoch, 30 in all.
-    return config_mod.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8, "num_layers": 1},
-                                  "training": {"epochs": 3, "batch_size": 64}})
+    return config_mod.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8, "num_layers": 1,
+                                            "ensemble": 1}, "training": {"epochs": 3, "batch_size": 64}})
 
 
 @pytest.mark.parametrize("k", [4, 10], ids=["mid-epoch", "epoch-end"])

@@ -64,3 +64,13 @@ def test_integer_steps_need_a_season():
         resolve(config.load(), Freq("int", step=1), np.array([100]))
     cfg, _ = resolve(config.load(None, {"data": {"season": 24}, "model": {"horizon": 48}}), Freq("int"), np.array([900]))
     assert cfg.model.input_size == 168  # integer steps with a daily season of 24 look back a week
+
+
+def test_short_series_count_with_their_padded_windows():
+    """10,000 series of 100 hourly points are a lot of data even though none holds a full
+    168-step window: each gives the padded windows make_spec lays out (down to 42 observed
+    points), so the large defaults apply."""
+    cfg, notes = resolve(config.load(None, {"model": {"input_size": 168}}), Freq("datetime", "h"), np.full(10_000, 100))
+    assert (cfg.model.hidden_size, cfg.model.ensemble) == (64, 1)
+    assert notes[-1] == ("hidden_size 64, learning_rate 0.003, ensemble 1 (default for 110,000 training windows, "
+                         "at or above 10,000)")

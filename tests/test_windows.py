@@ -87,3 +87,41 @@ def test_standard_scaling_uses_the_input_only():
     assert abs(scale[0].item() - np.std([1, 2, 3])) < 1e-6
     assert scale[1].item() == 6.0  # a flat window falls back to its level + 1, never zero
     assert scaling.apply(x, loc, scale)[1].abs().max() == 0
+
+
+def test_calendar_rows_of_every_window_are_those_of_its_own_timestamps(tmp_path):
+    """The calendar table (one row per grid step shared by the series, or one per point when
+    they share no grid) gives every window exactly the sine/cosine of its own timestamps, in the
+    padding before a series and in the horizon after it too."""
+    import pandas as pd
+
+    from grucast.config import DataConfig
+    from grucast.io import load_table
+    from grucast.panel import build_panel, time_at
+
+    cases = [
+        (["2024-01-01 00:00", "2024-01-01 05:00", "2023-12-31 13:00"], "h"),  # one hourly grid: shared rows
+        (["2024-01-01 00:00", "2024-01-01 00:30"], "h"),  # off each other's grid: a row per point
+        (["2010-01-31", "2011-06-30"], "ME"),  # months: a row per point
+    ]
+    for starts, freq in cases:
+        frames = [pd.DataFrame({"id": f"s{i}", "t": pd.date_range(s, periods=40 + 7 * i, freq=freq),
+                                "y": np.arange(40 + 7 * i, dtype=float)}) for i, s in enumerate(starts)]
+        pd.concat(frames).to_csv(tmp_path / "d.csv", index=False)
+        panel = build_panel(load_table(tmp_path / "d.csv", DataConfig()), "interpolate")
+        names = features.calendar_names(panel.freq)
+        spec = features.FeatureSpec(calendar=names, pad=5)
+        pad, ext, L, H = 5, 3, 10, 3
+        data = features.build(panel, spec, "standard", "cpu", ext=ext)
+        shared = len(data.calendar) < int(data.offsets[-1])
+        assert shared == (freq == "h" and starts[1] != "2024-01-01 00:30")
+        for i in range(panel.n_series):
+            first = int(data.offsets[i])  # the first padding point of series i
+            last = int(data.offsets[i + 1]) - (L + H)
+            win = torch.tensor([first, (first + last) // 2, last])
+            inputs, _ = data.batch(win, L, H, target=False)
+            k = win.numpy()[:, None] - first - pad + np.arange(L + H)  # grid steps, negative in the padding
+            stamps = time_at(panel.freq, np.full(k.shape, panel.start[i]), k)
+            expected = features.calendar_values(names, stamps).reshape(3, L + H, -1)
+            assert torch.equal(inputs["covs"], torch.from_numpy(expected[:, :L]))
+            assert torch.equal(inputs["ahead"], torch.from_numpy(expected[:, L:]))
