@@ -240,7 +240,7 @@ def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, 
     target_starts = data.to_panel(val_starts + L)  # in the panel's own indexing
     series = series_of(panel.offsets, target_starts)
     idx = target_starts[:, None] + np.arange(H)
-    y = np.asarray(panel.values, dtype=np.float64)[idx]
+    y = panel.values[idx].astype(np.float64)  # index first: no float64 copy of every point
     if panel.observed is not None:
         y[~panel.observed[idx]] = np.nan  # filled gaps are not scored
     f, window_scale = predict_windows(model, data, val_starts, L, with_scale=True)

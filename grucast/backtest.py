@@ -118,7 +118,7 @@ def _score(table: Table, panel: Panel, cfg: Config, org: Origins, f: np.ndarray,
     levels = config_mod.interval_levels(cfg.model)
     target = panel.offsets[org.series] + org.origin  # panel index of every first forecast point
     idx = target[:, None] + np.arange(H)
-    y = np.asarray(panel.values, dtype=np.float64)[idx]
+    y = panel.values[idx].astype(np.float64)
     if panel.observed is not None:
         y[~panel.observed[idx]] = np.nan
     point = f[..., quantiles.index(0.5)] if quantiles else f

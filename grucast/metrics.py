@@ -128,7 +128,24 @@ def seasonal_scale(values: np.ndarray, offsets: np.ndarray, ends: np.ndarray, se
                    power: int = 1) -> np.ndarray:
     """Per series, mean |x[t] - x[t - season]|^power over its first ends[i] points (the
     in-sample part used by MASE, power 1, and RMSSE, power 2); NaN where fewer than season + 1
-    points exist."""
+    points exist. Computed on blocks of whole series of about a million points, so the
+    temporaries stay small for any number of rows (the result does not depend on the blocks)."""
+    offsets, ends = np.asarray(offsets, dtype=np.int64), np.asarray(ends)
+    n = len(offsets) - 1
+    if n == 0:
+        return np.full(0, np.nan)
+    cuts = np.unique(np.r_[0, np.searchsorted(offsets, np.arange(0, offsets[-1], SCALE_BLOCK), side="right") - 1])
+    cuts = np.r_[cuts[cuts < n], n]
+    return np.concatenate([
+        _seasonal_scale(values[offsets[a]:offsets[b]], offsets[a:b + 1] - offsets[a], ends[a:b], season, power)
+        for a, b in zip(cuts[:-1], cuts[1:])
+    ])
+
+
+SCALE_BLOCK = 1 << 20  # points per block of seasonal_scale
+
+
+def _seasonal_scale(values: np.ndarray, offsets: np.ndarray, ends: np.ndarray, season: int, power: int) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     n = len(offsets) - 1
     lengths = np.diff(offsets)

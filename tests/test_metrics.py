@@ -90,3 +90,21 @@ def test_rmsse_scale_squares_the_seasonal_differences():
     values = np.array([1.0, 3.0, 2.0, 6.0])
     s2 = metrics.seasonal_scale(values, np.array([0, 4]), ends=np.array([4]), season=2, power=2)
     assert s2[0] == pytest.approx((1 + 9) / 2)
+
+
+def test_seasonal_scale_is_the_same_whatever_the_block_size(monkeypatch):
+    """The scale is computed on blocks of whole series to keep memory flat; the blocks must not
+    change a single bit of it (empty series, NaNs and short in-sample parts included)."""
+    rng = np.random.default_rng(0)
+    for trial in range(100):
+        lengths = rng.integers(0, 60, rng.integers(1, 30))
+        offsets = np.r_[0, np.cumsum(lengths)]
+        v = rng.normal(size=offsets[-1]).astype(np.float32)
+        if trial % 3 == 0 and len(v):
+            v[rng.integers(len(v))] = np.nan
+        ends = lengths - rng.integers(0, 10, len(lengths))
+        whole = metrics.seasonal_scale(v, offsets, ends, 4, power=1 + trial % 2)
+        monkeypatch.setattr(metrics, "SCALE_BLOCK", int(rng.integers(1, 50)))
+        blocked = metrics.seasonal_scale(v, offsets, ends, 4, power=1 + trial % 2)
+        monkeypatch.undo()
+        assert blocked.shape == (len(lengths),) and np.array_equal(blocked, whole, equal_nan=True)
