@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from grucast import baselines, checkpoint, features, metrics, runs
+from grucast import model as model_mod
 from grucast import config as config_mod
 from grucast.config import Config
 from grucast.errors import CheckpointError, ConfigError, DataError, Interrupted
@@ -26,7 +27,6 @@ from grucast.calibration import calibrate
 from grucast.features import WindowData
 from grucast.forecast import predict_windows
 from grucast.io import Schema, Table, check_output, load_future, load_table, load_table_like, merge_future, preview, write_frame
-from grucast import model as model_mod
 from grucast.panel import Freq, Panel, build_panel
 from grucast.runtime import select_device, set_threads
 from grucast.train import Callback, FitResult, fit_all
@@ -58,8 +58,8 @@ SMALL_DATA_ENSEMBLE = 3
 
 
 def default_size(windows: int) -> tuple[int, float, int]:
-    """GRU width, learning rate and ensemble size for a training set of this many
-    (full-length) windows."""
+    """GRU width, learning rate and ensemble size for a training set of this many windows
+    (a short series' padded windows included, see resolve)."""
     return (32, 1e-3, SMALL_DATA_ENSEMBLE) if windows < SMALL_DATA_WINDOWS else (64, 3e-3, 1)
 
 
