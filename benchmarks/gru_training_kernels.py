@@ -22,6 +22,8 @@ import time
 import torch
 from torch import nn
 
+from gru_kernels import rate
+
 B, T, F = 256, 168, 9
 
 
@@ -114,8 +116,8 @@ def grads(model, x, y):
     return [p.grad.clone() for p in model.parameters()]
 
 
-def rate(model, x, y, seconds):
-    """Windows/s of forward + backward + AdamW, after two warm-up steps."""
+def training_rate(model, x, y, seconds):
+    """Windows/s of forward + backward + AdamW (gru_kernels.rate: one warm-up step, then timed)."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
     def step():
@@ -124,12 +126,7 @@ def rate(model, x, y, seconds):
         opt.step()
 
     step()
-    step()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        step()
-        n += 1
-    return B * n / (time.perf_counter() - t0)
+    return rate(step, B, seconds)
 
 
 def main() -> None:
@@ -163,7 +160,7 @@ def main() -> None:
             first = time.perf_counter() - t0
             ref = ref or g
             diff = max(float((p - q).abs().max()) for p, q in zip(g, ref))
-            r = rate(model, x, y, a.seconds)
+            r = training_rate(model, x, y, a.seconds)
             base = base or r
             print(f"| {hidden} | {name} | {first:.1f} s | {r:,.0f} | {r / base:.2f} | {diff:.1e} |", flush=True)
 

@@ -6,7 +6,6 @@ The CLI is a thin layer over these functions; they print nothing.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -411,9 +410,10 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     try:
         result = fit_all(model, data, train_starts, val_starts, cfg, callback, stop=stop, resume=resume)
     except Interrupted as e:
-        state = e.state["model"] if cfg.model.ensemble == 1 else copy.deepcopy(model.state_dict())
+        # The weights as they stand (an ensemble's finished members, the current one, the rest
+        # untrained); the run goes on from the state in resume, these are for `grucast info`.
         e.checkpoint = checkpoint.Checkpoint(config=cfg, schema=table.schema, freq=panel.freq, features=spec,
-                                             state_dict=state, info=info, resume={"fit": e.state})
+                                             state_dict=model.state_dict(), info=info, resume={"fit": e.state})
         raise
     scores, calibration = _validation_metrics(model, panel, data, val_starts, cfg)
 

@@ -182,7 +182,6 @@ class Panel:
         out = time_at(self.freq, start, k)
         return pd.Index(out.ravel()) if self.freq.kind == "int" else out
 
-
     def tail(self, keep: int) -> "Panel":
         """The last `keep` points of every series (all of a shorter one). A forecast reads only
         the last input_size points, so predict builds its features over these instead of over
