@@ -179,7 +179,9 @@ def metrics_table(result: TrainResult) -> Table:
     t.add_column("model")
     for name in ("MAE", "RMSE", "sMAPE", "MASE"):
         t.add_column(name, justify="right")
-    for label, key in (("GRU", "gru"), (f"seasonal naive (m={m.get('season')})", "seasonal_naive")):
+    n = result.config.model.ensemble or 1
+    gru = f"GRU (mean of {n} networks)" if n > 1 else "GRU"
+    for label, key in ((gru, "gru"), (f"seasonal naive (m={m.get('season')})", "seasonal_naive")):
         s = m.get(key, {})
         t.add_row(label, _num(s.get("mae")), _num(s.get("rmse")), _num(s.get("smape"), 3), _num(s.get("mase"), 3))
     return t

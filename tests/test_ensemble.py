@@ -63,6 +63,7 @@ def test_small_data_gets_three_networks_by_default(long_csv, tmp_path):
     assert r.exit_code == 0, r.stderr
     assert "learning_rate 0.001, ensemble 3 (default for 615 training windows, below 10,000)" in r.stderr
     assert "Ensemble network 3 of 3 (seed 2)" in r.stderr
+    assert "GRU (mean of 3 networks)" in r.stdout  # the validation table scores the ensemble
     assert checkpoint.load(tmp_path / "m.pt").config.model.ensemble == 3
 
 
