@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from grucast import baselines, checkpoint, features, metrics, runs
+from grucast import baselines, checkpoint, features, kernels, metrics, runs
 from grucast import model as model_mod
 from grucast import config as config_mod
 from grucast.config import Config
@@ -200,6 +200,7 @@ class TrainResult:
     fit: FitResult
     metrics: dict[str, Any]
     seconds: float
+    kernel: str = "reference"  # what ran the GRU: fused (grucast's CPU kernel) or reference (nn.GRU)
     gate: Optional[str] = None  # the quality gate's verdict, when one was asked for
     data_file: dict[str, Any] = field(default_factory=dict)  # path, bytes and sha256 of the file read
 
@@ -214,6 +215,7 @@ class TrainResult:
             "windows": {"train_per_epoch": self.train_windows, "validation": self.val_windows},
             "device": self.device,
             "training": {
+                "kernel": self.kernel,
                 "steps": self.fit.steps,
                 "epochs": self.fit.epochs,
                 "best_step": self.fit.best_step,
@@ -385,6 +387,10 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     summary = _summary(table, panel, warnings, n_rows)
     set_threads(cfg.training.threads)
     device = select_device(cfg.training.device)
+    kernel = kernels.select(cfg.training.kernel, device, cfg.training.precision,
+                            notify=getattr(callback, "on_note", None))
+    if cfg.training.kernel == "auto":
+        notes = notes + [kernel_note(kernel, device)]
     data = features.build(panel, spec, cfg.model.scaler, device)
     train_starts, val_starts = split_windows(data.offsets, L, H, V)
     lengths = panel.lengths
@@ -396,6 +402,7 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
         on_ready(summary, cfg, notes)
 
     model = model_mod.build(cfg.model, spec.sizes(cfg.model.series_embedding), cfg.training.seed).to(device)
+    model_mod.set_kernel(model, kernel)
     if base is not None:
         _load_weights(model, base.state_dict, "the starting checkpoint")
     info = {
@@ -440,6 +447,7 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
         train_windows=int(len(train_starts)),
         val_windows=int(len(val_starts)),
         device=str(device),
+        kernel=kernel,
         fit=result,
         metrics=scores,
         seconds=time.perf_counter() - started,
@@ -689,11 +697,21 @@ def forecast(ckpt: checkpoint.Checkpoint, model: torch.nn.Module, data: WindowDa
     return f
 
 
-def load_model(ckpt: checkpoint.Checkpoint, device: torch.device, source: str = "the checkpoint") -> torch.nn.Module:
-    """The network (or ensemble) of a checkpoint with its weights, on device, ready for inference."""
+def load_model(ckpt: checkpoint.Checkpoint, device: torch.device, source: str = "the checkpoint",
+               kernel: str = "auto") -> torch.nn.Module:
+    """The network (or ensemble) of a checkpoint with its weights, on device, ready for
+    inference, its GRUs run by kernel (see kernels.select)."""
     model = model_mod.build(ckpt.config.model, ckpt.features.sizes(ckpt.config.model.series_embedding))
     _load_weights(model, ckpt.state_dict, source)
-    return model.to(device)
+    return model_mod.set_kernel(model.to(device), kernels.select(kernel, device))
+
+
+def kernel_note(kernel: str, device: torch.device) -> str:
+    """The defaults line for --kernel auto."""
+    if kernel == "fused":
+        return "kernel fused (default on the CPU: grucast's GRU kernel; --kernel reference for nn.GRU)"
+    why = kernels.reason() or f"default on {device.type}"
+    return f"kernel reference (nn.GRU; {why})"
 
 
 def _load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
@@ -712,7 +730,7 @@ def _round_float32(a: np.ndarray) -> np.ndarray:
 def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, device: str = "auto",
             threads: Optional[int] = None, future_path: Optional[Path] = None,
             max_age: Optional[pd.Timedelta] = None, as_of: Optional[pd.Timestamp] = None,
-            shard: Optional[tuple[int, int]] = None) -> PredictResult:
+            shard: Optional[tuple[int, int]] = None, kernel: str = "auto") -> PredictResult:
     """Forecast horizon steps after the last observation of every series in a file. Future
     covariates over the horizon come from rows after each series' last observed target (in the
     same file, target empty) or from future_path.
@@ -755,7 +773,7 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
             f"{min_input} points, and the longest series has {int(panel.lengths.max())}"
         )
     notes = _unseen(panel, spec, ok)
-    model = load_model(ckpt, dev, str(model_path))
+    model = load_model(ckpt, dev, str(model_path), kernel)
     f = forecast(ckpt, model, data, starts)  # [S, H] or [S, H, Q]
     columns = id_columns(table, ckpt.schema, np.repeat(panel.ids[ok], H))
     columns[ckpt.schema.time_col] = panel.times_after(ok, H)

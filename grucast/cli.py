@@ -65,6 +65,16 @@ class Precision(str, Enum):
     bf16 = "bf16"
 
 
+class Kernel(str, Enum):
+    auto = "auto"
+    fused = "fused"
+    reference = "reference"
+
+
+KERNEL_HELP = ("What runs the GRU: auto (grucast's fused kernel on the CPU in float32, built once per machine; "
+               "nn.GRU/cuDNN on a GPU), fused, or reference (PyTorch's nn.GRU).")
+
+
 class OutputFormat(str, Enum):
     table = "table"
     csv = "csv"
@@ -246,6 +256,7 @@ def train(
     device: Optional[str] = typer.Option(None, "--device", help="auto (a GPU when there is one), cpu, cuda or cuda:N."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
     precision: Optional[Precision] = typer.Option(None, "--precision", help="Training arithmetic: fp32 (default) or bf16 autocast (pays on a GPU at large batches, e.g. 1,024; slower at the default 256 and on CPUs without bf16 units)."),
+    kernel: Optional[Kernel] = typer.Option(None, "--kernel", help=KERNEL_HELP),
     init_from: Optional[Path] = typer.Option(None, "--init-from", metavar="MODEL", help="Fine-tune: start from this checkpoint's weights, data schema and model settings, on new data of the same shape (training settings come from the flags)."),
     resume: Optional[Path] = typer.Option(None, "--resume", metavar="MODEL.resume", help="Continue an interrupted run (SIGINT/SIGTERM save it to OUTPUT.resume) on the same DATA, step for step; its settings are the saved ones."),
     fail_if_worse_than: Optional[str] = typer.Option(None, "--fail-if-worse-than", metavar="BASELINE", help="Quality gate: naive or seasonal-naive. When the new model's validation MASE is worse than the baseline's, exit 5 and keep the previous checkpoint."),
@@ -299,6 +310,7 @@ def train(
                 "device": device,
                 "threads": threads,
                 "precision": precision.value if precision else None,
+                "kernel": kernel.value if kernel else None,
             },
         }
         cfg = config_mod.load(config, overrides)
@@ -366,6 +378,7 @@ def predict(
     output_format: Optional[OutputFormat] = typer.Option(None, "--format", help="What to print on stdout: table (default without -o), csv or json."),
     device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one), cpu, cuda or cuda:N."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
+    kernel: Kernel = typer.Option(Kernel.auto, "--kernel", help=KERNEL_HELP),
     max_age: Optional[str] = typer.Option(None, "--max-age", help="Staleness guard, e.g. 2d or 36h: exit 4 and write nothing when the newest observation in DATA is older than this (relative to now, or --as-of)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="The time --max-age is measured from (default: now), e.g. 2024-06-01T06:00."),
     shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Forecast only shard I of N (1 <= I <= N): the series whose id hashes (CRC-32) to it. The N outputs together are exactly the unsharded forecast."),
@@ -395,7 +408,7 @@ def predict(
         part = runs.parse_shard(shard)
         with runs.output_lock(output, wait):
             result = api.predict(model, data, out_path=output, device=device, threads=threads, future_path=future,
-                                 max_age=age, as_of=when, shard=part)
+                                 max_age=age, as_of=when, shard=part, kernel=kernel.value)
             if output is not None and manifest:
                 runs.write_manifest(output, runs.predict_manifest(result, model, data, future, shard=part,
                                                                   max_age=max_age, as_of=when))

@@ -25,6 +25,7 @@ SCALERS = ("standard", "robust", "none")
 LOSSES = ("mae", "mse", "huber")
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("fp32", "bf16")
+KERNELS = ("auto", "fused", "reference")
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "fp32"  # training arithmetic: fp32 | bf16 (autocast; measured not to pay at the defaults)
     threads: Optional[int] = None  # CPU threads for torch; torch's default when None
+    kernel: str = "auto"  # GRU kernel: auto (fused on the CPU in float32, else nn.GRU) | fused | reference (nn.GRU)
 
 
 @dataclass(frozen=True)
@@ -280,6 +282,7 @@ def _validate(cfg: Config) -> None:
     _positive("training.seed", t.seed, allow_zero=True)
     _positive("training.threads", t.threads)
     check_device("training.device", t.device)
+    _choice("training.kernel", t.kernel, KERNELS)
     if m.horizon is not None and t.val_size is not None and t.val_size < m.horizon:
         raise ConfigError(
             f"training.val_size ({t.val_size}) must be at least the horizon ({m.horizon}) "

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from grucast.config import ModelConfig, output_quantiles
+from grucast.kernels import run_gru
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class GRUForecaster(nn.Module):
             dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
             batch_first=True,
         )
+        self.kernel = "reference"  # what runs self.gru: see kernels.select and set_kernel
         self.head = nn.Sequential(
             nn.Linear(cfg.hidden_size, cfg.hidden_size),
             nn.ReLU(),
@@ -110,7 +112,7 @@ class GRUForecaster(nn.Module):
         if static is not None:
             steps.append(static.unsqueeze(1).expand(-1, x.shape[1], -1))
         enc = torch.cat(steps, dim=-1) if len(steps) > 1 else steps[0]
-        out, _ = self.gru(enc)  # [B, L, F] -> [B, L, hidden]
+        out = run_gru(self.gru, enc, self.kernel)  # [B, L, F] -> [B, L, hidden]
         last = out[:, -1]  # [B, hidden]: the state after the whole window
         y = self.head(last).view(-1, self.horizon, self.n_out)  # [B, H, Q]
         if self.decoder is not None:
@@ -165,3 +167,11 @@ def build(cfg: ModelConfig, sizes: Optional[Sizes] = None, seed: int = 0) -> nn.
         torch.manual_seed(seed + k)
         nets.append(GRUForecaster(cfg, sizes))
     return nets[0] if len(nets) == 1 else Ensemble(nets)
+
+
+def set_kernel(model: nn.Module, kernel: str) -> nn.Module:
+    """Run the model's GRUs with kernel ("fused" or "reference", as kernels.select returns);
+    the weights and so the checkpoint are the same either way."""
+    for net in members(model):
+        net.kernel = kernel
+    return model

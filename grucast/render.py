@@ -104,6 +104,10 @@ class TrainDisplay:
         self.task = None
         self.last: Optional[EvalRecord] = None
 
+    def on_note(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(message)
+
     def on_member(self, member: int, n_members: int, seed: int) -> None:
         if not self.quiet:
             self.console.print(f"Ensemble network {member + 1} of {n_members} (seed {seed})")

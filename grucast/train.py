@@ -58,6 +58,7 @@ class FitResult:
 
 
 class Callback(Protocol):
+    def on_note(self, message: str) -> None: ...  # optional: a one-off message (e.g. a kernel being built)
     def on_member(self, member: int, n_members: int, seed: int) -> None: ...  # ensembles: before each network
     def on_start(self, total_steps: int, steps_per_epoch: int, windows_per_epoch: int) -> None: ...
     def on_step(self, step: int) -> None: ...
@@ -66,6 +67,9 @@ class Callback(Protocol):
 
 
 class NullCallback:
+    def on_note(self, message):
+        pass
+
     def on_member(self, member, n_members, seed):
         pass
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from torch.utils.cpp_extension import get_default_build_root
+
+# The fused GRU kernel is built once into torch's extension cache under the user's home. Tests
+# move HOME to a fresh folder, so they name that cache explicitly; else every test process (the
+# CLI run as a subprocess) would build the kernel again.
+os.environ.setdefault("TORCH_EXTENSIONS_DIR", get_default_build_root())
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "m4_hourly.csv"

@@ -38,9 +38,11 @@ def test_library_modules_do_not_print_or_import_the_cli():
         assert not calls, f"{path.name} prints"
 
 
-def test_model_imports_nothing_but_torch_and_config():
+def test_model_imports_nothing_but_torch_config_and_its_kernels():
     names = {n for n in imports(PKG / "model.py") if n.startswith("grucast")}
-    assert names <= {"grucast.config"}
+    assert names <= {"grucast.config", "grucast.kernels"}
+    names = {n for n in imports(PKG / "kernels.py") if n.startswith("grucast")}
+    assert names <= {"grucast.config", "grucast.errors"}
 
 
 def test_import_grucast_does_not_import_torch():
