@@ -1,7 +1,7 @@
-"""How fast this machine runs the GRU itself at inference, three ways, in one run:
-nn.GRU in float32, nn.GRU under bf16 autocast, and the same recurrence written out step by step
-in PyTorch (checked equal to nn.GRU). It tells whether bf16 or a hand-written kernel can pay on
-this CPU before any of it goes into grucast.
+"""How fast this machine runs the GRU itself at inference, four ways, in one run:
+nn.GRU in float32, nn.GRU under bf16 autocast, the same recurrence written out step by step
+in PyTorch (checked equal to nn.GRU), and grucast's fused CPU kernel (grucast/kernels.py). It
+tells whether bf16 or a hand-written kernel can pay on this CPU.
 
     python benchmarks/gru_kernels.py [--hidden 64] [--layers 2] [--width 9] [--batches 512,2048] [--seconds 3]
 """
@@ -60,18 +60,24 @@ def main() -> None:
     gru = torch.nn.GRU(a.width, a.hidden, num_layers=a.layers, batch_first=True).eval()
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, {a.threads} threads; "
           f"GRU {a.layers} x {a.hidden}, input width {a.width}, {T} steps; series/s of the forward pass")
-    print("| batch | nn.GRU fp32 | nn.GRU bf16 autocast | bf16 / fp32 | step by step fp32 | step by step / nn.GRU | max abs difference |")
-    print("|---|---|---|---|---|---|---|")
+    from grucast import kernels
+
+    assert kernels.load() is not None, kernels.reason()
+    print("| batch | nn.GRU fp32 | nn.GRU bf16 autocast | bf16 / fp32 | step by step fp32 | step by step / nn.GRU "
+          "| fused kernel | fused / nn.GRU | max abs difference (step by step, fused) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for batch in (int(b) for b in a.batches.split(",")):
         x = torch.randn(batch, T, a.width)
         with torch.inference_mode():
             diff = float((gru(x)[0] - step_by_step(gru, x)).abs().max())
+            diff_fused = float((gru(x)[0] - kernels.fused_gru(gru, x)).abs().max())
             fp32 = rate(lambda: gru(x), batch, a.seconds)
             manual = rate(lambda: step_by_step(gru, x), batch, a.seconds)
+            fused = rate(lambda: kernels.fused_gru(gru, x), batch, a.seconds)
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 bf16 = rate(lambda: gru(x), batch, a.seconds)
-        print(f"| {batch:,} | {fp32:,.0f} | {bf16:,.0f} | {bf16 / fp32:.2f} | {manual:,.0f} | {manual / fp32:.2f} | {diff:.1e} |",
-              flush=True)
+        print(f"| {batch:,} | {fp32:,.0f} | {bf16:,.0f} | {bf16 / fp32:.2f} | {manual:,.0f} | {manual / fp32:.2f} "
+              f"| {fused:,.0f} | {fused / fp32:.2f} | {diff:.1e}, {diff_fused:.1e} |", flush=True)
 
 
 if __name__ == "__main__":

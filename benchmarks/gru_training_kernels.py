@@ -8,6 +8,8 @@ run, each checked against nn.GRU's gradients:
   steps instead of one per step);
 - the same with each step's pointwise math compiled (torch.compile, fused into one kernel per
   step and direction); its compile time is printed;
+- grucast's fused CPU kernel (grucast/csrc/gru_cpu.cpp through kernels.fused_gru): the same
+  algorithm as "BPTT by hand" in C++, one matrix product and one vectorised gate loop per step;
 - (--whole) the recurrence written out and compiled whole, the approach measured at 1.2-1.45x
   nn.GRU on an AVX-512 machine, with a cold compile of minutes.
 
@@ -23,6 +25,7 @@ import torch
 from torch import nn
 
 from gru_kernels import rate
+from grucast import kernels
 
 B, T, F = 256, 168, 9
 
@@ -98,6 +101,8 @@ class Model(nn.Module):
         g = self.gru
         if self.kind == "nn.GRU":
             out = g(x)[0]
+        elif self.kind == "fused":
+            out = kernels.fused_gru(g, x)
         elif self.kind == "unrolled":
             H = g.hidden_size
             gi = torch.addmm(g.bias_ih_l0, x.reshape(-1, F), g.weight_ih_l0.t()).view(x.shape[0], T, 3 * H)
@@ -137,6 +142,7 @@ def main() -> None:
     ap.add_argument("--whole", action="store_true", help="also torch.compile the whole unrolled recurrence (minutes)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    assert kernels.load() is not None, kernels.reason()
     eager = layer_function(_step, _step_back)
     fused = layer_function(torch.compile(_step, dynamic=False), torch.compile(_step_back, dynamic=False))
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, {a.threads} threads; "
@@ -146,7 +152,8 @@ def main() -> None:
     for hidden in (int(h) for h in a.hidden.split(",")):
         torch.manual_seed(0)
         x, y = torch.randn(B, T, F), torch.randn(B, 24)
-        kinds = [("nn.GRU", "nn.GRU"), ("BPTT by hand", eager), ("BPTT by hand, compiled steps", fused)]
+        kinds = [("nn.GRU", "nn.GRU"), ("BPTT by hand", eager), ("BPTT by hand, compiled steps", fused),
+                 ("grucast fused kernel (C++)", "fused")]
         if a.whole:
             kinds.append(("unrolled, compiled whole", "unrolled"))
         base, ref = None, None

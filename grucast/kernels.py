@@ -49,7 +49,9 @@ def _flags() -> tuple[str, list[str]]:
     """The build's name suffix and compiler flags for this CPU: AVX2 + FMA where torch itself
     runs AVX2 or better code, else the compiler's baseline. The suffix keeps builds for different
     CPUs apart in a shared cache."""
-    flags = ["-O3", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math"]
+    # -fopenmp: at::parallel_for splits the batch over torch's own OpenMP threads (the soname
+    # libgomp.so.1 resolves to the runtime torch has already loaded, so there is one thread pool).
+    flags = ["-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
     cap = torch.backends.cpu.get_cpu_capability()
     if cap in ("AVX2", "AVX512"):
         return "avx2", flags + ["-mavx2", "-mfma"]
@@ -103,7 +105,8 @@ def load(notify: Optional[Callable[[str], None]] = None) -> Any:
         # torch prints build chatter and compiler warnings; stdout stays clean for --json.
         with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            build(name=name, sources=[str(SOURCE)], extra_cflags=flags, is_python_module=False, verbose=False)
+            build(name=name, sources=[str(SOURCE)], extra_cflags=flags, extra_ldflags=["-fopenmp"],
+                  is_python_module=False, verbose=False)
         log.info("fused GRU kernel %s ready in %.1f s", name, time.perf_counter() - started)
         _loaded["ops"] = torch.ops.grucast_gru
     except Exception as e:  # no compiler, no ninja, a read-only cache, a failed build...

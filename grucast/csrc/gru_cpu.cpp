@@ -13,9 +13,13 @@
 // Layouts are time-major and contiguous: gi [T, B, 3H], hs [T, B, H].
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <sys/mman.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include <cmath>
 #include <cstdint>
@@ -31,8 +35,10 @@ namespace {
 // small pool instead of malloc. glibc maps blocks this size afresh on every call and the kernel
 // zeroes each new page on first touch; for a 2-core training step that page faulting cost more
 // than the arithmetic. Blocks go back to the pool when their tensor dies and are reused for the
-// next request of the same size (training repeats its shapes every step). The pool keeps at most
-// kPoolBytes of idle blocks; beyond that they are freed.
+// next request of the same size (training repeats its shapes every step). A request the pool
+// cannot meet (new shapes: validation, a shorter last batch, another layer width) first frees
+// every idle block, so idle memory never exceeds what the last shapes used and peak memory stays
+// what malloc would have had; idle blocks are also capped at kPoolBytes.
 constexpr size_t kPoolBytes = size_t(1) << 30;
 constexpr size_t kAlign = size_t(1) << 21;  // 2 MiB, so the kernel may back blocks with huge pages
 std::mutex pool_mutex;
@@ -61,6 +67,10 @@ at::Tensor pooled(std::vector<int64_t> sizes, const at::TensorOptions& options) 
       p = it->second;
       pool.erase(it);
       pool_idle -= bytes;
+    } else {
+      for (auto& idle : pool) std::free(idle.second);
+      pool.clear();
+      pool_idle = 0;
     }
   }
   if (p == nullptr) {
@@ -135,11 +145,25 @@ void check(const at::Tensor& t, const char* name) {
 
 }  // namespace
 
+// Windows are independent through the whole recurrence, so the batch is split once into one
+// slice per thread and each thread runs its slice through every step with its own (single
+// threaded) matrix products: no synchronisation per step, and the gate loops run on every core.
+// Slices are at least kGrain windows; a small batch runs on one thread.
+constexpr int64_t kGrain = 32;
+
+// What every slice's thread sets first: no autograd (the worker threads do not share the
+// caller's grad mode, and the weights may require grad), and matrix products on this thread
+// alone (MKL would otherwise start a nested team per thread and oversubscribe the cores).
+void slice_setup() {
+#ifdef _OPENMP
+  omp_set_num_threads(1);
+#endif
+}
+
 // gi [T, B, 3H] (input projection, b_ih included), w_hh [3H, H], b_hh [3H], h0 [B, H].
 // Returns hs [T, B, H] and, when save is true, the gates for the backward pass
 // [T, B, 4H] = (r, z, n, gh_n) per step; an empty tensor otherwise.
-std::vector<at::Tensor> gru_forward(at::Tensor gi, at::Tensor w_hh, at::Tensor b_hh,
-                                       at::Tensor h0, bool save) {
+std::vector<at::Tensor> gru_forward(at::Tensor gi, at::Tensor w_hh, at::Tensor b_hh, at::Tensor h0, bool save) {
   check(gi, "gi");
   check(w_hh, "w_hh");
   check(b_hh, "b_hh");
@@ -149,25 +173,31 @@ std::vector<at::Tensor> gru_forward(at::Tensor gi, at::Tensor w_hh, at::Tensor b
   TORCH_CHECK(h0.size(0) == B && h0.size(1) == H, "h0 must be [B, H]");
   auto hs = pooled({T, B, H}, gi.options());
   auto saved = save ? pooled({T, B, 4 * H}, gi.options()) : at::empty({0}, gi.options());
-  auto gh = at::empty({B, 3 * H}, gi.options());
-  const auto w_t = w_hh.t();
-  at::Tensor h = h0;
-  for (int64_t t = 0; t < T; ++t) {
-    at::addmm_out(gh, b_hh, h, w_t);
-    const float* g = gi.data_ptr<float>() + t * B * 3 * H;
-    const float* q = gh.data_ptr<float>();
-    const float* hp = h.data_ptr<float>();
-    float* ho = hs.data_ptr<float>() + t * B * H;
-    float* s = save ? saved.data_ptr<float>() + t * B * 4 * H : nullptr;
-    for (int64_t b = 0; b < B; ++b) {
-      if (save) {
-        row<true>(g + b * 3 * H, q + b * 3 * H, hp + b * H, ho + b * H, s + b * 4 * H, H);
-      } else {
-        row<false>(g + b * 3 * H, q + b * 3 * H, hp + b * H, ho + b * H, nullptr, H);
+  const auto w_t = w_hh.detach().t();
+  const auto bias = b_hh.detach();
+  at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
+    at::NoGradGuard no_grad;
+    slice_setup();
+    const int64_t n = b1 - b0;
+    auto gh = at::empty({n, 3 * H}, gi.options());
+    at::Tensor h = h0.narrow(0, b0, n);
+    for (int64_t t = 0; t < T; ++t) {
+      at::addmm_out(gh, bias, h, w_t);
+      const float* g = gi.data_ptr<float>() + (t * B + b0) * 3 * H;
+      const float* q = gh.data_ptr<float>();
+      const float* hp = h.data_ptr<float>();
+      float* ho = hs.data_ptr<float>() + (t * B + b0) * H;
+      for (int64_t b = 0; b < n; ++b) {
+        if (save) {
+          float* s = saved.data_ptr<float>() + (t * B + b0 + b) * 4 * H;
+          row<true>(g + b * 3 * H, q + b * 3 * H, hp + b * H, ho + b * H, s, H);
+        } else {
+          row<false>(g + b * 3 * H, q + b * 3 * H, hp + b * H, ho + b * H, nullptr, H);
+        }
       }
+      h = hs[t].narrow(0, b0, n);
     }
-    h = hs[t];
-  }
+  });
   return {hs, saved};
 }
 
@@ -175,7 +205,7 @@ std::vector<at::Tensor> gru_forward(at::Tensor gi, at::Tensor w_hh, at::Tensor b
 // Returns dgi [T, B, 3H] (the gradient of the input projection: the caller turns it into dx,
 // dW_ih and db_ih), dw_hh [3H, H], db_hh [3H] and dh0 [B, H].
 std::vector<at::Tensor> gru_backward(at::Tensor dhs, at::Tensor hs, at::Tensor h0, at::Tensor w_hh,
-                                        at::Tensor saved) {
+                                     at::Tensor saved) {
   check(dhs, "dhs");
   check(hs, "hs");
   check(h0, "h0");
@@ -185,41 +215,47 @@ std::vector<at::Tensor> gru_backward(at::Tensor dhs, at::Tensor hs, at::Tensor h
   auto dgi = pooled({T, B, 3 * H}, hs.options());
   auto dgh = pooled({T, B, 3 * H}, hs.options());
   auto dh = at::zeros({B, H}, hs.options());
-  auto direct = at::empty({B, H}, hs.options());
-  for (int64_t t = T - 1; t >= 0; --t) {
-    const float* up = dhs.data_ptr<float>() + t * B * H;
-    const float* s = saved.data_ptr<float>() + t * B * 4 * H;
-    const float* hp = (t > 0 ? hs.data_ptr<float>() + (t - 1) * B * H : h0.data_ptr<float>());
-    const float* dc = dh.data_ptr<float>();
-    float* di = dgi.data_ptr<float>() + t * B * 3 * H;
-    float* dq = dgh.data_ptr<float>() + t * B * 3 * H;
-    float* dd = direct.data_ptr<float>();
-    for (int64_t b = 0; b < B; ++b) {
-      const float* sb = s + b * 4 * H;
-      const float* hb = hp + b * H;
-      const float* ub = up + b * H;
-      const float* cb = dc + b * H;
-      float* ib = di + b * 3 * H;
-      float* qb = dq + b * 3 * H;
-      float* db = dd + b * H;
+  at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
+    at::NoGradGuard no_grad;
+    slice_setup();
+    const int64_t n = b1 - b0;
+    auto direct = at::empty({n, H}, hs.options());
+    auto dh_slice = dh.narrow(0, b0, n);
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const float* up = dhs.data_ptr<float>() + (t * B + b0) * H;
+      const float* s = saved.data_ptr<float>() + (t * B + b0) * 4 * H;
+      const float* hp = (t > 0 ? hs.data_ptr<float>() + ((t - 1) * B + b0) * H : h0.data_ptr<float>() + b0 * H);
+      const float* dc = dh_slice.data_ptr<float>();
+      float* di = dgi.data_ptr<float>() + (t * B + b0) * 3 * H;
+      float* dq = dgh.data_ptr<float>() + (t * B + b0) * 3 * H;
+      float* dd = direct.data_ptr<float>();
+      for (int64_t b = 0; b < n; ++b) {
+        const float* sb = s + b * 4 * H;
+        const float* hb = hp + b * H;
+        const float* ub = up + b * H;
+        const float* cb = dc + b * H;
+        float* ib = di + b * 3 * H;
+        float* qb = dq + b * 3 * H;
+        float* db = dd + b * H;
 #pragma omp simd
-      for (int64_t j = 0; j < H; ++j) {
-        const float r = sb[j], z = sb[H + j], n = sb[2 * H + j], ghn = sb[3 * H + j];
-        const float d = ub[j] + cb[j];
-        const float dn = d * (1.0f - z) * (1.0f - n * n);
-        const float dz = d * (hb[j] - n) * z * (1.0f - z);
-        const float dr = dn * ghn * r * (1.0f - r);
-        ib[j] = dr;
-        ib[H + j] = dz;
-        ib[2 * H + j] = dn;
-        qb[j] = dr;
-        qb[H + j] = dz;
-        qb[2 * H + j] = dn * r;
-        db[j] = d * z;
+        for (int64_t j = 0; j < H; ++j) {
+          const float r = sb[j], z = sb[H + j], nn = sb[2 * H + j], ghn = sb[3 * H + j];
+          const float d = ub[j] + cb[j];
+          const float dn = d * (1.0f - z) * (1.0f - nn * nn);
+          const float dz = d * (hb[j] - nn) * z * (1.0f - z);
+          const float dr = dn * ghn * r * (1.0f - r);
+          ib[j] = dr;
+          ib[H + j] = dz;
+          ib[2 * H + j] = dn;
+          qb[j] = dr;
+          qb[H + j] = dz;
+          qb[2 * H + j] = dn * r;
+          db[j] = d * z;
+        }
       }
+      at::addmm_out(dh_slice, direct, dgh[t].narrow(0, b0, n), w_hh);
     }
-    at::addmm_out(dh, direct, dgh[t], w_hh);
-  }
+  });
   // Weight gradients over all steps at once: dW_hh = sum_t dgh_t^T h_{t-1}.
   auto prev = at::cat({h0.unsqueeze(0), hs.narrow(0, 0, T - 1)}, 0).view({T * B, H});
   auto flat = dgh.view({T * B, 3 * H});
