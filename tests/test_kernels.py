@@ -53,6 +53,16 @@ def test_fused_kernel_matches_nn_gru_forward_and_gradients(fused, layers, hidden
         torch.testing.assert_close(kernels.run_gru(gru, x.detach(), "fused"), ref_out, rtol=1e-5, atol=1e-6)
 
 
+def test_fused_kernel_leaves_torch_thread_count_alone(fused):
+    """A batch too small to split runs on the calling thread; the kernel's one-thread setting for
+    its slices must not stay behind and leave every later op single-threaded."""
+    gru = nn.GRU(2, 8, num_layers=2, batch_first=True)
+    before = torch.get_num_threads()
+    for batch in (3, 300):
+        kernels.run_gru(gru, torch.randn(batch, 5, 2), "fused").sum().backward()
+        assert torch.get_num_threads() == before
+
+
 def test_fused_kernel_saturated_gates_stay_finite(fused):
     """Inputs far out on the sigmoid and tanh tails (|pre-activation| in the hundreds)."""
     torch.manual_seed(1)

@@ -151,14 +151,19 @@ void check(const at::Tensor& t, const char* name) {
 // Slices are at least kGrain windows; a small batch runs on one thread.
 constexpr int64_t kGrain = 32;
 
-// What every slice's thread sets first: no autograd (the worker threads do not share the
-// caller's grad mode, and the weights may require grad), and matrix products on this thread
-// alone (MKL would otherwise start a nested team per thread and oversubscribe the cores).
-void slice_setup() {
+// What every slice's thread holds while it runs: no autograd (the worker threads do not share
+// the caller's grad mode, and the weights may require grad), and matrix products on this thread
+// alone (MKL would otherwise start a nested team per thread and oversubscribe the cores). The
+// thread count is restored on exit: a batch too small to split runs on the calling thread
+// itself, outside any parallel region, where a changed count would stay for every later op.
+struct SliceGuard {
+  at::NoGradGuard no_grad;
 #ifdef _OPENMP
-  omp_set_num_threads(1);
+  int threads = omp_get_max_threads();
+  SliceGuard() { omp_set_num_threads(1); }
+  ~SliceGuard() { omp_set_num_threads(threads); }
 #endif
-}
+};
 
 // gi [T, B, 3H] (input projection, b_ih included), w_hh [3H, H], b_hh [3H], h0 [B, H].
 // Returns hs [T, B, H] and, when save is true, the gates for the backward pass
@@ -176,8 +181,7 @@ std::vector<at::Tensor> gru_forward(at::Tensor gi, at::Tensor w_hh, at::Tensor b
   const auto w_t = w_hh.detach().t();
   const auto bias = b_hh.detach();
   at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
-    at::NoGradGuard no_grad;
-    slice_setup();
+    SliceGuard guard;
     const int64_t n = b1 - b0;
     auto gh = at::empty({n, 3 * H}, gi.options());
     at::Tensor h = h0.narrow(0, b0, n);
@@ -216,8 +220,7 @@ std::vector<at::Tensor> gru_backward(at::Tensor dhs, at::Tensor hs, at::Tensor h
   auto dgh = pooled({T, B, 3 * H}, hs.options());
   auto dh = at::zeros({B, H}, hs.options());
   at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
-    at::NoGradGuard no_grad;
-    slice_setup();
+    SliceGuard guard;
     const int64_t n = b1 - b0;
     auto direct = at::empty({n, H}, hs.options());
     auto dh_slice = dh.narrow(0, b0, n);
