@@ -48,7 +48,7 @@ _loaded: dict[str, Any] = {}  # "ops" once built and loaded, or "error": why not
 def _flags() -> tuple[str, list[str]]:
     """The build's name suffix and compiler flags for this CPU: AVX2 + FMA where torch itself
     runs AVX2 or better code, else the compiler's baseline. The suffix keeps builds for different
-    CPUs apart in a shared cache."""
+    CPUs apart in a shared cache (a home directory shared by several machines)."""
     # -fopenmp: at::parallel_for splits the batch over torch's own OpenMP threads (the soname
     # libgomp.so.1 resolves to the runtime torch has already loaded, so there is one thread pool).
     flags = ["-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
@@ -97,7 +97,8 @@ def load(notify: Optional[Callable[[str], None]] = None) -> Any:
         _find_ninja()
 
         tag, flags = _flags()
-        name = f"grucast_gru_{tag}"
+        version = "".join(c if c.isalnum() else "_" for c in torch.__version__)
+        name = f"grucast_gru_{tag}_torch{version}"  # a build per CPU kind and torch version
         _clear_stale_lock(name)
         if notify is not None and not any(Path(_get_build_directory(name, verbose=False)).glob("*.so")):
             notify("Building the fused CPU GRU kernel (once per machine and torch version, about 20 s)")
