@@ -5,7 +5,7 @@ autograd; on a few cores that per-operation overhead, not arithmetic, is most of
 step. The fused kernel (csrc/gru_cpu.cpp) does a step as one matrix product and one vectorised
 loop over the gates, forward and backward through time, and leaves everything that does not
 depend on the previous step to large matrix products: the input projection of all steps at
-once here, the weight gradients after the backward loop. It uses the nn.GRU module's own
+once before the loop, the input and weight gradients after the backward loop. It uses the nn.GRU module's own
 weights, so checkpoints are the same whichever kernel trained them, and it matches nn.GRU to
 float32 rounding (tests/test_kernels.py).
 
@@ -142,20 +142,22 @@ def select(kind: str, device: torch.device, precision: str = "fp32",
     return "fused"
 
 
-class _Recurrence(torch.autograd.Function):
-    """One layer's recurrence: gi [T, B, 3H] (the input projection, b_ih included) -> hs [T, B, H]."""
+class _Layer(torch.autograd.Function):
+    """One layer: x [T, B, F] (time-major) -> hs [T, B, H], with the input projection inside."""
 
     @staticmethod
-    def forward(ctx, gi, w_hh, b_hh, h0):
-        hs, saved = _loaded["ops"].forward(gi, w_hh, b_hh, h0, True)
-        ctx.save_for_backward(hs, h0, w_hh, saved)
+    def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, h0):
+        hs, saved = _loaded["ops"].forward(x, w_ih, b_ih, w_hh, b_hh, h0, True)
+        ctx.save_for_backward(x, hs, h0, w_ih, w_hh, saved)
         return hs
 
     @staticmethod
     def backward(ctx, dhs):
-        hs, h0, w_hh, saved = ctx.saved_tensors
-        dgi, dw_hh, db_hh, dh0 = _loaded["ops"].backward(dhs.contiguous(), hs, h0, w_hh, saved)
-        return dgi, dw_hh, db_hh, dh0
+        x, hs, h0, w_ih, w_hh, saved = ctx.saved_tensors
+        need_dx = ctx.needs_input_grad[0]
+        dx, dw_ih, db_ih, dw_hh, db_hh, dh0 = _loaded["ops"].backward(dhs.contiguous(), x, hs, h0, w_ih, w_hh,
+                                                                      saved, need_dx)
+        return dx if need_dx else None, dw_ih, db_ih, dw_hh, db_hh, dh0
 
 
 def _autocast_cpu() -> bool:
@@ -174,18 +176,17 @@ def fused_gru(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:
     """nn.GRU's output [B, T, H] for a batch-first input x [B, T, F] from a zero state, computed
     by the fused kernel with gru's own weights. Dropout between layers as nn.GRU applies it
     (its random draws differ)."""
-    T, B = x.shape[1], x.shape[0]
-    inp = x.transpose(0, 1)  # time-major: each step's rows are contiguous
+    B = x.shape[0]
+    inp = x.transpose(0, 1).contiguous()  # time-major: each step's rows are contiguous
     grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in gru.parameters()))
     for layer in range(gru.num_layers):
-        w_ih, w_hh, b_ih, b_hh = (getattr(gru, f"{n}_l{layer}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-        H = w_hh.shape[1]
-        gi = torch.addmm(b_ih, inp.reshape(T * B, -1), w_ih.t()).view(T, B, 3 * H)
-        h0 = x.new_zeros(B, H)
+        w_ih, w_hh, b_ih, b_hh = (getattr(gru, f"{n}_l{layer}").contiguous()
+                                  for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        h0 = x.new_zeros(B, w_hh.shape[1])
         if grad:
-            inp = _Recurrence.apply(gi, w_hh.contiguous(), b_hh.contiguous(), h0)
+            inp = _Layer.apply(inp, w_ih, b_ih, w_hh, b_hh, h0)
         else:
-            inp = _loaded["ops"].forward(gi, w_hh.contiguous(), b_hh.contiguous(), h0, False)[0]
+            inp = _loaded["ops"].forward(inp, w_ih, b_ih, w_hh, b_hh, h0, False)[0]
         if layer < gru.num_layers - 1 and gru.dropout > 0 and gru.training:
             inp = nn.functional.dropout(inp, gru.dropout, training=True)
     return inp.transpose(0, 1)

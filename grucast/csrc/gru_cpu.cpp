@@ -3,14 +3,15 @@
 // nn.GRU on the CPU runs every step as a handful of ATen ops on tiny tensors, each recorded by
 // autograd; on two cores that per-op overhead, not arithmetic, is most of a training step. Here
 // one step is one matrix product (h @ W_hh^T, or dgh @ W_hh going back) and one fused loop over
-// the gates. Everything that does not depend on the previous step is left to the caller as large
-// matrix products: the input projection gi = x @ W_ih^T + b_ih for all steps at once, and, after
-// the backward loop, the weight gradients (one product over all steps and windows).
+// the gates. Everything that does not depend on the previous step is done as large matrix
+// products: the input projection gi = x @ W_ih^T + b_ih for all steps at once before the loop,
+// and, after the backward loop, the input and weight gradients (one product each over all steps
+// and windows).
 //
 // Same gates and gate order as nn.GRU (r, z, n):
 //   r = sigmoid(gi_r + gh_r)   z = sigmoid(gi_z + gh_z)   n = tanh(gi_n + r * gh_n)
 //   h' = (1 - z) * n + z * h   where gh = h @ W_hh^T + b_hh
-// Layouts are time-major and contiguous: gi [T, B, 3H], hs [T, B, H].
+// Layouts are time-major and contiguous: x [T, B, F], gi [T, B, 3H], hs [T, B, H].
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -165,17 +166,27 @@ struct SliceGuard {
 #endif
 };
 
-// gi [T, B, 3H] (input projection, b_ih included), w_hh [3H, H], b_hh [3H], h0 [B, H].
-// Returns hs [T, B, H] and, when save is true, the gates for the backward pass
-// [T, B, 4H] = (r, z, n, gh_n) per step; an empty tensor otherwise.
-std::vector<at::Tensor> gru_forward(at::Tensor gi, at::Tensor w_hh, at::Tensor b_hh, at::Tensor h0, bool save) {
-  check(gi, "gi");
+// x [T, B, F] (time-major input), w_ih [3H, F], b_ih [3H], w_hh [3H, H], b_hh [3H], h0 [B, H].
+// The input projection gi = x @ W_ih^T + b_ih of every step is one matrix product into a pooled
+// buffer (allocated fresh it page-faulted as much as the recurrence cost). Returns hs [T, B, H]
+// and, when save is true, the gates for the backward pass [T, B, 4H] = (r, z, n, gh_n) per
+// step; an empty tensor otherwise.
+std::vector<at::Tensor> gru_forward(at::Tensor x, at::Tensor w_ih, at::Tensor b_ih, at::Tensor w_hh, at::Tensor b_hh,
+                                    at::Tensor h0, bool save) {
+  check(x, "x");
+  check(w_ih, "w_ih");
+  check(b_ih, "b_ih");
   check(w_hh, "w_hh");
   check(b_hh, "b_hh");
   check(h0, "h0");
-  const int64_t T = gi.size(0), B = gi.size(1), H = w_hh.size(1);
-  TORCH_CHECK(gi.size(2) == 3 * H && w_hh.size(0) == 3 * H && b_hh.numel() == 3 * H, "GRU shapes disagree");
+  const int64_t T = x.size(0), B = x.size(1), F = x.size(2), H = w_hh.size(1);
+  TORCH_CHECK(w_ih.size(0) == 3 * H && w_ih.size(1) == F && b_ih.numel() == 3 * H && w_hh.size(0) == 3 * H &&
+                  b_hh.numel() == 3 * H,
+              "GRU shapes disagree");
   TORCH_CHECK(h0.size(0) == B && h0.size(1) == H, "h0 must be [B, H]");
+  auto gi = pooled({T, B, 3 * H}, x.options());
+  auto gi_flat = gi.view({T * B, 3 * H});
+  at::addmm_out(gi_flat, b_ih.detach(), x.view({T * B, F}), w_ih.detach().t());
   auto hs = pooled({T, B, H}, gi.options());
   auto saved = save ? pooled({T, B, 4 * H}, gi.options()) : at::empty({0}, gi.options());
   const auto w_t = w_hh.detach().t();
@@ -206,11 +217,13 @@ std::vector<at::Tensor> gru_forward(at::Tensor gi, at::Tensor w_hh, at::Tensor b
 }
 
 // Backward through time. dhs [T, B, H]: the gradient reaching each step's output from above.
-// Returns dgi [T, B, 3H] (the gradient of the input projection: the caller turns it into dx,
-// dW_ih and db_ih), dw_hh [3H, H], db_hh [3H] and dh0 [B, H].
-std::vector<at::Tensor> gru_backward(at::Tensor dhs, at::Tensor hs, at::Tensor h0, at::Tensor w_hh,
-                                     at::Tensor saved) {
+// Returns dx [T, B, F] (empty unless need_dx), dw_ih [3H, F], db_ih [3H], dw_hh [3H, H],
+// db_hh [3H] and dh0 [B, H]; everything but the recurrence itself is a few large products.
+std::vector<at::Tensor> gru_backward(at::Tensor dhs, at::Tensor x, at::Tensor hs, at::Tensor h0, at::Tensor w_ih,
+                                     at::Tensor w_hh, at::Tensor saved, bool need_dx) {
   check(dhs, "dhs");
+  check(x, "x");
+  check(w_ih, "w_ih");
   check(hs, "hs");
   check(h0, "h0");
   check(w_hh, "w_hh");
@@ -259,17 +272,30 @@ std::vector<at::Tensor> gru_backward(at::Tensor dhs, at::Tensor hs, at::Tensor h
       at::addmm_out(dh_slice, direct, dgh[t].narrow(0, b0, n), w_hh);
     }
   });
-  // Weight gradients over all steps at once: dW_hh = sum_t dgh_t^T h_{t-1}.
+  // Weight gradients over all steps at once: dW_hh = sum_t dgh_t^T h_{t-1}, dW_ih = sum_t dgi_t^T x_t.
+  const int64_t F = x.size(2);
   auto prev = at::cat({h0.unsqueeze(0), hs.narrow(0, 0, T - 1)}, 0).view({T * B, H});
   auto flat = dgh.view({T * B, 3 * H});
   auto dw_hh = at::mm(flat.t(), prev);
   auto db_hh = flat.sum(0);
-  return {dgi, dw_hh, db_hh, dh};
+  auto dgi_flat = dgi.view({T * B, 3 * H});
+  auto dw_ih = at::mm(dgi_flat.t(), x.view({T * B, F}));
+  auto db_ih = dgi_flat.sum(0);
+  at::Tensor dx = at::empty({0}, x.options());
+  if (need_dx) {
+    dx = pooled({T, B, F}, x.options());
+    auto dx_flat = dx.view({T * B, F});
+    at::mm_out(dx_flat, dgi_flat, w_ih.detach());
+  }
+  return {dx, dw_ih, db_ih, dw_hh, db_hh, dh};
 }
 
 // Registered as torch.ops.grucast_gru.forward / backward (no pybind11: the extension then needs
 // only ATen's headers, which halves its build time).
 TORCH_LIBRARY(grucast_gru, m) {
-  m.def("forward(Tensor gi, Tensor w_hh, Tensor b_hh, Tensor h0, bool save) -> Tensor[]", &gru_forward);
-  m.def("backward(Tensor dhs, Tensor hs, Tensor h0, Tensor w_hh, Tensor saved) -> Tensor[]", &gru_backward);
+  m.def("forward(Tensor x, Tensor w_ih, Tensor b_ih, Tensor w_hh, Tensor b_hh, Tensor h0, bool save) -> Tensor[]",
+        &gru_forward);
+  m.def("backward(Tensor dhs, Tensor x, Tensor hs, Tensor h0, Tensor w_ih, Tensor w_hh, Tensor saved, bool need_dx) "
+        "-> Tensor[]",
+        &gru_backward);
 }
