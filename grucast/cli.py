@@ -273,7 +273,7 @@ def train(
     Default budget: at most 50 epochs or 5000 optimizer steps of 256 windows, whichever comes
     first, validating at the end of every epoch and every 200 steps, and stopping early after 5
     checks without improvement; the best weights are kept. This trains M4 Hourly (414 series,
-    245,000 windows per epoch) in about 5.5 minutes on 2 CPU cores (13 with --kernel reference).
+    245,000 windows per epoch) in about 5 minutes on 2 CPU cores (13 with --kernel reference).
     """
     _setup_logging(verbose, quiet)
     with _user_errors("train", log_file, log_format) as log:
