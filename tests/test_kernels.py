@@ -30,7 +30,8 @@ def fused():
     assert kernels.load() is not None, kernels.reason()
 
 
-@pytest.mark.parametrize("layers,hidden,batch,steps,width", [(1, 8, 5, 7, 1), (2, 32, 64, 48, 9), (3, 17, 3, 30, 4)])
+@pytest.mark.parametrize("layers,hidden,batch,steps,width",
+                         [(1, 8, 5, 7, 1), (2, 32, 64, 48, 9), (3, 17, 3, 30, 4), (2, 4, 1, 1, 2)])
 def test_fused_kernel_matches_nn_gru_forward_and_gradients(fused, layers, hidden, batch, steps, width):
     torch.manual_seed(0)
     gru = nn.GRU(width, hidden, num_layers=layers, batch_first=True)

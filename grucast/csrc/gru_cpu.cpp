@@ -22,6 +22,7 @@
 #include <omp.h>
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -59,7 +60,7 @@ void give_back(void* p, size_t bytes) {
 at::Tensor pooled(std::vector<int64_t> sizes, const at::TensorOptions& options) {
   size_t n = 1;
   for (auto d : sizes) n *= static_cast<size_t>(d);
-  const size_t bytes = ((n * sizeof(float) + kAlign - 1) / kAlign) * kAlign;
+  const size_t bytes = std::max<size_t>(1, (n * sizeof(float) + kAlign - 1) / kAlign) * kAlign;  // never 0
   void* p = nullptr;
   {
     std::lock_guard<std::mutex> lock(pool_mutex);
