@@ -390,7 +390,7 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     kernel = kernels.select(cfg.training.kernel, device, cfg.training.precision,
                             notify=getattr(callback, "on_note", None))
     if cfg.training.kernel == "auto":
-        notes = notes + [kernel_note(kernel, device)]
+        notes = notes + [kernel_note(kernel, device, cfg.training.precision)]
     data = features.build(panel, spec, cfg.model.scaler, device)
     train_starts, val_starts = split_windows(data.offsets, L, H, V)
     lengths = panel.lengths
@@ -706,11 +706,16 @@ def load_model(ckpt: checkpoint.Checkpoint, device: torch.device, source: str = 
     return model_mod.set_kernel(model.to(device), kernels.select(kernel, device))
 
 
-def kernel_note(kernel: str, device: torch.device) -> str:
-    """The defaults line for --kernel auto."""
+def kernel_note(kernel: str, device: torch.device, precision: str) -> str:
+    """The defaults line for --kernel auto: which kernel, and why."""
     if kernel == "fused":
         return "kernel fused (default on the CPU: grucast's GRU kernel; --kernel reference for nn.GRU)"
-    why = kernels.reason() or f"default on {device.type}"
+    if device.type != "cpu":
+        why = f"default on {device.type}: cuDNN"
+    elif precision != "fp32":
+        why = f"default with --precision {precision}"
+    else:
+        why = kernels.reason()
     return f"kernel reference (nn.GRU; {why})"
 
 

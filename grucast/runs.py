@@ -313,8 +313,7 @@ class EvalEvents:
 
     def on_note(self, message: str) -> None:
         self.log.emit("note", message=message)
-        if hasattr(self.inner, "on_note"):
-            self.inner.on_note(message)
+        self.inner.on_note(message)
 
     def on_member(self, member: int, n_members: int, seed: int) -> None:
         self.log.emit("ensemble_member", member=member, members=n_members, seed=seed)

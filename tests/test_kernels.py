@@ -130,7 +130,8 @@ def test_auto_falls_back_to_nn_gru_when_the_kernel_cannot_be_built(long_csv, tmp
 def test_asking_for_the_fused_kernel_where_it_cannot_run_is_a_clear_error(long_csv, tmp_path, monkeypatch):
     r = cli("train", long_csv, "-o", tmp_path / "m.pt", *TINY, *SHAPE, "--kernel", "fused", "--precision", "bf16")
     assert r.exit_code == 1
-    assert "--kernel fused runs float32 on the CPU only, and --precision is bf16" in r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "Error: --kernel fused runs float32 on the CPU only, and --precision is bf16; use --kernel auto"]
     monkeypatch.setattr(kernels, "_loaded", {"error": "it could not be built here (no compiler)"})
     r = cli("train", long_csv, "-o", tmp_path / "m.pt", *TINY, *SHAPE, "--kernel", "fused")
     assert r.exit_code == 1
@@ -140,11 +141,41 @@ def test_asking_for_the_fused_kernel_where_it_cannot_run_is_a_clear_error(long_c
     assert not (tmp_path / "m.pt").exists()
     r = cli("train", long_csv, "-o", tmp_path / "m.pt", *TINY, *SHAPE, "--kernel", "fast")
     assert r.exit_code == 2  # not a kernel: a usage error
+    (tmp_path / "c.yaml").write_text("training:\n  kernel: fast\n")
+    r = cli("train", long_csv, "-o", tmp_path / "m.pt", *TINY, *SHAPE, "--config", tmp_path / "c.yaml")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("Error: training.kernel") and "fast" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_predict_with_an_unavailable_fused_kernel_writes_nothing(long_csv, tmp_path, monkeypatch):
+    r = cli("train", long_csv, "-o", tmp_path / "m.pt", *TINY, *SHAPE, "--kernel", "reference")
+    assert r.exit_code == 0, r.stderr
+    monkeypatch.setattr(kernels, "_loaded", {"error": "it could not be built here (no compiler)"})
+    r = cli("predict", tmp_path / "m.pt", long_csv, "-o", tmp_path / "f.csv", "--kernel", "fused")
+    assert r.exit_code == 1
+    assert r.stderr.strip().splitlines() == [
+        "Error: --kernel fused: the fused GRU kernel is not available: it could not be built here (no compiler); "
+        "use --kernel auto"]
+    assert not (tmp_path / "f.csv").exists()
+    r = cli("predict", tmp_path / "m.pt", long_csv, "-o", tmp_path / "f.csv")  # auto: nn.GRU, with a warning
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "f.csv").exists()
+
+
+def test_auto_with_bf16_keeps_nn_gru_and_says_why(long_csv, tmp_path):
+    r = cli("train", long_csv, "-o", tmp_path / "m.pt", *TINY, *SHAPE, "--precision", "bf16", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["training"]["kernel"] == "reference"
+    assert "kernel reference (nn.GRU; default with --precision bf16)" in r.stderr
 
 
 def test_gpus_keep_cudnn():
     """auto on a GPU is nn.GRU (cuDNN), and fused there is an error; no GPU needed to check the choice."""
+    from grucast.api import kernel_note
+
     assert kernels.select("auto", torch.device("cuda")) == "reference"
+    assert kernel_note("reference", torch.device("cuda"), "fp32") == "kernel reference (nn.GRU; default on cuda: cuDNN)"
     with pytest.raises(Exception, match="runs float32 on the CPU only, and the device is cuda"):
         kernels.select("fused", torch.device("cuda"))
 
