@@ -58,7 +58,9 @@ def main() -> None:
 
         # Where the time goes, with the library in this process (imports already paid).
         from grucast import api
-        from grucast.io import load_table_like, write_frame
+        from grucast.guards import Staged, publish
+        from grucast.io import load_table_like
+        from grucast.writers import frame_writer
         from grucast import checkpoint
 
         torch.set_num_threads(a.threads)
@@ -72,7 +74,7 @@ def main() -> None:
             res = api.predict(tmp / "m.pt", data, device="cpu", threads=a.threads, kernel=k)
             t_predict[k] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        write_frame(res.forecasts, tmp / "g.csv")
+        publish([Staged(tmp / "g.csv", frame_writer(res.forecasts, tmp / "g.csv"))])
         t_write = time.perf_counter() - t0
 
     for k, name in (("auto", "fused kernel (default)"), ("reference", "nn.GRU (--kernel reference)")):

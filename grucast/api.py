@@ -10,13 +10,13 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
 import torch
 
-from grucast import baselines, checkpoint, features, kernels, metrics, runs
+from grucast import baselines, checkpoint, features, guards, kernels, metrics, runs
 from grucast import model as model_mod
 from grucast import config as config_mod
 from grucast.config import Config
@@ -25,11 +25,12 @@ from grucast.calibration import apply as calibrated
 from grucast.calibration import calibrate
 from grucast.features import WindowData
 from grucast.forecast import predict_windows
-from grucast.io import Schema, Table, check_output, load_future, load_table, load_table_like, merge_future, preview, write_frame
+from grucast.io import Schema, Table, load_future, load_table, load_table_like, merge_future, preview
 from grucast.panel import Freq, Panel, build_panel
 from grucast.runtime import select_device, set_threads
 from grucast.train import Callback, FitResult, fit_all
 from grucast.windows import series_of, split_windows
+from grucast.writers import frame_writer
 
 # ---------------------------------------------------------------- settings that depend on the data
 
@@ -64,15 +65,28 @@ def default_size(windows: int) -> tuple[int, float, int]:
 
 def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[str]]:
     """Fill the settings left open (season, horizon, input_size, val_size, hidden_size,
-    learning_rate) from the data's frequency and series lengths; returns the resolved config and
-    a note for each value chosen."""
+    learning_rate, ensemble, loss) from the data's frequency and series lengths; returns the
+    resolved config and a note for each value chosen.
+
+    Settings counted in time steps are checked against the longest series here, before anything
+    is laid out, and the memory training needs against this machine's (train.memory_estimate):
+    an absurd value is one clear line, not an allocation that fails or a numpy overflow."""
+    from grucast.train import memory_estimate
+
     notes = []
+    longest = int(np.max(lengths)) if len(lengths) else 0
     season = cfg.data.season
     if season is None:
         season = freq.season()
         if season is None:
             raise ConfigError("the time column holds integer steps, so the season cannot be inferred: pass --season M (1 for none)")
         notes.append(f"season {season} (from the frequency)")
+    elif season > longest:
+        raise ConfigError(
+            f"{config_mod.label('data.season')} is {season:,}, but the longest series has {longest:,} points: the "
+            f"seasonal baseline compares every value with the one a season earlier, so the season can be at most "
+            f"{longest:,}; pass a smaller --season (1 for none)"
+        )
     horizon = cfg.model.horizon
     if horizon is None:
         horizon = freq.default_horizon(season)
@@ -82,6 +96,27 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
             )
         notes.append(f"horizon {horizon} (default for this frequency)")
     val_size = cfg.training.val_size if cfg.training.val_size is not None else horizon
+    if val_size < horizon:
+        raise ConfigError(f"training.val_size ({val_size}) must be at least the horizon ({horizon})")
+    # A training window holds at least one observed input point, the horizon and the held-out
+    # val_size (at least one horizon) after it: the bound no input_size or min_input can lift.
+    if 1 + 2 * horizon > longest:
+        what = (f"{config_mod.label('model.horizon')} {horizon:,}" if cfg.model.horizon is not None
+                else f"the default horizon of this frequency ({horizon:,} steps)")
+        most = (f"the horizon can be at most {(longest - 1) // 2:,}; pass a smaller --horizon" if longest >= 3
+                else "a series needs at least 3 points")
+        raise ConfigError(
+            f"every series is too short for {what}: the longest has {longest:,} points, and a training window needs "
+            f"at least min_input + horizon + val_size = 1 + {horizon:,} + {val_size:,} = {1 + horizon + val_size:,} "
+            f"(val_size is the horizon or more); {most}"
+        )
+    if 1 + horizon + val_size > longest:
+        raise ConfigError(
+            f"{config_mod.label('training.val_size')} {val_size:,} is too large for the data: the longest series has "
+            f"{longest:,} points, and a training window needs at least min_input + horizon + val_size = 1 + "
+            f"{horizon:,} + {val_size:,} = {1 + horizon + val_size:,}; with horizon {horizon:,}, val_size can be at "
+            f"most {longest - 1 - horizon:,}"
+        )
     input_size = cfg.model.input_size
     if input_size is None:
         input_size = default_input_size(horizon, season, intraday=freq.intraday())
@@ -93,16 +128,20 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
             notes.append(f"input_size {input_size} (default, shortened to fit half of the series)")
         else:
             notes.append(f"input_size {input_size} (default for horizon {horizon}, season {season})")
-    if val_size < horizon:
-        raise ConfigError(f"training.val_size ({val_size}) must be at least the horizon ({horizon})")
+    elif input_size > longest:
+        # Every series is padded on the left up to input_size (features.make_spec): refuse what
+        # cannot train before laying out that padding.
+        min_input = cfg.model.min_input or max(1, input_size // 4)
+        if min_input + horizon + val_size > longest:
+            raise ConfigError(too_short(min_input, horizon, val_size, longest) + "; use a smaller --input-size or --horizon")
+    # Training windows as make_spec lays them out: a series too short for a full window is
+    # padded on the left down to min_input observed points.
+    min_input = cfg.model.min_input or max(1, input_size // 4)
+    full = lengths >= input_size + horizon + val_size
+    per = np.where(full, lengths - input_size, np.maximum(lengths - min_input, 0)) - horizon - val_size + 1
+    windows = int(np.maximum(per, 0).sum())
     hidden_size, learning_rate, ensemble = cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble
     if hidden_size is None or learning_rate is None or ensemble is None:
-        # Training windows as make_spec lays them out: a series too short for a full window is
-        # padded on the left down to min_input observed points.
-        min_input = cfg.model.min_input or max(1, input_size // 4)
-        full = lengths >= input_size + horizon + val_size
-        per = np.where(full, lengths - input_size, np.maximum(lengths - min_input, 0)) - horizon - val_size + 1
-        windows = int(np.maximum(per, 0).sum())
         size, rate, members = default_size(windows)
         chosen = []
         if hidden_size is None:
@@ -120,7 +159,20 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
         cfg,
         data={"season": season},
         model={"horizon": horizon, "input_size": input_size, "hidden_size": hidden_size, "ensemble": ensemble},
-        training={"val_size": val_size, "learning_rate": learning_rate},
+        training={"val_size": val_size, "learning_rate": learning_rate,
+                  "loss": config_mod.train_loss(cfg.model, cfg.training)},
+    )
+    d = resolved.data
+    inputs = 1 + len(d.past_covariates) + len(d.future_covariates) + (8 if d.calendar else 0)  # mask, covariates, calendar
+    parts = memory_estimate(resolved, int(np.sum(lengths)), len(lengths), windows, inputs)
+    fmt = config_mod.format_bytes
+    config_mod.check_memory(
+        f"training (weights {fmt(parts['weights'])}, one batch {fmt(parts['activations'])}, data {fmt(parts['data'])})",
+        sum(parts.values()),
+        {"weights": "use a smaller --hidden-size, --num-layers or --ensemble",
+         "activations": "use a smaller --batch-size, --input-size or --hidden-size",
+         "data": "use a smaller --input-size (every short series is padded up to it) or a larger --min-input"}[
+            max(parts, key=parts.get)],
     )
     return resolved, notes
 
@@ -283,7 +335,9 @@ def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, 
 
 def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callback] = None,
           on_ready: Optional[Any] = None, fail_if_worse_than: Optional[str] = None,
-          init_from: Optional[Path] = None, resume_from: Optional[Path] = None, stop: Optional[Any] = None) -> TrainResult:
+          init_from: Optional[Path] = None, resume_from: Optional[Path] = None, stop: Optional[Any] = None,
+          manifest: Optional[Callable[[TrainResult, dict[str, Any]], dict[str, Any]]] = None,
+          before_publish: Optional[Callable[[TrainResult], None]] = None, table: Optional[Table] = None) -> TrainResult:
     """Read a file, train a global GRU forecaster on all its series, score it on the held-out
     last part of every series and save a checkpoint atomically.
 
@@ -295,13 +349,19 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     init_from: start from that checkpoint's weights, data schema and model settings (the
     training settings are cfg's): fine-tuning on new data of the same shape.
     stop (runs.stop_on_signals): when it fires, the run so far is saved to resume_path(out_path)
-    and Interrupted raised; resume_from= that file continues it on the same data file."""
+    and Interrupted raised; resume_from= that file continues it on the same data file.
+
+    The checkpoint is published with manifest(result, identity) beside it (guards.publish: both
+    or neither); without manifest, a stale manifest beside out_path is removed. No output may be
+    one of the inputs (guards.run_paths). before_publish(result) runs last before the checkpoint
+    becomes visible (the CLI renders its report there): if it fails, nothing is written.
+    table: data_path already read with cfg.data (io.load_table), so that a bad file fails
+    before torch is imported; not with init_from or resume_from, which read it their own way."""
     started = time.perf_counter()
     out_path = Path(out_path)
-    check_output(out_path, "-o", "the checkpoint")
+    guards.run_paths(data=data_path, init_from=init_from, resume=resume_from, output=out_path, train=True, lock=False)
+    guards.sniff_data(data_path)
     runs.check_baseline(fail_if_worse_than)  # a bad name fails before training, not after
-    if init_from is not None and resume_from is not None:
-        raise ConfigError("--init-from and --resume exclude each other: --resume already continues from its own weights")
     base, state = None, None
     if resume_from is not None:
         base = checkpoint.load(Path(resume_from))
@@ -311,38 +371,45 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     elif init_from is not None:
         base = checkpoint.load(Path(init_from))
         cfg = config_mod.replace(cfg, data=dataclasses.asdict(base.config.data), model=dataclasses.asdict(base.config.model))
-    table = load_table_like(Path(data_path), base.schema, cfg.data) if base else load_table(Path(data_path), cfg.data)
-    source = runs.file_identity(Path(data_path))  # once: for the checkpoint, a resume and the manifest
+    source = guards.file_identity(Path(data_path))  # once: for the checkpoint, a resume and the manifest
     data_sha = source["sha256"]
-    if state is not None and data_sha != base.resume.get("data_sha256"):
+    if state is not None and data_sha != base.resume.get("data_sha256"):  # before reading: other data may not even parse
         raise CheckpointError(
             f"{Path(data_path).name} is not the data file of the run saved in {resume_from} "
             f"({base.info.get('data_file')}): a run resumes on the same data, byte for byte"
         )
+    if base is not None:
+        table = load_table_like(Path(data_path), base.schema, cfg.data)
+    elif table is None:
+        table = load_table(Path(data_path), cfg.data)
     try:
         ckpt, result = fit_table(table, cfg, callback, on_ready, base=base, resume=state, stop=stop, keep_rows=False)
     except Interrupted as e:
         path = resume_path(out_path)
         e.checkpoint.resume["data_sha256"] = data_sha
-        checkpoint.save(e.checkpoint, path)
         e.args = (f"training interrupted by {e.args[0]}; the run so far is saved in {path}: continue it with "
                   f"grucast train {data_path} -o {out_path} --resume {path}",)
+        guards.publish([guards.Staged(path, checkpoint.writer(e.checkpoint), sidecar=False, what="the resume state")])
         raise
     result.gate = runs.quality_gate(result.metrics, fail_if_worse_than)
     ckpt.info["data_sha256"] = data_sha
     result.data_file = source
-    checkpoint.save(ckpt, out_path)
-    if resume_from is not None and Path(resume_from) == resume_path(out_path):
-        Path(resume_from).unlink(missing_ok=True)  # finished: the saved run has served
     result.checkpoint_path = out_path
     result.seconds = time.perf_counter() - started
+    described = None if manifest is None else (lambda identity: manifest(result, identity))
+    staged = guards.Staged(out_path, checkpoint.writer(ckpt), manifest=described, what="the checkpoint")
+    if before_publish is not None:
+        before_publish(result)
+    guards.publish([staged])
+    if resume_from is not None and Path(resume_from) == resume_path(out_path):
+        try:
+            Path(resume_from).unlink(missing_ok=True)  # finished: the saved run has served
+        except OSError:
+            pass  # a leftover state only offers a resume that is no longer needed
     return result
 
 
-def resume_path(out_path: Path) -> Path:
-    """Where an interrupted training of out_path keeps its state: MODEL.resume beside it."""
-    out_path = Path(out_path)
-    return out_path.with_name(out_path.name + ".resume")
+resume_path = guards.resume_path
 
 
 def _restored(state: dict[str, Any]) -> dict[str, Any]:
@@ -607,7 +674,7 @@ def info(model_path: Path) -> dict[str, Any]:
     ckpt = checkpoint.load(Path(model_path))
     f = ckpt.features
     return {
-        "file": runs.file_identity(Path(model_path)),
+        "file": guards.file_identity(Path(model_path)),
         "format_version": ckpt.format_version,
         "versions": {"grucast": ckpt.grucast_version, "torch": ckpt.torch_version},
         "parameters": int(sum(v.numel() for v in ckpt.state_dict.values())),
@@ -735,15 +802,19 @@ def _round_float32(a: np.ndarray) -> np.ndarray:
 def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, device: str = "auto",
             threads: Optional[int] = None, future_path: Optional[Path] = None,
             max_age: Optional[pd.Timedelta] = None, as_of: Optional[pd.Timestamp] = None,
-            shard: Optional[tuple[int, int]] = None, kernel: str = "auto") -> PredictResult:
+            shard: Optional[tuple[int, int]] = None, kernel: str = "auto",
+            manifest: Optional[Callable[[PredictResult, dict[str, Any]], dict[str, Any]]] = None,
+            before_publish: Optional[Callable[[PredictResult], None]] = None) -> PredictResult:
     """Forecast horizon steps after the last observation of every series in a file. Future
     covariates over the horizon come from rows after each series' last observed target (in the
     same file, target empty) or from future_path.
 
     max_age: StaleDataError (nothing written) when the newest observation is older than this
-    at as_of (now when None). shard (i, n): only the series of shard i of n (runs.in_shard)."""
+    at as_of (now when None). shard (i, n): only the series of shard i of n (runs.in_shard).
+    out_path is published with manifest(result, identity) beside it, after before_publish(result)
+    (see train)."""
     started = time.perf_counter()
-    check_output(out_path, "-o", "the forecasts")
+    guards.run_paths(model=model_path, data=data_path, future=future_path, output=out_path, lock=False)
     ckpt = checkpoint.load(Path(model_path))
     cfg, spec = ckpt.config, ckpt.features
     table = load_table_like(Path(data_path), ckpt.schema, cfg.data)
@@ -780,14 +851,19 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     notes = _unseen(panel, spec, ok)
     model = load_model(ckpt, dev, str(model_path), kernel)
     f = forecast(ckpt, model, data, starts)  # [S, H] or [S, H, Q]
+    finite = np.isfinite(f).reshape(len(f), -1).all(axis=1)
+    if not finite.all():
+        bad = [str(i) for i in panel.ids[ok][~finite]]
+        raise DataError(
+            f"the model's forecasts are not finite (NaN or infinite) for {len(bad)} of {len(ok)} series: {preview(bad)}; "
+            "their values are probably far outside what it was trained on; nothing was written"
+        )
     columns = id_columns(table, ckpt.schema, np.repeat(panel.ids[ok], H))
     columns[ckpt.schema.time_col] = panel.times_after(ok, H)
     columns.update(forecast_columns(cfg, f))
     frame = pd.DataFrame(columns)
-    if out_path is not None:
-        write_frame(frame, Path(out_path))
     origins = {str(i): _time_text(panel, t) for i, t in zip(panel.ids[ok], panel.last_times(ok))}
-    return PredictResult(
+    result = PredictResult(
         origins=origins,
         forecasts=frame,
         skipped=skipped,
@@ -799,6 +875,15 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
         min_input=min_input,
         notes=notes,
     )
+    staged = []
+    if out_path is not None:
+        described = None if manifest is None else (lambda identity: manifest(result, identity))
+        staged.append(guards.Staged(Path(out_path), frame_writer(frame, Path(out_path)), manifest=described,
+                                    what="the forecasts"))
+    if before_publish is not None:
+        before_publish(result)
+    guards.publish(staged)
+    return result
 
 
 def _unseen(panel: Panel, spec: features.FeatureSpec, ok: np.ndarray) -> list[str]:

@@ -14,21 +14,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
 import torch
 
-from grucast import baselines, checkpoint, features, metrics
+from grucast import baselines, checkpoint, features, guards, metrics
 from grucast import config as config_mod
 from grucast.api import DataSummary, _summary, fit_table, forecast, forecast_columns, id_columns, load_model, resolve
 from grucast.config import Config
 from grucast.errors import ConfigError, DataError
-from grucast.io import Table, check_output, load_table, load_table_like, write_frame
+from grucast.io import Table, load_table, load_table_like
 from grucast.panel import Panel, build_panel, time_at
 from grucast.runtime import select_device, set_threads
 from grucast.train import Callback
+from grucast.writers import frame_writer
 
 MODELS = ("gru", "naive", "seasonal_naive")
 
@@ -100,6 +101,49 @@ def _checked(windows: int, stride: Optional[int], horizon: int) -> int:
     return stride
 
 
+def _room(longest: int, horizon: int, stride: int, need: int) -> int:
+    """How many windows of horizon steps, stride apart, the newest ending at the end, fit in a
+    series of longest points with need points before each (Python integers: no overflow)."""
+    return 0 if longest - horizon < need else (longest - horizon - need) // stride + 1
+
+
+def _fits(windows: int, stride: int, explicit_stride: bool, horizon: int, lengths: np.ndarray, need: int,
+          why: str, quantiles: int) -> int:
+    """--windows and --stride against the data, before any window is laid out: ConfigError when
+    more windows are asked for than the longest series has room for (saying how many fit), when
+    an explicit stride is longer than the longest series, or when the forecasts of every window
+    would not fit in this machine's memory. Returns the room; where it is 0 (no window fits at
+    all) the caller says so, before laying out any window."""
+    longest = int(lengths.max()) if len(lengths) else 0
+    if explicit_stride and stride > longest:
+        raise ConfigError(f"--stride {stride:,} is longer than the longest series ({longest:,} points): use a "
+                          f"stride of at most {longest:,}")
+    room = _room(longest, horizon, stride, need)
+    if 1 <= room < windows:
+        raise ConfigError(
+            f"--windows {windows:,}: the longest series ({longest:,} points) has room for at most {room:,} window(s) of "
+            f"{horizon} steps, {stride} apart, each after {why}; use --windows {room:,} or fewer"
+            + (" or a smaller --stride" if stride > 1 else "")
+        )
+    if room >= 1:
+        per = np.clip((lengths.astype(np.int64) - horizon - need) // stride + 1, 0, windows)
+        rows = int(per.sum()) * horizon
+        config_mod.check_memory(f"scoring {int(per.sum()):,} windows of {horizon} steps", rows * 16 * (12 + 2 * quantiles),
+                                "use fewer --windows or a larger --stride")
+    return room
+
+
+def _need(input_size: Optional[int], season: int, train: int = 0) -> tuple[int, str]:
+    """The points a backtest window needs before it, and why, quoting the limit that applies."""
+    need = max(input_size or 1, season, train)
+    if input_size is None or need > input_size:
+        if need == season:
+            return need, f"{need} points of history (a season, for the seasonal baseline)"
+        if need == train:
+            return need, f"{need} points (the least a model trains on: 1 + horizon + val_size)"
+    return need, f"input_size {need} points of history"
+
+
 def _forecast(ckpt: checkpoint.Checkpoint, model: torch.nn.Module, panel: Panel, org: Origins,
               device: torch.device) -> np.ndarray:
     """Forecasts [W, H] (or calibrated quantiles [W, H, Q]) from every origin, in batches."""
@@ -161,35 +205,53 @@ def _times(panel: Panel, series: np.ndarray, k: np.ndarray):
     return np.asarray(out) if panel.freq.kind == "int" else out
 
 
-def _check_outputs(out_path: Optional[Path], metrics_path: Optional[Path]) -> None:
-    check_output(out_path, "-o", "the forecasts")
-    check_output(metrics_path, "--metrics", "the metrics")
+Manifest = Callable[[str, "EvaluationResult", dict[str, Any]], dict[str, Any]]
 
 
-def _write(result: EvaluationResult, out_path: Optional[Path], metrics_path: Optional[Path]) -> None:
+def _write(result: EvaluationResult, out_path: Optional[Path], metrics_path: Optional[Path],
+           manifest: Optional[Manifest], before_publish: Optional[Callable[[EvaluationResult], None]]) -> None:
+    """Publish the forecasts and the metrics together (guards.publish): both visible with their
+    manifests, or neither. manifest(kind, result, identity) gives each file's manifest;
+    before_publish(result) runs last before anything becomes visible."""
+    frames = []
     if out_path is not None:
-        write_frame(result.forecasts, Path(out_path))
+        frames.append(("forecasts", Path(out_path), result.forecasts))
     if metrics_path is not None:
         pooled = [{"series": "(all)", "model": name, "windows": result.windows, **scores}
                   for name, scores in result.overall.items()]
-        write_frame(pd.concat([pd.DataFrame(pooled), result.per_series], ignore_index=True), Path(metrics_path))
+        frames.append(("metrics", Path(metrics_path), pd.concat([pd.DataFrame(pooled), result.per_series], ignore_index=True)))
+
+    def described(kind: str) -> Optional[Callable[[dict[str, Any]], dict[str, Any]]]:
+        return None if manifest is None else (lambda identity: manifest(kind, result, identity))
+
+    staged = [guards.Staged(path, frame_writer(frame, path), manifest=described(kind), what=f"the {kind}")
+              for kind, path, frame in frames]
+    if before_publish is not None:
+        before_publish(result)
+    guards.publish(staged)
 
 
 def evaluate(model_path: Path, data_path: Path, windows: int = 1, stride: Optional[int] = None,
              device: str = "auto", threads: Optional[int] = None, out_path: Optional[Path] = None,
-             metrics_path: Optional[Path] = None) -> EvaluationResult:
-    """Score a trained model on a file from the last `windows` origins of every series."""
+             metrics_path: Optional[Path] = None, manifest: Optional[Manifest] = None,
+             before_publish: Optional[Callable[["EvaluationResult"], None]] = None) -> EvaluationResult:
+    """Score a trained model on a file from the last `windows` origins of every series.
+    out_path, metrics_path: files to write (with manifest(kind, result, identity) beside each)."""
     started = time.perf_counter()
-    _check_outputs(out_path, metrics_path)
+    config_mod.check_threads("--threads", threads)  # before anything is read
+    guards.run_paths(model=model_path, data=data_path, output=out_path, metrics=metrics_path, lock=False)
     ckpt = checkpoint.load(Path(model_path))
     cfg = ckpt.config
     H = cfg.model.horizon
+    explicit_stride = stride is not None
     stride = _checked(windows, stride, H)
     table = load_table_like(Path(data_path), ckpt.schema, cfg.data)
     panel = build_panel(table, cfg.data.fill, freq=ckpt.freq)
     need = max(cfg.model.input_size - ckpt.features.pad, cfg.data.season)
-    org = origins(panel.lengths, H, windows, stride, need)
-    if len(org.series) == 0:
+    room = _fits(windows, stride, explicit_stride, H, panel.lengths, need, f"{need} points of history",
+                 len(config_mod.output_quantiles(cfg.model)))
+    org = origins(panel.lengths, H, windows, stride, need) if room else None
+    if org is None or len(org.series) == 0:
         raise DataError(
             f"no series of {Path(data_path).name} is long enough to evaluate: a window needs {need} points of history "
             f"and {H} to score, and the longest series has {int(panel.lengths.max())}"
@@ -199,7 +261,7 @@ def evaluate(model_path: Path, data_path: Path, windows: int = 1, stride: Option
     f = _forecast(ckpt, load_model(ckpt, dev, str(model_path)), panel, org, dev)
     result = _result(table, panel, cfg, org, f, stride)
     result.seconds = time.perf_counter() - started
-    _write(result, out_path, metrics_path)
+    _write(result, out_path, metrics_path, manifest, before_publish)
     return result
 
 
@@ -236,25 +298,38 @@ def _truncate(table: Table, panel: Panel, cut: np.ndarray) -> Table:
 
 def backtest(data_path: Path, cfg: Config, windows: int = 3, stride: Optional[int] = None, refit: bool = False,
              callback: Optional[Callback] = None, out_path: Optional[Path] = None,
-             metrics_path: Optional[Path] = None) -> EvaluationResult:
+             metrics_path: Optional[Path] = None, manifest: Optional[Manifest] = None,
+             config_path: Optional[Path] = None,
+             before_publish: Optional[Callable[["EvaluationResult"], None]] = None) -> EvaluationResult:
     """Train on every series up to its oldest origin (or up to each origin with refit) and
     score forecasts from `windows` origins per series, the newest ending at the series' end."""
     started = time.perf_counter()
-    _check_outputs(out_path, metrics_path)
+    guards.run_paths(data=data_path, config=config_path, output=out_path, metrics=metrics_path, lock=False)
     table = load_table(Path(data_path), cfg.data)
     full = build_panel(table, fill=None)
-    H = resolve(cfg, full.freq, full.lengths)[0].model.horizon
+    first = resolve(cfg, full.freq, full.lengths)[0]  # checks the settings against the whole series
+    H = first.model.horizon
+    explicit_stride = stride is not None
     stride = _checked(windows, stride, H)
+    # Before the training data is cut at the oldest origin: the oldest window needs the history
+    # its scoring reads and, before it, enough points to train on.
+    need, why = _need(cfg.model.input_size, first.data.season, 1 + H + first.training.val_size)
+    if _fits(windows, stride, explicit_stride, H, full.lengths, need, why,
+             len(config_mod.output_quantiles(first.model))) == 0:
+        raise DataError(
+            f"no series of {Path(data_path).name} is long enough to backtest {windows} window(s) of {H} steps: "
+            f"each needs {why}, and the longest series has {int(full.lengths.max())} in all"
+        )
     # The defaults that depend on the data (input_size) follow what the first training sees.
     cfg, _ = resolve(config_mod.replace(cfg, model={"horizon": H}), full.freq, full.lengths - H - (windows - 1) * stride)
     full.fill(cfg.data.fill)
     # Every scored window has input_size points of history (and a season for the baseline).
-    org = origins(full.lengths, H, windows, stride, max(cfg.model.input_size, cfg.data.season))
+    need, why = _need(cfg.model.input_size, cfg.data.season)
+    org = origins(full.lengths, H, windows, stride, need)
     if len(org.series) == 0:
         raise DataError(
             f"no series of {Path(data_path).name} is long enough to backtest {windows} window(s) of {H} steps: "
-            f"each needs input_size {cfg.model.input_size} points of history, and the longest series has "
-            f"{int(full.lengths.max())} in all"
+            f"each needs {why}, and the longest series has {int(full.lengths.max())} in all"
         )
     set_threads(cfg.training.threads)
     dev = select_device(cfg.training.device)
@@ -274,7 +349,7 @@ def backtest(data_path: Path, cfg: Config, windows: int = 3, stride: Optional[in
     result = _result(table, full, last_cfg, org, f, stride)
     result.trainings, result.train_seconds = len(rounds), train_seconds
     result.seconds = time.perf_counter() - started
-    _write(result, out_path, metrics_path)
+    _write(result, out_path, metrics_path, manifest, before_publish)
     return result
 
 

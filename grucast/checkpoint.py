@@ -13,16 +13,16 @@ import pickle
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from grucast import __version__
+from grucast import __version__, guards
 from grucast.config import Config, from_dict, output_quantiles
 from grucast.errors import CheckpointError, ConfigError
 from grucast.features import FeatureSpec
-from grucast.io import Schema, atomic_write
+from grucast.io import Schema
 from grucast.panel import Freq
 
 MAGIC = "grucast-checkpoint"
@@ -46,7 +46,9 @@ class Checkpoint:
     format_version: int = FORMAT_VERSION
 
 
-def save(ckpt: Checkpoint, path: Path) -> None:
+def writer(ckpt: Checkpoint) -> Callable[[Path], None]:
+    """write(tmp) for the checkpoint file: the payload is built here, so whatever can fail in
+    it fails before anything is written (guards.publish makes the file visible)."""
     payload = _plain({
         "format": MAGIC,
         "format_version": FORMAT_VERSION,
@@ -63,13 +65,19 @@ def save(ckpt: Checkpoint, path: Path) -> None:
         "info": ckpt.info,
         **({"resume": ckpt.resume} if ckpt.resume else {}),
     })
+
     def write(tmp: Path) -> None:
         # Through a file object, so the archive inside is named 'archive' and not after the
         # temporary file: the same training gives the same bytes.
         with open(tmp, "wb") as f:
             torch.save(payload, f)
 
-    atomic_write(Path(path), write)
+    return write
+
+
+def save(ckpt: Checkpoint, path: Path) -> None:
+    """Write a checkpoint file atomically (no manifest; api.train publishes one with it)."""
+    guards.publish([guards.Staged(Path(path), writer(ckpt), sidecar=False, what="the checkpoint")])
 
 
 def _plain(obj: Any) -> Any:
@@ -96,10 +104,7 @@ def _plain(obj: Any) -> Any:
 
 def load(path: Path) -> Checkpoint:
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    if path.is_dir():
-        raise CheckpointError(f"{path} is a folder, not a checkpoint file")
+    guards.sniff_checkpoint(path)  # a folder, a device, an absurd size: refused before reading
     damaged = f"{path} is not a grucast checkpoint (damaged, truncated or another kind of file)"
     try:
         with zipfile.ZipFile(path) as z:
@@ -110,7 +115,12 @@ def load(path: Path) -> Checkpoint:
         raise CheckpointError(f"{path} is damaged: the checksum of its part '{bad}' does not match (a disk or copy error?)")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, KeyError) as e:
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path} holds Python objects besides weights and plain values; grucast never runs code from a "
+            "checkpoint, so it refuses this file (grucast's own checkpoints hold none)"
+        ) from None
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, KeyError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path} cannot be read as a grucast checkpoint ({first[:200]})") from None
     if not isinstance(raw, dict) or raw.get("format") != MAGIC:
@@ -146,13 +156,32 @@ def load(path: Path) -> Checkpoint:
         return ckpt
     except (KeyError, TypeError, ValueError, ConfigError) as e:
         reason = str(e).strip().rstrip(".")
-        writer = str(raw.get("grucast_version"))
-        if isinstance(e, ConfigError) and "unknown setting" in reason and writer != __version__:
+        author = str(raw.get("grucast_version"))
+        if isinstance(e, ConfigError) and "unknown setting" in reason and author != __version__:
             raise CheckpointError(
-                f"{path} was written by grucast {writer}, which has settings this grucast {__version__} does not "
-                f"know ({reason}): use grucast {writer} or newer"
+                f"{path} was written by grucast {author}, which has settings this grucast {__version__} does not "
+                f"know ({reason}): use grucast {author} or newer"
             ) from None
         raise CheckpointError(f"{path} is an incomplete or damaged grucast checkpoint ({reason})") from None
+
+
+def _check_freq(freq: Freq) -> None:
+    """ValueError unless pandas knows the frequency and the time zone, and the frequency moves
+    time forward (what predict needs to lay out the horizon)."""
+    import pandas as pd
+
+    if not isinstance(freq.name, str) or not freq.name:
+        raise ValueError("the frequency is missing")
+    try:
+        offset = freq.offset
+        start = pd.Timestamp("2000-01-01", tz=freq.tz)
+        later = start + offset
+        freq.season()
+    except Exception as e:  # pandas raises ValueError, TypeError, KeyError and its own kinds here
+        raise ValueError(f"the frequency {freq.name!r}" + (f" in time zone {freq.tz!r}" if freq.tz else "")
+                         + f" is unknown ({type(e).__name__})") from None
+    if not later > start:
+        raise ValueError(f"the frequency {freq.name!r} does not move time forward")
 
 
 def _check(ckpt: Checkpoint) -> None:
@@ -168,11 +197,15 @@ def _check(ckpt: Checkpoint) -> None:
     if need is None or not all(need) or not s.time_col or s.time_kind not in ("datetime", "int"):
         raise ValueError(f"the data schema does not describe a {s.format!r} file")
     if ckpt.freq.kind == "datetime":
-        ckpt.freq.offset  # raises ValueError for a frequency pandas does not know
+        _check_freq(ckpt.freq)
     elif ckpt.freq.kind != "int" or ckpt.freq.step <= 0:
         raise ValueError("the frequency is not valid")
     if not all(isinstance(v, torch.Tensor) for v in ckpt.state_dict.values()):
         raise ValueError("the weights are not all tensors")
+    bad = [k for k, v in ckpt.state_dict.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ValueError(f"{len(bad)} weight tensor(s) hold NaN or infinite values ({', '.join(bad[:3])}); "
+                         "such a model forecasts nothing")
     f = ckpt.features
     for name in f.past + f.future + f.static_num:
         if name not in f.loc or name not in f.scale or not f.scale[name] > 0:

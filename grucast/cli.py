@@ -3,12 +3,13 @@ command and renders its result. The only module that imports typer."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import typer
 
@@ -123,9 +124,20 @@ def main(
     pass
 
 
+class _CleanFormatter(logging.Formatter):
+    """Log records (which may quote paths and library messages) with control characters escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from grucast.terminal import clean
+
+        return clean(super().format(record), newlines=True)
+
+
 def _setup_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_CleanFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 class Terminated(BaseException):
@@ -137,18 +149,30 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised through a subpro
     raise Terminated()
 
 
+# Failures of the machine rather than of grucast: one Error line, exit 1, not a traceback.
+_IO_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+              errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+              errno.EPERM: "operation not permitted", errno.EIO: "an input/output error",
+              errno.EMFILE: "too many open files", errno.ENFILE: "too many open files"}
+
+
 @contextmanager
 def _user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
-                 log_format: str = "text") -> Iterator[Any]:
+                 log_format: str = "text", preflight: Optional[Callable[[], None]] = None,
+                 sniff: Optional[Callable[[], None]] = None) -> Iterator[Any]:
     """User mistakes end in one 'Error: ...' line and the error's exit code; bugs keep their
-    traceback. SIGINT and SIGTERM end in 130 and 143. With a command name, yields its event log
-    (--log-file / --log-format, runs.EventLog; opened here, so a log that cannot be opened is a
-    user error too): a failure is also an event, and when the log is stderr itself, the only
-    line."""
+    traceback. SIGINT and SIGTERM end in 130 and 143; a full disk, a read-only folder or
+    exhausted memory in 1. preflight() (the run's paths: guards.run_paths) and sniff() (its input
+    files' first bytes) run first, before the log is opened and before torch is imported, so a
+    bad input fails in a fraction of a second; a failed sniff is logged, a failed path check
+    is not (the log itself may be the path at fault).
+    With a command name, yields its event log (--log-file / --log-format, runs.EventLog; opened
+    here, so a log that cannot be opened is a user error too): a failure is also an event, and
+    when the log is stderr itself, the only line."""
     import signal
 
     from grucast.errors import GrucastError
-    from grucast.render import error_line as plain_error_line
+    from grucast.terminal import error_line as plain_error_line
 
     def error_line(message: str, code: int) -> None:
         if log is not None:
@@ -162,6 +186,17 @@ def _user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
         previous = None
     log = None
     try:
+        if preflight is not None:
+            preflight()
+        try:
+            if sniff is not None:
+                sniff()
+        except GrucastError:
+            fmt = log_format.value if isinstance(log_format, Enum) else log_format
+            if command is not None and (log_file is not None or fmt == "json"):  # a log watcher must see it
+                log = _event_log(command, log_file, log_format)
+                log.emit("started", argv=sys.argv[1:])
+            raise
         if command is not None:
             log = _event_log(command, log_file, log_format)
         yield log
@@ -183,11 +218,48 @@ def _user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
         os.dup2(devnull, sys.stdout.fileno())
         os.dup2(devnull, sys.stderr.fileno())
         raise typer.Exit(code=141) from None
+    except MemoryError:
+        error_line("out of memory: the data or the settings need more memory than this machine has; use fewer "
+                   "series, a smaller --batch-size, --input-size or --windows; outputs were left as they were", 1)
+        raise typer.Exit(code=1) from None
+    except OSError as e:
+        if e.errno not in _IO_ERRORS:
+            raise  # anything else is a bug: keep its traceback
+        where = f" {e.filename}" if e.filename else ""
+        error_line(f"cannot use{where}: {_IO_ERRORS[e.errno]}; outputs were left as they were", 1)
+        raise typer.Exit(code=1) from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         if log is not None:
             log.close()
+
+
+class Shown:
+    """What a command shows after its outputs are published, rendered before (api's
+    before_publish): a report that fails to render fails the run with nothing written, and
+    after the publish only finished text is written out."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[Any, str]] = []
+
+    def add(self, console: Any, show: Callable[[Any], None]) -> None:
+        with console.capture() as capture:
+            show(console)
+        self.parts.append((console.file, capture.get()))
+
+    def line(self, console: Any, text: str) -> None:
+        from rich.text import Text
+
+        from grucast.terminal import clean
+
+        self.add(console, lambda c: c.print(Text(clean(text))))
+
+    def flush(self) -> None:
+        for stream, text in self.parts:
+            stream.write(text)
+            stream.flush()
+        self.parts = []
 
 
 def _event_log(command: str, log_file: Optional[Path], log_format: str):
@@ -276,13 +348,26 @@ def train(
     245,000 windows per epoch) in about 5 minutes on 2 CPU cores (13 with --kernel reference).
     """
     _setup_logging(verbose, quiet)
-    with _user_errors("train", log_file, log_format) as log:
+
+    def preflight() -> None:
+        from grucast import guards
+
+        guards.run_paths(data=data, config=config, init_from=init_from, resume=resume, output=output,
+                         log_file=log_file, train=True)
+
+    def sniff() -> None:
+        from grucast import guards
+
+        guards.sniff_data(data, sep=sep)
+        guards.sniff_checkpoint(init_from, "--init-from")
+        guards.sniff_checkpoint(resume, "--resume")
+
+    with _user_errors("train", log_file, log_format, preflight, sniff) as log:
         quiet = quiet or log.stream is not None
-        from grucast import api, render, runs
         from grucast import config as config_mod
-        from grucast.io import preview
 
         log.emit("started", argv=sys.argv[1:], data=str(data), output=str(output))
+
         overrides = {
             "data": _data_overrides(data_format, time_col, id_col, target, fill, duplicates, sep, season,
                                     future_cols, past_cols, static_cols, calendar),
@@ -313,7 +398,15 @@ def train(
                 "kernel": kernel.value if kernel else None,
             },
         }
-        cfg = config_mod.load(config, overrides)
+        cfg = config_mod.load(config, overrides)  # settings and the data fail before torch is imported
+        table = None
+        if init_from is None and resume is None:  # those read DATA with the checkpoint's columns
+            from grucast.io import load_table
+
+            table = load_table(data, cfg.data)
+        from grucast import api, guards, render, runs
+        from grucast.io import preview
+
         err = render.stderr_console()
         chatty = not quiet
 
@@ -336,37 +429,51 @@ def train(
                 for line in summary.warnings:
                     render.warning(err, line)
                 if notes:
-                    err.print("Chose " + ", ".join(notes))
+                    err.print(render.clean("Chose " + ", ".join(notes)))
             if verbose:
                 import yaml
 
                 err.print("Resolved config:\n" + yaml.safe_dump(resolved.to_dict(), sort_keys=False).rstrip())
 
+        shown = Shown()
+
+        def before_publish(result) -> None:
+            if result.gate and chatty:
+                shown.line(err, result.gate[0].upper() + result.gate[1:])
+            if result.short_series and chatty:
+                c = result.config
+                shown.line(err,
+                    f"{len(result.short_series)} series too short for a training window (fewer than "
+                    f"{(c.model.min_input or c.model.input_size) + c.model.horizon + c.training.val_size} points): "
+                    f"{preview(result.short_series)}"
+                )
+            if json_out:
+                text = render.dumps(result.to_dict())
+                shown.parts.append((sys.stdout, text + "\n"))
+            else:
+                shown.add(render.stdout_console(), lambda out: render.train_summary(result, out))
+
         display = render.TrainDisplay(err, quiet=quiet)
         try:
-            with runs.output_lock(output, wait), runs.stop_on_signals() as stop:
+            with guards.lock(output, wait), runs.stop_on_signals() as stop:
                 result = api.train(data, output, cfg, callback=runs.EvalEvents(log, display), on_ready=on_ready,
                                    fail_if_worse_than=fail_if_worse_than, init_from=init_from, resume_from=resume,
-                                   stop=stop)
-                if manifest:
-                    runs.write_manifest(output, runs.train_manifest(result, data))
+                                   stop=stop, manifest=runs.train_manifest if manifest else None,
+                                   before_publish=before_publish, table=table)
         finally:
             display.close()
         log.emit("finished", checkpoint=str(output), metrics=result.metrics, quality_gate=result.gate,
                  seconds=result.seconds, exit_code=0)
-        if result.gate and chatty:
-            err.print(result.gate[0].upper() + result.gate[1:])
-        if result.short_series and chatty:
-            c = result.config
-            err.print(
-                f"{len(result.short_series)} series too short for a training window (fewer than "
-                f"{(c.model.min_input or c.model.input_size) + c.model.horizon + c.training.val_size} points): "
-                f"{preview(result.short_series)}"
-            )
-        if json_out:
-            typer.echo(render.dumps(result.to_dict()))
-        else:
-            render.train_summary(result, render.stdout_console())
+        _log_broken(log, err, quiet)
+        shown.flush()
+
+
+def _log_broken(log, err, quiet: bool) -> None:
+    """A log file that stopped taking lines (a full disk) is a warning, not a failure."""
+    if log is not None and log.broken and not quiet:
+        from grucast import render
+
+        render.warning(err, log.broken)
 
 
 @app.command()
@@ -391,55 +498,77 @@ def predict(
 ) -> None:
     """Forecast the horizon after the last observation of every series in DATA."""
     _setup_logging(verbose, quiet)
-    with _user_errors("predict", log_file, log_format) as log:
+    if output is not None and str(output) == "-":  # -o -: the forecasts as CSV on stdout
+        output, output_format = None, output_format or OutputFormat.csv
+
+    def preflight() -> None:
+        from grucast import guards
+
+        guards.run_paths(model=model, data=data, future=future, output=output, log_file=log_file)
+
+    def sniff() -> None:
+        from grucast import guards
+
+        guards.sniff_checkpoint(model)
+        guards.sniff_data(data)
+        guards.sniff_data(future, "--future")
+
+    with _user_errors("predict", log_file, log_format, preflight, sniff) as log:
         quiet = quiet or log.stream is not None
-        from grucast import api, render, runs
+        from grucast import api, guards, render, runs
+        from grucast import config as config_mod
         from grucast.errors import ConfigError
         from grucast.io import preview
 
         log.emit("started", argv=sys.argv[1:], model=str(model), data=str(data), output=str(output) if output else None)
 
-        if threads is not None and threads <= 0:
-            raise ConfigError(f"--threads must be positive, got {threads}")
+        config_mod.check_threads("--threads", threads)
         age = runs.parse_age(max_age) if max_age is not None else None
         when = runs.parse_as_of(as_of)
         if when is not None and age is None:
             raise ConfigError("--as-of only applies with --max-age")
         part = runs.parse_shard(shard)
-        with runs.output_lock(output, wait):
+        err = render.stderr_console()
+        shown = Shown()
+
+        def described(result, identity):
+            return runs.predict_manifest(result, identity, model, data, future, shard=part, max_age=max_age, as_of=when)
+
+        def before_publish(result) -> None:
+            if result.data.dropped and not quiet:
+                shown.line(err, f"Skipped {len(result.data.dropped)} series with no values to forecast from: "
+                                f"{preview(result.data.dropped)}")
+            if result.skipped and not quiet:
+                shown.line(err,
+                    f"Skipped {len(result.skipped)} series shorter than the {result.min_input} points the model needs: "
+                    f"{preview(result.skipped)}"
+                )
+            if not quiet:
+                for line in result.notes:
+                    shown.add(err, lambda c, line=line: render.warning(c, line, "Note"))
+            fmt = output_format.value if output_format else (None if output else "table")
+            if fmt == "table":
+                out = render.stdout_console()
+                shown.add(out, lambda c: (c.print(render.forecast_title(result)), c.print(render.forecast_table(result))))
+                if len(result.forecasts) > render.MAX_TABLE_ROWS and not quiet:
+                    shown.line(err, f"Showed {render.MAX_TABLE_ROWS} of {len(result.forecasts):,} rows; use -o FILE or "
+                                    "--format csv for all")
+            elif fmt == "csv":  # exact for a pipe; on a terminal, control characters escaped
+                text = result.forecasts.to_csv(index=False)
+                shown.parts.append((sys.stdout, render.clean(text, newlines=True) if sys.stdout.isatty() else text))
+            elif fmt == "json":
+                shown.parts.append((sys.stdout, render.forecast_json(result) + "\n"))
+            if output is not None and not quiet:
+                shown.line(err, f"Wrote {len(result.forecasts):,} forecasts for {result.n_forecast:,} series to {output}")
+
+        with guards.lock(output, wait):
             result = api.predict(model, data, out_path=output, device=device, threads=threads, future_path=future,
-                                 max_age=age, as_of=when, shard=part, kernel=kernel.value)
-            if output is not None and manifest:
-                runs.write_manifest(output, runs.predict_manifest(result, model, data, future, shard=part,
-                                                                  max_age=max_age, as_of=when))
+                                 max_age=age, as_of=when, shard=part, kernel=kernel.value,
+                                 manifest=described if manifest else None, before_publish=before_publish)
         log.emit("finished", output=str(output) if output else None, series=result.n_forecast,
                  skipped=len(result.skipped), rows=len(result.forecasts), seconds=result.seconds, exit_code=0)
-        err = render.stderr_console()
-        if result.data.dropped and not quiet:
-            err.print(f"Skipped {len(result.data.dropped)} series with no values to forecast from: {preview(result.data.dropped)}")
-        if result.skipped and not quiet:
-            err.print(
-                f"Skipped {len(result.skipped)} series shorter than the {result.min_input} points the model needs: "
-                f"{preview(result.skipped)}"
-            )
-        if not quiet:
-            for line in result.notes:
-                render.warning(err, line, "Note")
-        fmt = output_format.value if output_format else (None if output else "table")
-        if fmt == "table":
-            out = render.stdout_console()
-            out.print(render.forecast_title(result))
-            out.print(render.forecast_table(result))
-            if len(result.forecasts) > render.MAX_TABLE_ROWS and not quiet:
-                err.print(
-                    f"Showed {render.MAX_TABLE_ROWS} of {len(result.forecasts):,} rows; use -o FILE or --format csv for all"
-                )
-        elif fmt == "csv":
-            result.forecasts.to_csv(sys.stdout, index=False)
-        elif fmt == "json":
-            typer.echo(render.forecast_json(result))
-        if output is not None and not quiet:
-            err.print(f"Wrote {len(result.forecasts):,} forecasts for {result.n_forecast:,} series to {output}")
+        _log_broken(log, err, quiet)
+        shown.flush()
 
 
 @app.command()
@@ -467,8 +596,13 @@ def check(
     series lengths, gaps, duplicates, constant and too-short series. Exit 0 when it can be
     trained on, 1 when it cannot (with the reasons)."""
     _setup_logging(False, False)
-    with _user_errors():
-        from grucast import api, render
+
+    def preflight() -> None:  # a bad data file is a problem in check's report, not an error
+        from grucast import guards
+
+        guards.run_paths(data=data, config=config)
+
+    with _user_errors(preflight=preflight):
         from grucast import config as config_mod
 
         overrides = {
@@ -477,7 +611,10 @@ def check(
             "model": {"horizon": horizon, "input_size": input_size, "min_input": min_input},
             "training": {"val_size": val_size},
         }
-        result = api.check(data, config_mod.load(config, overrides))
+        cfg = config_mod.load(config, overrides)
+        from grucast import api, render
+
+        result = api.check(data, cfg)
         if json_out:
             typer.echo(render.dumps(result.to_dict()))
         else:
@@ -495,7 +632,13 @@ def info(
     training period and size, validation metrics and the full config. Exit 3 when it cannot
     be read."""
     _setup_logging(False, False)
-    with _user_errors():
+
+    def preflight() -> None:
+        from grucast import guards
+
+        guards.sniff_checkpoint(model)
+
+    with _user_errors(preflight=preflight):
         from grucast import api, render
 
         doc = api.info(model)
@@ -511,13 +654,13 @@ FORECASTS_OUT_OPT = typer.Option(None, "-o", "--output", help="Write every windo
 METRICS_OUT_OPT = typer.Option(None, "--metrics", help="Write the metrics per series and pooled ('(all)') here (CSV, .parquet or .json).")
 
 
-def _report(result, json_out: bool) -> None:
+def _report(result, json_out: bool, shown: Shown) -> None:
     from grucast import render
 
     if json_out:
-        typer.echo(render.dumps(result.to_dict()))
+        shown.parts.append((sys.stdout, render.dumps(result.to_dict()) + "\n"))
     else:
-        render.evaluation_report(result, render.stdout_console())
+        shown.add(render.stdout_console(), lambda out: render.evaluation_report(result, out))
 
 
 @app.command()
@@ -538,15 +681,28 @@ def evaluate(
     """Score a trained model on DATA: forecast the last horizon of every series (or --windows
     origins, --stride apart) from the history before it, beside naive and seasonal naive."""
     _setup_logging(False, quiet)
-    with _user_errors():
-        from grucast import backtest, runs
 
-        with runs.output_locks([output, metrics_out], wait):
-            result = backtest.evaluate(model, data, windows=1 if windows is None else windows, stride=stride, device=device,
-                                       threads=threads, out_path=output, metrics_path=metrics_out)
-            if manifest:
-                runs.evaluation_manifests("evaluate", result, data, model, [output, metrics_out])
-        _report(result, json_out)
+    def preflight() -> None:
+        from grucast import guards
+
+        guards.run_paths(model=model, data=data, output=output, metrics=metrics_out)
+        guards.sniff_checkpoint(model)
+        guards.sniff_data(data)
+
+    with _user_errors(preflight=preflight):
+        from grucast import backtest, guards, runs
+
+        shown = Shown()
+
+        def described(kind, result, identity):
+            return runs.evaluation_manifest("evaluate", result, identity, data, model)
+
+        with guards.locks([output, metrics_out], wait):
+            backtest.evaluate(model, data, windows=1 if windows is None else windows, stride=stride, device=device,
+                              threads=threads, out_path=output, metrics_path=metrics_out,
+                              manifest=described if manifest else None,
+                              before_publish=lambda result: _report(result, json_out, shown))
+        shown.flush()
 
 
 @app.command(name="backtest")
@@ -582,8 +738,14 @@ def backtest_cmd(
     GRU beside naive and seasonal naive, per series and pooled. Settings as for train (--config,
     the data flags, --set section.key=value)."""
     _setup_logging(False, quiet)
-    with _user_errors():
-        from grucast import backtest, render, runs
+
+    def preflight() -> None:
+        from grucast import guards
+
+        guards.run_paths(data=data, config=config, output=output, metrics=metrics_out)
+        guards.sniff_data(data, sep=sep)
+
+    with _user_errors(preflight=preflight):
         from grucast import config as config_mod
 
         overrides = config_mod.merge(
@@ -593,13 +755,20 @@ def backtest_cmd(
              "model": {"horizon": horizon, "input_size": input_size}},
         )
         cfg = config_mod.load(config, overrides)
+        from grucast import backtest, guards, render, runs
+
+        shown = Shown()
+
+        def described(kind, result, identity):
+            return runs.evaluation_manifest("backtest", result, identity, data, None)
+
         display = render.TrainDisplay(render.stderr_console(), quiet=quiet)
         try:
-            with runs.output_locks([output, metrics_out], wait):
-                result = backtest.backtest(data, cfg, windows=3 if windows is None else windows, stride=stride, refit=refit,
-                                           callback=display, out_path=output, metrics_path=metrics_out)
-                if manifest:
-                    runs.evaluation_manifests("backtest", result, data, None, [output, metrics_out])
+            with guards.locks([output, metrics_out], wait):
+                backtest.backtest(data, cfg, windows=3 if windows is None else windows, stride=stride, refit=refit,
+                                  callback=display, out_path=output, metrics_path=metrics_out,
+                                  manifest=described if manifest else None, config_path=config,
+                                  before_publish=lambda result: _report(result, json_out, shown))
         finally:
             display.close()
-        _report(result, json_out)
+        shown.flush()

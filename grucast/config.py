@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ FORMATS = ("auto", "long", "wide")
 FILLS = ("interpolate", "ffill", "zero", "error")
 DUPLICATES = ("error", "mean", "sum", "last", "first")
 SCALERS = ("standard", "robust", "none")
-LOSSES = ("mae", "mse", "huber")
+LOSSES = ("mae", "mse", "huber", "pinball")  # pinball: the loss of every quantile model
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("fp32", "bf16")
 KERNELS = ("auto", "fused", "reference")
@@ -73,7 +75,7 @@ class TrainConfig:
     learning_rate: Optional[float] = None  # 3e-3, or 1e-3 on small data (see api.default_size) when None
     lr_schedule: str = "cosine"  # cosine: decay to 5% of learning_rate over the step budget | constant
     weight_decay: float = 0.0
-    loss: str = "mae"  # mae | mse | huber
+    loss: Optional[str] = None  # mae | mse | huber | pinball; when None: pinball for a quantile model, else mae
     patience: int = 5  # validation checks without improvement before stopping
     eval_every: int = 200  # steps between validation checks (and at the end of every epoch)
     val_size: Optional[int] = None  # last steps of every series held out; one horizon when None
@@ -191,7 +193,7 @@ def _check_type(where: str, value: Any, annotation: Any) -> Any:
         if isinstance(value, str):
             value = _number(value)  # YAML 1.1 reads 1e-3 (no dot) as text
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            return _finite(where, value)
         raise ConfigError(f"{_label(where)} must be a number, got {value!r}")
     if annotation is str:
         if isinstance(value, str):
@@ -211,11 +213,33 @@ def _check_type(where: str, value: Any, annotation: Any) -> Any:
                 v = _number(v) if isinstance(v, str) else v
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
                     raise ConfigError(f"{_label(where)} must be a list of numbers, got {value!r}")
-                out.append(float(v))
+                out.append(_finite(where, v))
             return tuple(out)
         kind = "column names" if item is str else "numbers"
         raise ConfigError(f"{_label(where)} must be a list of {kind}, got {value!r}")
     raise TypeError(f"unsupported config annotation {annotation!r}")  # a bug, not a user error
+
+
+def _finite(where: str, value: float) -> float:
+    """A float setting as a float; NaN, infinity and numbers beyond a float are no setting."""
+    try:
+        out = float(value)
+    except OverflowError:  # an int with more than 308 digits
+        out = math.inf
+    if not math.isfinite(out):
+        raise ConfigError(f"{_label(where)} must be a finite number, got {_show(value)}")
+    return out
+
+
+def _show(value: Any) -> str:
+    """A number as a message shows it: 1,000,000 rather than 1000000; others as repr, shortened."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = f"{value:,}"
+    elif isinstance(value, float):
+        text = f"{value:g}"
+    else:
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _choice(where: str, value: Optional[str], choices: tuple[str, ...]) -> None:
@@ -228,6 +252,25 @@ def _positive(where: str, value: Optional[float], allow_zero: bool = False) -> N
         return
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{_label(where)} must be {'zero or more' if allow_zero else 'positive'}, got {value}")
+
+
+# Absolute caps on the settings no data or machine bounds by itself; far beyond any sensible value,
+# they turn an absurd one into a clear line before any work. Settings measured in time steps
+# (horizon, input_size, min_input, val_size, season) are bounded by the data instead (api.resolve),
+# and the network's size also by this machine's memory (api.resolve, train.memory_estimate).
+MAX_HIDDEN = 16_384  # GRU units: 3 x 16,384^2 x 2 weights per layer is about 6 GB already
+MAX_LAYERS = 64
+MAX_ENSEMBLE = 1_000
+MAX_EMBEDDING = 16_384
+MAX_COUNT = 1_000_000_000  # epochs, max_steps, batch_size, patience, eval_every
+MAX_SEED = 2**63 - 1  # torch seeds are 64-bit; below 2**63 they also fit every signed integer
+MAX_THREADS_PER_CPU = 4  # --threads: at most this many per CPU core of the machine
+MAX_LEARNING_RATE = 10.0  # AdamW steps of this size diverge at once; float32 overflows from about 1e38
+
+
+def _at_most(where: str, value: Optional[int], cap: int, why: str = "") -> None:
+    if value is not None and value > cap:
+        raise ConfigError(f"{_label(where)} must be at most {cap:,}{why}, got {_show(value)}")
 
 
 def _validate(cfg: Config) -> None:
@@ -256,6 +299,16 @@ def _validate(cfg: Config) -> None:
     for level in m.intervals:
         if not 0.0 < level < 100.0:
             raise ConfigError(f"{_label('model.intervals')} must be percentages between 0 and 100, got {level:g}")
+        low = round((100.0 - level) / 200.0, 6)  # its lower bound, as output_quantiles rounds it
+        if low <= 0.0:  # the bounds would be the quantiles 0 and 1
+            raise ConfigError(f"{_label('model.intervals')} must be at most 99.9998 (bounds at the quantiles "
+                              f"0.000001 and 0.999999), got {level!r}")
+        if low >= 0.5:  # both bounds would be the median
+            raise ConfigError(f"{_label('model.intervals')} must be at least 0.0002 (bounds at the quantiles "
+                              f"0.499999 and 0.500001), got {level!r}")
+    if m.quantiles and not m.intervals and set(m.quantiles) == {0.5}:
+        raise ConfigError(f"{_label('model.quantiles')} 0.5 alone is the median, which the point forecast already is: "
+                          "add other quantiles (e.g. 0.1,0.5,0.9) or leave --quantiles out")
     _positive("model.min_input", m.min_input)
     if m.min_input is not None and m.input_size is not None and m.min_input > m.input_size:
         raise ConfigError(f"{_label('model.min_input')} ({m.min_input}) cannot exceed input_size ({m.input_size})")
@@ -264,6 +317,10 @@ def _validate(cfg: Config) -> None:
     _positive("model.hidden_size", m.hidden_size)
     _positive("model.num_layers", m.num_layers)
     _positive("model.ensemble", m.ensemble)
+    _at_most("model.hidden_size", m.hidden_size, MAX_HIDDEN)
+    _at_most("model.num_layers", m.num_layers, MAX_LAYERS)
+    _at_most("model.ensemble", m.ensemble, MAX_ENSEMBLE)
+    _at_most("model.series_embedding", m.series_embedding, MAX_EMBEDDING)
     if not 0.0 <= m.dropout < 1.0:
         raise ConfigError(f"{_label('model.dropout')} must be in [0, 1), got {m.dropout}")
     _choice("model.scaler", m.scaler, SCALERS)
@@ -271,7 +328,16 @@ def _validate(cfg: Config) -> None:
     _positive("training.max_steps", t.max_steps)
     _positive("training.batch_size", t.batch_size)
     _positive("training.learning_rate", t.learning_rate)
+    if t.learning_rate is not None and t.learning_rate > MAX_LEARNING_RATE:
+        raise ConfigError(f"{_label('training.learning_rate')} must be at most {MAX_LEARNING_RATE:g}, got {t.learning_rate:g}")
     _positive("training.weight_decay", t.weight_decay, allow_zero=True)
+    if t.learning_rate is not None and t.weight_decay * t.learning_rate >= 1.0:
+        # AdamW multiplies every weight by 1 - learning_rate x weight_decay at each step.
+        raise ConfigError(
+            f"{_label('training.weight_decay')} times the learning rate must be below 1 (AdamW scales the weights by "
+            f"1 - learning_rate x weight_decay every step), got {t.weight_decay:g} x {t.learning_rate:g}; at this "
+            f"learning rate weight_decay must be below {1.0 / t.learning_rate:g}"
+        )
     _choice("training.loss", t.loss, LOSSES)
     _choice("training.lr_schedule", t.lr_schedule, SCHEDULES)
     _choice("training.precision", t.precision, PRECISIONS)
@@ -281,6 +347,12 @@ def _validate(cfg: Config) -> None:
     _positive("training.grad_clip", t.grad_clip, allow_zero=True)
     _positive("training.seed", t.seed, allow_zero=True)
     _positive("training.threads", t.threads)
+    for name in ("epochs", "max_steps", "batch_size", "patience", "eval_every"):
+        _at_most(f"training.{name}", getattr(t, name), MAX_COUNT)
+    members = m.ensemble or 1
+    _at_most("training.seed", t.seed, MAX_SEED - (members - 1),
+             f" with ensemble {members} (network k is seeded with seed + k, below 2**63)" if members > 1 else
+             " (torch takes seeds below 2**63)")
     check_device("training.device", t.device)
     _choice("training.kernel", t.kernel, KERNELS)
     if m.horizon is not None and t.val_size is not None and t.val_size < m.horizon:
@@ -291,8 +363,78 @@ def _validate(cfg: Config) -> None:
 
 
 def check_device(where: str, spec: str) -> None:
-    if not (spec in ("auto", "cpu", "cuda") or (spec.startswith("cuda:") and spec[5:].isdigit())):
+    if not (spec in ("auto", "cpu", "cuda") or (spec.startswith("cuda:") and spec[5:].isascii() and spec[5:].isdigit())):
         raise ConfigError(f"{_label(where)} must be auto, cpu, cuda or cuda:N; got '{spec}'")
+
+
+def train_loss(m: ModelConfig, t: TrainConfig) -> str:
+    """The loss a model with these settings trains with: pinball for a quantile model (an old
+    checkpoint's 'mae' there meant it too), else the one named, mae when none is. ConfigError
+    for mse or huber with quantiles, and pinball without."""
+    if m.quantiles or m.intervals:
+        if t.loss in ("mse", "huber"):
+            flag = "--quantiles" if m.quantiles else "--intervals"
+            raise ConfigError(
+                f"{_label('training.loss')} is {t.loss}, but a model with {flag} forecasts quantiles and trains "
+                f"with the pinball loss: leave --loss out (or set it to pinball)"
+            )
+        return "pinball"
+    if t.loss == "pinball":
+        raise ConfigError(f"{_label('training.loss')} pinball is the loss of quantile models: give --quantiles or "
+                          "--intervals too, or choose mae, mse or huber")
+    return t.loss or "mae"
+
+
+def cpu_count() -> int:
+    return os.cpu_count() or 1
+
+
+def max_threads() -> int:
+    """The most CPU threads a run may ask for on this machine."""
+    return MAX_THREADS_PER_CPU * cpu_count()
+
+
+def check_threads(where: str, threads: Optional[int]) -> None:
+    """ConfigError unless threads is None or a whole number from 1 to max_threads(): torch tries
+    to start as many as asked and runs out of memory long before 100,000."""
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise ConfigError(f"{_label(where)} must be a whole number, got {threads!r}")
+    if threads < 1:
+        raise ConfigError(f"{_label(where)} must be positive, got {threads}")
+    if threads > max_threads():
+        n = cpu_count()
+        raise ConfigError(
+            f"{_label(where)} is {threads:,}, but this machine has {n} CPU core{'s' if n != 1 else ''} and grucast "
+            f"runs at most {max_threads():,} threads ({MAX_THREADS_PER_CPU} per core): use --threads {n} or fewer, "
+            "or leave it out for torch's default"
+        )
+
+
+def machine_memory() -> Optional[int]:
+    """Bytes of physical memory of this machine; None where the system does not say."""
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return pages * size if pages > 0 and size > 0 else None
+
+
+def format_bytes(n: float) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def check_memory(what: str, need: int, hint: str) -> None:
+    """ConfigError when an estimate of the memory something needs exceeds this machine's
+    physical memory: a clear line before the allocation rather than the OOM killer after it."""
+    total = machine_memory()
+    if total is not None and need > total:
+        raise ConfigError(f"{what} would need about {format_bytes(need)} of memory, more than this machine's "
+                          f"{format_bytes(total)}; {hint}")
 
 
 def _section(name: str, cls: type, values: dict[str, Any]) -> Any:
@@ -331,15 +473,99 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> Config:
     return cfg
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines; a larger file is the wrong file
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, where: str, first: int, second: int):
+        super().__init__(where)
+        self.where, self.first, self.second = where, first, second
+
+
+_LOADER: Any = None
+
+
+def _yaml_loader() -> Any:
+    """yaml.SafeLoader that refuses a key given twice in one mapping (SafeLoader keeps the last
+    silently). Made on first use: yaml is imported only when a config is read."""
+    global _LOADER
+    if _LOADER is not None:
+        return _LOADER
     import yaml
 
+    class Loader(yaml.SafeLoader):
+        def construct_document(self, node):
+            self._paths = {}
+            self._name_mappings(node, "")
+            return super().construct_document(node)
+
+        def _name_mappings(self, node, path):
+            """Remember the dotted path (model, model.x) of every mapping, for messages."""
+            if isinstance(node, yaml.MappingNode):
+                if id(node) in self._paths:
+                    return  # an alias: already named
+                self._paths[id(node)] = path
+                for key, value in node.value:
+                    name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                    self._name_mappings(value, f"{path}.{name}" if path else str(name))
+            elif isinstance(node, yaml.SequenceNode):
+                for item in node.value:
+                    self._name_mappings(item, path)
+
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, int] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue  # '<<: *base' merges on purpose; its keys may be overridden
+                    try:
+                        key = self.construct_object(key_node, deep=True)
+                        hash(key)
+                    except (yaml.YAMLError, TypeError):
+                        continue  # the constructor itself reports an unusable key
+                    line = key_node.start_mark.line + 1
+                    if key in seen:
+                        path = getattr(self, "_paths", {}).get(id(node), "")
+                        raise _DuplicateKey(f"{path}.{key}" if path else str(key), seen[key], line)
+                    seen[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    _LOADER = Loader
+    return Loader
+
+
+def _yaml(text: str) -> Any:
+    """YAML text read safely (no Python objects), a key given twice raising _DuplicateKey."""
+    import yaml
+
+    return yaml.load(text, Loader=_yaml_loader())
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML config file; ConfigError (one line) when it is missing, a folder, not
+    a regular file, unreadable, far too large, not valid YAML or gives a key twice."""
+    import yaml
+
+    from grucast.sniff import regular_file
+
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+    st = regular_file(path, "--config", ConfigError, "config file", missing="config file")
+    if st.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {path} is {format_bytes(st.st_size)}, far larger than a grucast config can be "
+                          f"(at most {format_bytes(MAX_CONFIG_BYTES)}): is it the right file?")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        text = path.read_text(encoding="utf-8")
+    except PermissionError:
+        raise ConfigError(f"cannot read config file {path}: permission denied") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not valid YAML: it is not UTF-8 text") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror or e}") from None
+    try:
+        raw = _yaml(text)
+    except _DuplicateKey as e:
+        raise ConfigError(f"config file {path} gives {e.where} twice (lines {e.first} and {e.second}): keep one") from None
+    except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         at = f" at line {where.line + 1}" if where is not None else ""
         raise ConfigError(f"config file {path} is not valid YAML{at}") from None
@@ -361,7 +587,10 @@ def load(path: Optional[Path] = None, overrides: Optional[dict[str, dict[str, An
                 if not isinstance(merged[section], dict):
                     merged[section] = {}
                 merged[section][key] = value
-    return from_dict(merged, source=str(path) if path else "settings")
+    cfg = from_dict(merged, source=str(path) if path else "settings")
+    check_threads("training.threads", cfg.training.threads)  # this machine's limit: not for stored configs
+    train_loss(cfg.model, cfg.training)
+    return cfg
 
 
 def parse_sets(items: typing.Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -375,9 +604,13 @@ def parse_sets(items: typing.Iterable[str]) -> dict[str, dict[str, Any]]:
         if not eq or not dot:
             raise ConfigError(f"--set takes section.key=value (for example model.hidden_size=32), got '{item}'")
         try:
-            parsed = yaml.safe_load(value)
+            parsed = _yaml(value)
+        except _DuplicateKey as e:
+            raise ConfigError(f"--set {item}: the value gives {e.where} twice") from None
         except yaml.YAMLError:
             parsed = value
+        if parsed is None:
+            raise ConfigError(f"--set {key.strip()}= gives no value; write section.key=value")
         out.setdefault(section, {})[name] = parsed
     return out
 

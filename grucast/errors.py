@@ -25,6 +25,12 @@ class DataError(GrucastError):
     """An input data file cannot be read or does not make sense as time series."""
 
 
+class PathError(GrucastError):
+    """A run's files clash or cannot be written: an output that is one of its inputs, two
+    outputs that are one file, an output that is a link, folder or device, a lock file that is
+    not grucast's, a folder that is missing, read-only or full."""
+
+
 class CheckpointError(GrucastError):
     """A checkpoint file is missing, damaged, foreign, from an incompatible version, or (for
     --resume and --init-from) trained on data of another shape."""

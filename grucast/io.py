@@ -1,5 +1,5 @@
-"""Files in and out: read CSV/Parquet time series (long, wide or single) into one tidy frame, and
-write outputs atomically.
+"""Files in: read CSV/Parquet time series (long, wide or single) into one tidy frame (after the
+checks of grucast.sniff). Outputs are written by grucast.writers and published by grucast.guards.
 
 The tidy frame has one row per observation and the columns ``series_id`` (str), ``time``
 (datetime64 or int64), ``y`` (float64, NaN where the file has an empty value) and ``line`` (the
@@ -10,17 +10,17 @@ the file these came from, so that ``predict`` reads new files exactly as ``train
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 
 from grucast.config import DataConfig
-from grucast.errors import ConfigError, DataError
+from grucast.errors import DataError
+from grucast.sniff import MAX_COLUMNS, Layout, csv_layout, one_line, parquet_head, refuse_duplicates, regular_file
 
 TIME_NAMES = ("timestamp", "ds", "date", "datetime", "date_time", "time", "ts", "period", "step", "t")
 ID_NAMES = ("series_id", "unique_id", "id", "series", "item_id", "ts_id", "key")
@@ -99,59 +99,140 @@ class Table:
 # ---------------------------------------------------------------- reading
 
 
-def separator(spec: Optional[str]) -> Optional[str]:
-    """The field separator a user means: 'tab' and '\\t' are a tab."""
-    if spec in ("tab", "\\t"):
-        return "\t"
-    return spec
+_BLANK = "\x00unnamed "  # placeholder of a column without a name until it is dropped or refused
 
 
-def _read_csv(path: Path, sep: str) -> pd.DataFrame:
+def _csv_options(layout: Layout) -> dict:
+    opts = dict(sep=layout.sep, skipinitialspace=True, skip_blank_lines=False, index_col=False)
+    if layout.names is not None:
+        names = [n if n else f"{_BLANK}{i}" for i, n in enumerate(layout.names)]
+        opts.update(header=0, names=names, skiprows=layout.skip)
+    return opts
+
+
+def _read_csv(path: Path, layout: Layout) -> pd.DataFrame:
     # Blank lines are read as empty rows and then dropped, so that row i is line i + 2 of the
-    # file and error messages point at the right line.
-    df = pd.read_csv(path, sep=sep, skipinitialspace=True, skip_blank_lines=False)
+    # file (+ the blank lines before the header) and error messages point at the right line.
+    import warnings
+
+    with warnings.catch_warnings():
+        # More fields in the first row than the header has names: pandas would make the first
+        # column the index (shifting every value one column) or drop the extra fields.
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            df = pd.read_csv(path, **_csv_options(layout))
+        except pd.errors.ParserWarning:
+            n = f" ({len(layout.names)})" if layout.names is not None else ""
+            raise DataError(
+                f"line {layout.skip + 2} of {path} has more fields than the header (line {layout.skip + 1}) has "
+                f"column names{n}; give every column a name"
+            ) from None
+    if layout.skip:
+        df.index = df.index + layout.skip
     return df[df.notna().any(axis=1)]
+
+
+_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 def read_file(path: Path, sep: Optional[str] = None) -> tuple[pd.DataFrame, str]:
     """The raw table of a CSV or Parquet file (by extension) and the separator used, with clear
     errors. Without sep, a comma is tried first, then ';', tab and '|' when a comma gives one
     column whose name holds one of them."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"file not found: {path}")
-    if path.is_dir():
-        raise DataError(f"{path} is a folder, not a data file")
+    df, layout, _ = _read(Path(path), sep)
+    return df, layout.sep if layout else ""
+
+
+def _read(path: Path, sep: Optional[str]) -> tuple[pd.DataFrame, Optional[Layout], list[str]]:
+    """read_file, with the CSV layout (None for Parquet) and notes on columns left out."""
+    regular_file(path, "DATA", DataError, "data file")
     suffix = path.suffix.lower()
-    used = ""
+    layout = None
     try:
         if suffix in (".parquet", ".pq"):
-            try:
-                df = pd.read_parquet(path).reset_index(drop=True)
-            except ImportError:
-                raise DataError("reading Parquet needs pyarrow: pip install 'grucast[parquet]'") from None
+            df = _read_parquet(path)
         else:
-            used = separator(sep) or ","
-            df = _read_csv(path, used)
-            if sep is None and len(df.columns) == 1:
-                name = str(df.columns[0])
-                for other in (";", "\t", "|"):
-                    if other in name:
-                        used = other
-                        df = _read_csv(path, used)
-                        break
+            layout = csv_layout(path, sep)
+            df = _read_csv(path, layout)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
     except pd.errors.ParserError as e:
-        raise DataError(f"{path} is not a readable CSV file: {str(e).strip().splitlines()[-1]}") from None
+        m = _FIELDS.search(str(e))
+        if m:
+            raise DataError(
+                f"line {m.group(2)} of {path} has {m.group(3)} fields, but the header has {m.group(1)} columns"
+            ) from None
+        raise DataError(f"{path} is not a readable CSV file: {one_line(e)}") from None
     except UnicodeDecodeError:
-        raise DataError(f"{path} is not a text CSV file (it is not valid UTF-8)") from None
+        raise DataError(f"{path} is not UTF-8 text; save it as UTF-8 (CSV UTF-8)") from None
+    except DataError:
+        raise
+    except MemoryError:
+        raise DataError(f"{path} ({path.stat().st_size:,} bytes) is too large to read into this machine's memory") from None
     except (OSError, ValueError) as e:
-        raise DataError(f"cannot read {path}: {e}") from None
+        raise DataError(f"cannot read {path}: {one_line(e)}") from None
     df.columns = [str(c).strip() for c in df.columns]
+    refuse_duplicates(path, list(df.columns))
+    notes = _unnamed(df, path, pandas_names=layout is not None and layout.names is None)
     if len(df) == 0:
         raise DataError(f"{path} has a header but no data rows")
-    return df, used
+    return df, layout, notes
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    parquet_head(path)
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError("reading Parquet needs pyarrow: pip install 'grucast[parquet]'") from None
+    try:
+        names = pq.read_schema(path).names
+    except Exception as e:  # pyarrow.ArrowInvalid and friends: a damaged file
+        raise DataError(f"{path} is not a readable Parquet file: {one_line(e)}") from None
+    refuse_duplicates(path, [str(n) for n in names])
+    if len(names) > MAX_COLUMNS:
+        raise DataError(f"{path} has {len(names):,} columns; grucast reads at most {MAX_COLUMNS:,}")
+    try:
+        df = pd.read_parquet(path)
+    except MemoryError:
+        raise
+    except Exception as e:
+        raise DataError(f"{path} is not a readable Parquet file: {one_line(e)}") from None
+    # A named index (a DatetimeIndex written by pandas) is a column of the data; a bare row
+    # number is not.
+    if any(n is not None for n in df.index.names):
+        df = df.reset_index()
+    return df.reset_index(drop=True)
+
+
+def _unnamed(df: pd.DataFrame, path: Path, pandas_names: bool) -> list[str]:
+    """Columns without a name in the header: an empty one (a trailing separator on every line)
+    or a first column of row numbers (pandas' to_csv writes one) are left out with a note; any
+    other is refused, because nothing could name it in a setting or a forecast."""
+    notes = []
+    for i, col in enumerate(list(df.columns)):
+        blank = not col or col.startswith(_BLANK) or (pandas_names and col == f"Unnamed: {i}")
+        if not blank:
+            continue
+        s = df[col]
+        if s.isna().all():
+            notes.append(f"ignoring column {i + 1} (no name, no values)")
+        elif i == 0 and _row_numbers(s):
+            notes.append("ignoring the first column (no name; row numbers)")
+        else:
+            raise DataError(
+                f"column {i + 1} of {path} has no name in the header; name it (or remove it) so that it can be used"
+            )
+        del df[col]
+    return notes
+
+
+def _row_numbers(s: pd.Series) -> bool:
+    """0, 1, 2, ... (or from 1) down the rows, blank lines skipped."""
+    if not pd.api.types.is_integer_dtype(s) or len(s) == 0:
+        return False
+    v = s.to_numpy()
+    return int(v[0]) in (0, 1) and bool((np.diff(v) == np.diff(np.asarray(s.index))).all())
 
 
 def _lines(index: pd.Index) -> np.ndarray:
@@ -201,6 +282,12 @@ def _is_label_column(s: pd.Series) -> bool:
 def detect_schema(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list[str]]:
     """Which columns hold time, series id, target and covariates; explicit settings win over
     detection, and a column named as a covariate is never taken for anything else."""
+    _check_roles(cfg)
+    if len(df.columns) == 1:
+        raise DataError(
+            f"{path.name} has a single column ('{df.columns[0]}'); a time series needs a time column and a column "
+            "of values (if the file separates its fields otherwise, pass --sep)"
+        )
     covariates = cfg.future_covariates + cfg.past_covariates + cfg.static_covariates
     for col in covariates:
         _need(df, col, "covariate", path)
@@ -238,11 +325,41 @@ def detect_schema(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema
     return schema, notes
 
 
+def _check_roles(cfg: DataConfig) -> None:
+    """Settings that give one column two roles: the time, the id, a target, a covariate."""
+    if cfg.target is not None and not cfg.target.replace(",", "").strip():
+        raise DataError(f"--target {cfg.target!r} names no column; give the column(s) to forecast")
+    targets = [t.strip() for t in (cfg.target or "").split(",") if t.strip()]
+    if len(set(targets)) < len(targets):
+        raise DataError(f"--target names a column twice: {cfg.target}")
+    roles: list[tuple[str, str]] = []
+    if cfg.time_col is not None:
+        roles.append((cfg.time_col, "the time column"))
+    if cfg.id_col is not None:
+        roles.append((cfg.id_col, "the id column"))
+    roles += [(t, "the target") for t in targets]
+    for cols, kind in ((cfg.future_covariates, "future"), (cfg.past_covariates, "past"), (cfg.static_covariates, "static")):
+        roles += [(c, f"a {kind} covariate") for c in cols]
+    seen: dict[str, str] = {}
+    for col, role in roles:
+        if col in seen:
+            if seen[col] == role:
+                raise DataError(f"column '{col}' is named twice as {role}")
+            raise DataError(f"column '{col}' cannot be both {seen[col]} and {role}; give every column one role")
+        seen[col] = role
+
+
 def _need_targets(df: pd.DataFrame, spec: str, path: Path) -> str:
     """The target column(s) a user named, each checked: 'a,b' is two."""
     names = [t.strip() for t in spec.split(",") if t.strip()]
     for name in names:
         _need(df, name, "target", path)
+        if _all_text(df[name]):
+            first, line = _first_text(df[name])
+            raise DataError(
+                f"--target names '{name}', which holds text ('{first}' at line {line}), not numbers to forecast; "
+                "pass --target with a column of numbers (a column of labels is a series id: --id-col)"
+            )
     if len(set(names)) < len(names):
         raise DataError(f"--target names a column twice: {spec}")
     return ",".join(names)
@@ -258,12 +375,17 @@ def _detect(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list
         time_col = _need(df, cfg.time_col, "time", path)
     else:
         named = _named(cols, TIME_NAMES)
+        if len(named) == 1 and named[0] in chosen:
+            raise DataError(
+                f"--target names '{named[0]}', which is the time column; pass --target with the column(s) to "
+                "forecast (or --time-col, if the time is in another column)"
+            )
         if len(named) == 1:
             time_col = named[0]
         elif len(named) > 1:
             raise DataError(f"several columns could hold the time ({', '.join(named)}); pass --time-col")
         else:
-            found = [c for c in cols if _looks_like_time(df[c])]
+            found = [c for c in cols if c not in chosen and _looks_like_time(df[c])]
             if len(found) != 1:
                 raise DataError(f"could not tell which column holds the time (columns: {cols_text}); pass --time-col")
             time_col = found[0]
@@ -334,8 +456,32 @@ def _detect(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list
         ignored = [c for c in rest if c != named[0]]
         notes += [f"target '{named[0]}'", f"ignoring columns {', '.join(ignored)}"]
         return Schema("single", time_col, target=named[0]), ["single series"] + notes
+    for col in rest:
+        if _is_label_column(df[col]):
+            first, line = _first_text(df[col])
+            raise DataError(
+                f"column '{col}' holds text ('{first}' at line {line}), but read as a wide file every column but the "
+                f"time '{time_col}' is a series of numbers; if it names the series, pass --id-col {col}"
+                + (" instead of --format wide" if cfg.format == "wide" else "")
+            )
     notes.append(f"{len(rest)} series columns ({preview(rest, 4)})")
     return Schema("wide", time_col, series_cols=tuple(rest)), ["wide format"] + notes
+
+
+def _all_text(s: pd.Series) -> bool:
+    """Labels, not numbers with a few placeholders: no value of the column reads as a number."""
+    if not _is_label_column(s):
+        return False
+    text = s.dropna().astype(str).str.strip().head(200)
+    return bool(pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce").isna().all())
+
+
+def _first_text(s: pd.Series) -> tuple[str, int]:
+    """The first value of a column that is not a number, and its line."""
+    text = s.dropna().astype(str).str.strip()
+    bad = pd.to_numeric(text, errors="coerce").isna()
+    i = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
+    return text.iloc[i], int(_lines(text.index[i:i + 1])[0])
 
 
 def preview(items: list[str], n: int = 5) -> str:
@@ -385,6 +531,13 @@ def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[p
                     f"time column '{col}' holds a fractional number {float(v[i])!r} at line {lines[i]}; "
                     "use integer steps or datetimes"
                 )
+        huge = np.flatnonzero(np.abs(v.astype(np.float64)) > _MAX_STEP)
+        if len(huge):
+            i = int(huge[0])
+            raise DataError(
+                f"time column '{col}' holds the step {v[i]} at line {lines[i]}, beyond ±{_MAX_STEP:,} (2^53); "
+                "use smaller integer steps or datetimes"
+            )
         return pd.Series(v.astype(np.int64), index=s.index), "int"
     if pd.api.types.is_datetime64_any_dtype(s):
         parsed = s
@@ -397,6 +550,9 @@ def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[p
     return parsed, "datetime"
 
 
+_MAX_STEP = 2 ** 53  # integer time steps beyond are not exact as floats, and their spans overflow
+
+
 def _changing_offsets(text: pd.Series, kwargs: dict) -> pd.Series:
     """Stamps whose UTC offset changes (daylight saving) cannot share one fixed zone. Dates at
     local midnight are kept as the dates they are (a day is a day, whatever the offset);
@@ -405,6 +561,25 @@ def _changing_offsets(text: pd.Series, kwargs: dict) -> pd.Series:
     if not wall.isna().any() and (wall == wall.dt.normalize()).all():
         return wall
     return pd.to_datetime(text, errors="coerce", utc=True, **kwargs)
+
+
+# A time of day followed by a UTC offset or Z: 10:00+01:00, 10:00:00.5-0500, T10:00Z.
+_ZONED = re.compile(r"\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d\d(?::?\d\d)?)$", re.IGNORECASE)
+
+
+def _refuse_mixed_zones(codes: np.ndarray, distinct: pd.Series, col: str, lines: np.ndarray) -> None:
+    """Times with a UTC offset and times without one in one column: pandas would read the
+    naive ones as UTC, which is a guess (they may be local time). Refused, naming one of each."""
+    zoned = distinct.astype(str).str.strip().str.contains(_ZONED).to_numpy()
+    if zoned.all() or not zoned.any():
+        return
+    first_row = pd.Series(np.arange(len(codes))).groupby(codes).first()  # distinct code -> first row
+    at = lambda k: int(lines[first_row[k]])  # noqa: E731
+    z, n = int(np.flatnonzero(zoned)[0]), int(np.flatnonzero(~zoned)[0])
+    raise DataError(
+        f"column '{col}' mixes times with a UTC offset ('{distinct.iloc[z]}' at line {at(z)}) and times without "
+        f"one ('{distinct.iloc[n]}' at line {at(n)}); write every time with its offset, or none"
+    )
 
 
 def _yyyymmdd(s: pd.Series) -> Optional[pd.Series]:
@@ -436,6 +611,7 @@ def _parse_datetimes(codes: np.ndarray, distinct: pd.Series, index: pd.Index, co
                 except ValueError as e:
                     if "timezone" not in str(e).lower():
                         raise
+                    _refuse_mixed_zones(codes, distinct, col, lines)
                     once = _changing_offsets(distinct, kwargs)
         except (ValueError, TypeError, OverflowError):
             continue
@@ -444,6 +620,7 @@ def _parse_datetimes(codes: np.ndarray, distinct: pd.Series, index: pd.Index, co
             return parsed
         if best is None:
             best = parsed
+    _refuse_mixed_zones(codes, distinct, col, lines)
     bad = np.flatnonzero(best.isna().to_numpy()) if best is not None else np.array([0])
     i = int(bad[0])
     hint = " (integer steps are allowed too)" if expected_kind is None else ""
@@ -495,7 +672,8 @@ def _parse_values(s: pd.Series, col: str, decimal_comma: bool = False, flags: bo
     huge = np.flatnonzero(np.abs(v) > _FLOAT32_MAX)
     if len(huge):
         i = int(huge[0])
-        raise DataError(f"value {v[i]:g} in column '{col}' at line {_lines(s.index)[i]} is too large (beyond 3.4e38)")
+        raise DataError(f"value {v[i]:g} in column '{col}' at line {_lines(s.index)[i]} is too large: grucast "
+                        f"reads values up to ±{_FLOAT32_MAX:.1e} (float32, with room for arithmetic); rescale the column")
     return v
 
 
@@ -566,7 +744,7 @@ def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[
     for col in schema.static_cols:
         frame[STATIC + col] = np.tile(_static_values(df[col], col, decimal_comma).to_numpy(), copies)
     notes = list(notes or [])
-    frame = _duplicates(frame, schema, duplicates, notes)
+    frame = _duplicates(frame, schema, duplicates, notes, like_model=expected_kind is not None)
     return Table(frame=frame, schema=schema, path=Path(path), notes=notes, parts=parts)
 
 
@@ -583,7 +761,8 @@ def _static_values(s: pd.Series, col: str, decimal_comma: bool) -> pd.Series:
         return text.where(s.notna() & (text != ""), None).astype(object)
 
 
-def _duplicates(frame: pd.DataFrame, schema: Schema, policy: str, notes: list[str]) -> pd.DataFrame:
+def _duplicates(frame: pd.DataFrame, schema: Schema, policy: str, notes: list[str],
+                like_model: bool = False) -> pd.DataFrame:
     # One int64 key per row, sorted: hashing (id text, timestamp) pairs of millions of rows
     # would cost gigabytes, and the usual answer (no duplicates) needs no more than this.
     times = frame["time"]
@@ -618,7 +797,10 @@ def _duplicates(frame: pd.DataFrame, schema: Schema, policy: str, notes: list[st
             break
     n = int(d.groupby(["series_id", "time"]).ngroups)
     hint = "pass --duplicates mean, sum, last or first to aggregate them"
-    if schema.format != "long":
+    if schema.format == "single" and like_model:
+        hint = (f"the model was trained on a single series: if the file holds several, train a model on it in "
+                f"long format; else {hint}")
+    elif schema.format != "long" and not like_model:
         hint = f"if the file holds several series in long format, pass --id-col; else {hint}"
     raise DataError(f"{n} duplicate timestamp(s) within a series: " + "; ".join(examples) + "; " + hint)
 
@@ -629,12 +811,13 @@ def _fmt_time(t) -> str:
     return str(t)
 
 
-def _ids_as_written(df: pd.DataFrame, schema: Schema, path: Path, sep: str) -> pd.DataFrame:
+def _ids_as_written(df: pd.DataFrame, schema: Schema, path: Path, layout: Optional[Layout]) -> pd.DataFrame:
     """Series ids exactly as the file writes them: '007' stays '007', not the number 7."""
-    if schema.format != "long" or sep == "" or not pd.api.types.is_numeric_dtype(df[schema.id_col]):
+    if schema.format != "long" or layout is None or not pd.api.types.is_numeric_dtype(df[schema.id_col]):
         return df
-    ids = pd.read_csv(path, sep=sep, usecols=[schema.id_col], dtype=str, skip_blank_lines=False,
-                      skipinitialspace=True)[schema.id_col]
+    opts = _csv_options(layout)
+    ids = pd.read_csv(path, **opts, usecols=[schema.id_col], dtype=str)[schema.id_col]
+    ids.index = ids.index + (layout.skip if layout.names is not None else 0)
     df = df.copy()
     df[schema.id_col] = ids.loc[df.index]
     return df
@@ -642,41 +825,82 @@ def _ids_as_written(df: pd.DataFrame, schema: Schema, path: Path, sep: str) -> p
 
 def load_table(path: Path, cfg: DataConfig) -> Table:
     """Read a file and find its series, detecting what the settings leave open."""
-    df, sep = read_file(path, cfg.sep)
+    df, layout, read_notes = _read(Path(path), cfg.sep)
     schema, notes = detect_schema(df, cfg, Path(path))
-    df = _ids_as_written(df, schema, Path(path), sep)
+    df = _ids_as_written(df, schema, Path(path), layout)
+    sep = layout.sep if layout else ""
     if sep not in (",", ""):
         notes.append(f"separator {sep!r}")
-    return to_table(df, schema, Path(path), notes, duplicates=cfg.duplicates, sep=sep)
+    return to_table(df, schema, Path(path), notes + read_notes, duplicates=cfg.duplicates, sep=sep)
+
+
+def _trained_on(schema: Schema) -> str:
+    """The layout a model reads, for messages about a file that does not have it."""
+    quoted = lambda cols: ", ".join(f"'{c}'" for c in cols)  # noqa: E731
+    covs = list(schema.future_cols + schema.past_cols + schema.static_cols)
+    if schema.format == "long":
+        return f"a long file of columns {quoted([schema.id_col, schema.time_col, *schema.targets, *covs])}"
+    if schema.format == "wide":
+        return f"a wide file: time column '{schema.time_col}' and one column per series"
+    return f"a single series in columns {quoted([schema.time_col, *schema.targets, *covs])}"
+
+
+def _need_trained(df: pd.DataFrame, schema: Schema, path: Path, future: bool = False) -> None:
+    """Every column the model reads, or one line naming the missing one and the file's columns.
+    A future file needs no target and no past or static covariates."""
+    wanted = [(schema.time_col, "time"), (schema.id_col, "id")]
+    if not future:
+        wanted += [(t, "target") for t in schema.targets]
+        wanted += [(c, "past covariate") for c in schema.past_cols]
+        wanted += [(c, "static covariate") for c in schema.static_cols]
+    wanted += [(c, "future covariate") for c in schema.future_cols]
+    for col, role in wanted:
+        if col is not None and col not in df.columns:
+            cols = ", ".join(f"'{c}'" for c in df.columns)
+            raise DataError(
+                f"{role} column '{col}' is not in {path.name}; its columns are {cols}"
+                + ("" if future else f"; the model was trained on {_trained_on(schema)}")
+            )
 
 
 def load_table_like(path: Path, schema: Schema, cfg: DataConfig) -> Table:
     """Read a new file with the columns a model was trained on (no detection), with the
     reading settings it was trained with."""
-    df, sep = read_file(path, cfg.sep)
+    path = Path(path)
+    df, layout, _ = _read(path, cfg.sep)
+    _need_trained(df, schema, path)
     if schema.format == "wide":
         # A wide file may carry other series than the training file: forecast all of them.
-        _need(df, schema.time_col, "time", Path(path))
         present = tuple(c for c in df.columns if c != schema.time_col)
+        if not present:
+            raise DataError(f"{path.name} has only the time column '{schema.time_col}' and no series")
+        for col in present:
+            if _is_label_column(df[col]):
+                first = df[col].dropna().astype(str).iloc[0]
+                raise DataError(
+                    f"column '{col}' of {path.name} holds text ('{first}'), but the model was trained on a wide "
+                    f"file, where every column but the time '{schema.time_col}' is a series of numbers"
+                )
         schema = dataclasses.replace(schema, series_cols=present)
-    df = _ids_as_written(df, schema, Path(path), sep)
-    return to_table(df, schema, Path(path), expected_kind=schema.time_kind, duplicates=cfg.duplicates, sep=sep)
+    df = _ids_as_written(df, schema, path, layout)
+    return to_table(df, schema, path, expected_kind=schema.time_kind, duplicates=cfg.duplicates,
+                    sep=layout.sep if layout else "")
 
 
 def load_future(path: Path, schema: Schema, cfg: DataConfig) -> Table:
     """A file of future covariates over the forecast horizon: the id and time columns and the
     model's future covariates; the target and the other covariates may be left out."""
-    df, sep = read_file(path, cfg.sep)
-    for col, what in [(schema.time_col, "time"), (schema.id_col, "id")] + [(c, "future covariate") for c in schema.future_cols]:
-        if col is not None:
-            _need(df, col, what, Path(path))
+    path = Path(path)
+    df, layout, _ = _read(path, cfg.sep)
+    _need_trained(df, schema, path, future=True)
     df = df.copy()
     for target in schema.targets:
         if target not in df.columns:
             df[target] = np.nan
     future_schema = dataclasses.replace(schema, past_cols=(), static_cols=())
-    df = _ids_as_written(df, future_schema, Path(path), sep)
-    return to_table(df, future_schema, Path(path), expected_kind=schema.time_kind, duplicates="error", sep=sep)
+    df = _ids_as_written(df, future_schema, path, layout)
+    return to_table(df, future_schema, path, expected_kind=schema.time_kind, duplicates="error",
+                    sep=layout.sep if layout else "")
 
 
 def merge_future(table: Table, future: Table) -> Table:
@@ -697,98 +921,3 @@ def merge_future(table: Table, future: Table) -> Table:
             g[c] = np.nan
     frame = pd.concat([f, g[f.columns]], ignore_index=True)
     return Table(frame=frame, schema=table.schema, path=table.path, notes=table.notes)
-
-
-# ---------------------------------------------------------------- writing
-
-
-def check_output(path: Optional[Path], flag: str, what: str) -> None:
-    """Refuse an output path that cannot be written before any work is done (a folder, or a
-    file in a folder that does not exist), so a long run never fails at its very end."""
-    if path is None:
-        return
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{flag} {path} is a folder; give a file name for {what}")
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise ConfigError(f"cannot write {what}: folder {directory} does not exist")
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp) for a temporary file beside path, fsync it, then rename it over path.
-
-    A reader sees the old file or the new one, never a half-written one; on any failure the
-    temporary file is removed and path is left as it was.
-    """
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise DataError(f"cannot write {path}: folder {directory} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        if path.exists():
-            try:
-                os.chmod(tmp, path.stat().st_mode & 0o777)
-            except OSError:
-                pass
-        else:
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def text_times(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with datetime columns as text, written as CSV writes them: dates alone when
-    every time is midnight, else date and time, with the UTC offset for zoned times."""
-    out = frame.copy()
-    for col in out.columns:
-        s = out[col]
-        if pd.api.types.is_datetime64_any_dtype(s):
-            idx = pd.DatetimeIndex(s)
-            local = idx.tz_localize(None) if idx.tz is not None else idx
-            fmt = "%Y-%m-%d" if idx.tz is None and (local == local.normalize()).all() else "%Y-%m-%d %H:%M:%S"
-            text = pd.Series(idx.strftime(fmt + ("%z" if idx.tz is not None else "")), index=out.index)
-            if idx.tz is not None:  # +0100 -> +01:00, as CSV writes it (%:z needs Python 3.12)
-                text = text.str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
-            out[col] = text
-    return out
-
-
-def write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """Write a frame atomically: Parquet for .parquet, JSON records for .json, CSV otherwise."""
-    path = Path(path)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        def write(tmp: Path) -> None:
-            try:
-                frame.to_parquet(tmp, index=False)
-            except ImportError:
-                raise DataError("writing Parquet needs pyarrow: pip install 'grucast[parquet]'") from None
-    elif path.suffix.lower() == ".json":
-        def write(tmp: Path) -> None:
-            text_times(frame).to_json(tmp, orient="records", indent=1)
-    else:
-        def write(tmp: Path) -> None:
-            frame.to_csv(tmp, index=False)
-    atomic_write(path, write)

@@ -281,6 +281,11 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
                 f"timestamps of {table.path.name} reach outside the years 1677-2262, which grucast cannot "
                 "place on a grid; use integer steps instead"
             ) from None
+        if len(t) and float(t.max()) - float(t.min()) >= 2.0 ** 63:  # differences would overflow int64
+            raise DataError(
+                f"timestamps of {table.path.name} span more than 292 years ({dt.min()} to {dt.max()}), which "
+                "grucast cannot place on one grid; look for a mistyped year"
+            )
     else:
         t = time.to_numpy(dtype=np.int64)
     lines = f["line"].to_numpy()
@@ -344,6 +349,7 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
     pos = _positions(codes, t, starts, freq, ids, lines)
     lengths = np.zeros(n, dtype=np.int64)
     np.maximum.at(lengths, codes, pos + 1)
+    _check_grid(lengths, len(codes), starts, freq, ids, table)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     values = np.full(int(offsets[-1]), np.nan, dtype=np.float32)
@@ -360,6 +366,25 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
     if fill is not None:
         panel.fill(fill)
     return panel
+
+
+MAX_POINTS = 500_000_000  # grid points of all series: about 10 GB once features and windows are laid out
+_SPARSE = 50  # grid points per row beyond which (and beyond 10 million) the grid is a mistake
+
+
+def _check_grid(lengths: np.ndarray, rows: int, starts: np.ndarray, freq: Freq, ids, table: Table) -> None:
+    """Refuse a grid far larger than the data before it is allocated: a date with a mistyped
+    year, or stamps a nanosecond apart, would ask for billions of points to fill."""
+    total = int(lengths.astype(np.float64).sum())  # no int64 overflow on absurd spans
+    if total <= 10_000_000 or (total <= _SPARSE * rows and total <= MAX_POINTS):
+        return
+    i = int(np.argmax(lengths))
+    first, last = time_text(freq, starts[i], 0), time_text(freq, starts[i], int(lengths[i]) - 1)
+    raise DataError(
+        f"the series of {table.path.name} would need {total:,} points on a grid of {freq.describe()} for {rows:,} "
+        f"rows (series '{ids[i]}' alone spans {first} to {last}); look for a mistyped timestamp, or "
+        "aggregate the data to a coarser frequency"
+    )
 
 
 def _statics(f: pd.DataFrame, cols: list[str], codes: np.ndarray, rows: np.ndarray, remap: np.ndarray,

@@ -2,6 +2,11 @@
 
 stdout carries the product (metrics, forecasts, JSON); stderr carries progress, notes and
 errors. No colour or progress bars when stderr is not a terminal or NO_COLOR is set.
+
+Text from outside (ids, column names, paths, flag values, library messages) reaches the terminal
+as written: never read as rich markup or emoji codes, and with its control characters shown as
+escapes (clean), so that data cannot restyle, clear or overwrite what is shown. Styles here are
+rich Text / Style objects, never markup strings.
 """
 
 from __future__ import annotations
@@ -10,25 +15,51 @@ import json
 import math
 import os
 import sys
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from grucast.api import CheckResult, DataSummary, PredictResult, TrainResult
 from grucast.backtest import EvaluationResult
-from grucast.io import preview, text_times
+from grucast.io import preview
+from grucast.writers import text_times
 from grucast.runs import json_ready
+from grucast.terminal import UNSAFE_BUT_NEWLINE as _UNSAFE_BUT_NEWLINE
+from grucast.terminal import clean
+from grucast.terminal import no_color as _no_color
 from grucast.train import EvalRecord, FitResult
 
 MAX_TABLE_ROWS = 200
 
 
-def _no_color() -> bool:
-    """NO_COLOR set to anything but the empty string (no-color.org)."""
-    return bool(os.environ.get("NO_COLOR"))
+class SafeConsole(Console):
+    """A rich Console for text from outside: strings it prints (also table cells and titles)
+    are never markup or emoji codes, whatever print is told, and control characters in anything
+    it writes are shown as escapes (clean, newlines kept) before rich lays them out; rich itself
+    would drop CR, BS, BEL, VT and FF silently and pass ESC through."""
+
+    def render_str(self, text: str, *, style: Any = "", justify: Any = None, overflow: Any = None,
+                   emoji: Optional[bool] = None, markup: Optional[bool] = None,
+                   highlight: Optional[bool] = None, highlighter: Any = None) -> Text:
+        return super().render_str(clean(text, newlines=True), style=style, justify=justify, overflow=overflow,
+                                  emoji=False, markup=False, highlight=highlight, highlighter=highlighter)
+
+    def render(self, renderable: Any, options: Any = None) -> Iterable[Segment]:
+        # The last net, for Text objects built from raw text: what rich writes itself (cursor
+        # moves of a progress bar, styles) is a control segment or a style, never segment text.
+        for segment in super().render(renderable, options):
+            if not segment.control and _UNSAFE_BUT_NEWLINE.search(segment.text):
+                segment = Segment(clean(segment.text, newlines=True), segment.style, segment.control)
+            yield segment
+
+
+def _say(console: Console, text: str, newlines: bool = False) -> None:
+    """Print one line (or block) built from text from outside, on any console: never markup."""
+    console.print(Text(clean(text, newlines=newlines)))
 
 
 # Output that is not a terminal (a log file, a pipe) is not wrapped by anyone: tables get room
@@ -38,26 +69,17 @@ LOG_WIDTH = 160
 
 def stdout_console() -> Console:
     width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else LOG_WIDTH
-    return Console(highlight=False, no_color=_no_color(), soft_wrap=True, width=width)
+    return SafeConsole(markup=False, emoji=False, highlight=False, no_color=_no_color(), soft_wrap=True, width=width)
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False, no_color=_no_color(), soft_wrap=True)
+    return SafeConsole(stderr=True, markup=False, emoji=False, highlight=False, no_color=_no_color(), soft_wrap=True)
 
 
 def warning(console: Console, message: str, label: str = "Warning") -> None:
-    """'Warning: ...' (yellow on a terminal); the message is shown as written, never as markup."""
-    console.print(Text.assemble((f"{label}: ", "yellow"), message))
-
-
-def error_line(message: str) -> None:
-    """One line 'Error: ...' on stderr, red on a terminal."""
-    message = " ".join(str(message).split())
-    if sys.stderr.isatty() and not _no_color():
-        sys.stderr.write(f"\x1b[31mError: {message}\x1b[0m\n")
-    else:
-        sys.stderr.write(f"Error: {message}\n")
-    sys.stderr.flush()
+    """'Warning: ...' (yellow on a terminal); the message is shown as written, never as markup,
+    with its control characters escaped."""
+    console.print(Text.assemble((f"{clean(label)}: ", "yellow"), clean(message)))
 
 
 def dumps(obj: Any) -> str:
@@ -77,6 +99,7 @@ def _num(x: Optional[float], digits: int = 4) -> str:
 
 
 def data_lines(summary: DataSummary, fill: str) -> list[str]:
+    """What was read, as lines safe for a terminal (clean)."""
     s = summary
     lines = [f"Read {s.path}" + (": " + ", ".join(s.notes) if s.notes else " with the checkpoint's columns")]
     lines.append(
@@ -88,7 +111,7 @@ def data_lines(summary: DataSummary, fill: str) -> list[str]:
         lines.append(f"Filled empty covariate values forward: {filled}")
     if s.dropped:
         lines.append(f"Skipped {len(s.dropped)} series with no values: {preview(s.dropped)}")
-    return lines
+    return [clean(line) for line in lines]
 
 
 class TrainDisplay:
@@ -106,25 +129,26 @@ class TrainDisplay:
 
     def on_note(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(message)
+            _say(self.console, message)
 
     def on_member(self, member: int, n_members: int, seed: int) -> None:
         if not self.quiet:
-            self.console.print(f"Ensemble network {member + 1} of {n_members} (seed {seed})")
+            _say(self.console, f"Ensemble network {member + 1} of {n_members} (seed {seed})")
 
     def on_start(self, total_steps: int, steps_per_epoch: int, windows_per_epoch: int) -> None:
         if self.quiet:
             return
-        self.console.print(
+        _say(
+            self.console,
             f"Training on {windows_per_epoch:,} windows per epoch ({steps_per_epoch:,} steps of the batch), "
             f"at most {total_steps:,} steps"
         )
         if self.live:
             self.progress = Progress(
-                TextColumn("[bold]train"),
+                TextColumn("train", style="bold", markup=False),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[status]}"),
+                TextColumn("{task.fields[status]}", markup=False),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 console=self.console,
@@ -153,9 +177,9 @@ class TrainDisplay:
                 self.task,
                 status=f"epoch {r.epoch:.2f} · train {r.train_loss:.4f} · val {r.val_loss:.4f} · {r.windows_per_s:,.0f} w/s",
             )
-            self.progress.console.print(self._line(r))
+            _say(self.progress.console, self._line(r))
         else:
-            self.console.print(self._line(r))
+            _say(self.console, self._line(r))
 
     def close(self) -> None:
         """Stop the progress bar (also when training ends with an error or a signal)."""
@@ -168,7 +192,8 @@ class TrainDisplay:
         if self.quiet:
             return
         why = {"epochs": "all epochs done", "max_steps": "step budget reached", "early_stopping": "early stopping"}
-        self.console.print(
+        _say(
+            self.console,
             f"Stopped after {result.steps:,} steps ({result.epochs:g} epochs, {why[result.stop_reason]}) in "
             f"{result.train_seconds:.1f}s, {result.windows_per_s:,.0f} windows/s; best validation loss "
             f"{result.best_val_loss:.4f} at step {result.best_step:,}"
@@ -177,18 +202,25 @@ class TrainDisplay:
 
 def metrics_table(result: TrainResult) -> Table:
     m = result.metrics
-    t = Table(title=f"Validation: last {result.config.training.val_size} steps of "
-              f"{plural(m.get('series', 0), 'series', 'series')} ({plural(m.get('windows', 0), 'window', 'windows')})",
+    t = Table(title=_title(f"Validation: last {result.config.training.val_size} steps of "
+                           f"{plural(m.get('series', 0), 'series', 'series')} "
+                           f"({plural(m.get('windows', 0), 'window', 'windows')})"),
               title_justify="left")
-    t.add_column("model")
+    t.add_column(_cell("model"))
     for name in ("MAE", "RMSE", "sMAPE", "MASE"):
-        t.add_column(name, justify="right")
+        t.add_column(_cell(name), justify="right")
     n = result.config.model.ensemble or 1
     gru = f"GRU (mean of {n} networks)" if n > 1 else "GRU"
     for label, key in ((gru, "gru"), (f"seasonal naive (m={m.get('season')})", "seasonal_naive")):
         s = m.get(key, {})
-        t.add_row(label, _num(s.get("mae")), _num(s.get("rmse")), _num(s.get("smape"), 3), _num(s.get("mase"), 3))
+        t.add_row(*map(_cell, (label, _num(s.get("mae")), _num(s.get("rmse")), _num(s.get("smape"), 3),
+                               _num(s.get("mase"), 3))))
     return t
+
+
+def _title(text: str) -> Text:
+    """A table title as rich shows a str title (style table.title), but never markup."""
+    return Text(clean(text), style="table.title")
 
 
 def info_report(doc: dict[str, Any], console: Console) -> None:
@@ -197,31 +229,31 @@ def info_report(doc: dict[str, Any], console: Console) -> None:
 
     f, t, c, s = doc["file"], doc["training"], doc["config"], doc["schema"]
     m = c["model"]
-    console.print(f"Checkpoint {f['path']}: {f['bytes']:,} bytes, sha256 {f['sha256']}")
-    console.print(f"Written by grucast {doc['versions']['grucast']} with torch {doc['versions']['torch']} "
+    _say(console, f"Checkpoint {f['path']}: {f['bytes']:,} bytes, sha256 {f['sha256']}")
+    _say(console, f"Written by grucast {doc['versions']['grucast']} with torch {doc['versions']['torch']} "
                   f"(checkpoint format {doc['format_version']})")
     cols = ", ".join(f"{k} '{v}'" for k, v in (("time", s.get("time_col")), ("id", s.get("id_col")),
                                                ("target", s.get("target"))) if v)
-    console.print(f"Data: {s.get('format')} file, {cols}; frequency {doc['frequency']}")
+    _say(console, f"Data: {s.get('format')} file, {cols}; frequency {doc['frequency']}")
     if t:
         period = f", from {t['first_time']} to {t['last_time']}" if "first_time" in t else ""
-        console.print(f"Trained on {t.get('data_file')}: {t.get('n_series', 0):,} series, {t.get('n_points', 0):,} points"
+        _say(console, f"Trained on {t.get('data_file')}: {t.get('n_series', 0):,} series, {t.get('n_points', 0):,} points"
                       f"{period}; {t.get('train_windows', 0):,} training windows per epoch, {t.get('steps', 0):,} steps "
                       f"(best at {t.get('best_step', 0):,})")
         if t.get("data_sha256"):
-            console.print(f"Training data sha256 {t['data_sha256']}")
+            _say(console, f"Training data sha256 {t['data_sha256']}")
     cov = "; ".join(f"{k}: {', '.join(v)}" for k, v in doc["covariates"].items() if v) or "none"
     kind = f"quantiles {', '.join(f'{q:g}' for q in doc['quantiles'])}" + (" (calibrated)" if doc["calibrated"] else "") \
         if doc["quantiles"] else "point forecasts"
     ens = f" (ensemble of {m['ensemble']})" if (m.get("ensemble") or 1) > 1 else ""
-    console.print(f"Model: input {m['input_size']} steps, horizon {m['horizon']}, GRU {m['num_layers']} x {m['hidden_size']}{ens}, "
+    _say(console, f"Model: input {m['input_size']} steps, horizon {m['horizon']}, GRU {m['num_layers']} x {m['hidden_size']}{ens}, "
                   f"{doc['parameters']:,} parameters; {kind}; covariates {cov}")
     v = doc["metrics"]
     if v.get("windows"):
         line = ", ".join(f"{name} {v[key]['mase']:.3f}" for name, key in (("GRU", "gru"), ("seasonal naive", "seasonal_naive"),
                                                                           ("naive", "naive")) if key in v)
-        console.print(f"Validation MASE ({v['windows']:,} windows): {line}")
-    console.print("Config:\n" + yaml.safe_dump(c, sort_keys=False).rstrip())
+        _say(console, f"Validation MASE ({v['windows']:,} windows): {line}")
+    _say(console, "Config:\n" + yaml.safe_dump(c, sort_keys=False).rstrip(), newlines=True)
 
 
 # Points between the coverages of the two calibration folds above which the training summary
@@ -235,13 +267,15 @@ def train_summary(result: TrainResult, console: Console) -> None:
     skill = m.get("skill")
     if skill is not None and math.isfinite(skill):
         verdict = "better" if skill > 0 else "worse"
-        console.print(
+        _say(
+            console,
             f"GRU skill over seasonal naive: {skill:+.1%} ({m.get('skill_metric', 'mase').upper()}; "
             f"{verdict} than the baseline)"
         )
     how = m.get("intervals_estimate", "two halves of the series, each calibrated on the other")
     for level, c in m.get("intervals", {}).items():
-        console.print(
+        _say(
+            console,
             f"{level}% interval coverage on the validation windows: {_num(c['raw'], 1)}% as trained, "
             f"{_num(c['calibrated'], 1)}% after conformal calibration ({how})"
         )
@@ -251,30 +285,31 @@ def train_summary(result: TrainResult, console: Console) -> None:
                     "calibrated on the other: "
                     "the validation windows are too few or too unlike each other to calibrate this horizon well, so "
                     "expect coverage away from nominal; a longer --val-size (more horizons held out) helps")
-    console.print(f"Saved model to {result.checkpoint_path}")
+    _say(console, f"Saved model to {result.checkpoint_path}")
 
 
 # ---------------------------------------------------------------- predict
 
 
-def forecast_title(result: PredictResult) -> str:
-    return f"Forecast: {result.horizon} steps for {plural(result.n_forecast, 'series', 'series')}"
+def forecast_title(result: PredictResult) -> Text:
+    return Text(f"Forecast: {result.horizon} steps for {plural(result.n_forecast, 'series', 'series')}")
 
 
 def forecast_table(result: PredictResult) -> Table:
     f = text_times(result.forecasts.head(MAX_TABLE_ROWS))
     t = Table()
     for c in f.columns:
-        t.add_column(str(c), justify="right" if c == "forecast" else "left")
+        t.add_column(_cell(c), justify="right" if c == "forecast" else "left")
     for row in f.itertuples(index=False):
         t.add_row(*[_cell(v) for v in row])
     return t
 
 
-def _cell(v: Any) -> str:
+def _cell(v: Any) -> Text:
+    """A table cell or header: numbers short, text as written (clean), never markup."""
     if isinstance(v, float):
-        return f"{v:g}" if abs(v) < 1e6 else f"{v:.6g}"
-    return str(v)
+        return Text(f"{v:g}" if abs(v) < 1e6 else f"{v:.6g}")
+    return Text(clean(v))
 
 
 def forecast_json(result: PredictResult) -> str:
@@ -293,12 +328,13 @@ def plural(n: int, one: str, many: str) -> str:
 def check_report(result: CheckResult, console: Console) -> None:
     if result.data is not None:
         for line in data_lines(result.data, result.config.data.fill if result.config else "interpolate"):
-            console.print(line)
+            _say(console, line)
         ln = result.lengths
-        console.print(f"Series lengths: min {ln['min']:,}, median {ln['median']:,.0f}, max {ln['max']:,}")
+        _say(console, f"Series lengths: min {ln['min']:,}, median {ln['median']:,.0f}, max {ln['max']:,}")
     if result.config is not None:
         c = result.config
-        console.print(
+        _say(
+            console,
             f"Windows: input_size {c.model.input_size}, horizon {c.model.horizon}, val_size {c.training.val_size}, "
             f"season {c.data.season}: {result.train_windows:,} training windows per epoch"
             + (f" (chose {', '.join(result.config_notes)})" if result.config_notes else "")
@@ -309,41 +345,41 @@ def check_report(result: CheckResult, console: Console) -> None:
             extra = f", {c['categories']} categories" if c["type"] == "category" else ", numeric"
         elif c.get("filled"):
             extra = f", {c['filled']:,} empty values filled"
-        console.print(f"Covariate '{name}': {c['kind']}{extra}")
+        _say(console, f"Covariate '{name}': {c['kind']}{extra}")
     if result.future_covered is not None and not result.future_not_covered:
-        console.print(f"Future covariates cover the forecast horizon of all {result.future_covered:,} series")
+        _say(console, f"Future covariates cover the forecast horizon of all {result.future_covered:,} series")
     for w in result.warnings:
         warning(console, w)
     for p in result.problems:
-        console.print(f"Problem: {p}")
-    console.print("OK: this file can be trained on" if result.ok else "Not trainable: fix the problem(s) above")
+        _say(console, f"Problem: {p}")
+    _say(console, "OK: this file can be trained on" if result.ok else "Not trainable: fix the problem(s) above")
 
 
 # ---------------------------------------------------------------- evaluate / backtest
 
 
 def evaluation_report(result: EvaluationResult, console: Console) -> None:
-    t = Table(title=f"{plural(result.windows, 'window', 'windows')} of {result.horizon} steps from "
-              f"{plural(result.series, 'series', 'series')} (stride {result.stride})"
-              + (f"; {plural(result.trainings, 'model', 'models')} trained in {result.train_seconds:.0f}s"
-                 if result.trainings else ""),
+    t = Table(title=_title(f"{plural(result.windows, 'window', 'windows')} of {result.horizon} steps from "
+                           f"{plural(result.series, 'series', 'series')} (stride {result.stride})"
+                           + (f"; {plural(result.trainings, 'model', 'models')} trained in {result.train_seconds:.0f}s"
+                              if result.trainings else "")),
               title_justify="left")
-    t.add_column("model", no_wrap=True)
+    t.add_column(_cell("model"), no_wrap=True)
     cols = (("MAE", "mae", 4), ("RMSE", "rmse", 4), ("sMAPE", "smape", 3), ("MASE", "mase", 3),
             ("RMSSE", "rmsse", 3), ("WAPE %", "wape", 2), ("bias", "bias", 4))
     for name, _, _ in cols:
-        t.add_column(name, justify="right")
+        t.add_column(_cell(name), justify="right")
     labels = {"gru": "GRU", "naive": "naive", "seasonal_naive": f"seasonal naive (m={result.season})"}
     for key, label in labels.items():
         s = result.overall.get(key, {})
-        t.add_row(label, *[_num(s.get(k), d) for _, k, d in cols])
+        t.add_row(*map(_cell, (label, *[_num(s.get(k), d) for _, k, d in cols])))
     console.print(t)
     gru = result.overall.get("gru", {})
     for key in sorted(k for k in gru if k.startswith("coverage_")):
         level = key[len("coverage_"):]
-        console.print(f"{level}% intervals: coverage {_num(gru[key], 1)}%, mean width {_num(gru.get('width_' + level))}, "
+        _say(console, f"{level}% intervals: coverage {_num(gru[key], 1)}%, mean width {_num(gru.get('width_' + level))}, "
                       f"MSIS {_num(gru.get('msis_' + level), 3)}")
     if "wql" in gru:
-        console.print(f"Weighted quantile loss {_num(gru['wql'])}")
+        _say(console, f"Weighted quantile loss {_num(gru['wql'])}")
     if result.skipped:
         warning(console, f"{len(result.skipped)} series too short for a window: {preview(result.skipped)}", "Note")

@@ -1,10 +1,10 @@
-"""What an unattended run needs besides the forecast itself: a lock per output, a manifest
-beside it, a staleness guard on the input, shards of the series, and the quality gate of a new
-model. Nothing here prints; the errors carry the exit codes of grucast.errors."""
+"""What an unattended run needs besides the forecast itself: the manifest's content, a staleness
+guard on the input, shards of the series, the quality gate of a new model, signals and the event
+log. Locks and the publishing of outputs with their manifests are grucast.guards'. Nothing here
+prints; the errors carry the exit codes of grucast.errors."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -19,13 +19,8 @@ import numpy as np
 import pandas as pd
 
 from grucast import __version__
-from grucast.errors import ConfigError, LockedError, QualityGateError, StaleDataError
-from grucast.io import atomic_write
-
-try:  # POSIX; elsewhere outputs are not locked
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from grucast.errors import ConfigError, QualityGateError, StaleDataError
+from grucast.guards import file_identity
 
 BASELINES = {"naive": "naive", "seasonal-naive": "seasonal_naive"}
 
@@ -39,54 +34,112 @@ _UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 
 
 def parse_age(text: str) -> pd.Timedelta:
     """A positive duration: number-unit pairs such as 2d, 36h, 90min, 1w or 1d12h (units s, min,
-    h, d, w, also spelled out), or anything pandas.Timedelta reads ('1 days 02:00:00', 'P2D')."""
+    h, d, w, also spelled out), or anything pandas.Timedelta reads ('1 days 02:00:00', 'P2D');
+    at most the 292 years a nanosecond clock spans."""
     import re
 
     spec = text.strip().lower()
-    pairs = re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]+)", spec)
+    pairs = re.findall(r"([0-9]+(?:\.[0-9]+)?)\s*([a-z]+)", spec)
     age = None
-    if pairs and re.fullmatch(r"(\s*\d+(?:\.\d+)?\s*[a-z]+)+", spec):
-        units = [_UNITS.get(u[:-1] if len(u) > 2 and u.endswith("s") else u) for _, u in pairs]
-        if all(units):
-            age = pd.Timedelta(seconds=sum(float(n) * u for (n, _), u in zip(pairs, units)))
-    if age is None:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                age = pd.Timedelta(text.strip())
-        except (ValueError, TypeError):
-            raise ConfigError(f"--max-age takes a duration such as 2d, 36h or 90min, got '{text}'") from None
+    try:
+        if pairs and re.fullmatch(r"(\s*[0-9]+(?:\.[0-9]+)?\s*[a-z]+)+", spec):
+            units = [_UNITS.get(u[:-1] if len(u) > 2 and u.endswith("s") else u) for _, u in pairs]
+            if all(units):
+                age = pd.Timedelta(seconds=sum(float(n) * u for (n, _), u in zip(pairs, units)))
+        if age is None:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    age = pd.Timedelta(text.strip())
+            except (ValueError, TypeError):
+                raise ConfigError(f"--max-age takes a duration such as 2d, 36h or 90min, got '{text}'") from None
+        if not pd.isna(age):
+            age = age.as_unit("ns")
+    except (OverflowError, ValueError) as e:  # beyond the nanosecond range (OutOfBoundsTimedelta)
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"--max-age {text} is too long: at most {pd.Timedelta.max.days:,} days") from None
     if pd.isna(age) or age <= pd.Timedelta(0):
         raise ConfigError(f"--max-age must be a positive duration, got '{text}'")
     return age
 
 
 def parse_as_of(text: Optional[str]) -> Optional[pd.Timestamp]:
+    """The --as-of time as written: naive (local time) or with its UTC offset or zone."""
     if text is None:
         return None
     try:
-        when = pd.Timestamp(text.strip())
-    except (ValueError, TypeError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            when = pd.Timestamp(text.strip())
+    except (ValueError, TypeError, OverflowError):
         raise ConfigError(f"--as-of takes a date or time such as 2024-06-01 or '2024-06-01 06:00', got '{text}'") from None
     if pd.isna(when):
         raise ConfigError(f"--as-of takes a date or time, got '{text}'")
+    try:
+        when = when.as_unit("ns")  # the unit of the data's times: a difference cannot overflow
+    except (OverflowError, ValueError):
+        raise ConfigError(f"--as-of {text} is outside the years {pd.Timestamp.min.year + 1} to "
+                          f"{pd.Timestamp.max.year - 1} that grucast handles") from None
     return when
+
+
+def _aware(t: pd.Timestamp) -> pd.Timestamp:
+    """A time as an aware one: a naive time is wall-clock time of this machine's zone (TZ),
+    with the UTC offset in force at that time (summer or winter), whatever zone data has."""
+    if t.tz is not None:
+        return t
+    import datetime as dt
+
+    micro = t.floor("us")  # datetime holds microseconds; an age is not measured finer
+    naive = dt.datetime(micro.year, micro.month, micro.day, micro.hour, micro.minute, micro.second, micro.microsecond)
+    try:
+        local = naive.astimezone()
+    except (OverflowError, OSError, ValueError):  # beyond what the C library's clock functions take
+        local = naive.replace(tzinfo=dt.datetime.now().astimezone().tzinfo)
+    return pd.Timestamp(local) + (t - micro)
+
+
+def _wall(t: pd.Timestamp, like: pd.Timestamp) -> pd.Timestamp:
+    """An aware time shown the way like is: in like's zone, or as local wall-clock time when
+    like is naive."""
+    if like.tz is not None:
+        return t.tz_convert(like.tz)
+    import datetime as dt
+
+    seconds, rest = divmod(t.value, 10**9)
+    try:
+        wall = dt.datetime.fromtimestamp(seconds)
+    except (OverflowError, OSError, ValueError):  # beyond what the C library's clock functions take
+        wall = t.tz_convert(dt.datetime.now().astimezone().tzinfo).tz_localize(None).floor("s").to_pydatetime()
+    return pd.Timestamp(wall) + pd.Timedelta(rest, "ns")
 
 
 def check_fresh(newest: pd.Timestamp, max_age: pd.Timedelta, as_of: Optional[pd.Timestamp], source: str) -> None:
     """StaleDataError when the newest observation is older than max_age at as_of (now when
-    None). Naive times are compared with the local clock, aware ones in their own zone."""
-    if as_of is None:
-        as_of = pd.Timestamp.now(tz=newest.tz) if newest.tz is not None else pd.Timestamp.now()
-    elif newest.tz is not None and as_of.tz is None:
-        as_of = as_of.tz_localize(newest.tz)
-    elif newest.tz is None and as_of.tz is not None:
-        as_of = as_of.tz_convert(None)
-    age = as_of - newest
+    None); DataError when it is later than as_of, which is a wrong clock, feed or time zone,
+    not fresh data. A naive time, in the data or in --as-of, is local time (this machine's zone)
+    throughout, and an aware one is the instant it names: the verdict depends on the instants,
+    not on how they are written."""
+    from grucast.errors import DataError
+
+    given = as_of is not None
+    now = _aware(as_of) if given else pd.Timestamp.now(tz="UTC")
+    age = now - _aware(newest)
+    when = _wall(now, newest)
+    local = " local time" if newest.tz is None else ""
+    measured = f"--as-of {when.isoformat(sep=' ', timespec='seconds')}{local}" if given else (
+        f"now ({when.isoformat(sep=' ', timespec='seconds')}{local})")
+    if age < pd.Timedelta(0):
+        raise DataError(
+            f"the newest observation in {source} ({newest.isoformat(sep=' ')}) is {_duration(-age)} after {measured}: "
+            "data from the future; check the time zone of the time column"
+            + (" and of --as-of" if given else " and this machine's clock (TZ)") + "; nothing was written"
+        )
     if age > max_age:
         raise StaleDataError(
             f"stale input: the newest observation in {source} is {newest.isoformat(sep=' ')}, {_duration(age)} before "
-            f"{as_of.isoformat(sep=' ', timespec='seconds')}, and --max-age allows {_duration(max_age)}; nothing was written"
+            f"{when.isoformat(sep=' ', timespec='seconds')}, and --max-age allows {_duration(max_age)}; nothing was written"
         )
 
 
@@ -101,8 +154,11 @@ def _duration(d: pd.Timedelta) -> str:
 # ---------------------------------------------------------------- shards
 
 
+MAX_SHARDS = 2**32  # shards are CRC-32 values modulo n: more than this leaves shards empty forever
+
+
 def parse_shard(text: Optional[str]) -> Optional[tuple[int, int]]:
-    """'i/n' with 1 <= i <= n: the i-th of n shards."""
+    """'i/n' with 1 <= i <= n <= 2**32: the i-th of n shards."""
     if text is None:
         return None
     parts = text.split("/")
@@ -112,6 +168,8 @@ def parse_shard(text: Optional[str]) -> Optional[tuple[int, int]]:
         raise ConfigError(f"--shard takes i/n, for example 1/4, got '{text}'") from None
     if not 1 <= i <= n:
         raise ConfigError(f"--shard i/n needs 1 <= i <= n, got '{text}'")
+    if n > MAX_SHARDS:
+        raise ConfigError(f"--shard i/n needs n at most {MAX_SHARDS:,} (series are split by a 32-bit hash), got '{text}'")
     return i, n
 
 
@@ -122,7 +180,7 @@ def in_shard(ids: np.ndarray, shard: Optional[tuple[int, int]]) -> np.ndarray:
         return np.ones(len(ids), dtype=bool)
     i, n = shard
     codes = np.fromiter((zlib.crc32(str(x).encode("utf-8")) for x in ids), dtype=np.uint64, count=len(ids))
-    return codes % n == i - 1
+    return codes % np.uint64(n) == np.uint64(i - 1)
 
 
 # ---------------------------------------------------------------- quality gate
@@ -151,74 +209,6 @@ def quality_gate(metrics: dict[str, Any], baseline: Optional[str]) -> Optional[s
     if not g <= b:
         raise QualityGateError(f"quality gate failed: {text}; the previous checkpoint was kept")
     return f"quality gate passed: {text}"
-
-
-# ---------------------------------------------------------------- locks
-
-
-def lock_path(output: Path) -> Path:
-    output = Path(output)
-    return output.with_name(output.name + ".lock")
-
-
-@contextmanager
-def output_lock(output: Optional[Path], wait: bool = False) -> Iterator[None]:
-    """Hold an exclusive lock on OUTPUT.lock while a run writes OUTPUT. A second run exits with
-    LockedError (or waits with wait=True). The lock is the kernel's (flock), so a crash or SIGKILL
-    releases it too; a normal exit also removes the file. A .lock file left by a killed run holds
-    no lock and is simply taken over."""
-    if output is None or fcntl is None:
-        yield
-        return
-    path = lock_path(output)
-    if not path.parent.is_dir():
-        yield  # the output check reports the missing folder
-        return
-    fd = _acquire(path, output, wait)
-    try:
-        yield
-    finally:
-        try:
-            path.unlink()  # before closing, so a waiting run re-checks and takes a fresh file
-        except OSError:
-            pass
-        os.close(fd)  # closing releases the flock
-
-
-def _acquire(path: Path, output: Path, wait: bool) -> int:
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if not wait:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-                os.close(fd)
-                raise LockedError(
-                    f"another grucast run (pid {holder}) is writing {output} and holds {path.name}; "
-                    "try again later, or pass --wait"
-                ) from None
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:  # not a file the previous holder removed while this run waited
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-            return fd
-        os.close(fd)
-
-
-@contextmanager
-def output_locks(outputs: list[Optional[Path]], wait: bool = False) -> Iterator[None]:
-    """Locks for several outputs, taken in a fixed order so two runs cannot deadlock."""
-    paths = sorted({Path(p).resolve() for p in outputs if p is not None})
-    if not paths:
-        yield
-        return
-    with output_lock(paths[0], wait), output_locks(paths[1:], wait):
-        yield
 
 
 # ---------------------------------------------------------------- signals
@@ -274,6 +264,8 @@ class EventLog:
             raise ConfigError(f"--log-format takes text or json, got '{fmt}'")
         self.command, self.fmt, self.stream = command, fmt, stream
         self.file = None
+        self.path = path
+        self.broken: Optional[str] = None  # why the log file stopped taking lines (a full disk)
         if path is not None:
             try:
                 self.file = open(path, "a", encoding="utf-8")
@@ -294,15 +286,24 @@ class EventLog:
         else:
             rest = " ".join(f"{k}={json.dumps(json_ready(v), allow_nan=False)}" for k, v in fields.items())
             line = f"{head['time']} {level.upper()} {self.command}.{event} {rest}".rstrip()
-        for out in (self.file, self.stream):
-            if out is not None:
-                out.write(line + "\n")
-                out.flush()
+        if self.stream is not None:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        if self.file is not None:
+            try:
+                self.file.write(line + "\n")
+                self.file.flush()
+            except OSError as e:  # the log is a side channel: losing it never fails the run
+                self.broken = f"--log-file {self.path} stopped taking lines: {e.strerror}"
+                self.close()
 
     def close(self) -> None:
         if self.file is not None:
-            self.file.close()
-            self.file = None
+            file, self.file = self.file, None
+            try:
+                file.close()
+            except OSError:
+                pass
 
 
 class EvalEvents:
@@ -340,21 +341,6 @@ class EvalEvents:
 # ---------------------------------------------------------------- manifest
 
 
-def file_identity(path: Path) -> dict[str, Any]:
-    """Path, size in bytes and SHA-256 of a file."""
-    path = Path(path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return {"path": str(path), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
-
-
-def manifest_path(output: Path) -> Path:
-    output = Path(output)
-    return output.with_name(output.name + ".manifest.json")
-
-
 def versions() -> dict[str, str]:
     import torch
 
@@ -373,18 +359,6 @@ def manifest(command: str, **fields: Any) -> dict[str, Any]:
         "exit_status": 0,
         **fields,
     }
-
-
-def write_manifest(output: Path, doc: dict[str, Any]) -> Path:
-    """OUTPUT.manifest.json, atomically, after the output itself (whose sha256 it records)."""
-    path = manifest_path(output)
-    text = json.dumps(json_ready(doc), indent=1, allow_nan=False)
-
-    def write(tmp: Path) -> None:
-        tmp.write_text(text + "\n")
-
-    atomic_write(path, write)
-    return path
 
 
 def json_ready(obj: Any) -> Any:
@@ -406,14 +380,14 @@ def json_ready(obj: Any) -> Any:
     return str(obj)
 
 
-def train_manifest(result: Any, data_path: Path) -> dict[str, Any]:
-    """What a training run read, wrote and measured (result: api.TrainResult)."""
+def train_manifest(result: Any, output: dict[str, Any]) -> dict[str, Any]:
+    """What a training run read, wrote and measured (result: api.TrainResult; output: the
+    checkpoint's path, size and sha256)."""
     fit = result.fit
-    return manifest(
+    return json_ready(manifest(
         "train",
-        input={**(result.data_file or file_identity(data_path)), "observations": result.data.n_rows,
-               "series": result.data.n_series},
-        output={**file_identity(result.checkpoint_path), "kind": "checkpoint"},
+        input={**result.data_file, "observations": result.data.n_rows, "series": result.data.n_series},
+        output={**output, "kind": "checkpoint"},
         config=result.config.to_dict(),
         training={"steps": fit.steps, "epochs": fit.epochs, "best_step": fit.best_step, "stop_reason": fit.stop_reason,
                   "train_windows": result.train_windows, "windows_per_s": round(fit.windows_per_s, 1),
@@ -421,16 +395,18 @@ def train_manifest(result: Any, data_path: Path) -> dict[str, Any]:
         metrics=result.metrics,
         quality_gate=result.gate,
         seconds={"total": round(result.seconds, 3), "training_loop": round(fit.train_seconds, 3)},
-    )
+    ))
 
 
-def predict_manifest(result: Any, model_path: Path, data_path: Path, future_path: Optional[Path],
-                     shard: Optional[tuple[int, int]], max_age: Optional[str], as_of: Optional[pd.Timestamp]) -> dict[str, Any]:
-    """What a forecast was made from and where it starts (result: api.PredictResult)."""
+def predict_manifest(result: Any, output: dict[str, Any], model_path: Path, data_path: Path,
+                     future_path: Optional[Path], shard: Optional[tuple[int, int]], max_age: Optional[str],
+                     as_of: Optional[pd.Timestamp]) -> dict[str, Any]:
+    """What a forecast was made from and where it starts (result: api.PredictResult; output:
+    the forecast file's path, size and sha256)."""
     fields: dict[str, Any] = {
         "input": {**file_identity(data_path), "observations": result.data.n_rows, "series": result.data.n_series},
         "checkpoint": file_identity(model_path),
-        "output": {**file_identity(result.output_path), "kind": "forecasts", "rows": len(result.forecasts)},
+        "output": {**output, "kind": "forecasts", "rows": len(result.forecasts)},
         "horizon": result.horizon,
         "series_forecast": result.n_forecast,
         "series_skipped": result.skipped,
@@ -442,20 +418,18 @@ def predict_manifest(result: Any, model_path: Path, data_path: Path, future_path
     }
     if future_path is not None:
         fields["future"] = file_identity(future_path)
-    return manifest("predict", **fields)
+    return json_ready(manifest("predict", **fields))
 
 
-def evaluation_manifests(command: str, result: Any, data_path: Path, model_path: Optional[Path],
-                         outputs: list[Optional[Path]]) -> None:
-    """A manifest beside each file evaluate or backtest wrote (result: backtest.EvaluationResult)."""
-    common: dict[str, Any] = {
+def evaluation_manifest(command: str, result: Any, output: dict[str, Any], data_path: Path,
+                        model_path: Optional[Path]) -> dict[str, Any]:
+    """The manifest of one file evaluate or backtest wrote (result: backtest.EvaluationResult)."""
+    fields: dict[str, Any] = {
         "input": {**file_identity(data_path), "observations": result.data.n_rows, "series": result.data.n_series},
         "windows": result.windows, "stride": result.stride, "horizon": result.horizon,
         "series_scored": result.series, "series_skipped": result.skipped,
         "metrics": result.overall, "seconds": {"total": round(result.seconds, 3), "training": round(result.train_seconds, 3)},
     }
     if model_path is not None:
-        common["checkpoint"] = file_identity(model_path)
-    for path in outputs:
-        if path is not None:
-            write_manifest(path, manifest(command, output=file_identity(path), **common))
+        fields["checkpoint"] = file_identity(model_path)
+    return json_ready(manifest(command, output=output, **fields))

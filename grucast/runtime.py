@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import torch
-
-from grucast.config import check_device
+from grucast.config import check_device, check_threads
 from grucast.errors import ConfigError
 
+if TYPE_CHECKING:  # torch is imported when a device is chosen, not when this module is
+    import torch
 
-def select_device(spec: str) -> torch.device:
+
+def select_device(spec: str) -> "torch.device":
     """auto picks the first GPU when there is one; asking for a GPU that is not there is an error."""
+    import torch
+
     check_device("--device", spec)
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -19,12 +22,16 @@ def select_device(spec: str) -> torch.device:
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise ConfigError(f"device '{spec}' was asked for, but CUDA is not available here; use --device cpu or auto")
-    dev = torch.device(spec)
-    if dev.index is not None and dev.index >= torch.cuda.device_count():
+    if spec.startswith("cuda:") and int(spec[5:]) >= torch.cuda.device_count():  # before torch reads the index
         raise ConfigError(f"device '{spec}' does not exist: this machine has {torch.cuda.device_count()} GPU(s)")
-    return dev
+    return torch.device(spec)
 
 
-def set_threads(threads: Optional[int]) -> None:
+def set_threads(threads: Optional[int], where: str = "--threads") -> None:
+    """torch's CPU threads; ConfigError (naming where) for a number this machine cannot run,
+    checked before torch tries to start them (100,000 threads exhaust the memory)."""
     if threads is not None:
+        check_threads(where, threads)
+        import torch
+
         torch.set_num_threads(threads)

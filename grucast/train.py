@@ -139,9 +139,14 @@ class PinballLoss(MaskedLoss):
         return torch.maximum(q * d, (q - 1.0) * d).mean(dim=-1)  # [B, H]
 
 
-def loss_function(name: str, quantiles: tuple[float, ...] = ()) -> MaskedLoss:
-    """The training loss: pinball over the quantiles of a quantile model, else the named one."""
-    return PinballLoss(quantiles) if quantiles else PointLoss(name)
+def loss_function(name: Optional[str], quantiles: tuple[float, ...] = ()) -> MaskedLoss:
+    """The training loss: pinball over the quantiles of a quantile model (whatever an old
+    checkpoint's config names: config.train_loss), else the named one, mae when None."""
+    if quantiles:
+        return PinballLoss(quantiles)
+    if name == "pinball":
+        raise ValueError("the pinball loss needs quantiles: see config.train_loss")  # a bug: validated before
+    return PointLoss(name or "mae")
 
 
 def evaluate_loss(model: nn.Module, data: WindowData, starts: torch.Tensor, cfg: Config, loss_fn: MaskedLoss,
@@ -397,3 +402,25 @@ def fit_all(
         stop_reason=collections.Counter(d["stop_reason"] for d in done).most_common(1)[0][0],
         members=done,
     )
+
+
+def memory_estimate(cfg: Config, n_points: int, n_series: int, windows: int, n_inputs: int) -> dict[str, int]:
+    """Bytes a training run of a resolved config needs, roughly, by part: 'data', the layout of
+    every series (value, mask and n_inputs features per point in float32, each series padded by
+    input_size - min_input); 'weights', the networks with their gradients, AdamW moments, the
+    copies fit keeps (best weights) and the saved checkpoint, 12 float32 copies in all (a 1 x 4,096
+    network peaked at 43 bytes per weight); 'activations', what one batch keeps for the backward
+    pass (the GRU's gates and states at every step of every layer). Python integers: an absurd
+    setting gives an absurd estimate, never an overflow."""
+    m, t = cfg.model, cfg.training
+    L, H, h, layers = m.input_size, m.horizon, m.hidden_size, m.num_layers
+    pad = max(L - (m.min_input or max(1, L // 4)), 0)
+    data = (n_points + n_series * pad) * 4 * (2 + n_inputs)
+    q = max(len(output_quantiles(m)), 1)
+    width = 1 + n_inputs + m.series_embedding
+    params = sum(3 * ((width if k == 0 else h) * h + h * h + 2 * h) for k in range(layers)) + (h + 1) * H * q
+    params += (n_series + 1) * m.series_embedding  # the table of series embeddings
+    weights = (m.ensemble or 1) * params * 4 * 12  # measured: about 40 bytes per weight at 2,048-4,096 units
+    batch = min(t.batch_size, max(windows, 1))
+    activations = batch * (L + H) * (8 * h * layers + 2 + n_inputs) * 4
+    return {"data": data, "weights": weights, "activations": activations}

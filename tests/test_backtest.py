@@ -70,7 +70,7 @@ def test_evaluate_errors_are_one_line(trained):
     r = cli("evaluate", "m.pt", "d.csv", "--windows", "0")
     assert r.exit_code == 1 and r.stderr.strip() == "Error: --windows must be at least 1, got 0"
     r = cli("evaluate", "m.pt", "d.csv", "--windows", "100")
-    assert r.exit_code == 0  # origins without enough history are left out
+    assert r.exit_code == 1 and "room for at most 29 window(s)" in r.stderr  # refused before any work
     sine_panel(n_series=1, length=25).to_csv(trained / "short.csv", index=False)
     r = cli("evaluate", "m.pt", "short.csv")
     assert r.exit_code == 1 and r.stderr.startswith("Error: no series of short.csv is long enough to evaluate")
@@ -124,10 +124,10 @@ def test_bad_windows_stride_and_outputs_fail_before_any_training(tmp_path):
     assert r.exit_code == 1 and r.stderr.strip() == "Error: --stride must be at least 1, got 0"
     r = cli("backtest", "d.csv", *SHAPE, "--metrics", tmp_path / "no" / "m.csv")
     assert r.exit_code == 1
-    assert r.stderr.strip() == f"Error: cannot write the metrics: folder {tmp_path / 'no'} does not exist"
+    assert r.stderr.strip() == f"Error: cannot write --metrics {tmp_path / 'no' / 'm.csv'}: folder {tmp_path / 'no'} does not exist"
     (tmp_path / "out").mkdir()
     r = cli("backtest", "d.csv", *SHAPE, "-o", "out")
-    assert r.exit_code == 1 and r.stderr.strip() == "Error: -o out is a folder; give a file name for the forecasts"
+    assert r.exit_code == 1 and r.stderr.strip() == "Error: -o out is a folder; give a file name"
     assert r.stdout == "" and "epoch" not in r.stderr  # refused before training started
     sine_panel(n_series=2, length=29).to_csv(tmp_path / "short.csv", index=False)
     r = cli("backtest", "short.csv", *SHAPE, "--windows", "2")
@@ -140,4 +140,4 @@ def test_bad_windows_stride_and_outputs_fail_before_any_training(tmp_path):
 def test_evaluate_refuses_an_unwritable_output_before_reading(trained):
     r = cli("evaluate", "m.pt", "d.csv", "-o", trained / "no" / "f.csv")
     assert r.exit_code == 1
-    assert r.stderr.strip() == f"Error: cannot write the forecasts: folder {trained / 'no'} does not exist"
+    assert r.stderr.strip() == f"Error: cannot write -o {trained / 'no' / 'f.csv'}: folder {trained / 'no'} does not exist"

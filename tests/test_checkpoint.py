@@ -101,7 +101,7 @@ def test_loading_never_runs_code_from_the_file(tmp_path):
     p = tmp_path / "evil.pt"
     torch.save({"format": checkpoint.MAGIC, "format_version": 1, "x": Evil()}, p)
     assert zipfile.is_zipfile(p)
-    with pytest.raises(CheckpointError, match="cannot be read as a grucast checkpoint"):
+    with pytest.raises(CheckpointError, match="grucast never runs code from a checkpoint, so it refuses this file"):
         checkpoint.load(p)
     assert not (tmp_path / "pwned").exists()
 

@@ -232,7 +232,7 @@ def test_stored_config_names_the_detected_columns(long_csv, tmp_path):
 
 def test_checkpoint_path_problems_are_caught_before_training(long_csv, tmp_path):
     r = cli("train", long_csv, "-o", tmp_path / "no" / "such" / "m.pt", *TINY)
-    assert one_error_line(r) == f"Error: cannot write the checkpoint: folder {tmp_path / 'no' / 'such'} does not exist"
+    assert one_error_line(r) == f"Error: cannot write -o {tmp_path / 'no' / 'such' / 'm.pt'}: folder {tmp_path / 'no' / 'such'} does not exist"
     (tmp_path / "dir.pt").mkdir()
     r = cli("train", long_csv, "-o", tmp_path / "dir.pt", *TINY)
-    assert one_error_line(r) == f"Error: -o {tmp_path / 'dir.pt'} is a folder; give a file name for the checkpoint"
+    assert one_error_line(r) == f"Error: -o {tmp_path / 'dir.pt'} is a folder; give a file name"

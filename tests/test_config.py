@@ -14,7 +14,7 @@ def write(tmp_path, text):
 
 def test_defaults_are_valid_and_unresolved():
     cfg = config.load()
-    assert cfg.training.loss == "mae" and cfg.data.fill == "interpolate"
+    assert cfg.training.loss is None and cfg.data.fill == "interpolate"  # pinball or mae: see config.train_loss
     assert cfg.model.horizon is None and cfg.model.input_size is None
     assert cfg.model.hidden_size is None and cfg.training.learning_rate is None  # sized to the data
 
@@ -50,7 +50,7 @@ def test_unknown_section_suggests_the_nearest(tmp_path):
         ("model: {hidden_size: many}", "model.hidden_size (--hidden-size) must be a whole number, got 'many'"),
         ("model: {horizon: 0}", "model.horizon (--horizon) must be positive, got 0"),
         ("model: {input_size: -3}", "model.input_size (--input-size) must be positive, got -3"),
-        ("training: {loss: mape}", "training.loss (--loss) must be one of mae, mse, huber; got 'mape'. Did you mean 'mae'?"),
+        ("training: {loss: mape}", "training.loss (--loss) must be one of mae, mse, huber, pinball; got 'mape'. Did you mean 'mae'?"),
         ("data: {fill: interp}", "data.fill (--fill) must be one of interpolate, ffill, zero, error; got 'interp'. Did you mean 'interpolate'?"),
         ("training: {device: gpu}", "training.device (--device) must be auto, cpu, cuda or cuda:N; got 'gpu'"),
         ("model: {dropout: 1.5}", "model.dropout (--dropout) must be in [0, 1), got 1.5"),

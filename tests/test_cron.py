@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 import grucast
-from grucast import api, runs
+from grucast import api, guards, runs
 from grucast import config as config_mod
 from grucast.errors import CheckpointError, Interrupted
 
@@ -375,18 +375,18 @@ def test_locked_output_exits_75_and_is_left_alone(trained, tmp_path):
     out.write_text("the forecast another run is replacing\n")
     # flock locks belong to an open file description, so this in-process run conflicts with the
     # lock held here exactly as a second process would.
-    with runs.output_lock(out):
+    with guards.lock(out):
         r = cli("predict", model, data, "-o", out)
         line = one_error_line(r, 75)
         assert f"another grucast run (pid {os.getpid()}) is writing {out} and holds f.csv.lock" in line
         assert "--wait" in line
         assert out.read_text() == "the forecast another run is replacing\n"
         assert not (tmp_path / "f.csv.manifest.json").exists()
-    assert not runs.lock_path(out).exists()
+    assert not guards.lock_path(out).exists()
     r = cli("predict", model, data, "-o", out)
     assert r.exit_code == 0, r.stderr
     assert out.read_text().startswith("series_id,timestamp,forecast\n")
-    assert not runs.lock_path(out).exists()
+    assert not guards.lock_path(out).exists()
 
 
 @POSIX_ONLY
@@ -396,7 +396,7 @@ def test_wait_writes_only_after_the_other_run_lets_go(trained, tmp_path):
     held, written_while_held = threading.Event(), []
 
     def other_run():
-        with runs.output_lock(out):
+        with guards.lock(out):
             held.set()
             time.sleep(1.0)
             written_while_held.append(out.exists())
@@ -410,7 +410,7 @@ def test_wait_writes_only_after_the_other_run_lets_go(trained, tmp_path):
         t.join(30)
     assert written_while_held == [False]
     assert r.exit_code == 0, r.stderr
-    assert out.is_file() and not runs.lock_path(out).exists()
+    assert out.is_file() and not guards.lock_path(out).exists()
 
 
 @POSIX_ONLY
@@ -560,14 +560,14 @@ def test_sigkill_while_writing_leaves_the_old_file_whole(tmp_path):
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from grucast.io import atomic_write\n"
+        "from grucast.guards import Staged, publish\n"
         "def write(tmp):\n"
         "    with open(tmp, 'w') as f:\n"
         "        f.write('series_id,timestamp,forecast\\n' + 's1,2024-01-11 00:00:00,2.5\\n' * 50000)\n"
         "        f.flush()\n"
         "        print('half-way', flush=True)\n"
         "        time.sleep(60)\n"
-        "atomic_write(Path(sys.argv[1]), write)\n"
+        "publish([Staged(Path(sys.argv[1]), write)])\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script, str(out)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, text=True, cwd=tmp_path)
@@ -598,8 +598,8 @@ def test_a_log_file_that_cannot_be_opened_exits_1_before_any_work(trained, tmp_p
     data, model = trained
     r = cli("predict", model, data, "-o", "f.csv", "--log-file", tmp_path / "no" / "such" / "ev.log")
     assert r.exit_code == 1 and "Traceback" not in r.stderr
-    assert r.stderr.strip().splitlines() == [f"Error: cannot open --log-file {tmp_path / 'no' / 'such' / 'ev.log'}: "
-                                             "No such file or directory"]
+    assert r.stderr.strip().splitlines() == [f"Error: cannot write --log-file {tmp_path / 'no' / 'such' / 'ev.log'}: "
+                                             f"folder {tmp_path / 'no' / 'such'} does not exist"]
     assert not (tmp_path / "f.csv").exists()
 
 

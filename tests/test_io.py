@@ -7,7 +7,8 @@ import pytest
 
 from grucast.config import DataConfig
 from grucast.errors import DataError
-from grucast.io import atomic_write, load_table
+from grucast.guards import Staged, publish
+from grucast.io import load_table
 
 from conftest import sine_panel, write
 
@@ -137,7 +138,7 @@ def test_parquet_round_trip(tmp_path):
     assert t.schema.format == "long" and len(t.frame) == 60
 
 
-def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
+def test_publishing_keeps_the_old_file_on_failure(tmp_path):
     target = tmp_path / "out.csv"
     target.write_text("old\n")
 
@@ -146,10 +147,10 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
         raise RuntimeError("disk on fire")
 
     with pytest.raises(RuntimeError):
-        atomic_write(target, broken)
+        publish([Staged(target, broken)])
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no temporary file left behind
-    atomic_write(target, lambda tmp: Path(tmp).write_text("new\n"))
+    publish([Staged(target, lambda tmp: Path(tmp).write_text("new\n"))])
     assert target.read_text() == "new\n"
 
 
@@ -195,5 +196,6 @@ def test_thousands_separators_and_decimal_commas(tmp_path):
 def test_explicit_separator(tmp_path):
     p = write(tmp_path, "date\tsales\n2024-01-01\t3\n2024-01-02\t4\n", name="d.tsv")
     assert load_table(p, DataConfig(sep="tab")).frame["y"].tolist() == [3.0, 4.0]
-    with pytest.raises(DataError, match="could not tell which column holds the time"):
+    with pytest.raises(DataError, match=r"^d.tsv has a single column \('date\tsales'\); a time series needs a time "
+                                        r"column and a column of values \(if the file separates its fields otherwise, pass --sep\)$"):
         load_table(p, DataConfig(sep="|"))

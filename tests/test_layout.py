@@ -49,3 +49,16 @@ def test_import_grucast_does_not_import_torch():
     code = "import sys, grucast; print('torch' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"
+
+
+def test_the_fail_fast_modules_import_nothing_heavy():
+    """guards, sniff and terminal run before torch and pandas are imported (a bad file fails in
+    a fraction of a second): the standard library and grucast's errors only."""
+    for name in ("guards.py", "sniff.py", "terminal.py"):
+        names = {n.split(".")[0] for n in imports(PKG / name)}
+        assert not names & {"torch", "pandas", "numpy", "rich", "typer", "yaml"}, name
+        ours = {n for n in imports(PKG / name) if n.startswith("grucast")}
+        assert ours <= {"grucast", "grucast.errors", "grucast.sniff"}, (name, ours)
+    code = "import sys, grucast.guards, grucast.terminal; print('torch' in sys.modules, 'pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False False"

@@ -111,11 +111,21 @@ def test_hand_edited_checkpoints_are_refused(tmp_path):
             checkpoint.load(tmp_path / "bad.pt")
 
 
-def test_diverging_training_is_a_clear_error(tmp_path):
+def test_diverging_training_is_a_clear_error(tmp_path, monkeypatch):
+    # A learning rate that diverges is refused up front now (--lr is at most 10); a loss that
+    # still turns NaN (an overflow) must end the same way: one line, nothing written.
+    from grucast import train
+
+    real = train.loss_function
+
+    def overflowing(*args, **kwargs):
+        fn = real(*args, **kwargs)
+        return lambda out, y, mask: fn(out, y, mask) * float("nan")
+
+    monkeypatch.setattr(train, "loss_function", overflowing)
     df = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=200, freq="h"), "value": np.arange(200.0)})
     df.to_csv(tmp_path / "d.csv", index=False)
-    r = runner.invoke(app, ["train", "d.csv", "-o", "m.pt", "--horizon", "4", "--input-size", "8", "--lr", "1e30",
-                            "--loss", "mse", "--epochs", "3"])
+    r = runner.invoke(app, ["train", "d.csv", "-o", "m.pt", "--horizon", "4", "--input-size", "8", "--epochs", "3"])
     assert r.exit_code == 1 and r.stderr.splitlines()[-1].startswith("Error: training diverged at step")
     assert not (tmp_path / "m.pt").exists()
 

@@ -1,0 +1,373 @@
+"""Inputs are sacred: every command against an output that is one of its inputs, a planted lock
+link, a read-only folder and a full disk at each stage of writing; every input and earlier
+output must come out byte-identical, with one Error line and exit 1."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grucast import guards
+
+from conftest import TINY, cli, sine_panel
+
+POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="POSIX links, FIFOs and devices")
+SHAPE = ["--horizon", "6", "--input-size", "24"]
+QUICK = [*TINY, *SHAPE, "--max-steps", "5"]
+BACKTEST = [*SHAPE, "--windows", "1", "--set", "training.max_steps=5", "--set", "model.hidden_size=8",
+            "--set", "model.ensemble=1", "--set", "training.batch_size=64"]
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory) -> Path:
+    """A folder with d.csv and a tiny model m.pt trained on it, made once; tests copy it."""
+    folder = tmp_path_factory.mktemp("made")
+    sine_panel().to_csv(folder / "d.csv", index=False)
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        r = cli("train", "d.csv", "-o", "m.pt", *QUICK)
+    finally:
+        os.chdir(cwd)
+    assert r.exit_code == 0, r.stderr
+    return folder
+
+
+@pytest.fixture
+def work(made, tmp_path) -> Path:
+    """tmp_path (the current folder) holding d.csv, m.pt and an earlier forecast f.csv with its
+    manifest."""
+    for name in ("d.csv", "m.pt"):
+        shutil.copy(made / name, tmp_path / name)
+    r = cli("predict", "m.pt", "d.csv", "-o", "f.csv")
+    assert r.exit_code == 0, r.stderr
+    return tmp_path
+
+
+def command(name: str, out: str) -> list[str]:
+    return {
+        "train": ["train", "d.csv", "-o", out, *QUICK],
+        "predict": ["predict", "m.pt", "d.csv", "-o", out],
+        "evaluate": ["evaluate", "m.pt", "d.csv", "-o", out],
+        "backtest": ["backtest", "d.csv", "-o", out, *BACKTEST],
+    }[name]
+
+
+COMMANDS = ["train", "predict", "evaluate", "backtest"]
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every entry of the folder: a file's sha256, a link's target, or its kind."""
+    out = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_symlink():
+            out[p.name] = "-> " + os.readlink(p)
+        elif p.is_file():
+            out[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
+        else:
+            out[p.name] = "dir" if p.is_dir() else "special"
+    return out
+
+
+def refused(r, *needles: str, after_work: bool = False) -> str:
+    """One 'Error: ...' line on stderr, exit 1, no traceback; the line holds every needle.
+    after_work: a failure after training, which printed its progress before the Error line."""
+    assert r.exit_code == 1, (r.exit_code, r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    if after_work:
+        assert "Traceback" not in r.stderr and [x for x in lines if x.startswith("Error: ")] == lines[-1:], r.stderr
+        lines = lines[-1:]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), r.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+# ---------------------------------------------------------------- output = input
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_an_output_that_is_the_data_is_refused_and_the_data_kept(work, name):
+    before = snapshot(work)
+    refused(cli(*command(name, "d.csv")), "-o d.csv is DATA", "never writes over one of its own inputs")
+    assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("name", ["predict", "evaluate"])
+def test_an_output_that_is_the_checkpoint_is_refused(work, name):
+    before = snapshot(work)
+    refused(cli(*command(name, "m.pt")), "-o m.pt is MODEL")
+    assert snapshot(work) == before
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("name", COMMANDS)
+def test_a_hard_link_to_the_data_is_the_data(work, name):
+    os.link(work / "d.csv", work / "alias.csv")
+    before = snapshot(work)
+    refused(cli(*command(name, "alias.csv")), "is the same file as DATA d.csv")
+    assert snapshot(work) == before
+
+
+def test_more_outputs_that_are_inputs_or_each_other(work):
+    shutil.copy(work / "d.csv", work / "x.csv.manifest.json")  # a data file with an unlucky name
+    before = snapshot(work)
+    refused(cli("backtest", "d.csv", "--metrics", "d.csv", *BACKTEST), "--metrics d.csv is DATA")
+    refused(cli("evaluate", "m.pt", "d.csv", "-o", "e.csv", "--metrics", "e.csv"), "name the same file")
+    refused(cli("evaluate", "m.pt", "d.csv", "-o", "e.csv", "--metrics", "e.csv.manifest.json"), "name the same file")
+    refused(cli("predict", "m.pt", "d.csv", "-o", "f.csv", "--log-file", "d.csv"), "--log-file d.csv is DATA")
+    refused(cli("predict", "m.pt", "d.csv", "-o", "f.csv", "--log-file", "m.pt"), "--log-file m.pt is MODEL")
+    refused(cli("predict", "m.pt", "d.csv", "-o", "f.csv", "--log-file", "f.csv"), "name the same file")
+    refused(cli("train", "d.csv", "-o", "m.pt", "--init-from", "m.pt", *QUICK), "-o m.pt is --init-from")
+    refused(cli("predict", "m.pt", "d.csv", "-o", "x.csv", "--future", "x.csv.manifest.json"),
+            "the manifest of -o", "--future")
+    assert snapshot(work) == before
+
+
+# ---------------------------------------------------------------- outputs that are not files
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("name", COMMANDS)
+def test_an_output_that_is_a_link_is_refused_and_its_target_kept(work, name):
+    (work / "victim.txt").write_text("precious\n")
+    os.symlink("victim.txt", work / "out.csv")
+    before = snapshot(work)
+    refused(cli(*command(name, "out.csv")), "-o out.csv is a symbolic link (to victim.txt)")
+    assert snapshot(work) == before
+
+
+@POSIX_ONLY
+def test_devices_and_fifos_are_never_replaced(work):
+    os.mkfifo(work / "pipe")
+    before = snapshot(work)
+    refused(cli("predict", "m.pt", "d.csv", "-o", "pipe"), "is a FIFO (named pipe), not a regular file")
+    refused(cli("predict", "m.pt", "d.csv", "-o", "/dev/null"), "/dev/null is a character device")
+    refused(cli("train", "pipe", "-o", "x.pt", *QUICK), "DATA pipe is a FIFO (named pipe), not a regular file")
+    assert snapshot(work) == before
+    assert Path("/dev/null").is_char_device()
+
+
+def test_dash_writes_the_forecasts_to_stdout(work):
+    before = snapshot(work)
+    r = cli("predict", "m.pt", "d.csv", "-o", "-")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "series_id,timestamp,forecast" and len(r.stdout.splitlines()) == 1 + 3 * 6
+    assert snapshot(work) == before  # no file named '-', no manifest
+
+
+# ---------------------------------------------------------------- locks
+
+
+@POSIX_ONLY
+@pytest.mark.parametrize("name", COMMANDS)
+def test_a_planted_lock_link_is_refused_and_its_target_kept(work, name):
+    (work / "victim.txt").write_text("precious\n")
+    os.symlink(work / "victim.txt", work / "out.csv.lock")
+    before = snapshot(work)
+    refused(cli(*command(name, "out.csv")), "out.csv.lock is a symbolic link", "remove it")
+    assert snapshot(work) == before
+
+
+@POSIX_ONLY
+def test_lock_paths_that_are_not_lock_files_are_refused(work):
+    (work / "victim.txt").write_text("precious\n")
+    os.link(work / "victim.txt", work / "a.csv.lock")
+    (work / "b.csv.lock").mkdir()
+    os.mkfifo(work / "c.csv.lock")
+    before = snapshot(work)
+    refused(cli("predict", "m.pt", "d.csv", "-o", "a.csv"), "a.csv.lock", "2 names (hard links)")
+    refused(cli("predict", "m.pt", "d.csv", "-o", "b.csv"), "b.csv.lock is a folder")
+    refused(cli("predict", "m.pt", "d.csv", "-o", "c.csv"), "c.csv.lock is a FIFO")
+    assert snapshot(work) == before
+
+
+@POSIX_ONLY
+def test_the_lock_is_opened_without_following_a_link_planted_after_the_check(work, monkeypatch):
+    """The race: the link appears between the check and the open. O_NOFOLLOW refuses it."""
+    (work / "victim.txt").write_text("precious\n")
+    real = os.lstat
+    done = []
+
+    def planted(path, *a, **k):
+        if str(path).endswith("out.csv.lock") and not done:
+            done.append(path)
+            os.symlink(work / "victim.txt", path)
+            raise FileNotFoundError(path)
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(guards.os, "lstat", planted)
+    with pytest.raises(guards.PathError, match="is a symbolic link"):
+        with guards.lock(work / "out.csv"):
+            pass
+    assert (work / "victim.txt").read_text() == "precious\n"
+
+
+# ---------------------------------------------------------------- read-only folders and full disks
+
+
+class _ReadOnly:
+    f_flag = os.ST_RDONLY if hasattr(os, "ST_RDONLY") else 1
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_a_read_only_folder_is_refused_before_any_work(work, name, monkeypatch):
+    monkeypatch.setattr(guards.os, "statvfs", lambda path: _ReadOnly())
+    before = snapshot(work)
+    r = cli(*command(name, "out.csv"))
+    refused(r, "cannot write -o out.csv", "read-only file system")
+    assert "epoch" not in r.stderr.lower()
+    assert snapshot(work) == before
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into any folder")
+def test_a_folder_without_write_permission_is_refused(work):
+    (work / "ro").mkdir()
+    os.chmod(work / "ro", 0o555)
+    try:
+        refused(cli("predict", "m.pt", "d.csv", "-o", "ro/f.csv"), "not writable (permission denied)")
+    finally:
+        os.chmod(work / "ro", 0o755)
+
+
+def full_disk_at(monkeypatch, stage: str, nth: int = 1) -> None:
+    """The nth time publish reaches stage, the disk is full."""
+    seen = {"n": 0}
+
+    def step(name: str) -> None:
+        if name == stage:
+            seen["n"] += 1
+            if seen["n"] == nth:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(guards, "_step", step)
+
+
+# Stages of publishing one output with its manifest: writing the output, its fsync, writing the
+# manifest, moving the old manifest aside (rename 1), the output into place (rename 2), the new
+# manifest into place (rename 3).
+STAGES = [("write", 1), ("fsync", 1), ("manifest", 1), ("rename", 1), ("rename", 2), ("rename", 3)]
+
+
+@pytest.mark.parametrize("stage,nth", STAGES)
+def test_a_full_disk_at_each_stage_of_predict_leaves_the_earlier_forecast_and_manifest(work, monkeypatch, stage, nth):
+    before = snapshot(work)
+    full_disk_at(monkeypatch, stage, nth)
+    refused(cli("predict", "m.pt", "d.csv", "-o", "f.csv"), "f.csv", "the disk is full",
+            "earlier outputs were left as they were")
+    assert snapshot(work) == before  # no temporary file either
+    doc = json.loads((work / "f.csv.manifest.json").read_text())
+    assert doc["output"]["sha256"] == hashlib.sha256((work / "f.csv").read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["train", "evaluate", "backtest"])
+@pytest.mark.parametrize("stage,nth", [("write", 1), ("rename", 3)])
+def test_a_full_disk_while_publishing_leaves_every_earlier_output(work, monkeypatch, name, stage, nth):
+    # An earlier output of this very command, with its manifest.
+    r = cli(*command(name, "out.csv" if name != "train" else "out.pt"))
+    assert r.exit_code == 0, r.stderr
+    before = snapshot(work)
+    full_disk_at(monkeypatch, stage, nth)
+    refused(cli(*command(name, "out.csv" if name != "train" else "out.pt")), "the disk is full", after_work=True)
+    assert snapshot(work) == before
+
+
+def test_evaluate_publishes_forecasts_and_metrics_together_or_neither(work, monkeypatch):
+    # Rename 3 is the metrics file itself: the forecasts and their manifest (renames 1-2) are
+    # already in place and must be taken back.
+    before = snapshot(work)
+    full_disk_at(monkeypatch, "rename", 3)
+    refused(cli("evaluate", "m.pt", "d.csv", "-o", "e.csv", "--metrics", "s.csv"), "the disk is full")
+    assert snapshot(work) == before
+
+
+def test_a_report_that_fails_to_render_writes_nothing(work, monkeypatch):
+    """What the command shows is rendered before the forecast is published."""
+    from grucast import render
+
+    before = snapshot(work)
+
+    def broken(result):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(render, "forecast_title", broken)
+    r = cli("predict", "m.pt", "d.csv", "-o", "f.csv", "--format", "table")
+    assert r.exit_code == 1 and "Traceback" not in r.stderr
+    assert snapshot(work) == before
+
+
+def test_no_manifest_removes_a_stale_one_with_the_new_output(work):
+    assert (work / "f.csv.manifest.json").exists()
+    r = cli("predict", "m.pt", "d.csv", "-o", "f.csv", "--no-manifest")
+    assert r.exit_code == 0, r.stderr
+    assert not (work / "f.csv.manifest.json").exists()  # it described the file just replaced
+
+
+def test_a_log_file_on_a_full_disk_warns_and_the_run_goes_on(work, monkeypatch):
+    from grucast import runs
+
+    real_open = open
+
+    class Full:
+        def __init__(self, *a, **k):
+            self.f = real_open(*a, **k)
+
+        def write(self, text):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            self.f.close()
+
+    monkeypatch.setattr(runs, "open", Full, raising=False)
+    r = cli("predict", "m.pt", "d.csv", "-o", "g.csv", "--log-file", "ev.log")
+    assert r.exit_code == 0, r.stderr
+    assert "Warning: --log-file ev.log stopped taking lines: No space left on device" in r.stderr
+    assert (work / "g.csv").is_file() and (work / "g.csv.manifest.json").is_file()
+
+
+# ---------------------------------------------------------------- fail fast
+
+
+FAIL_FAST = """
+import sys
+from grucast.cli import app
+try:
+    app(sys.argv[1:], prog_name="grucast")
+except SystemExit as e:
+    code = e.code
+print("torch" in sys.modules, "pandas" in sys.modules, code)
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "missing.csv", "-o", "m.pt"],
+    ["train", "bin.csv", "-o", "m.pt"],
+    ["predict", "m.pt", "missing.csv"],
+    ["predict", "missing.pt", "d.csv"],
+    ["evaluate", "m.pt", "header.csv"],
+    ["train", "d.csv", "-o", "d.csv"],
+    ["train", "d.csv", "-o", "m2.pt", "--config", "bad.yaml"],
+])
+def test_a_bad_file_or_path_fails_before_torch_and_pandas_are_imported(work, args):
+    (work / "bin.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (work / "header.csv").write_text("timestamp,value\n")
+    (work / "bad.yaml").write_text("model:\n  horizon: [\n")
+    p = subprocess.run([sys.executable, "-c", FAIL_FAST, *args], capture_output=True, text=True, cwd=work,
+                       stdin=subprocess.DEVNULL)
+    torch, pandas, code = p.stdout.split()
+    assert code == ("3" if "missing.pt" in args else "1"), (p.stdout, p.stderr)
+    assert torch == "False", p.stderr
+    if "--config" not in args:  # a config error is logged, and the event log needs pandas
+        assert pandas == "False", p.stderr
+    assert p.stderr.startswith("Error: ") and len(p.stderr.strip().splitlines()) == 1, p.stderr
