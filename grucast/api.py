@@ -389,7 +389,8 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
         e.checkpoint.resume["data_sha256"] = data_sha
         e.args = (f"training interrupted by {e.args[0]}; the run so far is saved in {path}: continue it with "
                   f"grucast train {data_path} -o {out_path} --resume {path}",)
-        guards.publish([guards.Staged(path, checkpoint.writer(e.checkpoint), sidecar=False, what="the resume state")])
+        guards.publish([guards.Staged(path, checkpoint.writer(e.checkpoint), sidecar=False, what="the resume state")],
+                       announce=False)
         raise
     result.gate = runs.quality_gate(result.metrics, fail_if_worse_than)
     ckpt.info["data_sha256"] = data_sha

@@ -108,6 +108,12 @@ def load(path: Path) -> Checkpoint:
     damaged = f"{path} is not a grucast checkpoint (damaged, truncated or another kind of file)"
     try:
         with zipfile.ZipFile(path) as z:
+            unpacked = sum(i.file_size for i in z.infolist())
+            if unpacked > guards.MAX_CHECKPOINT_BYTES:  # a small file that inflates to gigabytes
+                raise CheckpointError(
+                    f"{path} unpacks to {unpacked / 2**30:.1f} GiB, far more than any grucast checkpoint "
+                    f"(at most {guards.MAX_CHECKPOINT_BYTES >> 30} GiB); it is not a checkpoint"
+                )
             bad = z.testzip()  # torch.load does not check the archive's CRC-32s; this does
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
         raise CheckpointError(damaged) from None

@@ -171,10 +171,26 @@ def _user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
     when the log is stderr itself, the only line."""
     import signal
 
+    from grucast import guards
     from grucast.errors import GrucastError
     from grucast.terminal import error_line as plain_error_line
+    from grucast.terminal import shorten
+
+    published: list[Path] = []  # outputs made visible: from then on, the run has done its work
 
     def error_line(message: str, code: int) -> None:
+        message = shorten(message)
+        if published:
+            # After the commit nothing can undo the outputs: exit 0, and say what went wrong.
+            names = ", ".join(str(p) for p in published)
+            message = f"{message.split('; outputs were left')[0]} after the outputs were written ({names}); they are complete"
+            try:
+                if log is not None:
+                    log.emit("note", message=message)
+                plain_error_line(message, "Warning", "33")
+            except OSError:
+                pass
+            raise typer.Exit(code=0)
         if log is not None:
             log.emit("failed", level="error", message=message, exit_code=code)
         if log is None or log.stream is None:
@@ -185,54 +201,56 @@ def _user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
     except ValueError:  # not the main thread (a test runner's worker): leave signals alone
         previous = None
     log = None
-    try:
-        if preflight is not None:
-            preflight()
+    with guards.on_commit(published.extend):
         try:
-            if sniff is not None:
-                sniff()
-        except GrucastError:
-            fmt = log_format.value if isinstance(log_format, Enum) else log_format
-            if command is not None and (log_file is not None or fmt == "json"):  # a log watcher must see it
+            if preflight is not None:
+                preflight()
+            try:
+                if sniff is not None:
+                    sniff()
+            except GrucastError:
+                fmt = log_format.value if isinstance(log_format, Enum) else log_format
+                if command is not None and (log_file is not None or fmt == "json"):  # a log watcher must see it
+                    log = _event_log(command, log_file, log_format)
+                    log.emit("started", argv=sys.argv[1:])
+                raise
+            if command is not None:
                 log = _event_log(command, log_file, log_format)
-                log.emit("started", argv=sys.argv[1:])
-            raise
-        if command is not None:
-            log = _event_log(command, log_file, log_format)
-        yield log
-    except GrucastError as e:
-        error_line(str(e), e.exit_code)
-        raise typer.Exit(code=e.exit_code) from None
-    except KeyboardInterrupt:
-        error_line("interrupted (SIGINT); outputs were left as they were", 130)
-        raise typer.Exit(code=130) from None
-    except Terminated:
-        error_line("terminated (SIGTERM); outputs were left as they were", 143)
-        raise typer.Exit(code=143) from None
-    except BrokenPipeError:
-        # A reader like `head` closed the pipe before the command finished: stop quietly, with
-        # the status a shell gives a process killed by SIGPIPE, since the work is not done.
-        import os
+            yield log
+        except GrucastError as e:
+            error_line(str(e), e.exit_code)
+            raise typer.Exit(code=e.exit_code) from None
+        except KeyboardInterrupt:
+            error_line("interrupted (SIGINT); outputs were left as they were", 130)
+            raise typer.Exit(code=130) from None
+        except Terminated:
+            error_line("terminated (SIGTERM); outputs were left as they were", 143)
+            raise typer.Exit(code=143) from None
+        except BrokenPipeError:
+            # A reader like `head` closed the pipe before the command finished: stop quietly, with
+            # the status a shell gives a process killed by SIGPIPE, since the work is not done (0
+            # when the outputs were already written).
+            import os
 
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.dup2(devnull, sys.stderr.fileno())
-        raise typer.Exit(code=141) from None
-    except MemoryError:
-        error_line("out of memory: the data or the settings need more memory than this machine has; use fewer "
-                   "series, a smaller --batch-size, --input-size or --windows; outputs were left as they were", 1)
-        raise typer.Exit(code=1) from None
-    except OSError as e:
-        if e.errno not in _IO_ERRORS:
-            raise  # anything else is a bug: keep its traceback
-        where = f" {e.filename}" if e.filename else ""
-        error_line(f"cannot use{where}: {_IO_ERRORS[e.errno]}; outputs were left as they were", 1)
-        raise typer.Exit(code=1) from None
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        if log is not None:
-            log.close()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.dup2(devnull, sys.stderr.fileno())
+            raise typer.Exit(code=0 if published else 141) from None
+        except MemoryError:
+            error_line("out of memory: the data or the settings need more memory than this machine has; use fewer "
+                       "series, a smaller --batch-size, --input-size or --windows; outputs were left as they were", 1)
+            raise typer.Exit(code=1) from None
+        except OSError as e:
+            if e.errno not in _IO_ERRORS:
+                raise  # anything else is a bug: keep its traceback
+            error_line(f"cannot use {e.filename or 'stdout or stderr'}: {_IO_ERRORS[e.errno]}; outputs were left as "
+                       "they were", 1)
+            raise typer.Exit(code=1) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            if log is not None:
+                log.close()
 
 
 class Shown:

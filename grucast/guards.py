@@ -69,6 +69,7 @@ def outputs_of(label: str, path: Optional[Path], manifest: bool = True, lock: bo
     and its lock."""
     if path is None:
         return []
+    _file_name(label, Path(path))
     roles = [Role(label, Path(path))]
     if manifest:
         roles.append(Role(f"the manifest of {label}", manifest_path(path)))
@@ -78,6 +79,19 @@ def outputs_of(label: str, path: Optional[Path], manifest: bool = True, lock: bo
 
 
 _kind = sniff.kind
+
+
+def _file_name(label: str, path: Path) -> None:
+    """PathError for an output name that names no file: '', '.', '/', a folder ('x/'), stdout
+    ('-', which only predict -o takes) or what looks like a flag ('-q' given as the value of -o)."""
+    text = str(path)
+    if not path.name or text.endswith(os.sep) or path.name in (".", ".."):
+        raise PathError(f"{label} {text or repr(text)} is a folder, not a file name; give a file name")
+    if text == "-":
+        raise PathError(f"{label} - (stdout) is only for the forecasts of predict; give a file name")
+    if text.startswith("-"):
+        raise PathError(f"{label} {text} looks like a flag, not a file name; for a file whose name starts with "
+                        f"'-', write ./{text}")
 
 
 def _key(st: os.stat_result) -> tuple[int, int]:
@@ -112,7 +126,7 @@ def check_paths(inputs: Sequence[Role], outputs: Sequence[Role], appended: Seque
             continue
         try:
             key = _check_output(role, role in appended, seen, set(may_share))
-            for alias in (key, (os.path.realpath(_folder(Path(role.path))), Path(role.path).name)):
+            for alias in (key, _name_key(Path(role.path))):
                 other = claimed.get(alias)
                 if other is not None and other.label != role.label:
                     raise PathError(f"{other.label} and {role.label} name the same file ({role.path}); "
@@ -124,22 +138,38 @@ def check_paths(inputs: Sequence[Role], outputs: Sequence[Role], appended: Seque
             raise
 
 
+def _check_log(role: Role, path: Path) -> None:
+    """An existing log file that grucast appends to must be a text log: not a binary file (a
+    checkpoint, a Parquet file) and not an output of an earlier run (one with a manifest)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError as e:
+        raise PathError(f"cannot use {role.label} {path}: {e.strerror}") from None
+    if head.startswith((b"PK\x03\x04", b"PAR1")) or b"\x00" in head:
+        raise PathError(f"{role.label} {path} is a binary file, not a log; grucast only appends to text logs")
+    if os.path.lexists(manifest_path(path)):
+        raise PathError(f"{role.label} {path} is the output of an earlier run (it has {manifest_path(path).name}); "
+                        "choose another log file")
+
+
+def _name_key(path: Path) -> tuple[int, int, str]:
+    """A path by its folder's device and inode and its name: one file under any spelling of the
+    folder (links, '..', bind mounts)."""
+    return (*_key(os.stat(_folder(path))), path.name)
+
+
 def _check_output(role: Role, appended: bool, inputs: dict[tuple[int, int], Role],
                   allowed: set[tuple[str, str]]) -> Any:
     """The identity of one output (its inode, or its folder and name when it does not exist
     yet), or PathError when it is an input, a link, a folder or a device."""
     path = Path(role.path)
     st = _lstat(path, role.label)
-    if st is not None and stat.S_ISLNK(st.st_mode) and appended:
-        try:
-            st = os.stat(path)  # an appended log may be a link (/dev/stderr); its target counts
-        except OSError:
-            st = None  # a dangling link: opening it creates the target, which is no input
     if st is None:
         folder = _folder(path)
         if not folder.is_dir():
             raise PathError(f"cannot write {role.label} {path}: folder {folder} does not exist")
-        return os.path.realpath(folder), path.name
+        return _name_key(path)
     if role.label.startswith("the lock of") and not stat.S_ISREG(st.st_mode):
         raise _not_ours(path, "is " + (f"a symbolic link (to {os.readlink(path)})" if stat.S_ISLNK(st.st_mode)
                                        else _kind(st.st_mode)))
@@ -162,6 +192,8 @@ def _check_output(role: Role, appended: bool, inputs: dict[tuple[int, int], Role
             f"{role.label} {path} " + (f"is {source.label}" if same else f"is the same file as {source.label} {source.path}")
             + ": grucast never writes over one of its own inputs; choose another output name"
         )
+    if appended and stat.S_ISREG(st.st_mode):
+        _check_log(role, path)
     return _key(st)
 
 
@@ -186,18 +218,51 @@ def run_paths(*, data: Optional[Path] = None, model: Optional[Path] = None, futu
         outputs.append(Role("the resume state of -o", resume_path(output)))
     check_paths(inputs, outputs, appended=[Role("--log-file", log_file)],
                 may_share=[("--resume", "the resume state of -o")])
+    _check_std_streams(inputs)
+
+
+def _check_std_streams(inputs: Sequence[Role]) -> None:
+    """PathError when stdout or stderr is redirected onto an input (`>> data.csv`), as cat
+    refuses 'input file is output file'."""
+    keys = {}
+    for role in inputs:
+        if role.path is not None:
+            try:
+                keys[_key(os.stat(role.path))] = role
+            except OSError:
+                pass
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue
+        role = keys.get(_key(st)) if stat.S_ISREG(st.st_mode) else None
+        if role is not None:
+            raise PathError(f"{name} is redirected to {role.label} {role.path}: grucast never writes over one of its "
+                            "own inputs; redirect it elsewhere")
+
+
+# What publish adds to a name for its temporary files: '.NAME.' + 8 random characters + '.tmp'.
+_TEMP_EXTRA = 14
 
 
 def _check_writable(role: Role, path: Path) -> None:
     folder = _folder(path)
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise PathError(f"cannot write {role.label} {path}: folder {folder} is not writable (permission denied)")
     try:
         read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
     except (OSError, AttributeError):  # pragma: no cover - no statvfs
         read_only = False
     if read_only:
         raise PathError(f"cannot write {role.label} {path}: folder {folder} is on a read-only file system")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PathError(f"cannot write {role.label} {path}: folder {folder} is not writable (permission denied)")
+    try:
+        longest = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - no pathconf
+        longest = 255
+    if len(os.fsencode(path.name)) + _TEMP_EXTRA > longest:
+        raise PathError(f"{role.label} {path.name[:40]}... is too long a file name here ({len(os.fsencode(path.name))} "
+                        f"bytes; grucast's temporary files need at most {longest - _TEMP_EXTRA})")
 
 
 # ---------------------------------------------------------------- inputs, from their first bytes
@@ -318,6 +383,10 @@ def _open_lock(path: Path) -> int:
         os.close(fd)
         raise _not_ours(path, "is " + (_kind(st.st_mode) if not stat.S_ISREG(st.st_mode) else
                                        f"a file with {st.st_nlink} names (hard links)"))
+    held = os.pread(fd, 64, 0)
+    if st.st_size > 32 or not held.strip().isdigit() and held.strip():
+        os.close(fd)
+        raise _not_ours(path, "holds something other than a process id")
     return fd
 
 
@@ -341,8 +410,16 @@ def _acquire(path: Path, output: Path, wait: bool) -> int:
         except FileNotFoundError:
             same = False
         if same:  # not a file the previous holder removed while this run waited
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, str(os.getpid()).encode(), 0)
+            except OSError as e:  # a full disk: no lock file left behind
+                try:
+                    path.unlink()
+                except OSError:
+                    pass
+                os.close(fd)
+                raise _io_error(e, None, path) from None
             return fd
         os.close(fd)
 
@@ -414,7 +491,7 @@ def _mode_like(tmp: Path, path: Path) -> None:
         pass
 
 
-def publish(items: Sequence[Staged]) -> list[dict[str, Any]]:
+def publish(items: Sequence[Staged], announce: bool = True) -> list[dict[str, Any]]:
     """Write every item and its manifest to temporary files beside them, then make them visible.
 
     Everything that can fail (the writer, the manifest's content, disk space, fsync) happens
@@ -422,10 +499,13 @@ def publish(items: Sequence[Staged]) -> list[dict[str, Any]]:
     into place, the new manifest renamed into place; so a reader sees (old output, old manifest),
     (either output, no manifest) or (new output, new manifest), never a manifest that names
     another file. A failure in between puts every earlier file back. OSError (a full disk, a
-    read-only folder) becomes a PathError naming the file. Returns the outputs' identities."""
+    read-only folder) becomes a PathError naming the file. announce: tell the on_commit
+    listeners (not for the state an interrupted run leaves, which is no result). Returns the
+    outputs' identities."""
     temps: list[Path] = []
     steps: list[tuple[Path, Optional[Path]]] = []  # (final path, new content or None: remove)
     identities = []
+    path = None
     try:
         try:
             for item in items:
@@ -454,8 +534,10 @@ def publish(items: Sequence[Staged]) -> list[dict[str, Any]]:
                 if item.manifest is not None:
                     steps.append((mpath, mtmp))
         except OSError as e:
-            raise _io_error(e, items) from None
+            raise _io_error(e, items, path) from None
         _commit(steps)
+        for listener in list(_listeners) if announce else []:
+            listener([Path(i.path) for i in items])
         for folder in {_folder(Path(i.path)) for i in items}:
             _fsync_folder(folder)
         return identities
@@ -465,6 +547,21 @@ def publish(items: Sequence[Staged]) -> list[dict[str, Any]]:
                 t.unlink()
             except OSError:
                 pass
+
+
+_listeners: list[Callable[[list[Path]], None]] = []
+
+
+@contextmanager
+def on_commit(listener: Callable[[list[Path]], None]) -> Iterator[None]:
+    """Call listener(paths) whenever publish has made outputs visible, while this is active: the
+    CLI learns the moment after which a failure (a late signal, a closed stdout) no longer
+    leaves the earlier outputs as they were."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
 
 
 def _commit(steps: list[tuple[Path, Optional[Path]]]) -> None:

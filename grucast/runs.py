@@ -267,10 +267,7 @@ class EventLog:
         self.path = path
         self.broken: Optional[str] = None  # why the log file stopped taking lines (a full disk)
         if path is not None:
-            try:
-                self.file = open(path, "a", encoding="utf-8")
-            except OSError as e:
-                raise ConfigError(f"cannot open --log-file {path}: {e.strerror}") from None
+            self.file = _open_log(Path(path))
 
     @property
     def active(self) -> bool:
@@ -304,6 +301,27 @@ class EventLog:
                 file.close()
             except OSError:
                 pass
+
+
+def _open_log(path: Path) -> Any:
+    """The log file, opened for appending without following a link (O_NOFOLLOW: a planted link
+    is refused, never written through) and without waiting for a reader (O_NONBLOCK: a FIFO
+    nobody reads is an error, not a hang)."""
+    import errno
+    import fcntl
+
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ConfigError(f"--log-file {path} is a symbolic link; grucast never writes through a link it did not "
+                              "make: give the real path (or --log-format json without --log-file for stderr)") from None
+        if e.errno == errno.ENXIO:
+            raise ConfigError(f"--log-file {path} is a FIFO that nobody reads") from None
+        raise ConfigError(f"cannot open --log-file {path}: {e.strerror}") from None
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 class EvalEvents:

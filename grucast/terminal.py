@@ -40,13 +40,22 @@ def no_color() -> bool:
     return bool(os.environ.get("NO_COLOR"))
 
 
-def error_line(message: str) -> None:
+MAX_MESSAGE = 1000  # characters of a message line; a 50 MB value quoted from a file is cut
+
+
+def shorten(message: str, limit: int = MAX_MESSAGE) -> str:
+    """A message cut to limit characters, saying how much was left out."""
+    message = str(message)
+    return message if len(message) <= limit else f"{message[:limit]}... ({len(message) - limit:,} more characters)"
+
+
+def error_line(message: str, label: str = "Error", color: str = "31") -> None:
     """One line 'Error: ...' on stderr, red on a terminal; control characters in the message
     (which quotes ids, column names, paths) are shown escaped, line breaks and runs of spaces
-    become one space."""
-    message = " ".join(clean(message, newlines=True).split())
+    become one space, and a very long one is cut (shorten)."""
+    message = " ".join(clean(shorten(message), newlines=True).split())
     if sys.stderr.isatty() and not no_color():
-        sys.stderr.write(f"\x1b[31mError: {message}\x1b[0m\n")
+        sys.stderr.write(f"\x1b[{color}m{label}: {message}\x1b[0m\n")
     else:
-        sys.stderr.write(f"Error: {message}\n")
+        sys.stderr.write(f"{label}: {message}\n")
     sys.stderr.flush()

@@ -121,6 +121,10 @@ class Ctx:
         self.fifos.append(self.tmp / name)
         return name
 
+    def copy(self, source: str, name: str) -> str:
+        shutil.copy(self.tmp / source, self.tmp / name)
+        return name
+
     def link(self, name: str, target) -> str:
         os.symlink(target, self.tmp / name)
         return name
@@ -684,6 +688,38 @@ case("lock.held.evaluate-metrics", "lock", "evaluate --metrics while another run
      r"another grucast run.*met\.csv\.lock", "Error: another grucast run (pid 4242) is writing met.csv and holds "
      "met.csv.lock: try again later, or pass --wait",
      lambda c: (c.hold_lock("met.csv.lock"), ["evaluate", "m.pt", "d.csv", "--metrics", "met.csv"])[1])
+case("lock.foreign-content", "lock", "OUT.lock is a file of the user's that holds notes, not a process id", 1,
+     r"f\.csv\.lock holds something other than a process id",
+     "Error: the lock file f.csv.lock holds something other than a process id; grucast's lock is a plain file of its "
+     "own: remove it and run again",
+     lambda c: (c.write("f.csv.lock", "my notes\n"), ["predict", "m.pt", "d.csv", "-o", "f.csv"])[-1])
+case("paths.log-file-symlink", "paths", "--log-file planted as a symlink to a victim file", 1,
+     r"--log-file ev\.log is a symbolic link", "Error: --log-file ev.log is a symbolic link (to victim.txt); ...",
+     lambda c: (c.write("victim.txt", "precious\n"), c.link("ev.log", "victim.txt"),
+                ["predict", "m.pt", "d.csv", "-o", "f.csv", "--log-file", "ev.log"])[-1])
+case("paths.log-file-binary", "paths", "train --log-file naming a checkpoint (not an input of this run)", 1,
+     r"--log-file old\.pt is a binary file", "Error: --log-file old.pt is a binary file, not a log; grucast only "
+     "appends to text logs",
+     lambda c: (c.copy("m.pt", "old.pt"), train(c, "d.csv", "--log-file", "old.pt"))[-1])
+case("paths.log-file-earlier-output", "paths", "--log-file naming an earlier forecast (it has a manifest)", 1,
+     r"--log-file f\.csv is the output of an earlier run", "Error: --log-file f.csv is the output of an earlier run "
+     "(it has f.csv.manifest.json); choose another log file",
+     lambda c: (c.write("f.csv", "series_id,timestamp,forecast\n"), c.write("f.csv.manifest.json", "{}\n"),
+                ["predict", "m.pt", "d.csv", "-o", "g.csv", "--log-file", "f.csv"])[-1])
+case("paths.output-dot", "paths", "-o . (the current folder)", 1,
+     r"-o \. is a folder, not a file name", "Error: -o . is a folder, not a file name; give a file name",
+     lambda c: ["predict", "m.pt", "d.csv", "-o", "."])
+case("paths.output-looks-like-flag", "paths", "-o -q (a flag taken as the file name)", 1,
+     r"-o -q looks like a flag", "Error: -o -q looks like a flag, not a file name; for a file whose name starts with "
+     "'-', write ./-q",
+     lambda c: ["predict", "m.pt", "d.csv", "-o", "-q"])
+case("paths.stdout-only-for-predict", "paths", "evaluate -o - (stdout is only for predict's forecasts)", 1,
+     r"only for the forecasts of predict", "Error: -o - (stdout) is only for the forecasts of predict; give a file name",
+     lambda c: ["evaluate", "m.pt", "d.csv", "-o", "-"])
+case("paths.name-too-long", "paths", "-o a name too long for the temporary files beside it", 1,
+     r"too long a file name", "Error: -o aaaa... is too long a file name here (254 bytes; grucast's temporary files "
+     "need at most 241)",
+     lambda c: ["predict", "m.pt", "d.csv", "-o", "a" * 250 + ".csv"])
 case("lock.symlink", "lock", "OUT.lock planted as a symlink to a victim file (predict)", 1,
      r"f\.csv\.lock", "Error: the lock file f.csv.lock is a symbolic link, not a lock grucast made: remove it",
      lambda c: (c.write("victim.txt", "precious\n"), c.link("f.csv.lock", "victim.txt"),

@@ -125,7 +125,8 @@ def test_more_outputs_that_are_inputs_or_each_other(work):
     refused(cli("evaluate", "m.pt", "d.csv", "-o", "e.csv", "--metrics", "e.csv.manifest.json"), "name the same file")
     refused(cli("predict", "m.pt", "d.csv", "-o", "f.csv", "--log-file", "d.csv"), "--log-file d.csv is DATA")
     refused(cli("predict", "m.pt", "d.csv", "-o", "f.csv", "--log-file", "m.pt"), "--log-file m.pt is MODEL")
-    refused(cli("predict", "m.pt", "d.csv", "-o", "f.csv", "--log-file", "f.csv"), "name the same file")
+    refused(cli("predict", "m.pt", "d.csv", "-o", "f.csv", "--log-file", "f.csv"), "--log-file f.csv is the output of an earlier run")
+    refused(cli("predict", "m.pt", "d.csv", "-o", "new.csv", "--log-file", "new.csv"), "name the same file")
     refused(cli("train", "d.csv", "-o", "m.pt", "--init-from", "m.pt", *QUICK), "-o m.pt is --init-from")
     refused(cli("predict", "m.pt", "d.csv", "-o", "x.csv", "--future", "x.csv.manifest.json"),
             "the manifest of -o", "--future")
@@ -314,11 +315,11 @@ def test_no_manifest_removes_a_stale_one_with_the_new_output(work):
 def test_a_log_file_on_a_full_disk_warns_and_the_run_goes_on(work, monkeypatch):
     from grucast import runs
 
-    real_open = open
+    real_open = runs._open_log
 
     class Full:
-        def __init__(self, *a, **k):
-            self.f = real_open(*a, **k)
+        def __init__(self, path):
+            self.f = real_open(path)
 
         def write(self, text):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -329,7 +330,7 @@ def test_a_log_file_on_a_full_disk_warns_and_the_run_goes_on(work, monkeypatch):
         def close(self):
             self.f.close()
 
-    monkeypatch.setattr(runs, "open", Full, raising=False)
+    monkeypatch.setattr(runs, "_open_log", Full)
     r = cli("predict", "m.pt", "d.csv", "-o", "g.csv", "--log-file", "ev.log")
     assert r.exit_code == 0, r.stderr
     assert "Warning: --log-file ev.log stopped taking lines: No space left on device" in r.stderr
@@ -371,3 +372,86 @@ def test_a_bad_file_or_path_fails_before_torch_and_pandas_are_imported(work, arg
     if "--config" not in args:  # a config error is logged, and the event log needs pandas
         assert pandas == "False", p.stderr
     assert p.stderr.startswith("Error: ") and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+# ---------------------------------------------------------------- found by a hostile review
+
+
+def test_a_lock_file_holding_something_else_is_never_truncated(work):
+    (work / "g.csv.lock").write_text("my notes\n")
+    before = snapshot(work)
+    refused(cli("predict", "m.pt", "d.csv", "-o", "g.csv"), "g.csv.lock holds something other than a process id")
+    assert snapshot(work) == before
+
+
+@POSIX_ONLY
+def test_log_files_that_are_links_binaries_earlier_outputs_or_unread_fifos_are_refused(work):
+    (work / "victim.txt").write_text("precious\n")
+    os.symlink("victim.txt", work / "link.log")
+    os.symlink("nowhere.txt", work / "dangling.log")
+    os.mkfifo(work / "p.log")
+    before = snapshot(work)
+    refused(cli("predict", "m.pt", "d.csv", "-o", "g.csv", "--log-file", "link.log"), "--log-file link.log is a symbolic link")
+    refused(cli("predict", "m.pt", "d.csv", "-o", "g.csv", "--log-file", "dangling.log"), "is a symbolic link")
+    refused(cli("train", "d.csv", "-o", "m2.pt", *QUICK, "--log-file", "m.pt"), "--log-file m.pt is a binary file")
+    refused(cli("predict", "m.pt", "d.csv", "-o", "g.csv", "--log-file", "f.csv"), "the output of an earlier run")
+    refused(cli("predict", "m.pt", "d.csv", "-o", "g.csv", "--log-file", "p.log"), "--log-file p.log is a FIFO that nobody reads")
+    assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["predict", "m.pt", "d.csv", "-o", ""], "is a folder, not a file name"),
+    (["predict", "m.pt", "d.csv", "-o", "."], "-o . is a folder, not a file name"),
+    (["train", "d.csv", "-o", "/"], "is a folder, not a file name"),
+    (["evaluate", "m.pt", "d.csv", "--metrics", "."], "--metrics . is a folder"),
+    (["predict", "m.pt", "d.csv", "-o", "-q"], "-o -q looks like a flag"),
+    (["evaluate", "m.pt", "d.csv", "-o", "-"], "only for the forecasts of predict"),
+    (["train", "d.csv", "-o", "-"], "only for the forecasts of predict"),
+    (["predict", "m.pt", "d.csv", "-o", "x" * 250 + ".csv"], "too long a file name here"),
+])
+def test_output_names_that_name_no_writable_file_are_refused_before_any_work(work, args, needle):
+    before = snapshot(work)
+    refused(cli(*args), needle)
+    assert snapshot(work) == before
+
+
+def test_stdout_redirected_onto_the_data_is_refused(work):
+    before = snapshot(work)
+    with open(work / "d.csv", "ab") as out:
+        p = subprocess.run([sys.executable, "-m", "grucast", "predict", "m.pt", "d.csv", "-o", "-"], cwd=work,
+                           stdout=out, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    assert p.returncode == 1 and p.stderr.startswith("Error: stdout is redirected to DATA d.csv"), p.stderr
+    assert snapshot(work) == before
+
+
+def test_a_failure_after_the_commit_is_exit_0_with_a_warning_not_a_false_error(work, monkeypatch):
+    """Once the outputs are published the run has done its work: a closed or full stdout (or a
+    late signal) must not end in an exit code that says the outputs were left as they were."""
+    def full(self):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    from grucast import cli as cli_mod
+
+    monkeypatch.setattr(cli_mod.Shown, "flush", full)
+    r = cli("predict", "m.pt", "d.csv", "-o", "g.csv")
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.strip() == ("Warning: cannot use stdout or stderr: the disk is full after the outputs were written "
+                                "(g.csv); they are complete")
+    doc = json.loads((work / "g.csv.manifest.json").read_text())
+    assert doc["output"]["sha256"] == hashlib.sha256((work / "g.csv").read_bytes()).hexdigest()
+
+
+def test_a_small_checkpoint_that_unpacks_to_gigabytes_is_refused(work, monkeypatch):
+    import zipfile
+
+    with zipfile.ZipFile(work / "bomb.pt", "w") as z:
+        z.writestr(zipfile.ZipInfo("archive/data.pkl"), b"\0" * (8 << 20), compress_type=zipfile.ZIP_DEFLATED)
+    monkeypatch.setattr(guards, "MAX_CHECKPOINT_BYTES", 4 << 20)  # the real cap is 4 GiB
+    r = cli("predict", "bomb.pt", "d.csv", "-o", "g.csv")
+    assert r.exit_code == 3 and r.stderr.startswith("Error: bomb.pt unpacks to"), r.stderr
+
+
+def test_a_very_long_message_is_cut(work):
+    (work / "big.csv").write_text("timestamp,value\n2024-01-01,1\n2024-01-02," + "x" * 100_000 + "\n")
+    r = cli("train", "big.csv", "-o", "x.pt", *QUICK)
+    assert r.exit_code == 1 and len(r.stderr) < 1200 and "more characters)" in r.stderr, r.stderr[:300]
