@@ -6,7 +6,7 @@ from __future__ import annotations
 import errno
 import logging
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -380,7 +380,7 @@ def train(
         guards.sniff_checkpoint(init_from, "--init-from")
         guards.sniff_checkpoint(resume, "--resume")
 
-    with _user_errors("train", log_file, log_format, preflight, sniff) as log:
+    with _user_errors("train", log_file, log_format, preflight, sniff) as log, ExitStack() as held:
         quiet = quiet or log.stream is not None
         from grucast import config as config_mod
 
@@ -417,12 +417,15 @@ def train(
             },
         }
         cfg = config_mod.load(config, overrides)  # settings and the data fail before torch is imported
+        from grucast import guards
+
+        held.enter_context(guards.lock(output, wait))  # a second run exits 75 before the heavy imports
         table = None
         if init_from is None and resume is None:  # those read DATA with the checkpoint's columns
             from grucast.io import load_table
 
             table = load_table(data, cfg.data)
-        from grucast import api, guards, render, runs
+        from grucast import api, render, runs
         from grucast.io import preview
 
         err = render.stderr_console()
@@ -473,7 +476,7 @@ def train(
 
         display = render.TrainDisplay(err, quiet=quiet)
         try:
-            with guards.lock(output, wait), runs.stop_on_signals() as stop:
+            with runs.stop_on_signals() as stop:
                 result = api.train(data, output, cfg, callback=runs.EvalEvents(log, display), on_ready=on_ready,
                                    fail_if_worse_than=fail_if_worse_than, init_from=init_from, resume_from=resume,
                                    stop=stop, manifest=runs.train_manifest if manifest else None,
@@ -531,10 +534,10 @@ def predict(
         guards.sniff_data(data)
         guards.sniff_data(future, "--future")
 
-    with _user_errors("predict", log_file, log_format, preflight, sniff) as log:
+    with _user_errors("predict", log_file, log_format, preflight, sniff) as log, ExitStack() as held:
         quiet = quiet or log.stream is not None
-        from grucast import api, guards, render, runs
         from grucast import config as config_mod
+        from grucast import guards, runs
         from grucast.errors import ConfigError
         from grucast.io import preview
 
@@ -546,6 +549,9 @@ def predict(
         if when is not None and age is None:
             raise ConfigError("--as-of only applies with --max-age")
         part = runs.parse_shard(shard)
+        held.enter_context(guards.lock(output, wait))  # a second run exits 75 before torch is imported
+        from grucast import api, render
+
         err = render.stderr_console()
         shown = Shown()
 
@@ -579,10 +585,9 @@ def predict(
             if output is not None and not quiet:
                 shown.line(err, f"Wrote {len(result.forecasts):,} forecasts for {result.n_forecast:,} series to {output}")
 
-        with guards.lock(output, wait):
-            result = api.predict(model, data, out_path=output, device=device, threads=threads, future_path=future,
-                                 max_age=age, as_of=when, shard=part, kernel=kernel.value,
-                                 manifest=described if manifest else None, before_publish=before_publish)
+        result = api.predict(model, data, out_path=output, device=device, threads=threads, future_path=future,
+                             max_age=age, as_of=when, shard=part, kernel=kernel.value,
+                             manifest=described if manifest else None, before_publish=before_publish)
         log.emit("finished", output=str(output) if output else None, series=result.n_forecast,
                  skipped=len(result.skipped), rows=len(result.forecasts), seconds=result.seconds, exit_code=0)
         _log_broken(log, err, quiet)
