@@ -50,9 +50,6 @@ class Role:
     label: str  # 'DATA', '-o', '--metrics', 'the lock of -o', ...
     path: Optional[Path]
 
-    def __str__(self) -> str:
-        return f"{self.label} {self.path}"
-
 
 def lock_path(output: Path) -> Path:
     output = Path(output)
@@ -105,7 +102,7 @@ def _folder(path: Path) -> Path:
 def check_paths(inputs: Sequence[Role], outputs: Sequence[Role], appended: Sequence[Role] = (),
                 may_share: Sequence[tuple[str, str]] = ()) -> None:
     """PathError (exit 1) before any work when a run's outputs would damage its inputs or each
-    other, or cannot be written; the error's .label names the output it is about.
+    other, or cannot be written.
 
     inputs: files the run reads (a missing one is left to its reader's message). outputs: files
     replaced whole (forecasts, checkpoints, manifests, locks, resume state). appended: files
@@ -124,18 +121,14 @@ def check_paths(inputs: Sequence[Role], outputs: Sequence[Role], appended: Seque
     for role in list(outputs) + list(appended):
         if role.path is None:
             continue
-        try:
-            key = _check_output(role, role in appended, seen, set(may_share))
-            for alias in (key, _name_key(Path(role.path))):
-                other = claimed.get(alias)
-                if other is not None and other.label != role.label:
-                    raise PathError(f"{other.label} and {role.label} name the same file ({role.path}); "
-                                    "give each its own name")
-                claimed[alias] = role
-            _check_writable(role, Path(role.path))
-        except PathError as e:
-            e.label = role.label
-            raise
+        key = _check_output(role, role in appended, seen, set(may_share))
+        for alias in (key, _name_key(Path(role.path))):
+            other = claimed.get(alias)
+            if other is not None and other.label != role.label:
+                raise PathError(f"{other.label} and {role.label} name the same file ({role.path}); "
+                                "give each its own name")
+            claimed[alias] = role
+        _check_writable(role, Path(role.path))
 
 
 def _check_log(role: Role, path: Path) -> None:
