@@ -308,9 +308,10 @@ def _open_log(path: Path) -> Any:
     is refused, never written through) and without waiting for a reader (O_NONBLOCK: a FIFO
     nobody reads is an error, not a hang)."""
     import errno
-    import fcntl
 
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    for extra in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"):  # POSIX; elsewhere a plain append
+        flags |= getattr(os, extra, 0)
     try:
         fd = os.open(path, flags, 0o666)
     except OSError as e:
@@ -320,7 +321,8 @@ def _open_log(path: Path) -> Any:
         if e.errno == errno.ENXIO:
             raise ConfigError(f"--log-file {path} is a FIFO that nobody reads") from None
         raise ConfigError(f"cannot open --log-file {path}: {e.strerror}") from None
-    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)  # non-blocking only to open: a slow reader slows the run, loses no line
     return os.fdopen(fd, "a", encoding="utf-8")
 
 
