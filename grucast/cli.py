@@ -578,7 +578,9 @@ def predict(
                     shown.line(err, f"Showed {render.MAX_TABLE_ROWS} of {len(result.forecasts):,} rows; use -o FILE or "
                                     "--format csv for all")
             elif fmt == "csv":  # exact for a pipe; on a terminal, control characters escaped
-                text = result.forecasts.to_csv(index=False)
+                from grucast.writers import to_csv
+
+                text = to_csv(result.forecasts)
                 shown.parts.append((sys.stdout, render.clean(text, newlines=True) if sys.stdout.isatty() else text))
             elif fmt == "json":
                 shown.parts.append((sys.stdout, render.forecast_json(result) + "\n"))

@@ -44,12 +44,15 @@ def frame_writer(frame: pd.DataFrame, path: Path) -> Callable[[Path], None]:
         def write(tmp: Path) -> None:
             text_times(frame).to_json(tmp, orient="records", indent=1)
     else:
-        # Python's csv quotes a field holding its line terminator (\n) but not a lone CR, which
-        # CSV readers take for a line break: a file with such text (ids) quotes all text fields.
-        text_cols = [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
-        has_cr = any(frame[c].astype(str).str.contains("\r", regex=False).any() for c in text_cols)
-        quoting = csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL
-
         def write(tmp: Path) -> None:
-            frame.to_csv(tmp, index=False, quoting=quoting)
+            to_csv(frame, tmp)
     return write
+
+
+def to_csv(frame: pd.DataFrame, target=None):
+    """frame.to_csv without the index (to target, or as text when None). Python's csv quotes a
+    field holding its line terminator (\n) but not a lone CR, which CSV readers take for a line
+    break: a frame with such text (ids) quotes all its text fields."""
+    text_cols = [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
+    has_cr = any(frame[c].astype(str).str.contains("\r", regex=False).any() for c in text_cols)
+    return frame.to_csv(target, index=False, quoting=csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL)
