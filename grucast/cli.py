@@ -105,7 +105,7 @@ class LogFormat(str, Enum):
     json = "json"
 
 
-LOG_FILE_OPT = typer.Option(None, "--log-file", help="Append one line per event (start, data read, each validation check, outputs written, failure with its exit code) to this file.")
+LOG_FILE_OPT = typer.Option(None, "--log-file", help="Append one line per event (start, data read, each validation check, outputs written, failure with its exit code) to this file: a text file, never a link, an input or an earlier output.")
 LOG_FORMAT_OPT = typer.Option(LogFormat.text, "--log-format", help="text, or json: one JSON object per event (to --log-file, or to stderr in place of the usual lines).")
 WAIT_OPT = typer.Option(False, "--wait", help="When another grucast run is writing the same output (it holds OUTPUT.lock), wait for it instead of exiting with 75.")
 MANIFEST_OPT = typer.Option(True, "--manifest/--no-manifest", help="Write OUTPUT.manifest.json beside the output: command, versions, input and checkpoint sha256, origins, metrics, timings (default: on).")
