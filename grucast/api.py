@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from grucast import baselines, checkpoint, features, guards, kernels, metrics, runs
+from grucast import baselines, checkpoint, features, guards, kernels, metrics, runs, sniff
 from grucast import model as model_mod
 from grucast import config as config_mod
 from grucast.config import Config
@@ -360,7 +360,7 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     started = time.perf_counter()
     out_path = Path(out_path)
     guards.run_paths(data=data_path, init_from=init_from, resume=resume_from, output=out_path, train=True, lock=False)
-    guards.sniff_data(data_path)
+    sniff.regular_file(Path(data_path), "DATA", DataError, "data file")  # hashed below, before it is read
     runs.check_baseline(fail_if_worse_than)  # a bad name fails before training, not after
     base, state = None, None
     if resume_from is not None:
@@ -389,7 +389,7 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
         e.checkpoint.resume["data_sha256"] = data_sha
         e.args = (f"training interrupted by {e.args[0]}; the run so far is saved in {path}: continue it with "
                   f"grucast train {data_path} -o {out_path} --resume {path}",)
-        guards.publish([guards.Staged(path, checkpoint.writer(e.checkpoint), sidecar=False, what="the resume state")],
+        guards.publish([guards.Staged(path, checkpoint.writer(e.checkpoint), sidecar=False)],
                        announce=False)
         raise
     result.gate = runs.quality_gate(result.metrics, fail_if_worse_than)
@@ -398,7 +398,7 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     result.checkpoint_path = out_path
     result.seconds = time.perf_counter() - started
     described = None if manifest is None else (lambda identity: manifest(result, identity))
-    staged = guards.Staged(out_path, checkpoint.writer(ckpt), manifest=described, what="the checkpoint")
+    staged = guards.Staged(out_path, checkpoint.writer(ckpt), manifest=described)
     if before_publish is not None:
         before_publish(result)
     guards.publish([staged])
@@ -879,8 +879,7 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     staged = []
     if out_path is not None:
         described = None if manifest is None else (lambda identity: manifest(result, identity))
-        staged.append(guards.Staged(Path(out_path), frame_writer(frame, Path(out_path)), manifest=described,
-                                    what="the forecasts"))
+        staged.append(guards.Staged(Path(out_path), frame_writer(frame, Path(out_path)), manifest=described))
     if before_publish is not None:
         before_publish(result)
     guards.publish(staged)

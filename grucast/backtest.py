@@ -224,7 +224,7 @@ def _write(result: EvaluationResult, out_path: Optional[Path], metrics_path: Opt
     def described(kind: str) -> Optional[Callable[[dict[str, Any]], dict[str, Any]]]:
         return None if manifest is None else (lambda identity: manifest(kind, result, identity))
 
-    staged = [guards.Staged(path, frame_writer(frame, path), manifest=described(kind), what=f"the {kind}")
+    staged = [guards.Staged(path, frame_writer(frame, path), manifest=described(kind))
               for kind, path, frame in frames]
     if before_publish is not None:
         before_publish(result)

@@ -77,7 +77,7 @@ def writer(ckpt: Checkpoint) -> Callable[[Path], None]:
 
 def save(ckpt: Checkpoint, path: Path) -> None:
     """Write a checkpoint file atomically (no manifest; api.train publishes one with it)."""
-    guards.publish([guards.Staged(Path(path), writer(ckpt), sidecar=False, what="the checkpoint")])
+    guards.publish([guards.Staged(Path(path), writer(ckpt), sidecar=False)])
 
 
 def _plain(obj: Any) -> Any:

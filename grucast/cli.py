@@ -3,7 +3,6 @@ command and renders its result. The only module that imports typer."""
 
 from __future__ import annotations
 
-import errno
 import logging
 import sys
 from contextlib import ExitStack, contextmanager
@@ -149,13 +148,6 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised through a subpro
     raise Terminated()
 
 
-# Failures of the machine rather than of grucast: one Error line, exit 1, not a traceback.
-_IO_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-              errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-              errno.EPERM: "operation not permitted", errno.EIO: "an input/output error",
-              errno.EMFILE: "too many open files", errno.ENFILE: "too many open files"}
-
-
 @contextmanager
 def _user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
                  log_format: str = "text", preflight: Optional[Callable[[], None]] = None,
@@ -241,10 +233,10 @@ def _user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
                        "series, a smaller --batch-size, --input-size or --windows; outputs were left as they were", 1)
             raise typer.Exit(code=1) from None
         except OSError as e:
-            if e.errno not in _IO_ERRORS:
+            if e.errno not in guards.IO_ERRORS:
                 raise  # anything else is a bug: keep its traceback
-            error_line(f"cannot use {e.filename or 'stdout or stderr'}: {_IO_ERRORS[e.errno]}; outputs were left as "
-                       "they were", 1)
+            where = e.filename or "stdout or stderr"
+            error_line(f"cannot use {where}: {guards.IO_ERRORS[e.errno]}; outputs were left as they were", 1)
             raise typer.Exit(code=1) from None
         finally:
             if previous is not None:

@@ -109,14 +109,7 @@ def check_paths(inputs: Sequence[Role], outputs: Sequence[Role], appended: Seque
     only appended to (the event log): they may be devices or FIFOs, never an input or an output.
     may_share: (input label, output label) pairs that may be one file by design (train --resume
     reads the state it replaces)."""
-    seen: dict[tuple[int, int], Role] = {}
-    for role in inputs:
-        if role.path is None:
-            continue
-        try:
-            seen.setdefault(_key(os.stat(role.path)), role)
-        except OSError:
-            continue  # missing or unreadable: its reader says so
+    seen = _identities(inputs)
     claimed: dict[Any, Role] = {}  # output identity -> the output that claims it
     for role in list(outputs) + list(appended):
         if role.path is None:
@@ -129,6 +122,19 @@ def check_paths(inputs: Sequence[Role], outputs: Sequence[Role], appended: Seque
                                 "give each its own name")
             claimed[alias] = role
         _check_writable(role, Path(role.path))
+
+
+def _identities(inputs: Sequence[Role]) -> dict[tuple[int, int], Role]:
+    """The inputs by device and inode (following links); a missing or unreadable one is left
+    out: its reader says so."""
+    seen: dict[tuple[int, int], Role] = {}
+    for role in inputs:
+        if role.path is not None:
+            try:
+                seen.setdefault(_key(os.stat(role.path)), role)
+            except OSError:
+                pass
+    return seen
 
 
 def _check_log(role: Role, path: Path) -> None:
@@ -217,13 +223,7 @@ def run_paths(*, data: Optional[Path] = None, model: Optional[Path] = None, futu
 def _check_std_streams(inputs: Sequence[Role]) -> None:
     """PathError when stdout or stderr is redirected onto an input (`>> data.csv`), as cat
     refuses 'input file is output file'."""
-    keys = {}
-    for role in inputs:
-        if role.path is not None:
-            try:
-                keys[_key(os.stat(role.path))] = role
-            except OSError:
-                pass
+    keys = _identities(inputs)
     for fd, name in ((1, "stdout"), (2, "stderr")):
         try:
             st = os.fstat(fd)
@@ -412,7 +412,7 @@ def _acquire(path: Path, output: Path, wait: bool) -> int:
                 except OSError:
                     pass
                 os.close(fd)
-                raise _io_error(e, None, path) from None
+                raise _io_error(e, path) from None
             return fd
         os.close(fd)
 
@@ -431,7 +431,6 @@ class Staged:
     write: Callable[[Path], None]
     manifest: Optional[Callable[[dict[str, Any]], dict[str, Any]]] = None
     sidecar: bool = True
-    what: str = "the output"
 
 
 def file_identity(path: Path, name: Optional[Path] = None) -> dict[str, Any]:
@@ -527,7 +526,7 @@ def publish(items: Sequence[Staged], announce: bool = True) -> list[dict[str, An
                 if item.manifest is not None:
                     steps.append((mpath, mtmp))
         except OSError as e:
-            raise _io_error(e, items, path) from None
+            raise _io_error(e, path) from None
         _commit(steps)
         for listener in list(_listeners) if announce else []:
             listener([Path(i.path) for i in items])
@@ -580,7 +579,7 @@ def _commit(steps: list[tuple[Path, Optional[Path]]]) -> None:
                 os.replace(new, final)
     except OSError as e:
         _roll_back(done)
-        raise _io_error(e, None, final) from None
+        raise _io_error(e, final) from None
     except BaseException:
         _roll_back(done)
         raise
@@ -606,13 +605,15 @@ def _roll_back(done: list[tuple[Path, Optional[Path]]]) -> None:
             pass  # best effort: the error that stopped the commit is the one to report
 
 
-def _io_error(e: OSError, items: Optional[Sequence[Staged]], final: Optional[Path] = None) -> PathError:
-    where = final or e.filename or (items[0].path if items else "an output")
-    name = Path(str(where)).name
-    if name.startswith(".") and name.endswith((".tmp", ".old")) and items:
-        where = next((i.path for i in items if name.startswith(f".{Path(i.path).name}.")), where)
-    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-            errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-            errno.EPERM: "operation not permitted"}.get(e.errno, e.strerror or str(e))
-    return PathError(f"cannot write {where}: {what}; earlier outputs were left as they were")
+# Failures of the machine rather than of grucast, in words: one Error line, not a traceback.
+IO_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+             errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+             errno.EPERM: "operation not permitted", errno.EIO: "an input/output error",
+             errno.EMFILE: "too many open files", errno.ENFILE: "too many open files"}
+
+
+def _io_error(e: OSError, where: Optional[Path]) -> PathError:
+    """The one line for a write that failed at where (the output, its manifest or its lock)."""
+    what = IO_ERRORS.get(e.errno, e.strerror or str(e))
+    return PathError(f"cannot write {where or e.filename or 'an output'}: {what}; earlier outputs were left as they were")
 
