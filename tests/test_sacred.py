@@ -455,3 +455,15 @@ def test_a_very_long_message_is_cut(work):
     (work / "big.csv").write_text("timestamp,value\n2024-01-01,1\n2024-01-02," + "x" * 100_000 + "\n")
     r = cli("train", "big.csv", "-o", "x.pt", *QUICK)
     assert r.exit_code == 1 and len(r.stderr) < 1200 and "more characters)" in r.stderr, r.stderr[:300]
+
+
+@POSIX_ONLY
+def test_a_planted_manifest_or_resume_link_is_refused_and_its_target_kept(work):
+    """The files that go with an output (its manifest, train's resume state) are outputs too."""
+    (work / "victim.txt").write_text("precious\n")
+    os.symlink("victim.txt", work / "n.csv.manifest.json")
+    os.symlink("victim.txt", work / "x.pt.resume")
+    before = snapshot(work)
+    refused(cli("predict", "m.pt", "d.csv", "-o", "n.csv"), "the manifest of -o n.csv.manifest.json is a symbolic link")
+    refused(cli("train", "d.csv", "-o", "x.pt", *QUICK), "the resume state of -o x.pt.resume is a symbolic link")
+    assert snapshot(work) == before
