@@ -128,15 +128,12 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
             notes.append(f"input_size {input_size} (default, shortened to fit half of the series)")
         else:
             notes.append(f"input_size {input_size} (default for horizon {horizon}, season {season})")
-    elif input_size > longest:
-        # Every series is padded on the left up to input_size (features.make_spec): refuse what
-        # cannot train before laying out that padding.
-        min_input = cfg.model.min_input or max(1, input_size // 4)
-        if min_input + horizon + val_size > longest:
-            raise ConfigError(too_short(min_input, horizon, val_size, longest) + "; use a smaller --input-size or --horizon")
     # Training windows as make_spec lays them out: a series too short for a full window is
     # padded on the left down to min_input observed points.
     min_input = cfg.model.min_input or max(1, input_size // 4)
+    if cfg.model.input_size is not None and input_size > longest and min_input + horizon + val_size > longest:
+        # Every series would be padded up to input_size: refuse before laying that padding out.
+        raise ConfigError(too_short(min_input, horizon, val_size, longest) + "; use a smaller --input-size or --horizon")
     full = lengths >= input_size + horizon + val_size
     per = np.where(full, lengths - input_size, np.maximum(lengths - min_input, 0)) - horizon - val_size + 1
     windows = int(np.maximum(per, 0).sum())
@@ -163,7 +160,8 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
                   "loss": config_mod.train_loss(cfg.model, cfg.training)},
     )
     d = resolved.data
-    inputs = 1 + len(d.past_covariates) + len(d.future_covariates) + (8 if d.calendar else 0)  # mask, covariates, calendar
+    calendar = 2 * len(features.calendar_names(freq)) if d.calendar else 0  # a sine and a cosine per cycle
+    inputs = 1 + len(d.past_covariates) + len(d.future_covariates) + calendar  # the mask, covariates, calendar
     parts = memory_estimate(resolved, int(np.sum(lengths)), len(lengths), windows, inputs)
     fmt = config_mod.format_bytes
     config_mod.check_memory(
@@ -389,8 +387,7 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
         e.checkpoint.resume["data_sha256"] = data_sha
         e.args = (f"training interrupted by {e.args[0]}; the run so far is saved in {path}: continue it with "
                   f"grucast train {data_path} -o {out_path} --resume {path}",)
-        guards.publish([guards.Staged(path, checkpoint.writer(e.checkpoint), sidecar=False)],
-                       announce=False)
+        checkpoint.save(e.checkpoint, path, announce=False)  # the state to resume from: no result
         raise
     result.gate = runs.quality_gate(result.metrics, fail_if_worse_than)
     ckpt.info["data_sha256"] = data_sha

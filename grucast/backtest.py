@@ -205,27 +205,26 @@ def _times(panel: Panel, series: np.ndarray, k: np.ndarray):
     return np.asarray(out) if panel.freq.kind == "int" else out
 
 
-Manifest = Callable[[str, "EvaluationResult", dict[str, Any]], dict[str, Any]]
+# manifest(result) -> the manifest of each written file, from its path, size and sha256
+Manifest = Callable[["EvaluationResult"], Callable[[dict[str, Any]], dict[str, Any]]]
 
 
 def _write(result: EvaluationResult, out_path: Optional[Path], metrics_path: Optional[Path],
            manifest: Optional[Manifest], before_publish: Optional[Callable[[EvaluationResult], None]]) -> None:
     """Publish the forecasts and the metrics together (guards.publish): both visible with their
-    manifests, or neither. manifest(kind, result, identity) gives each file's manifest;
+    manifests, or neither. manifest(result) gives the function from a file's identity to its manifest;
     before_publish(result) runs last before anything becomes visible."""
     frames = []
     if out_path is not None:
-        frames.append(("forecasts", Path(out_path), result.forecasts))
+        frames.append((Path(out_path), result.forecasts))
     if metrics_path is not None:
         pooled = [{"series": "(all)", "model": name, "windows": result.windows, **scores}
                   for name, scores in result.overall.items()]
-        frames.append(("metrics", Path(metrics_path), pd.concat([pd.DataFrame(pooled), result.per_series], ignore_index=True)))
+        frames.append((Path(metrics_path), pd.concat([pd.DataFrame(pooled), result.per_series], ignore_index=True)))
 
-    def described(kind: str) -> Optional[Callable[[dict[str, Any]], dict[str, Any]]]:
-        return None if manifest is None else (lambda identity: manifest(kind, result, identity))
-
-    staged = [guards.Staged(path, frame_writer(frame, path), manifest=described(kind))
-              for kind, path, frame in frames]
+    described = None if manifest is None or not frames else manifest(result)
+    staged = [guards.Staged(path, frame_writer(frame, path), manifest=described)
+              for path, frame in frames]
     if before_publish is not None:
         before_publish(result)
     guards.publish(staged)
@@ -236,7 +235,7 @@ def evaluate(model_path: Path, data_path: Path, windows: int = 1, stride: Option
              metrics_path: Optional[Path] = None, manifest: Optional[Manifest] = None,
              before_publish: Optional[Callable[["EvaluationResult"], None]] = None) -> EvaluationResult:
     """Score a trained model on a file from the last `windows` origins of every series.
-    out_path, metrics_path: files to write (with manifest(kind, result, identity) beside each)."""
+    out_path, metrics_path: files to write (with a manifest from manifest(result) beside each)."""
     started = time.perf_counter()
     config_mod.check_threads("--threads", threads)  # before anything is read
     guards.run_paths(model=model_path, data=data_path, output=out_path, metrics=metrics_path, lock=False)

@@ -75,9 +75,10 @@ def writer(ckpt: Checkpoint) -> Callable[[Path], None]:
     return write
 
 
-def save(ckpt: Checkpoint, path: Path) -> None:
-    """Write a checkpoint file atomically (no manifest; api.train publishes one with it)."""
-    guards.publish([guards.Staged(Path(path), writer(ckpt), sidecar=False)])
+def save(ckpt: Checkpoint, path: Path, announce: bool = True) -> None:
+    """Write a checkpoint file atomically, with no manifest (api.train publishes one with its
+    checkpoint); announce: see guards.publish."""
+    guards.publish([guards.Staged(Path(path), writer(ckpt), sidecar=False)], announce=announce)
 
 
 def _plain(obj: Any) -> Any:

@@ -368,7 +368,7 @@ def train(
     def sniff() -> None:
         from grucast import guards
 
-        guards.sniff_data(data, sep=sep)
+        guards.sniff_data(data)
         guards.sniff_checkpoint(init_from, "--init-from")
         guards.sniff_checkpoint(resume, "--resume")
 
@@ -711,8 +711,8 @@ def evaluate(
 
         shown = Shown()
 
-        def described(kind, result, identity):
-            return runs.evaluation_manifest("evaluate", result, identity, data, model)
+        def described(result):
+            return runs.evaluation_manifest("evaluate", result, data, model)
 
         with guards.locks([output, metrics_out], wait):
             backtest.evaluate(model, data, windows=1 if windows is None else windows, stride=stride, device=device,
@@ -760,7 +760,7 @@ def backtest_cmd(
         from grucast import guards
 
         guards.run_paths(data=data, config=config, output=output, metrics=metrics_out)
-        guards.sniff_data(data, sep=sep)
+        guards.sniff_data(data)
 
     with _user_errors(preflight=preflight):
         from grucast import config as config_mod
@@ -776,8 +776,8 @@ def backtest_cmd(
 
         shown = Shown()
 
-        def described(kind, result, identity):
-            return runs.evaluation_manifest("backtest", result, identity, data, None)
+        def described(result):
+            return runs.evaluation_manifest("backtest", result, data, None)
 
         display = render.TrainDisplay(render.stderr_console(), quiet=quiet)
         try:

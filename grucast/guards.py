@@ -265,10 +265,11 @@ def _check_writable(role: Role, path: Path) -> None:
 MAX_CHECKPOINT_BYTES = 4 << 30
 
 
-def sniff_data(path: Optional[Path], label: str = "DATA", sep: Optional[str] = None) -> None:
+def sniff_data(path: Optional[Path], label: str = "DATA") -> None:
     """DataError for a data file that plainly is not one (sniff: missing, a folder or device,
-    empty, binary or not UTF-8, a header without rows, duplicate column names). The readers
-    check the rest, after the same checks."""
+    empty, binary or not UTF-8, a header without rows), from its bytes alone: the separator
+    may come from a config file or a checkpoint not read yet, so the header's names are the
+    reader's to check (io reads every file through sniff.csv_layout with the real one)."""
     if path is None:
         return
     path = Path(path)
@@ -276,7 +277,7 @@ def sniff_data(path: Optional[Path], label: str = "DATA", sep: Optional[str] = N
     if path.suffix.lower() in (".parquet", ".pq"):
         sniff.parquet_head(path)
     else:
-        sniff.csv_layout(path, sep)
+        sniff.csv_layout(path, None, header=False)
 
 
 def sniff_checkpoint(path: Optional[Path], label: str = "MODEL") -> None:

@@ -118,7 +118,7 @@ def _read_csv(path: Path, layout: Layout) -> pd.DataFrame:
     with warnings.catch_warnings():
         # More fields in the first row than the header has names: pandas would make the first
         # column the index (shifting every value one column) or drop the extra fields.
-        warnings.simplefilter("error", pd.errors.ParserWarning)
+        warnings.filterwarnings("error", message="Length of header", category=pd.errors.ParserWarning)
         try:
             df = pd.read_csv(path, **_csv_options(layout))
         except pd.errors.ParserWarning:
@@ -531,9 +531,8 @@ def _parse_time(s: pd.Series, col: str, expected_kind: Optional[str]) -> tuple[p
                     f"time column '{col}' holds a fractional number {float(v[i])!r} at line {lines[i]}; "
                     "use integer steps or datetimes"
                 )
-        huge = np.flatnonzero(np.abs(v.astype(np.float64)) > _MAX_STEP)
-        if len(huge):
-            i = int(huge[0])
+        if len(v) and max(abs(float(v.min())), abs(float(v.max()))) > _MAX_STEP:  # no temporaries per row
+            i = int(np.flatnonzero(np.abs(v.astype(np.float64)) > _MAX_STEP)[0])
             raise DataError(
                 f"time column '{col}' holds the step {v[i]} at line {lines[i]}, beyond ±{_MAX_STEP:,} (2^53); "
                 "use smaller integer steps or datetimes"

@@ -13,7 +13,7 @@ import warnings
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 import pandas as pd
@@ -55,9 +55,7 @@ def parse_age(text: str) -> pd.Timedelta:
                 raise ConfigError(f"--max-age takes a duration such as 2d, 36h or 90min, got '{text}'") from None
         if not pd.isna(age):
             age = age.as_unit("ns")
-    except (OverflowError, ValueError) as e:  # beyond the nanosecond range (OutOfBoundsTimedelta)
-        if isinstance(e, ConfigError):
-            raise
+    except (OverflowError, ValueError):  # beyond the nanosecond range (OutOfBoundsTimedelta)
         raise ConfigError(f"--max-age {text} is too long: at most {pd.Timedelta.max.days:,} days") from None
     if pd.isna(age) or age <= pd.Timedelta(0):
         raise ConfigError(f"--max-age must be a positive duration, got '{text}'")
@@ -441,9 +439,10 @@ def predict_manifest(result: Any, output: dict[str, Any], model_path: Path, data
     return json_ready(manifest("predict", **fields))
 
 
-def evaluation_manifest(command: str, result: Any, output: dict[str, Any], data_path: Path,
-                        model_path: Optional[Path]) -> dict[str, Any]:
-    """The manifest of one file evaluate or backtest wrote (result: backtest.EvaluationResult)."""
+def evaluation_manifest(command: str, result: Any, data_path: Path,
+                        model_path: Optional[Path]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The manifest of each file evaluate or backtest wrote, from that file's identity (result:
+    backtest.EvaluationResult); the data and the checkpoint are hashed once for all of them."""
     fields: dict[str, Any] = {
         "input": {**file_identity(data_path), "observations": result.data.n_rows, "series": result.data.n_series},
         "windows": result.windows, "stride": result.stride, "horizon": result.horizon,
@@ -452,4 +451,4 @@ def evaluation_manifest(command: str, result: Any, output: dict[str, Any], data_
     }
     if model_path is not None:
         fields["checkpoint"] = file_identity(model_path)
-    return json_ready(manifest(command, output=output, **fields))
+    return lambda output: json_ready(manifest(command, output=output, **fields))

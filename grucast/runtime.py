@@ -27,11 +27,11 @@ def select_device(spec: str) -> "torch.device":
     return torch.device(spec)
 
 
-def set_threads(threads: Optional[int], where: str = "--threads") -> None:
-    """torch's CPU threads; ConfigError (naming where) for a number this machine cannot run,
-    checked before torch tries to start them (100,000 threads exhaust the memory)."""
+def set_threads(threads: Optional[int]) -> None:
+    """torch's CPU threads; ConfigError for a number this machine cannot run, checked before
+    torch tries to start them (100,000 threads exhaust the memory)."""
     if threads is not None:
-        check_threads(where, threads)
+        check_threads("--threads", threads)
         import torch
 
         torch.set_num_threads(threads)

@@ -192,10 +192,12 @@ def _fields(text: str, sep: str, path: Path, line: int) -> list[str]:
         raise DataError(f"cannot read the header (line {line}) of {path}: {one_line(e)}") from None
 
 
-def csv_layout(path: Path, sep: Optional[str]) -> Layout:
+def csv_layout(path: Path, sep: Optional[str], header: bool = True) -> Layout:
     """Check the first bytes of a CSV file and read its header line. Whatever is not CSV text
     (binary, another format, UTF-16, NUL bytes, an endless first line, only a header) and
-    duplicate or absurdly many column names are refused here, before pandas spends time on them."""
+    duplicate or absurdly many column names are refused here, before pandas spends time on them.
+    header=False: the bytes only, for a caller that does not know the separator yet (split with
+    a guessed one, a header's names could look duplicated)."""
     used = separator(sep) or ","
     try:
         f = _open_binary(path)
@@ -233,6 +235,10 @@ def csv_layout(path: Path, sep: Optional[str]) -> Layout:
     except UnicodeDecodeError as e:
         raise DataError(f"{path} is not UTF-8 text (byte 0x{line[e.start]:02x} in line {skip + 1}); save it as UTF-8") from None
     _refuse_not_utf8(path, bytes(head), end_of_file=len(head) < _CHUNK)
+    if not header:
+        if not rest.strip(b" \t\r\n"):
+            raise DataError(f"{path} has a header but no data rows")
+        return Layout(used, None, skip)
     fields = _fields(text, used, path, skip + 1)
     if sep is None and len(fields) == 1:
         # The separator found most often outside quotes (a ';' inside a quoted name does not
@@ -266,14 +272,9 @@ def _refuse_not_utf8(path: Path, head: bytes, end_of_file: bool) -> None:
 
 
 def _unquoted_counts(text: str, chars: str) -> dict[str, int]:
-    counts = dict.fromkeys(chars, 0)
-    quoted = False
-    for c in text:
-        if c == '"':
-            quoted = not quoted
-        elif not quoted and c in counts:
-            counts[c] += 1
-    return counts
+    """How often each of chars stands outside quotes (_fields refuses an unclosed quote)."""
+    bare = re.sub(r'"[^"]*"', "", text)
+    return {c: bare.count(c) for c in chars}
 
 
 def refuse_duplicates(path: Path, names: list) -> None:

@@ -467,3 +467,17 @@ def test_a_planted_manifest_or_resume_link_is_refused_and_its_target_kept(work):
     refused(cli("predict", "m.pt", "d.csv", "-o", "n.csv"), "the manifest of -o n.csv.manifest.json is a symbolic link")
     refused(cli("train", "d.csv", "-o", "x.pt", *QUICK), "the resume state of -o x.pt.resume is a symbolic link")
     assert snapshot(work) == before
+
+
+def test_predict_reads_a_file_with_the_models_separator_not_a_guessed_one(tmp_path):
+    """The quick check before torch is imported looks at bytes only: a ';' file whose column
+    names hold commas must not look like duplicate names split on ','."""
+    frame = sine_panel()
+    frame["cost, net, EUR"] = 1.0
+    frame["tax, net, EUR"] = 2.0
+    frame.to_csv(tmp_path / "s.csv", sep=";", index=False)
+    r = cli("train", "s.csv", "-o", "s.pt", *QUICK, "--sep", ";", "--target", "value")
+    assert r.exit_code == 0, r.stderr
+    r = cli("predict", "s.pt", "s.csv", "-o", "f.csv")
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "f.csv").read_text().startswith("series_id,timestamp,forecast\n")
