@@ -60,7 +60,7 @@ def main() -> None:
     gru = torch.nn.GRU(a.width, a.hidden, num_layers=a.layers, batch_first=True).eval()
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, {a.threads} threads; "
           f"GRU {a.layers} x {a.hidden}, input width {a.width}, {T} steps; series/s of the forward pass")
-    from grucast import kernels
+    from grucast.models import kernels
 
     assert kernels.load() is not None, kernels.reason()
     print("| batch | nn.GRU fp32 | nn.GRU bf16 autocast | bf16 / fp32 | step by step fp32 | step by step / nn.GRU "

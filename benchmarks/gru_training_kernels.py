@@ -22,10 +22,10 @@ import argparse
 import time
 
 import torch
+from gru_kernels import rate
 from torch import nn
 
-from gru_kernels import rate
-from grucast import kernels
+from grucast.models import kernels
 
 B, T, F = 256, 168, 9
 

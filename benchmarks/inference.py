@@ -57,11 +57,11 @@ def main() -> None:
         gap = float(((out.forecast - ref.forecast).abs() / ref.forecast.abs().clip(lower=1e-9)).max())
 
         # Where the time goes, with the library in this process (imports already paid).
-        from grucast import api
-        from grucast.guards import Staged, publish
-        from grucast.io import load_table_like
-        from grucast.writers import frame_writer
         from grucast import checkpoint
+        from grucast.data.table import load_table_like
+        from grucast.data.write import frame_writer
+        from grucast.ops.publish import Staged, publish
+        from grucast.workflows import predict
 
         torch.set_num_threads(a.threads)
         ckpt = checkpoint.load(tmp / "m.pt")
@@ -71,7 +71,7 @@ def main() -> None:
         t_predict = {}
         for k in ("auto", "reference"):
             t0 = time.perf_counter()
-            res = api.predict(tmp / "m.pt", data, device="cpu", threads=a.threads, kernel=k)
+            res = predict.predict(tmp / "m.pt", data, device="cpu", threads=a.threads, kernel=k)
             t_predict[k] = time.perf_counter() - t0
         t0 = time.perf_counter()
         publish([Staged(tmp / "g.csv", frame_writer(res.forecasts, tmp / "g.csv"))])

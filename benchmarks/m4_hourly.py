@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from grucast import api, backtest
-from grucast import config as config_mod
+from grucast.config import files, settings
+from grucast.workflows import backtest, predict
+from grucast.workflows import train as workflows_train
 
 H, M = 48, 24
 NAIVE2 = (18.383, 2.395)  # official Naive2 sMAPE and MASE for Hourly: the OWA reference
@@ -101,17 +102,17 @@ def main() -> None:
         long = pd.concat([pd.DataFrame({"series_id": i, "step": np.arange(len(x)), "value": x}) for i, x in zip(ids, series)])
         long.to_csv(tmp / "train.csv", index=False)
         for seed in seeds:
-            overrides = config_mod.parse_sets(a.set)
+            overrides = files.parse_sets(a.set)
             overrides.setdefault("data", {})["season"] = M
             overrides.setdefault("model", {})["horizon"] = H
             overrides.setdefault("training", {}).setdefault("device", "cpu")
             overrides["training"]["seed"] = seed
-            cfg = config_mod.load(None, overrides)
+            cfg = files.load(None, overrides)
             t0 = time.perf_counter()
-            result = api.train(tmp / "train.csv", tmp / "m.pt", cfg, callback=None if a.quiet else Progress())
+            result = workflows_train.train(tmp / "train.csv", tmp / "m.pt", cfg, callback=None if a.quiet else Progress())
             t_train = time.perf_counter() - t0
             t0 = time.perf_counter()
-            pred = api.predict(tmp / "m.pt", tmp / "train.csv", device=cfg.training.device)
+            pred = predict.predict(tmp / "m.pt", tmp / "train.csv", device=cfg.training.device)
             t_pred = time.perf_counter() - t0
             fc = pred.forecasts
             order = {sid: i for i, sid in enumerate(fc["series_id"].drop_duplicates())}
@@ -137,7 +138,7 @@ def main() -> None:
             )
             print(f"validation MASE: GRU {result.metrics['gru']['mase']:.3f}, "
                   f"seasonal naive {result.metrics['seasonal_naive']['mase']:.3f}")
-            for level in config_mod.interval_levels(c.model):
+            for level in settings.interval_levels(c.model):
                 lo, hi = cols(f"lo-{level:g}"), cols(f"hi-{level:g}")
                 cover = 100 * np.mean((y_test >= lo) & (y_test <= hi))
                 al = 1 - level / 100

@@ -38,9 +38,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from grucast import checkpoint
+from grucast.models import kernels
+
 from _cli import grucast
 from _data import hourly_panel
-from grucast import checkpoint, kernels
 
 L, H = 168, 24
 

@@ -1,3 +1,3 @@
-from grucast.cli import app
+from grucast.cli.app import app
 
 app(prog_name="grucast")

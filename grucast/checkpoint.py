@@ -18,12 +18,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from grucast import __version__, guards
-from grucast.config import Config, from_dict, output_quantiles
+from grucast import __version__
+from grucast.config.settings import Config, output_quantiles
+from grucast.config.validate import from_dict
+from grucast.data.freq import Freq
+from grucast.data.schema import Schema
 from grucast.errors import CheckpointError, ConfigError
-from grucast.features import FeatureSpec
-from grucast.io import Schema
-from grucast.panel import Freq
+from grucast.features.spec import FeatureSpec
+from grucast.ops import preflight, publish
 
 MAGIC = "grucast-checkpoint"
 FORMAT_VERSION = 3  # 3: model.ensemble; 2: feature layout (covariates, calendar, mask); 1: a plain model
@@ -78,7 +80,7 @@ def writer(ckpt: Checkpoint) -> Callable[[Path], None]:
 def save(ckpt: Checkpoint, path: Path, announce: bool = True) -> None:
     """Write a checkpoint file atomically, with no manifest (api.train publishes one with its
     checkpoint); announce: see guards.publish."""
-    guards.publish([guards.Staged(Path(path), writer(ckpt), sidecar=False)], announce=announce)
+    publish.publish([publish.Staged(Path(path), writer(ckpt), sidecar=False)], announce=announce)
 
 
 def _plain(obj: Any) -> Any:
@@ -105,15 +107,15 @@ def _plain(obj: Any) -> Any:
 
 def load(path: Path) -> Checkpoint:
     path = Path(path)
-    guards.sniff_checkpoint(path)  # a folder, a device, an absurd size: refused before reading
+    preflight.sniff_checkpoint(path)  # a folder, a device, an absurd size: refused before reading
     damaged = f"{path} is not a grucast checkpoint (damaged, truncated or another kind of file)"
     try:
         with zipfile.ZipFile(path) as z:
             unpacked = sum(i.file_size for i in z.infolist())
-            if unpacked > guards.MAX_CHECKPOINT_BYTES:  # a small file that inflates to gigabytes
+            if unpacked > preflight.MAX_CHECKPOINT_BYTES:  # a small file that inflates to gigabytes
                 raise CheckpointError(
                     f"{path} unpacks to {unpacked / 2**30:.1f} GiB, far more than any grucast checkpoint "
-                    f"(at most {guards.MAX_CHECKPOINT_BYTES >> 30} GiB); it is not a checkpoint"
+                    f"(at most {preflight.MAX_CHECKPOINT_BYTES >> 30} GiB); it is not a checkpoint"
                 )
             bad = z.testzip()  # torch.load does not check the archive's CRC-32s; this does
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):

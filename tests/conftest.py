@@ -26,7 +26,7 @@ def cli(*args):
     """Run the grucast command in-process, as a user would type it; arguments may be paths."""
     from typer.testing import CliRunner
 
-    from grucast.cli import app
+    from grucast.cli.app import app
 
     return CliRunner().invoke(app, [str(a) for a in args])
 

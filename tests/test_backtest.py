@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grucast import backtest, config, metrics
-from grucast.io import load_table
-from grucast.panel import build_panel
+from grucast.config import settings
+from grucast.data.panel import build_panel
+from grucast.data.table import load_table
+from grucast.evaluation import metrics
+from grucast.workflows import backtest
 
 from conftest import TINY, cli, sine_panel
 
@@ -101,7 +103,7 @@ def test_truncate_cuts_every_series_before_its_origin(tmp_path):
     df = sine_panel(n_series=2, length=50)
     df["timestamp"] = df["timestamp"].dt.tz_localize("Europe/Paris")
     df.to_csv(tmp_path / "d.csv", index=False)
-    table = load_table(tmp_path / "d.csv", config.DataConfig())
+    table = load_table(tmp_path / "d.csv", settings.DataConfig())
     panel = build_panel(table, fill=None)
     cut = backtest._truncate(table, panel, np.array([40, -1]))
     counts = cut.frame.groupby("series_id").size()

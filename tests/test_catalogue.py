@@ -185,13 +185,14 @@ class Base:
 
     def resume(self) -> Path:
         if self._resume is None:
-            from grucast import api, runs
-            from grucast import config as config_mod
+            from grucast.config import files
             from grucast.errors import Interrupted
+            from grucast.ops import signals
+            from grucast.workflows import train as workflows_train
 
-            cfg = config_mod.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8, "num_layers": 1,
+            cfg = files.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8, "num_layers": 1,
                                                    "ensemble": 1}, "training": {"epochs": 1, "batch_size": 64}})
-            stop = runs.StopRequest()
+            stop = signals.StopRequest()
 
             class StopAtTwo:
                 def on_start(self, *a):
@@ -210,8 +211,8 @@ class Base:
             out = self.folder / "r" / "m2.pt"
             out.parent.mkdir(exist_ok=True)
             with pytest.raises(Interrupted):
-                api.train(self.data, out, cfg, callback=StopAtTwo(), stop=stop)
-            self._resume = api.resume_path(out)
+                workflows_train.train(self.data, out, cfg, callback=StopAtTwo(), stop=stop)
+            self._resume = workflows_train.resume_path(out)
         return self._resume
 
 

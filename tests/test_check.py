@@ -5,9 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 
-
 from conftest import cli, sine_panel
-
 
 
 def check(*args):

@@ -6,15 +6,17 @@ import pytest
 import torch
 
 import grucast
-from grucast import api, checkpoint, config
+from grucast import checkpoint
+from grucast.config import files
 from grucast.errors import CheckpointError
+from grucast.workflows import predict, train
 
 
 @pytest.fixture
 def trained(long_csv, tmp_path):
-    cfg = config.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8, "num_layers": 1},
+    cfg = files.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8, "num_layers": 1},
                              "training": {"epochs": 1, "device": "cpu"}})
-    api.train(long_csv, tmp_path / "m.pt", cfg)
+    train.train(long_csv, tmp_path / "m.pt", cfg)
     return tmp_path / "m.pt"
 
 
@@ -24,8 +26,8 @@ def test_round_trip_gives_identical_predictions(trained, long_csv, tmp_path):
     assert ck.schema.id_col == "series_id" and ck.freq.name == "h"
     assert ck.history and "gru" in ck.metrics and ck.torch_version == torch.__version__
     checkpoint.save(ck, tmp_path / "copy.pt")
-    a = api.predict(trained, long_csv).forecasts
-    b = api.predict(tmp_path / "copy.pt", long_csv).forecasts
+    a = predict.predict(trained, long_csv).forecasts
+    b = predict.predict(tmp_path / "copy.pt", long_csv).forecasts
     assert a.equals(b)
 
 
@@ -80,9 +82,9 @@ def test_a_setting_from_a_newer_grucast_names_the_version(trained, tmp_path):
 
 
 def test_a_calibration_that_does_not_fit_the_model_is_damage(long_csv, tmp_path):
-    cfg = config.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 4, "intervals": [80]},
+    cfg = files.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 4, "intervals": [80]},
                              "training": {"epochs": 1}})
-    api.train(long_csv, tmp_path / "q.pt", cfg)
+    train.train(long_csv, tmp_path / "q.pt", cfg)
     raw = torch.load(tmp_path / "q.pt", weights_only=True)
     raw["calibration"]["shifts"] = raw["calibration"]["shifts"][:2]  # 2 horizon steps instead of 6
     torch.save(raw, tmp_path / "bad.pt")
@@ -107,11 +109,11 @@ def test_loading_never_runs_code_from_the_file(tmp_path):
 
 
 def test_same_data_and_seed_give_byte_identical_checkpoints(long_csv, tmp_path):
-    cfg = config.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8},
+    cfg = files.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8},
                              "training": {"epochs": 1, "device": "cpu", "seed": 5}})
-    api.train(long_csv, tmp_path / "a.pt", cfg)
-    api.train(long_csv, tmp_path / "b.pt", cfg)
+    train.train(long_csv, tmp_path / "a.pt", cfg)
+    train.train(long_csv, tmp_path / "b.pt", cfg)
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
-    a = api.predict(tmp_path / "a.pt", long_csv, device="cpu").forecasts
-    b = api.predict(tmp_path / "b.pt", long_csv, device="cpu").forecasts
+    a = predict.predict(tmp_path / "a.pt", long_csv, device="cpu").forecasts
+    b = predict.predict(tmp_path / "b.pt", long_csv, device="cpu").forecasts
     assert a.equals(b)

@@ -8,9 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-
 from conftest import TINY, cli, sine_panel
-
 
 
 def train_ok(data, model, *extra):

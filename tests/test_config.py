@@ -2,7 +2,7 @@ import textwrap
 
 import pytest
 
-from grucast import config
+from grucast.config import files
 from grucast.errors import ConfigError
 
 
@@ -13,7 +13,7 @@ def write(tmp_path, text):
 
 
 def test_defaults_are_valid_and_unresolved():
-    cfg = config.load()
+    cfg = files.load()
     assert cfg.training.loss is None and cfg.data.fill == "interpolate"  # pinball or mae: see config.train_loss
     assert cfg.model.horizon is None and cfg.model.input_size is None
     assert cfg.model.hidden_size is None and cfg.training.learning_rate is None  # sized to the data
@@ -25,7 +25,7 @@ def test_yaml_fills_sections_and_flags_win(tmp_path):
         model: {horizon: 12, hidden_size: 16}
         training: {epochs: 3, learning_rate: 0.01}
     """)
-    cfg = config.load(p, {"model": {"hidden_size": 32, "horizon": None}, "training": {"seed": 7}})
+    cfg = files.load(p, {"model": {"hidden_size": 32, "horizon": None}, "training": {"seed": 7}})
     assert cfg.data.fill == "ffill"
     assert cfg.model.hidden_size == 32  # the flag wins
     assert cfg.model.horizon == 12  # an unset flag leaves the file's value
@@ -35,13 +35,13 @@ def test_yaml_fills_sections_and_flags_win(tmp_path):
 def test_unknown_key_suggests_the_nearest(tmp_path):
     p = write(tmp_path, "model:\n  hiden_size: 8\n")
     with pytest.raises(ConfigError, match=r"unknown setting 'model.hiden_size'. Did you mean 'hidden_size'\?"):
-        config.load(p)
+        files.load(p)
 
 
 def test_unknown_section_suggests_the_nearest(tmp_path):
     p = write(tmp_path, "trainig:\n  epochs: 2\n")
     with pytest.raises(ConfigError, match=r"unknown section 'trainig'.*Did you mean 'training'\?"):
-        config.load(p)
+        files.load(p)
 
 
 @pytest.mark.parametrize(
@@ -59,41 +59,41 @@ def test_unknown_section_suggests_the_nearest(tmp_path):
 )
 def test_bad_values_name_the_key(tmp_path, text, message):
     with pytest.raises(ConfigError) as e:
-        config.load(write(tmp_path, text))
+        files.load(write(tmp_path, text))
     assert str(e.value) == message
 
 
 def test_yaml_is_loaded_safely(tmp_path):
     p = write(tmp_path, "model: !!python/object/apply:os.system ['echo hacked']\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
-        config.load(p)
+        files.load(p)
 
 
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
-        config.load(tmp_path / "nope.yaml")
+        files.load(tmp_path / "nope.yaml")
 
 
 def test_val_size_must_hold_one_horizon():
     with pytest.raises(ConfigError, match=r"val_size \(5\) must be at least the horizon \(10\)"):
-        config.load(None, {"model": {"horizon": 10}, "training": {"val_size": 5}})
+        files.load(None, {"model": {"horizon": 10}, "training": {"val_size": 5}})
 
 
 def test_scientific_notation_in_yaml_is_a_number(tmp_path):
     # YAML 1.1 reads 1e-3 (no dot) as text; it is still the number a user meant.
-    cfg = config.load(write(tmp_path, "training: {learning_rate: 1e-3, epochs: '4'}"))
+    cfg = files.load(write(tmp_path, "training: {learning_rate: 1e-3, epochs: '4'}"))
     assert cfg.training.learning_rate == 0.001 and cfg.training.epochs == 4
 
 
 def test_a_bad_value_in_the_file_is_an_error_even_when_a_flag_overrides_it(tmp_path):
     with pytest.raises(ConfigError, match="training.epochs \\(--epochs\\) must be a whole number, got 'two'"):
-        config.load(write(tmp_path, "training: {epochs: two}"), {"training": {"epochs": 2}})
+        files.load(write(tmp_path, "training: {epochs: two}"), {"training": {"epochs": 2}})
 
 
 def test_flag_names_in_messages_and_aliases(tmp_path):
     with pytest.raises(ConfigError, match=r"^training.learning_rate \(--lr\) must be positive, got -1.0$"):
-        config.load(None, {"training": {"learning_rate": -1.0}})
+        files.load(None, {"training": {"learning_rate": -1.0}})
     with pytest.raises(ConfigError, match=r"unknown setting 'training.lr'. Did you mean 'learning_rate'\?"):
-        config.load(write(tmp_path, "training: {lr: 0.01}"))
+        files.load(write(tmp_path, "training: {lr: 0.01}"))
     with pytest.raises(ConfigError, match=r"settings go under data, model or training. Did you mean 'training.epochs'\?"):
-        config.load(write(tmp_path, "epochs: 2"))
+        files.load(write(tmp_path, "epochs: 2"))

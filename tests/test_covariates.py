@@ -13,7 +13,6 @@ from grucast import checkpoint
 
 from conftest import cli, sine_panel
 
-
 # Small and fast. One torch thread: another process may share the two cores, and two threads
 # fighting over them make a tiny model several times slower.
 FAST = ["--hidden-size", "8", "--num-layers", "1", "--batch-size", "64", "--max-steps", "20", "--threads", "1",

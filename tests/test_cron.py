@@ -26,9 +26,10 @@ import pandas as pd
 import pytest
 
 import grucast
-from grucast import api, guards, runs
-from grucast import config as config_mod
+from grucast.config import files
 from grucast.errors import CheckpointError, Interrupted
+from grucast.ops import gates, locks, paths, signals
+from grucast.workflows import info, train
 
 from conftest import TINY, cli, sine_panel
 
@@ -187,10 +188,10 @@ def test_bad_max_age_exits_1(trained, tmp_path, text):
 def test_documented_max_age_spellings_do_not_rely_on_deprecated_pandas_units():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert runs.parse_age("36h") == pd.Timedelta(hours=36)
-        assert runs.parse_age("90min") == pd.Timedelta(minutes=90)
-        assert runs.parse_age("2d") == pd.Timedelta(days=2)
-        assert runs.parse_age("1w") == pd.Timedelta(weeks=1)
+        assert gates.parse_age("36h") == pd.Timedelta(hours=36)
+        assert gates.parse_age("90min") == pd.Timedelta(minutes=90)
+        assert gates.parse_age("2d") == pd.Timedelta(days=2)
+        assert gates.parse_age("1w") == pd.Timedelta(weeks=1)
 
 
 def periodic_csv(path: Path, noise: float = 0.0) -> Path:
@@ -332,7 +333,7 @@ def test_shards_split_the_series_between_them(tmp_path):
     for i, part in enumerate(parts, start=1):
         ids = set(part.series_id)
         assert ids and not ids & seen, f"shard {i}/3 repeats series {ids & seen}"
-        assert ids == set(all_ids[runs.in_shard(all_ids, (i, 3))])
+        assert ids == set(all_ids[gates.in_shard(all_ids, (i, 3))])
         seen |= ids
     assert seen == set(all_ids)
     together = pd.concat(parts).sort_values(SHARD_KEY).reset_index(drop=True)
@@ -359,7 +360,7 @@ def test_an_empty_shard_exits_1_and_writes_nothing(trained, tmp_path):
     data, model = trained
     ids = pd.read_csv(data).series_id.unique()
     n = 50  # more shards than series: some hold none of them
-    empty = next(i for i in range(1, n + 1) if not runs.in_shard(ids, (i, n)).any())
+    empty = next(i for i in range(1, n + 1) if not gates.in_shard(ids, (i, n)).any())
     r = cli("predict", model, data, "-o", "f.csv", "--shard", f"{empty}/{n}")
     assert one_error_line(r) == f"Error: shard {empty}/{n} holds none of the {len(ids)} series in d.csv"
     assert not (tmp_path / "f.csv").exists() and not (tmp_path / "f.csv.manifest.json").exists()
@@ -375,18 +376,18 @@ def test_locked_output_exits_75_and_is_left_alone(trained, tmp_path):
     out.write_text("the forecast another run is replacing\n")
     # flock locks belong to an open file description, so this in-process run conflicts with the
     # lock held here exactly as a second process would.
-    with guards.lock(out):
+    with locks.lock(out):
         r = cli("predict", model, data, "-o", out)
         line = one_error_line(r, 75)
         assert f"another grucast run (pid {os.getpid()}) is writing {out} and holds f.csv.lock" in line
         assert "--wait" in line
         assert out.read_text() == "the forecast another run is replacing\n"
         assert not (tmp_path / "f.csv.manifest.json").exists()
-    assert not guards.lock_path(out).exists()
+    assert not paths.lock_path(out).exists()
     r = cli("predict", model, data, "-o", out)
     assert r.exit_code == 0, r.stderr
     assert out.read_text().startswith("series_id,timestamp,forecast\n")
-    assert not guards.lock_path(out).exists()
+    assert not paths.lock_path(out).exists()
 
 
 @POSIX_ONLY
@@ -396,7 +397,7 @@ def test_wait_writes_only_after_the_other_run_lets_go(trained, tmp_path):
     held, written_while_held = threading.Event(), []
 
     def other_run():
-        with guards.lock(out):
+        with locks.lock(out):
             held.set()
             time.sleep(1.0)
             written_while_held.append(out.exists())
@@ -410,7 +411,7 @@ def test_wait_writes_only_after_the_other_run_lets_go(trained, tmp_path):
         t.join(30)
     assert written_while_held == [False]
     assert r.exit_code == 0, r.stderr
-    assert out.is_file() and not guards.lock_path(out).exists()
+    assert out.is_file() and not paths.lock_path(out).exists()
 
 
 @POSIX_ONLY
@@ -429,7 +430,7 @@ class StopAt:
     """A training callback that asks for a stop, as SIGTERM would, after step k."""
 
     def __init__(self, k: int):
-        self.k, self.stop = k, runs.StopRequest()
+        self.k, self.stop = k, signals.StopRequest()
 
     def on_start(self, total_steps, steps_per_epoch, windows_per_epoch):
         assert self.k < total_steps
@@ -447,7 +448,7 @@ class StopAt:
 
 def resume_config():
     # 3 series x 205 windows = 615 windows: 10 steps per epoch, 30 in all.
-    return config_mod.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8, "num_layers": 1,
+    return files.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8, "num_layers": 1,
                                             "ensemble": 1}, "training": {"epochs": 3, "batch_size": 64}})
 
 
@@ -458,15 +459,15 @@ def test_an_interrupted_training_resumes_to_the_same_checkpoint(tmp_path, k):
     out.write_bytes(b"the model in production")
     cfg, cb = resume_config(), StopAt(k)
     with pytest.raises(Interrupted) as e:
-        api.train(data, out, cfg, callback=cb, stop=cb.stop)
+        train.train(data, out, cfg, callback=cb, stop=cb.stop)
     assert e.value.exit_code == 143 and e.value.step == k
-    saved = api.resume_path(out)
+    saved = train.resume_path(out)
     assert saved == tmp_path / "m.pt.resume" and saved.is_file()
     assert f"--resume {saved}" in str(e.value)
     assert out.read_bytes() == b"the model in production"
 
-    api.train(data, out, cfg, resume_from=saved)
-    api.train(data, tmp_path / "straight.pt", cfg)
+    train.train(data, out, cfg, resume_from=saved)
+    train.train(data, tmp_path / "straight.pt", cfg)
     assert out.read_bytes() == (tmp_path / "straight.pt").read_bytes()
     assert not saved.exists()
     assert hidden_files(tmp_path) == []
@@ -477,17 +478,17 @@ def test_resume_needs_the_same_data_and_an_interrupted_run(tmp_path):
     sine_panel().to_csv(data, index=False)
     cfg, cb = resume_config(), StopAt(4)
     with pytest.raises(Interrupted):
-        api.train(data, out, cfg, callback=cb, stop=cb.stop)
-    saved = api.resume_path(out)
+        train.train(data, out, cfg, callback=cb, stop=cb.stop)
+    saved = train.resume_path(out)
     sine_panel(seed=1).to_csv(tmp_path / "other.csv", index=False)  # same shape, other values
     with pytest.raises(CheckpointError, match="other.csv is not the data file of the run saved in") as e:
-        api.train(tmp_path / "other.csv", out, cfg, resume_from=saved)
+        train.train(tmp_path / "other.csv", out, cfg, resume_from=saved)
     assert e.value.exit_code == 3
     assert saved.is_file() and not out.exists()  # the saved run is still there to resume
 
-    api.train(data, out, cfg, resume_from=saved)
+    train.train(data, out, cfg, resume_from=saved)
     with pytest.raises(CheckpointError, match="is a finished model, not an interrupted run") as e:
-        api.train(data, tmp_path / "m2.pt", cfg, resume_from=out)
+        train.train(data, tmp_path / "m2.pt", cfg, resume_from=out)
     assert e.value.exit_code == 3 and not (tmp_path / "m2.pt").exists()
 
 
@@ -549,7 +550,7 @@ def test_a_signal_during_training_saves_a_resumable_run(tmp_path, sig, code):
     r = cli("train", data, "-o", model, "--resume", saved)
     assert r.exit_code == 0, r.stderr
     assert model.read_bytes() != before and not saved.exists()
-    assert api.info(model)["training"]["steps"] == 100
+    assert info.info(model)["training"]["steps"] == 100
 
 
 @POSIX_ONLY
@@ -560,7 +561,7 @@ def test_sigkill_while_writing_leaves_the_old_file_whole(tmp_path):
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from grucast.guards import Staged, publish\n"
+        "from grucast.ops.publish import Staged, publish\n"
         "def write(tmp):\n"
         "    with open(tmp, 'w') as f:\n"
         "        f.write('series_id,timestamp,forecast\\n' + 's1,2024-01-11 00:00:00,2.5\\n' * 50000)\n"
@@ -612,7 +613,7 @@ def test_init_from_fine_tunes_with_the_models_own_shape(trained, tmp_path):
     r = cli("train", "new.csv", "-o", "m2.pt", "--init-from", model, "--max-steps", "5",
             "--hidden-size", "16", "--input-size", "30")
     assert r.exit_code == 0, r.stderr
-    old, new = api.info(model), api.info(tmp_path / "m2.pt")
+    old, new = info.info(model), info.info(tmp_path / "m2.pt")
     for key in ("hidden_size", "input_size", "horizon", "num_layers"):
         assert new["config"]["model"][key] == old["config"]["model"][key], key
     assert new["config"]["model"]["hidden_size"] == 8 and new["config"]["model"]["input_size"] == 24

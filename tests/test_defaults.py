@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from grucast import config
-from grucast.api import resolve
+from grucast.config import files, validate
+from grucast.data.freq import Freq
 from grucast.errors import ConfigError
-from grucast.panel import Freq
+from grucast.training.defaults import resolve
 
 
 def test_hourly_defaults_look_back_a_week():
-    cfg, notes = resolve(config.load(), Freq("datetime", "h"), np.array([1000, 2000]))
+    cfg, notes = resolve(files.load(), Freq("datetime", "h"), np.array([1000, 2000]))
     assert (cfg.data.season, cfg.model.horizon, cfg.model.input_size, cfg.training.val_size) == (24, 24, 168, 24)
     assert notes == ["season 24 (from the frequency)", "horizon 24 (default for this frequency)",
                      "input_size 168 (default for horizon 24, season 24)",
@@ -22,18 +22,18 @@ def test_hourly_defaults_look_back_a_week():
     ("15min", 96, 96, 336),
 ])
 def test_defaults_per_frequency(name, season, horizon, input_size):
-    cfg, _ = resolve(config.load(), Freq("datetime", name), np.array([5000]))
+    cfg, _ = resolve(files.load(), Freq("datetime", name), np.array([5000]))
     assert (cfg.data.season, cfg.model.horizon, cfg.model.input_size) == (season, horizon, input_size)
 
 
 def test_default_input_size_shrinks_to_fit_short_series():
-    cfg, notes = resolve(config.load(), Freq("datetime", "h"), np.array([150, 150, 3000]))
+    cfg, notes = resolve(files.load(), Freq("datetime", "h"), np.array([150, 150, 3000]))
     assert cfg.model.input_size == 150 - 24 - 2 * 24 + 1
     assert notes[-2] == "input_size 79 (default, shortened to fit half of the series)"
 
 
 def test_explicit_settings_are_kept():
-    cfg, notes = resolve(config.load(None, {"model": {"horizon": 5, "input_size": 9, "hidden_size": 8, "ensemble": 2},
+    cfg, notes = resolve(files.load(None, {"model": {"horizon": 5, "input_size": 9, "hidden_size": 8, "ensemble": 2},
                                             "data": {"season": 3}, "training": {"learning_rate": 0.01}}),
                          Freq("datetime", "h"), np.array([40]))
     assert (cfg.data.season, cfg.model.horizon, cfg.model.input_size) == (3, 5, 9) and notes == []
@@ -45,15 +45,15 @@ def test_width_learning_rate_and_ensemble_follow_the_amount_of_data():
     M4 Hourly's size (414 series of 700+ points) one large one. A value the user sets is never
     overridden."""
     hourly = Freq("datetime", "h")
-    small = config.load(None, {"model": {"horizon": 96, "input_size": 336}, "training": {"val_size": 2880}})
+    small = files.load(None, {"model": {"horizon": 96, "input_size": 336}, "training": {"val_size": 2880}})
     cfg, notes = resolve(small, hourly, np.array([11520]))
     assert (cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble) == (32, 1e-3, 3)
     assert notes[-1] == "hidden_size 32, learning_rate 0.001, ensemble 3 (default for 8,209 training windows, below 10,000)"
-    m4 = config.load(None, {"model": {"horizon": 48}})
+    m4 = files.load(None, {"model": {"horizon": 48}})
     cfg, notes = resolve(m4, hourly, np.full(414, 700))
     assert (cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble) == (64, 3e-3, 1)
     assert notes[-1].endswith("(default for 180,918 training windows, at or above 10,000)")
-    cfg, notes = resolve(config.replace(small, training={"learning_rate": 0.01}, model={"ensemble": 1}), hourly,
+    cfg, notes = resolve(validate.replace(small, training={"learning_rate": 0.01}, model={"ensemble": 1}), hourly,
                          np.array([11520]))
     assert (cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble) == (32, 0.01, 1)
     assert notes[-1] == "hidden_size 32 (default for 8,209 training windows, below 10,000)"
@@ -61,8 +61,8 @@ def test_width_learning_rate_and_ensemble_follow_the_amount_of_data():
 
 def test_integer_steps_need_a_season():
     with pytest.raises(ConfigError, match="integer steps, so the season cannot be inferred: pass --season"):
-        resolve(config.load(), Freq("int", step=1), np.array([100]))
-    cfg, _ = resolve(config.load(None, {"data": {"season": 24}, "model": {"horizon": 48}}), Freq("int"), np.array([900]))
+        resolve(files.load(), Freq("int", step=1), np.array([100]))
+    cfg, _ = resolve(files.load(None, {"data": {"season": 24}, "model": {"horizon": 48}}), Freq("int"), np.array([900]))
     assert cfg.model.input_size == 168  # integer steps with a daily season of 24 look back a week
 
 
@@ -70,7 +70,7 @@ def test_short_series_count_with_their_padded_windows():
     """10,000 series of 100 hourly points are a lot of data even though none holds a full
     168-step window: each gives the padded windows make_spec lays out (down to 42 observed
     points), so the large defaults apply."""
-    cfg, notes = resolve(config.load(None, {"model": {"input_size": 168}}), Freq("datetime", "h"), np.full(10_000, 100))
+    cfg, notes = resolve(files.load(None, {"model": {"input_size": 168}}), Freq("datetime", "h"), np.full(10_000, 100))
     assert (cfg.model.hidden_size, cfg.model.ensemble) == (64, 1)
     assert notes[-1] == ("hidden_size 64, learning_rate 0.003, ensemble 1 (default for 110,000 training windows, "
                          "at or above 10,000)")

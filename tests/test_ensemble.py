@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 import torch
 
-from grucast import api, checkpoint, runs
-from grucast import config as config_mod
+from grucast import checkpoint
+from grucast.config import files
 from grucast.errors import Interrupted
+from grucast.ops import signals
+from grucast.workflows import train
 
 from conftest import TINY, cli, sine_panel
 
@@ -71,7 +73,7 @@ class StopInMember:
     """Asks for a stop, as SIGTERM would, after step k of ensemble network `member`."""
 
     def __init__(self, member: int, k: int):
-        self.member, self.k, self.current, self.stop = member, k, 0, runs.StopRequest()
+        self.member, self.k, self.current, self.stop = member, k, 0, signals.StopRequest()
 
     def on_member(self, member, n_members, seed):
         self.current = member
@@ -94,15 +96,15 @@ class StopInMember:
 def test_an_ensemble_interrupted_in_any_network_resumes_to_the_same_checkpoint(tmp_path, member):
     data, out = tmp_path / "d.csv", tmp_path / "m.pt"
     sine_panel().to_csv(data, index=False)
-    cfg = config_mod.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8, "ensemble": 3},
+    cfg = files.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8, "ensemble": 3},
                                  "training": {"epochs": 2, "batch_size": 64}})
     cb = StopInMember(member, 4)
     with pytest.raises(Interrupted):
-        api.train(data, out, cfg, callback=cb, stop=cb.stop)
-    saved = api.resume_path(out)
+        train.train(data, out, cfg, callback=cb, stop=cb.stop)
+    saved = train.resume_path(out)
     assert checkpoint.load(saved).resume["fit"]["member"] == member
-    api.train(data, out, cfg, resume_from=saved)
-    api.train(data, tmp_path / "straight.pt", cfg)
+    train.train(data, out, cfg, resume_from=saved)
+    train.train(data, tmp_path / "straight.pt", cfg)
     assert out.read_bytes() == (tmp_path / "straight.pt").read_bytes()
     assert not saved.exists()
 

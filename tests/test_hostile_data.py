@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from grucast.config import DataConfig
+from grucast.config.settings import DataConfig
+from grucast.data.panel import build_panel
+from grucast.data.schema import Schema
+from grucast.data.table import load_future, load_table, load_table_like
 from grucast.errors import DataError
-from grucast.io import Schema, load_future, load_table, load_table_like
-from grucast.panel import build_panel
 
 from conftest import TINY, cli, sine_panel
 

@@ -7,17 +7,18 @@ import pandas as pd
 import pytest
 import torch
 
-from grucast import calibration, checkpoint, config
-from grucast.model import GRUForecaster
+from grucast import checkpoint
+from grucast.config import files, settings
+from grucast.evaluation import calibration
+from grucast.models.network import GRUForecaster
 
 from conftest import TINY, cli, sine_panel
 
 
-
 def test_quantiles_never_cross_whatever_the_weights():
-    cfg = config.load(None, {"model": {"horizon": 5, "input_size": 12, "hidden_size": 8, "quantiles": "0.05,0.3,0.7",
+    cfg = files.load(None, {"model": {"horizon": 5, "input_size": 12, "hidden_size": 8, "quantiles": "0.05,0.3,0.7",
                                        "intervals": "50"}})
-    assert config.output_quantiles(cfg.model) == (0.05, 0.25, 0.3, 0.5, 0.7, 0.75)
+    assert settings.output_quantiles(cfg.model) == (0.05, 0.25, 0.3, 0.5, 0.7, 0.75)
     torch.manual_seed(0)
     model = GRUForecaster(cfg.model)
     for p in model.parameters():
@@ -28,9 +29,9 @@ def test_quantiles_never_cross_whatever_the_weights():
 
 
 def test_interval_levels_from_quantiles():
-    m = config.load(None, {"model": {"quantiles": "0.1,0.9,0.3"}}).model
-    assert config.interval_levels(m) == (80.0,)
-    assert config.interval_levels(config.load(None, {"model": {"intervals": [95, 80]}}).model) == (80.0, 95.0)
+    m = files.load(None, {"model": {"quantiles": "0.1,0.9,0.3"}}).model
+    assert settings.interval_levels(m) == (80.0,)
+    assert settings.interval_levels(files.load(None, {"model": {"intervals": [95, 80]}}).model) == (80.0, 95.0)
 
 
 def test_calibration_shifts_move_quantiles_to_their_nominal_coverage():

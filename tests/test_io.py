@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from grucast.config import DataConfig
+from grucast.config.settings import DataConfig
+from grucast.data.table import load_table
 from grucast.errors import DataError
-from grucast.guards import Staged, publish
-from grucast.io import load_table
+from grucast.ops.publish import Staged, publish
 
 from conftest import sine_panel, write
 
@@ -169,7 +169,8 @@ def test_semicolon_separated_file(tmp_path):
 
 
 def test_integer_data_for_a_datetime_model_is_named(tmp_path):
-    from grucast.io import Schema, load_table_like
+    from grucast.data.schema import Schema
+    from grucast.data.table import load_table_like
 
     p = write(tmp_path, "date,sales\n0,1\n1,2\n")
     with pytest.raises(DataError, match=r"^column 'date' holds integer steps, but the model was trained on datetimes$"):

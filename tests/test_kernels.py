@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from grucast import kernels
+from grucast.models import kernels
 
 from conftest import TINY, cli
 
@@ -172,7 +172,7 @@ def test_auto_with_bf16_keeps_nn_gru_and_says_why(long_csv, tmp_path):
 
 def test_gpus_keep_cudnn():
     """auto on a GPU is nn.GRU (cuDNN), and fused there is an error; no GPU needed to check the choice."""
-    from grucast.api import kernel_note
+    from grucast.workflows.fit import kernel_note
 
     assert kernels.select("auto", torch.device("cuda")) == "reference"
     assert kernel_note("reference", torch.device("cuda"), "fp32") == "kernel reference (nn.GRU; default on cuda: cuDNN)"

@@ -11,8 +11,10 @@ import time
 import pandas as pd
 import pytest
 
-from grucast import config, runs, runtime, train
+from grucast.config import files, machine, settings, validate
 from grucast.errors import ConfigError, DataError, StaleDataError
+from grucast.ops import gates
+from grucast.training import losses, runtime
 
 from conftest import TINY, cli, sine_panel
 
@@ -46,7 +48,7 @@ def model(tmp_path_factory):
 
 @pytest.fixture
 def two_cores(monkeypatch):
-    monkeypatch.setattr(config, "cpu_count", lambda: 2)
+    monkeypatch.setattr(machine, "cpu_count", lambda: 2)
 
 
 def listing(folder):
@@ -86,7 +88,7 @@ def test_a_huge_input_size_fails_before_the_padding_is_laid_out(data, monkeypatc
     assert line == ("Error: every series is too short to train on: a series needs at least min_input + horizon + "
                     "val_size = 250000000 + 6 + 6 = 250000012 points, and the longest has 120; use a smaller "
                     "--input-size or --horizon")
-    monkeypatch.setattr(config, "machine_memory", lambda: 64 << 30)
+    monkeypatch.setattr(machine, "machine_memory", lambda: 64 << 30)
     line = error_line(cli("train", "d.csv", "-o", "m.pt", *TINY, "--horizon", "6", "--input-size", BIG,
                           "--min-input", "5"))
     assert line.startswith("Error: training (weights ") and "more than this machine's 64.0 GiB; use a smaller " \
@@ -95,7 +97,7 @@ def test_a_huge_input_size_fails_before_the_padding_is_laid_out(data, monkeypatc
 
 
 def test_training_that_needs_more_memory_than_the_machine_is_refused_with_the_estimate(data, monkeypatch):
-    monkeypatch.setattr(config, "machine_memory", lambda: 1 << 20)
+    monkeypatch.setattr(machine, "machine_memory", lambda: 1 << 20)
     line = error_line(cli("train", "d.csv", "-o", "m.pt", *QUICK, "--hidden-size", "2048"))
     assert line.startswith("Error: training (weights ")
     assert line.endswith("more than this machine's 1.0 MiB; use a smaller --hidden-size, --num-layers or --ensemble")
@@ -209,7 +211,7 @@ def test_absurd_flags_are_one_line_and_nothing_is_written(data, flags, message):
 def test_absurd_values_in_a_config_file(tmp_path, text, message):
     (tmp_path / "c.yaml").write_text(text + "\n")
     with pytest.raises(ConfigError) as e:
-        config.load(tmp_path / "c.yaml")
+        files.load(tmp_path / "c.yaml")
     assert str(e.value) == message
 
 
@@ -240,9 +242,9 @@ def test_a_key_given_twice_in_a_config_file_is_an_error(data):
 
 def test_yaml_merge_keys_may_still_be_overridden(tmp_path):
     (tmp_path / "c.yaml").write_text("model: &m {horizon: 6, hidden_size: 8}\ntraining: {epochs: 2}\n")
-    assert config.load(tmp_path / "c.yaml").model.hidden_size == 8
+    assert files.load(tmp_path / "c.yaml").model.hidden_size == 8
     (tmp_path / "m.yaml").write_text("model:\n  <<: {horizon: 6}\n  horizon: 12\n")
-    assert config.load(tmp_path / "m.yaml").model.horizon == 12
+    assert files.load(tmp_path / "m.yaml").model.horizon == 12
 
 
 def test_a_config_path_that_is_a_folder_or_unreadable_says_so(data, monkeypatch):
@@ -277,14 +279,14 @@ def test_a_quantile_model_stores_the_pinball_loss_it_trained_with(data):
 
 
 def test_the_loss_of_point_models_and_of_old_checkpoints():
-    assert config.train_loss(config.ModelConfig(), config.TrainConfig()) == "mae"
-    assert config.train_loss(config.ModelConfig(), config.TrainConfig(loss="huber")) == "huber"
+    assert settings.train_loss(settings.ModelConfig(), settings.TrainConfig()) == "mae"
+    assert settings.train_loss(settings.ModelConfig(), settings.TrainConfig(loss="huber")) == "huber"
     with pytest.raises(ConfigError, match=r"pinball is the loss of quantile models: give --quantiles or --intervals"):
-        config.load(None, {"training": {"loss": "pinball"}})
+        files.load(None, {"training": {"loss": "pinball"}})
     # Checkpoints written before: 'mae' (the old default) or even 'mse' beside quantiles still
     # load, and they were trained with the pinball loss, as they are now.
-    old = config.from_dict({"model": {"quantiles": [0.1, 0.9]}, "training": {"loss": "mse"}})
-    assert isinstance(train.loss_function(old.training.loss, config.output_quantiles(old.model)), train.PinballLoss)
+    old = validate.from_dict({"model": {"quantiles": [0.1, 0.9]}, "training": {"loss": "mse"}})
+    assert isinstance(losses.loss_function(old.training.loss, settings.output_quantiles(old.model)), losses.PinballLoss)
 
 
 # ---------------------------------------------------------------- staleness, time zones, shards
@@ -306,25 +308,25 @@ def test_the_verdict_does_not_depend_on_how_the_same_instant_is_written(paris, n
     # The newest observation is 06:00 UTC (08:00 in Paris) written three ways; so is --as-of,
     # 3 hours later: stale for 2h, fresh for 4h, whichever way either is written.
     for as_of in ("2024-06-01 11:00", "2024-06-01T09:00Z", "2024-06-01T11:00+02:00", "2024-06-01T05:00-04:00"):
-        when = runs.parse_as_of(as_of)
-        runs.check_fresh(newest, runs.parse_age("4h"), when, "d.csv")
+        when = gates.parse_as_of(as_of)
+        gates.check_fresh(newest, gates.parse_age("4h"), when, "d.csv")
         with pytest.raises(StaleDataError, match=r"3\.0 hours before"):
-            runs.check_fresh(newest, runs.parse_age("2h"), when, "d.csv")
+            gates.check_fresh(newest, gates.parse_age("2h"), when, "d.csv")
 
 
 def test_data_from_the_future_is_an_error_showing_both_times(paris):
     with pytest.raises(DataError) as e:
-        runs.check_fresh(pd.Timestamp("2024-06-01 08:00"), runs.parse_age("2d"), runs.parse_as_of("2024-06-01T05:00Z"),
+        gates.check_fresh(pd.Timestamp("2024-06-01 08:00"), gates.parse_age("2d"), gates.parse_as_of("2024-06-01T05:00Z"),
                          "d.csv")
     assert str(e.value) == (
         "the newest observation in d.csv (2024-06-01 08:00:00) is 1.0 hours after --as-of 2024-06-01 07:00:00 local "
         "time: data from the future; check the time zone of the time column and of --as-of; nothing was written")
     # Zoned data with a naive --as-of: the --as-of is Paris time, not the data's zone.
     with pytest.raises(DataError, match=r"is 2\.0 hours after --as-of 2024-06-01 04:00:00\+00:00"):
-        runs.check_fresh(pd.Timestamp("2024-06-01 06:00", tz="UTC"), runs.parse_age("2d"),
-                         runs.parse_as_of("2024-06-01 06:00"), "d.csv")
+        gates.check_fresh(pd.Timestamp("2024-06-01 06:00", tz="UTC"), gates.parse_age("2d"),
+                         gates.parse_as_of("2024-06-01 06:00"), "d.csv")
     with pytest.raises(DataError, match=r"after now \(.* local time\): data from the future; .*this machine's clock"):
-        runs.check_fresh(pd.Timestamp.now() + pd.Timedelta("1h"), runs.parse_age("2d"), None, "d.csv")
+        gates.check_fresh(pd.Timestamp.now() + pd.Timedelta("1h"), gates.parse_age("2d"), None, "d.csv")
 
 
 def test_predict_refuses_data_from_the_future_and_writes_nothing(model, tmp_path):
@@ -344,7 +346,7 @@ def test_predict_refuses_data_from_the_future_and_writes_nothing(model, tmp_path
     ("shard", "2/1", "--shard i/n needs 1 <= i <= n, got '2/1'"),
 ])
 def test_staleness_and_shard_values(flag, text, message):
-    parse = {"age": runs.parse_age, "as_of": runs.parse_as_of, "shard": runs.parse_shard}[flag]
+    parse = {"age": gates.parse_age, "as_of": gates.parse_as_of, "shard": gates.parse_shard}[flag]
     with pytest.raises(ConfigError) as e:
         parse(text)
     assert str(e.value) == message

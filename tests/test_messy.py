@@ -9,11 +9,13 @@ import torch
 from typer.testing import CliRunner
 
 from grucast import checkpoint
-from grucast.cli import app
-from grucast.config import DataConfig
+from grucast.cli.app import app
+from grucast.config.settings import DataConfig
+from grucast.data.freq import Freq
+from grucast.data.panel import build_panel
+from grucast.data.table import load_table
 from grucast.errors import CheckpointError, DataError
-from grucast.io import load_table
-from grucast.panel import Freq, build_panel
+from grucast.training import loop
 
 from conftest import TINY, write
 
@@ -114,15 +116,15 @@ def test_hand_edited_checkpoints_are_refused(tmp_path):
 def test_diverging_training_is_a_clear_error(tmp_path, monkeypatch):
     # A learning rate that diverges is refused up front now (--lr is at most 10); a loss that
     # still turns NaN (an overflow) must end the same way: one line, nothing written.
-    from grucast import train
+    from grucast.training import losses
 
-    real = train.loss_function
+    real = losses.loss_function
 
     def overflowing(*args, **kwargs):
         fn = real(*args, **kwargs)
         return lambda out, y, mask: fn(out, y, mask) * float("nan")
 
-    monkeypatch.setattr(train, "loss_function", overflowing)
+    monkeypatch.setattr(loop, "loss_function", overflowing)
     df = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=200, freq="h"), "value": np.arange(200.0)})
     df.to_csv(tmp_path / "d.csv", index=False)
     r = runner.invoke(app, ["train", "d.csv", "-o", "m.pt", "--horizon", "4", "--input-size", "8", "--epochs", "3"])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from grucast import baselines, metrics
+from grucast.evaluation import baselines, metrics
 
 
 def test_point_metrics_by_hand():

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from grucast import config
-from grucast.features import plain
-from grucast.model import GRUForecaster
-from grucast.train import fit
-from grucast.windows import split_windows
+from grucast.config import files
+from grucast.features.layout import plain
+from grucast.features.windows import split_windows
+from grucast.models.network import GRUForecaster
+from grucast.training.loop import fit
 
 
 def tiny_cfg(**training):
-    return config.load(None, {
+    return files.load(None, {
         "data": {"season": 12},
         "model": {"horizon": 6, "input_size": 24, "hidden_size": 16, "num_layers": 1},
         "training": {"val_size": 6, "batch_size": 64, "device": "cpu", "learning_rate": 3e-3, **training},
@@ -76,7 +76,7 @@ def test_early_stopping_and_best_weights_are_kept():
     assert len(result.history) < 50
     best = [r for r in result.history if r.best][-1]
     assert best.val_loss == result.best_val_loss and best.step == result.best_step
-    from grucast.train import evaluate_loss, loss_function
+    from grucast.training.losses import evaluate_loss, loss_function
     values, offsets = sine_values()
     _, val = split_windows(offsets, 24, 6, 6)
     cfg = tiny_cfg()
@@ -90,9 +90,9 @@ def test_max_steps_caps_the_budget():
 
 
 def test_bf16_autocast_only_when_asked():
-    from grucast.train import mixed_precision
+    from grucast.training.loop import mixed_precision
 
-    assert config.load().training.precision == "fp32"
+    assert files.load().training.precision == "fp32"
     assert not isinstance(mixed_precision("fp32", torch.device("cpu")), torch.autocast)
     assert isinstance(mixed_precision("bf16", torch.device("cpu")), torch.autocast)
 

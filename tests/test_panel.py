@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grucast.config import DataConfig
+from grucast.config.settings import DataConfig
+from grucast.data.panel import build_panel
+from grucast.data.table import load_table
 from grucast.errors import DataError
-from grucast.io import load_table
-from grucast.panel import build_panel
 
 
 def panel_from(tmp_path, df, fill="interpolate", **cfg):

@@ -18,10 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grucast.config import DataConfig
+from grucast.config.settings import DataConfig
+from grucast.data.freq import time_at
+from grucast.data.panel import build_panel
+from grucast.data.table import load_table, load_table_like
 from grucast.errors import GrucastError
-from grucast.io import load_table, load_table_like
-from grucast.panel import build_panel, time_at
 
 # pandas reads these (stripped) as empty: a row of nothing else is a blank row
 NA_TOKENS = {"", "nan", "NaN", "NA", "N/A", "null", "NULL", "None", "<NA>", "-nan", "n/a", "#N/A"}

@@ -5,8 +5,8 @@ import re
 
 from rich.console import Console
 
-from grucast.render import TrainDisplay
-from grucast.train import EvalRecord, FitResult
+from grucast.cli.render import TrainDisplay
+from grucast.training.loop import EvalRecord, FitResult
 
 
 def drive(display):

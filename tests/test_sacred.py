@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from grucast import guards
+from grucast.errors import PathError
+from grucast.ops import locks, preflight, publish
 
 from conftest import TINY, cli, sine_panel
 
@@ -205,9 +206,9 @@ def test_the_lock_is_opened_without_following_a_link_planted_after_the_check(wor
             raise FileNotFoundError(path)
         return real(path, *a, **k)
 
-    monkeypatch.setattr(guards.os, "lstat", planted)
-    with pytest.raises(guards.PathError, match="is a symbolic link"):
-        with guards.lock(work / "out.csv"):
+    monkeypatch.setattr(os, "lstat", planted)
+    with pytest.raises(PathError, match="is a symbolic link"):
+        with locks.lock(work / "out.csv"):
             pass
     assert (work / "victim.txt").read_text() == "precious\n"
 
@@ -221,7 +222,7 @@ class _ReadOnly:
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_a_read_only_folder_is_refused_before_any_work(work, name, monkeypatch):
-    monkeypatch.setattr(guards.os, "statvfs", lambda path: _ReadOnly())
+    monkeypatch.setattr(os, "statvfs", lambda path: _ReadOnly())
     before = snapshot(work)
     r = cli(*command(name, "out.csv"))
     refused(r, "cannot write -o out.csv", "read-only file system")
@@ -249,7 +250,7 @@ def full_disk_at(monkeypatch, stage: str, nth: int = 1) -> None:
             if seen["n"] == nth:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(guards, "_step", step)
+    monkeypatch.setattr(publish, "_step", step)
 
 
 # Stages of publishing one output with its manifest: writing the output, its fsync, writing the
@@ -292,7 +293,7 @@ def test_evaluate_publishes_forecasts_and_metrics_together_or_neither(work, monk
 
 def test_a_report_that_fails_to_render_writes_nothing(work, monkeypatch):
     """What the command shows is rendered before the forecast is published."""
-    from grucast import render
+    from grucast.cli import render
 
     before = snapshot(work)
 
@@ -313,9 +314,9 @@ def test_no_manifest_removes_a_stale_one_with_the_new_output(work):
 
 
 def test_a_log_file_on_a_full_disk_warns_and_the_run_goes_on(work, monkeypatch):
-    from grucast import runs
+    from grucast.ops import events
 
-    real_open = runs._open_log
+    real_open = events._open_log
 
     class Full:
         def __init__(self, path):
@@ -330,7 +331,7 @@ def test_a_log_file_on_a_full_disk_warns_and_the_run_goes_on(work, monkeypatch):
         def close(self):
             self.f.close()
 
-    monkeypatch.setattr(runs, "_open_log", Full)
+    monkeypatch.setattr(events, "_open_log", Full)
     r = cli("predict", "m.pt", "d.csv", "-o", "g.csv", "--log-file", "ev.log")
     assert r.exit_code == 0, r.stderr
     assert "Warning: --log-file ev.log stopped taking lines: No space left on device" in r.stderr
@@ -430,9 +431,9 @@ def test_a_failure_after_the_commit_is_exit_0_with_a_warning_not_a_false_error(w
     def full(self):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    from grucast import cli as cli_mod
+    from grucast.cli import running
 
-    monkeypatch.setattr(cli_mod.Shown, "flush", full)
+    monkeypatch.setattr(running.Shown, "flush", full)
     r = cli("predict", "m.pt", "d.csv", "-o", "g.csv")
     assert r.exit_code == 0, r.stderr
     assert r.stderr.strip() == ("Warning: cannot use stdout or stderr: the disk is full after the outputs were written "
@@ -446,7 +447,7 @@ def test_a_small_checkpoint_that_unpacks_to_gigabytes_is_refused(work, monkeypat
 
     with zipfile.ZipFile(work / "bomb.pt", "w") as z:
         z.writestr(zipfile.ZipInfo("archive/data.pkl"), b"\0" * (8 << 20), compress_type=zipfile.ZIP_DEFLATED)
-    monkeypatch.setattr(guards, "MAX_CHECKPOINT_BYTES", 4 << 20)  # the real cap is 4 GiB
+    monkeypatch.setattr(preflight, "MAX_CHECKPOINT_BYTES", 4 << 20)  # the real cap is 4 GiB
     r = cli("predict", "bomb.pt", "d.csv", "-o", "g.csv")
     assert r.exit_code == 3 and r.stderr.startswith("Error: bomb.pt unpacks to"), r.stderr
 

@@ -5,9 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 
-
 from conftest import TINY, cli
-
 
 
 def two_targets(n_series=2, length=150):

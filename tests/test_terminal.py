@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from grucast.cli import render, terminal
+
 from conftest import TINY, cli, sine_panel
-from grucast import render, terminal
 
 # Each id as written in the file, and as a terminal must show it.
 IDS = {

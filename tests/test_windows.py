@@ -7,8 +7,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grucast import features, scaling
-from grucast.windows import gather, series_of, split_windows
+from grucast.features import calendar, layout, scaling
+from grucast.features import spec as features_spec
+from grucast.features.windows import gather, series_of, split_windows
 
 lengths_st = st.lists(st.integers(min_value=0, max_value=60), min_size=1, max_size=8)
 
@@ -51,7 +52,7 @@ def test_last_windows_end_at_the_series_end(lengths, L, pad):
     pad = min(pad, L - 1)
     n = np.asarray(lengths, dtype=np.int64)
     offsets = offsets_of(list(n + pad))
-    data = dataclasses.replace(features.plain(np.zeros(int(offsets[-1])), offsets, "none"),
+    data = dataclasses.replace(layout.plain(np.zeros(int(offsets[-1])), offsets, "none"),
                                lengths=n, pad=pad, mask=pad > 0)
     ok, starts = data.last_starts(L)
     assert list(ok) == [i for i, k in enumerate(n) if k >= L - pad]
@@ -95,9 +96,10 @@ def test_calendar_rows_of_every_window_are_those_of_its_own_timestamps(tmp_path)
     padding before a series and in the horizon after it too."""
     import pandas as pd
 
-    from grucast.config import DataConfig
-    from grucast.io import load_table
-    from grucast.panel import build_panel, time_at
+    from grucast.config.settings import DataConfig
+    from grucast.data.freq import time_at
+    from grucast.data.panel import build_panel
+    from grucast.data.table import load_table
 
     cases = [
         (["2024-01-01 00:00", "2024-01-01 05:00", "2023-12-31 13:00"], "h"),  # one hourly grid: shared rows
@@ -109,10 +111,10 @@ def test_calendar_rows_of_every_window_are_those_of_its_own_timestamps(tmp_path)
                                 "y": np.arange(40 + 7 * i, dtype=float)}) for i, s in enumerate(starts)]
         pd.concat(frames).to_csv(tmp_path / "d.csv", index=False)
         panel = build_panel(load_table(tmp_path / "d.csv", DataConfig()), "interpolate")
-        names = features.calendar_names(panel.freq)
-        spec = features.FeatureSpec(calendar=names, pad=5)
+        names = calendar.calendar_names(panel.freq)
+        spec = features_spec.FeatureSpec(calendar=names, pad=5)
         pad, ext, L, H = 5, 3, 10, 3
-        data = features.build(panel, spec, "standard", "cpu", ext=ext)
+        data = layout.build(panel, spec, "standard", "cpu", ext=ext)
         shared = len(data.calendar) < int(data.offsets[-1])
         assert shared == (freq == "h" and starts[1] != "2024-01-01 00:30")
         for i in range(panel.n_series):
@@ -122,6 +124,6 @@ def test_calendar_rows_of_every_window_are_those_of_its_own_timestamps(tmp_path)
             inputs, _ = data.batch(win, L, H, target=False)
             k = win.numpy()[:, None] - first - pad + np.arange(L + H)  # grid steps, negative in the padding
             stamps = time_at(panel.freq, np.full(k.shape, panel.start[i]), k)
-            expected = features.calendar_values(names, stamps).reshape(3, L + H, -1)
+            expected = calendar.calendar_values(names, stamps).reshape(3, L + H, -1)
             assert torch.equal(inputs["covs"], torch.from_numpy(expected[:, :L]))
             assert torch.equal(inputs["ahead"], torch.from_numpy(expected[:, L:]))

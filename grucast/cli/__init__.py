@@ -1,0 +1,13 @@
+"""The command line: a thin layer over grucast.api. The only package that imports typer or rich.
+
+app (the Typer application, the ``grucast`` entry point), options (every flag, from one table),
+one module per command (train, predict, inspect: check and info, evaluate: evaluate and
+backtest), running (what every command shares: user errors to exit codes, signals, the event
+log), render (rich tables and reports) and terminal (plain-text safety for what data puts on a
+terminal).
+"""
+
+from grucast.cli import evaluate, inspect, predict, train  # noqa: F401,E402  (registers the commands)
+from grucast.cli.app import app
+
+__all__ = ["app"]

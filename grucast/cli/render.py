@@ -1,0 +1,388 @@
+"""What the CLI shows: rich tables and progress on a terminal, plain lines or JSON otherwise.
+
+stdout carries the product (metrics, forecasts, JSON); stderr carries progress, notes and
+errors. No colour or progress bars when stderr is not a terminal or NO_COLOR is set.
+
+Text from outside (ids, column names, paths, flag values, library messages) reaches the terminal
+as written: never read as rich markup or emoji codes, and with its control characters shown as
+escapes (clean), so that data cannot restyle, clear or overwrite what is shown. Styles here are
+rich Text / Style objects, never markup strings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from typing import Any, Iterable, Optional
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.segment import Segment
+from rich.table import Table
+from rich.text import Text
+
+from grucast.cli.terminal import UNSAFE_BUT_NEWLINE as _UNSAFE_BUT_NEWLINE
+from grucast.cli.terminal import clean
+from grucast.cli.terminal import no_color as _no_color
+from grucast.data.schema import preview
+from grucast.data.write import text_times
+from grucast.ops.manifest import json_ready
+from grucast.training.loop import EvalRecord, FitResult
+from grucast.workflows.backtest import EvaluationResult
+from grucast.workflows.check import CheckResult
+from grucast.workflows.fit import TrainResult
+from grucast.workflows.predict import PredictResult
+from grucast.workflows.summary import DataSummary
+
+MAX_TABLE_ROWS = 200
+
+
+class SafeConsole(Console):
+    """A rich Console for text from outside: strings it prints (also table cells and titles)
+    are never markup or emoji codes, whatever print is told, and control characters in anything
+    it writes are shown as escapes (clean, newlines kept) before rich lays them out; rich itself
+    would drop CR, BS, BEL, VT and FF silently and pass ESC through."""
+
+    def render_str(self, text: str, *, style: Any = "", justify: Any = None, overflow: Any = None,
+                   emoji: Optional[bool] = None, markup: Optional[bool] = None,
+                   highlight: Optional[bool] = None, highlighter: Any = None) -> Text:
+        return super().render_str(clean(text, newlines=True), style=style, justify=justify, overflow=overflow,
+                                  emoji=False, markup=False, highlight=highlight, highlighter=highlighter)
+
+    def render(self, renderable: Any, options: Any = None) -> Iterable[Segment]:
+        # The last net, for Text objects built from raw text: what rich writes itself (cursor
+        # moves of a progress bar, styles) is a control segment or a style, never segment text.
+        for segment in super().render(renderable, options):
+            if not segment.control and _UNSAFE_BUT_NEWLINE.search(segment.text):
+                segment = Segment(clean(segment.text, newlines=True), segment.style, segment.control)
+            yield segment
+
+
+def _say(console: Console, text: str, newlines: bool = False) -> None:
+    """Print one line (or block) built from text from outside, on any console: never markup."""
+    console.print(Text(clean(text, newlines=newlines)))
+
+
+# Output that is not a terminal (a log file, a pipe) is not wrapped by anyone: tables get room
+# rather than cut numbers short at rich's default 80 columns.
+LOG_WIDTH = 160
+
+
+def stdout_console() -> Console:
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else LOG_WIDTH
+    return SafeConsole(markup=False, emoji=False, highlight=False, no_color=_no_color(), soft_wrap=True, width=width)
+
+
+def stderr_console() -> Console:
+    return SafeConsole(stderr=True, markup=False, emoji=False, highlight=False, no_color=_no_color(), soft_wrap=True)
+
+
+def warning(console: Console, message: str, label: str = "Warning") -> None:
+    """'Warning: ...' (yellow on a terminal); the message is shown as written, never as markup,
+    with its control characters escaped."""
+    console.print(Text.assemble((f"{clean(label)}: ", "yellow"), clean(message)))
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(json_ready(obj), indent=2, allow_nan=False)
+
+
+def _num(x: Optional[float], digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    a = abs(x)
+    if a != 0 and (a >= 1e6 or a < 1e-3):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:,.{digits}f}" if a < 100 else f"{x:,.2f}"
+
+
+# ---------------------------------------------------------------- train
+
+
+def data_lines(summary: DataSummary, fill: str) -> list[str]:
+    """What was read, as lines safe for a terminal (clean)."""
+    s = summary
+    lines = [f"Read {s.path}" + (": " + ", ".join(s.notes) if s.notes else " with the checkpoint's columns")]
+    lines.append(
+        f"{s.n_series:,} series, {s.n_points:,} points, frequency {s.freq.describe()}; "
+        f"{s.n_filled:,} missing point(s) filled ({fill})"
+    )
+    if s.covariates_filled:
+        filled = ", ".join(f"{k} {v:,}" for k, v in s.covariates_filled.items())
+        lines.append(f"Filled empty covariate values forward: {filled}")
+    if s.dropped:
+        lines.append(f"Skipped {len(s.dropped)} series with no values: {preview(s.dropped)}")
+    return [clean(line) for line in lines]
+
+
+class TrainDisplay:
+    """The training callback: a rich progress bar on a terminal (without NO_COLOR), one plain
+    line per validation check otherwise, nothing when quiet."""
+
+    def __init__(self, console: Console, quiet: bool = False, live: Optional[bool] = None):
+        self.console = console
+        self.quiet = quiet
+        # No bar (nor colour) when stderr is not a terminal or NO_COLOR is set: logs stay plain lines.
+        self.live = (console.is_terminal and not quiet and not _no_color()) if live is None else live
+        self.progress: Optional[Progress] = None
+        self.task = None
+        self.last: Optional[EvalRecord] = None
+
+    def on_note(self, message: str) -> None:
+        if not self.quiet:
+            _say(self.console, message)
+
+    def on_member(self, member: int, n_members: int, seed: int) -> None:
+        if not self.quiet:
+            _say(self.console, f"Ensemble network {member + 1} of {n_members} (seed {seed})")
+
+    def on_start(self, total_steps: int, steps_per_epoch: int, windows_per_epoch: int) -> None:
+        if self.quiet:
+            return
+        _say(
+            self.console,
+            f"Training on {windows_per_epoch:,} windows per epoch ({steps_per_epoch:,} steps of the batch), "
+            f"at most {total_steps:,} steps"
+        )
+        if self.live:
+            self.progress = Progress(
+                TextColumn("train", style="bold", markup=False),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}", markup=False),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("train", total=total_steps, status="")
+
+    def on_step(self, step: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=step)
+
+    def _line(self, r: EvalRecord) -> str:
+        mark = " *" if r.best else ""
+        return (
+            f"epoch {r.epoch:g} step {r.step}: train loss {r.train_loss:.4f}, val loss {r.val_loss:.4f}{mark}, "
+            f"{r.windows_per_s:,.0f} windows/s"
+        )
+
+    def on_eval(self, r: EvalRecord) -> None:
+        self.last = r
+        if self.quiet:
+            return
+        if self.progress is not None:
+            self.progress.update(
+                self.task,
+                status=f"epoch {r.epoch:.2f} · train {r.train_loss:.4f} · val {r.val_loss:.4f} · {r.windows_per_s:,.0f} w/s",
+            )
+            _say(self.progress.console, self._line(r))
+        else:
+            _say(self.console, self._line(r))
+
+    def close(self) -> None:
+        """Stop the progress bar (also when training ends with an error or a signal)."""
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def on_end(self, result: FitResult) -> None:
+        self.close()
+        if self.quiet:
+            return
+        why = {"epochs": "all epochs done", "max_steps": "step budget reached", "early_stopping": "early stopping"}
+        _say(
+            self.console,
+            f"Stopped after {result.steps:,} steps ({result.epochs:g} epochs, {why[result.stop_reason]}) in "
+            f"{result.train_seconds:.1f}s, {result.windows_per_s:,.0f} windows/s; best validation loss "
+            f"{result.best_val_loss:.4f} at step {result.best_step:,}"
+        )
+
+
+def metrics_table(result: TrainResult) -> Table:
+    m = result.metrics
+    t = Table(title=_title(f"Validation: last {result.config.training.val_size} steps of "
+                           f"{plural(m.get('series', 0), 'series', 'series')} "
+                           f"({plural(m.get('windows', 0), 'window', 'windows')})"),
+              title_justify="left")
+    t.add_column(_cell("model"))
+    for name in ("MAE", "RMSE", "sMAPE", "MASE"):
+        t.add_column(_cell(name), justify="right")
+    n = result.config.model.ensemble or 1
+    gru = f"GRU (mean of {n} networks)" if n > 1 else "GRU"
+    for label, key in ((gru, "gru"), (f"seasonal naive (m={m.get('season')})", "seasonal_naive")):
+        s = m.get(key, {})
+        t.add_row(*map(_cell, (label, _num(s.get("mae")), _num(s.get("rmse")), _num(s.get("smape"), 3),
+                               _num(s.get("mase"), 3))))
+    return t
+
+
+def _title(text: str) -> Text:
+    """A table title as rich shows a str title (style table.title), but never markup."""
+    return Text(clean(text), style="table.title")
+
+
+def info_report(doc: dict[str, Any], console: Console) -> None:
+    """grucast info: a checkpoint's metadata, the essentials first, then the whole config."""
+    import yaml
+
+    f, t, c, s = doc["file"], doc["training"], doc["config"], doc["schema"]
+    m = c["model"]
+    _say(console, f"Checkpoint {f['path']}: {f['bytes']:,} bytes, sha256 {f['sha256']}")
+    _say(console, f"Written by grucast {doc['versions']['grucast']} with torch {doc['versions']['torch']} "
+                  f"(checkpoint format {doc['format_version']})")
+    cols = ", ".join(f"{k} '{v}'" for k, v in (("time", s.get("time_col")), ("id", s.get("id_col")),
+                                               ("target", s.get("target"))) if v)
+    _say(console, f"Data: {s.get('format')} file, {cols}; frequency {doc['frequency']}")
+    if t:
+        period = f", from {t['first_time']} to {t['last_time']}" if "first_time" in t else ""
+        _say(console, f"Trained on {t.get('data_file')}: {t.get('n_series', 0):,} series, {t.get('n_points', 0):,} points"
+                      f"{period}; {t.get('train_windows', 0):,} training windows per epoch, {t.get('steps', 0):,} steps "
+                      f"(best at {t.get('best_step', 0):,})")
+        if t.get("data_sha256"):
+            _say(console, f"Training data sha256 {t['data_sha256']}")
+    cov = "; ".join(f"{k}: {', '.join(v)}" for k, v in doc["covariates"].items() if v) or "none"
+    kind = f"quantiles {', '.join(f'{q:g}' for q in doc['quantiles'])}" + (" (calibrated)" if doc["calibrated"] else "") \
+        if doc["quantiles"] else "point forecasts"
+    ens = f" (ensemble of {m['ensemble']})" if (m.get("ensemble") or 1) > 1 else ""
+    _say(console, f"Model: input {m['input_size']} steps, horizon {m['horizon']}, GRU {m['num_layers']} x {m['hidden_size']}{ens}, "
+                  f"{doc['parameters']:,} parameters; {kind}; covariates {cov}")
+    v = doc["metrics"]
+    if v.get("windows"):
+        line = ", ".join(f"{name} {v[key]['mase']:.3f}" for name, key in (("GRU", "gru"), ("seasonal naive", "seasonal_naive"),
+                                                                          ("naive", "naive")) if key in v)
+        _say(console, f"Validation MASE ({v['windows']:,} windows): {line}")
+    _say(console, "Config:\n" + yaml.safe_dump(c, sort_keys=False).rstrip(), newlines=True)
+
+
+# Points between the coverages of the two calibration folds above which the training summary
+# warns, when both folds hold enough windows for their coverages to mean something.
+FOLD_GAP, FOLD_WINDOWS = 10.0, 30
+
+
+def train_summary(result: TrainResult, console: Console) -> None:
+    console.print(metrics_table(result))
+    m = result.metrics
+    skill = m.get("skill")
+    if skill is not None and math.isfinite(skill):
+        verdict = "better" if skill > 0 else "worse"
+        _say(
+            console,
+            f"GRU skill over seasonal naive: {skill:+.1%} ({m.get('skill_metric', 'mase').upper()}; "
+            f"{verdict} than the baseline)"
+        )
+    how = m.get("intervals_estimate", "two halves of the series, each calibrated on the other")
+    for level, c in m.get("intervals", {}).items():
+        _say(
+            console,
+            f"{level}% interval coverage on the validation windows: {_num(c['raw'], 1)}% as trained, "
+            f"{_num(c['calibrated'], 1)}% after conformal calibration ({how})"
+        )
+        a, b = c.get("folds", (None, None))
+        if a is not None and b is not None and abs(a - b) > FOLD_GAP and min(c["fold_windows"]) >= FOLD_WINDOWS:
+            warning(console, f"the {level}% intervals cover {a:.1f}% of one fold and {b:.1f}% of the other, each "
+                    "calibrated on the other: "
+                    "the validation windows are too few or too unlike each other to calibrate this horizon well, so "
+                    "expect coverage away from nominal; a longer --val-size (more horizons held out) helps")
+    _say(console, f"Saved model to {result.checkpoint_path}")
+
+
+# ---------------------------------------------------------------- predict
+
+
+def forecast_title(result: PredictResult) -> Text:
+    return Text(f"Forecast: {result.horizon} steps for {plural(result.n_forecast, 'series', 'series')}")
+
+
+def forecast_table(result: PredictResult) -> Table:
+    f = text_times(result.forecasts.head(MAX_TABLE_ROWS))
+    t = Table()
+    for c in f.columns:
+        t.add_column(_cell(c), justify="right" if c == "forecast" else "left")
+    for row in f.itertuples(index=False):
+        t.add_row(*[_cell(v) for v in row])
+    return t
+
+
+def _cell(v: Any) -> Text:
+    """A table cell or header: numbers short, text as written (clean), never markup."""
+    if isinstance(v, float):
+        return Text(f"{v:g}" if abs(v) < 1e6 else f"{v:.6g}")
+    return Text(clean(v))
+
+
+def forecast_json(result: PredictResult) -> str:
+    records = text_times(result.forecasts).to_dict(orient="records")
+    return dumps({"horizon": result.horizon, "series": result.n_forecast, "skipped": result.skipped,
+                  "forecasts": records})
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+# ---------------------------------------------------------------- check
+
+
+def check_report(result: CheckResult, console: Console) -> None:
+    if result.data is not None:
+        for line in data_lines(result.data, result.config.data.fill if result.config else "interpolate"):
+            _say(console, line)
+        ln = result.lengths
+        _say(console, f"Series lengths: min {ln['min']:,}, median {ln['median']:,.0f}, max {ln['max']:,}")
+    if result.config is not None:
+        c = result.config
+        _say(
+            console,
+            f"Windows: input_size {c.model.input_size}, horizon {c.model.horizon}, val_size {c.training.val_size}, "
+            f"season {c.data.season}: {result.train_windows:,} training windows per epoch"
+            + (f" (chose {', '.join(result.config_notes)})" if result.config_notes else "")
+        )
+    for name, c in result.covariates.items():
+        extra = ""
+        if c["kind"] == "static":
+            extra = f", {c['categories']} categories" if c["type"] == "category" else ", numeric"
+        elif c.get("filled"):
+            extra = f", {c['filled']:,} empty values filled"
+        _say(console, f"Covariate '{name}': {c['kind']}{extra}")
+    if result.future_covered is not None and not result.future_not_covered:
+        _say(console, f"Future covariates cover the forecast horizon of all {result.future_covered:,} series")
+    for w in result.warnings:
+        warning(console, w)
+    for p in result.problems:
+        _say(console, f"Problem: {p}")
+    _say(console, "OK: this file can be trained on" if result.ok else "Not trainable: fix the problem(s) above")
+
+
+# ---------------------------------------------------------------- evaluate / backtest
+
+
+def evaluation_report(result: EvaluationResult, console: Console) -> None:
+    t = Table(title=_title(f"{plural(result.windows, 'window', 'windows')} of {result.horizon} steps from "
+                           f"{plural(result.series, 'series', 'series')} (stride {result.stride})"
+                           + (f"; {plural(result.trainings, 'model', 'models')} trained in {result.train_seconds:.0f}s"
+                              if result.trainings else "")),
+              title_justify="left")
+    t.add_column(_cell("model"), no_wrap=True)
+    cols = (("MAE", "mae", 4), ("RMSE", "rmse", 4), ("sMAPE", "smape", 3), ("MASE", "mase", 3),
+            ("RMSSE", "rmsse", 3), ("WAPE %", "wape", 2), ("bias", "bias", 4))
+    for name, _, _ in cols:
+        t.add_column(_cell(name), justify="right")
+    labels = {"gru": "GRU", "naive": "naive", "seasonal_naive": f"seasonal naive (m={result.season})"}
+    for key, label in labels.items():
+        s = result.overall.get(key, {})
+        t.add_row(*map(_cell, (label, *[_num(s.get(k), d) for _, k, d in cols])))
+    console.print(t)
+    gru = result.overall.get("gru", {})
+    for key in sorted(k for k in gru if k.startswith("coverage_")):
+        level = key[len("coverage_"):]
+        _say(console, f"{level}% intervals: coverage {_num(gru[key], 1)}%, mean width {_num(gru.get('width_' + level))}, "
+                      f"MSIS {_num(gru.get('msis_' + level), 3)}")
+    if "wql" in gru:
+        _say(console, f"Weighted quantile loss {_num(gru['wql'])}")
+    if result.skipped:
+        warning(console, f"{len(result.skipped)} series too short for a window: {preview(result.skipped)}", "Note")

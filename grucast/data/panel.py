@@ -1,0 +1,348 @@
+"""The Panel: every series on a regular time grid, stored as one contiguous float32 array.
+
+Series ``i`` occupies ``values[offsets[i]:offsets[i + 1]]``; its first point is at ``start[i]``
+and point ``k`` at ``start[i] + k * freq``. Gaps in the grid are filled by a stated policy and
+counted. Windows (features.windows) are index arithmetic over this one array.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from grucast.data.freq import Freq, grid_positions, infer_freq, same_freq, time_at, time_text
+from grucast.data.schema import COV, STATIC, Table
+from grucast.errors import DataError
+
+
+@dataclass
+class Panel:
+    """Every series on its regular grid, as one contiguous float32 array with offsets."""
+
+    ids: np.ndarray  # [n] object array of str, in order of first appearance in the file
+    values: np.ndarray  # [total] float32, contiguous
+    offsets: np.ndarray  # [n + 1] int64
+    start: np.ndarray  # [n] int64: first time as UTC nanoseconds, or the first integer step
+    freq: Freq
+    n_filled: int = 0  # grid points that were missing or empty and got filled
+    n_empty: int = 0  # of those, rows present in the file with an empty value
+    dropped: list[str] = field(default_factory=list)  # series with no value at all
+    observed: Optional[np.ndarray] = None  # [total] bool: the target is in the file (not filled)
+    cov_names: tuple[str, ...] = ()  # past and future covariates, the columns of covs
+    covs: Optional[np.ndarray] = None  # [total, C] float32 on the grid; NaN until filled
+    # Rows after each series' last observed target (the future block of known covariates):
+    # series index, grid position (>= the series' length) and covariates [m, C].
+    after: Optional[tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+    static: dict[str, np.ndarray] = field(default_factory=dict)  # column -> [n] value per series
+    cov_filled: dict[str, int] = field(default_factory=dict)  # covariate column -> points filled
+
+    def fill(self, policy: str, holdout: int = 0) -> None:
+        """Fill the missing points in place by the policy and count them. Interpolation never
+        reads the last `holdout` points of a series into the part before them: a gap that ends
+        inside the held-out part is filled forward from the past instead. Covariate gaps are
+        filled forward (backward before a series' first value)."""
+        if self.observed is None:
+            self.observed = ~np.isnan(self.values)
+        self.n_filled = _fill(self.values, self.offsets, self.ids, self.start, self.freq, policy, holdout)
+        if self.covs is not None:
+            self.cov_filled = _fill_covariates(self.covs, self.cov_names, self.offsets, self.ids, policy)
+
+    @property
+    def n_series(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def series(self, i: int) -> np.ndarray:
+        return self.values[self.offsets[i]:self.offsets[i + 1]]
+
+    def times_after(self, index: np.ndarray, steps: int) -> pd.Index:
+        """Times of the points 1..steps after each listed series' last one, series by series
+        (flat, length len(index) * steps): a DatetimeIndex (in the data's time zone) or int64."""
+        index = np.asarray(index, dtype=np.int64)
+        k = self.lengths[index][:, None] + np.arange(steps, dtype=np.int64)[None, :]
+        start = self.start[index][:, None]
+        out = time_at(self.freq, start, k)
+        return pd.Index(out.ravel()) if self.freq.kind == "int" else out
+
+    def tail(self, keep: int) -> "Panel":
+        """The last `keep` points of every series (all of a shorter one). A forecast reads only
+        the last input_size points, so predict builds its features over these instead of over
+        every series' whole history."""
+        cut = np.maximum(self.lengths - keep, 0)
+        if not cut.any():
+            return self
+        return self._take(np.arange(self.n_series), cut, self.lengths - cut)
+
+    def select(self, index: np.ndarray) -> "Panel":
+        """The listed series only, in that order (predict --shard)."""
+        index = np.asarray(index, dtype=np.int64)
+        return self._take(index, np.zeros(len(index), dtype=np.int64), self.lengths[index])
+
+    def _take(self, index: np.ndarray, skip: np.ndarray, count: np.ndarray) -> "Panel":
+        """Series index[i] from its point skip[i] on, count[i] points, with everything that hangs
+        on the points (observed mask, covariates, the rows after each series, the first time)
+        and on the series (ids, static values)."""
+        offsets = np.concatenate([[0], np.cumsum(count)]).astype(np.int64)
+        points = np.repeat(self.offsets[index] + skip - offsets[:-1], count) + np.arange(offsets[-1], dtype=np.int64)
+        if self.freq.kind == "int":
+            start = self.start[index] + skip * self.freq.step
+        else:
+            first = pd.DatetimeIndex(time_at(self.freq, self.start[index], skip)).as_unit("ns")
+            start = (first.tz_convert("UTC") if first.tz is not None else first).asi8.astype(np.int64)
+        after = self.after
+        if after is not None:
+            series, pos, covs = after
+            new = np.full(self.n_series, -1, dtype=np.int64)
+            new[index] = np.arange(len(index))
+            keep = new[series] >= 0
+            after = (new[series[keep]], pos[keep] - skip[new[series[keep]]], covs[keep])
+        return dataclasses.replace(
+            self, ids=self.ids[index], values=self.values[points], offsets=offsets, start=start,
+            observed=None if self.observed is None else self.observed[points],
+            covs=None if self.covs is None else self.covs[points], after=after,
+            static={k: v[index] for k, v in self.static.items()},
+        )
+
+    def first_times(self):
+        """Time of every series' first point."""
+        return time_at(self.freq, self.start, np.zeros(self.n_series, dtype=np.int64))
+
+    def last_times(self, index: Optional[np.ndarray] = None):
+        """Time of each listed series' last point (all series when index is None): the origin
+        its forecast starts from."""
+        index = np.arange(self.n_series) if index is None else np.asarray(index, dtype=np.int64)
+        return time_at(self.freq, self.start[index], self.lengths[index] - 1)
+
+
+# ---------------------------------------------------------------- building
+
+
+def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) -> Panel:
+    """Place every series of a tidy table on its grid; infer the frequency unless given. With
+    fill None the missing points stay NaN for a later Panel.fill."""
+    f = table.frame
+    cov_cols = [c for c in f.columns if c.startswith(COV)]
+    static_cols = [c for c in f.columns if c.startswith(STATIC)]
+    codes, uniques = pd.factorize(f["series_id"], sort=False)
+    y = f["y"].to_numpy(dtype=np.float64)
+    time = f["time"]
+    tz = None
+    if table.schema.time_kind == "datetime":
+        dt = pd.DatetimeIndex(time)
+        if dt.tz is not None:
+            tz = str(dt.tz)
+            dt = dt.tz_convert("UTC").tz_localize(None)
+        try:
+            t = dt.as_unit("ns").asi8
+        except (OverflowError, pd.errors.OutOfBoundsDatetime):
+            raise DataError(
+                f"timestamps of {table.path.name} reach outside the years 1677-2262, which grucast cannot "
+                "place on a grid; use integer steps instead"
+            ) from None
+        if len(t) and float(t.max()) - float(t.min()) >= 2.0 ** 63:  # differences would overflow int64
+            raise DataError(
+                f"timestamps of {table.path.name} span more than 292 years ({dt.min()} to {dt.max()}), which "
+                "grucast cannot place on one grid; look for a mistyped year"
+            )
+    else:
+        t = time.to_numpy(dtype=np.int64)
+    lines = f["line"].to_numpy()
+    cov = f[cov_cols].to_numpy(dtype=np.float64) if cov_cols else np.zeros((len(f), 0))
+
+    # Files usually come sorted by series and time: then there is nothing to reorder (10 M rows:
+    # five 80 MB copies fewer). Otherwise one array at a time, so the old one goes first.
+    ordered = bool(np.all(codes[1:] >= codes[:-1]) and np.all((codes[1:] != codes[:-1]) | (t[1:] >= t[:-1])))
+    order = None if ordered else np.lexsort((t, codes))
+    if order is not None:
+        codes = codes[order]
+        y = y[order]
+        t = t[order]
+        lines = lines[order]
+        cov = cov[order]
+
+    # Trim empty values at both ends of every series: a series starts and ends observed.
+    valid = ~np.isnan(y)
+    n_all = len(uniques)
+    has = np.bincount(codes[valid], minlength=n_all) > 0
+    dropped = [str(uniques[i]) for i in np.flatnonzero(~has)]
+    if not has.any():
+        raise DataError(f"{table.path.name} has no numeric values in its target column(s)")
+    big = np.iinfo(np.int64).max
+    first = np.full(n_all, big, dtype=np.int64)
+    last = np.full(n_all, -big, dtype=np.int64)
+    np.minimum.at(first, codes[valid], t[valid])
+    np.maximum.at(last, codes[valid], t[valid])
+    keep = has[codes] & (t >= first[codes]) & (t <= last[codes])
+    # Rows after the last observed target carry covariates known ahead (the future block).
+    later = has[codes] & (t > last[codes]) if cov_cols else np.zeros(len(t), dtype=bool)
+    remap = np.cumsum(has) - 1
+    ids = np.asarray(uniques, dtype=object)[has]
+    n = len(ids)
+    rows = np.flatnonzero(keep | later)
+    statics = _statics(f, static_cols, codes[rows], order[rows] if order is not None else rows, remap, ids, n)
+    a_codes, a_t, a_lines, a_cov = remap[codes[later]], t[later], lines[later], cov[later]
+    if not keep.all():
+        codes, y, t, lines, cov = codes[keep], y[keep], t[keep], lines[keep], cov[keep]
+    codes = remap[codes]
+
+    if freq is None:
+        freq = infer_freq(codes, t, table.schema.time_kind, tz, ids)
+    else:
+        # New data for a trained model: it must have the model's frequency.
+        try:
+            found = infer_freq(codes, t, table.schema.time_kind, tz, ids)
+        except DataError:
+            found = None  # single points: nothing to compare
+        if found is not None and not same_freq(found, freq):
+            raise DataError(
+                f"{table.path.name} has {found.describe()} between timestamps, but the model was trained "
+                f"on {freq.describe()}"
+            )
+        if freq.kind == "datetime" and tz != freq.tz:
+            freq = Freq(freq.kind, freq.name, freq.step, tz)
+
+    starts = np.empty(n, dtype=np.int64)
+    first_row = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    starts[codes[first_row]] = t[first_row]
+    pos = grid_positions(codes, t, starts, freq, ids, lines)
+    lengths = np.zeros(n, dtype=np.int64)
+    np.maximum.at(lengths, codes, pos + 1)
+    _check_grid(lengths, len(codes), starts, freq, ids, table)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    values = np.full(int(offsets[-1]), np.nan, dtype=np.float32)
+    values[offsets[codes] + pos] = y
+    panel = Panel(ids=ids, values=values, offsets=offsets, start=starts, freq=freq,
+                  n_empty=int(np.isnan(y).sum()), dropped=dropped, static=statics)
+    panel.observed = ~np.isnan(values)
+    if cov_cols:
+        panel.cov_names = tuple(c[len(COV):] for c in cov_cols)
+        panel.covs = np.full((len(values), len(cov_cols)), np.nan, dtype=np.float32)
+        panel.covs[offsets[codes] + pos] = cov
+        a_pos = grid_positions(a_codes, a_t, starts, freq, ids, a_lines) if len(a_t) else np.zeros(0, dtype=np.int64)
+        panel.after = (a_codes, a_pos, a_cov.astype(np.float32))
+    if fill is not None:
+        panel.fill(fill)
+    return panel
+
+
+MAX_POINTS = 500_000_000  # grid points of all series: about 10 GB once features and windows are laid out
+
+
+_SPARSE = 50  # grid points per row beyond which (and beyond 10 million) the grid is a mistake
+
+
+def _check_grid(lengths: np.ndarray, rows: int, starts: np.ndarray, freq: Freq, ids, table: Table) -> None:
+    """Refuse a grid far larger than the data before it is allocated: a date with a mistyped
+    year, or stamps a nanosecond apart, would ask for billions of points to fill."""
+    total = int(lengths.astype(np.float64).sum())  # no int64 overflow on absurd spans
+    if total <= 10_000_000 or (total <= _SPARSE * rows and total <= MAX_POINTS):
+        return
+    i = int(np.argmax(lengths))
+    first, last = time_text(freq, starts[i], 0), time_text(freq, starts[i], int(lengths[i]) - 1)
+    raise DataError(
+        f"the series of {table.path.name} would need {total:,} points on a grid of {freq.describe()} for {rows:,} "
+        f"rows (series '{ids[i]}' alone spans {first} to {last}); look for a mistyped timestamp, or "
+        "aggregate the data to a coarser frequency"
+    )
+
+
+def _statics(f: pd.DataFrame, cols: list[str], codes: np.ndarray, rows: np.ndarray, remap: np.ndarray,
+             ids: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """One value per series for every static covariate; a series whose value changes, or that
+    has none, is an error naming it."""
+    out: dict[str, np.ndarray] = {}
+    for col in cols:
+        name = col[len(STATIC):]
+        v = f[col].to_numpy()[rows]
+        frame = pd.DataFrame({"s": remap[codes], "v": v})
+        counts = frame.groupby("s")["v"].nunique(dropna=True).reindex(range(n), fill_value=0).to_numpy()
+        bad = np.flatnonzero(counts > 1)
+        if len(bad):
+            vals = frame.loc[frame["s"] == bad[0], "v"].dropna().unique()[:3]
+            raise DataError(
+                f"static covariate '{name}' changes within series '{ids[bad[0]]}' ({', '.join(map(str, vals))}); "
+                "a static covariate must be constant per series (a changing one is a past or future covariate)"
+            )
+        empty = np.flatnonzero(counts == 0)
+        if len(empty):
+            raise DataError(f"static covariate '{name}' has no value for series '{ids[empty[0]]}'")
+        firsts = frame.dropna(subset=["v"]).groupby("s")["v"].first().reindex(range(n))
+        numeric = pd.api.types.is_float_dtype(f[col])
+        out[name] = firsts.to_numpy(dtype=np.float64) if numeric else firsts.astype(str).to_numpy(dtype=object)
+    return out
+
+
+def _fill_covariates(covs: np.ndarray, names: tuple[str, ...], offsets: np.ndarray, ids, policy: str) -> dict[str, int]:
+    """Fill covariate gaps in place: forward within a series, then backward for its first
+    points. A series without any value of a covariate is an error."""
+    if not np.isnan(covs).any():
+        return {}
+    n = len(offsets) - 1
+    series = np.repeat(np.arange(n), np.diff(offsets))
+    filled: dict[str, int] = {}
+    for j, name in enumerate(names):
+        col = covs[:, j]
+        missing = np.isnan(col)
+        if not missing.any():
+            continue
+        has = np.bincount(series[~missing], minlength=n) > 0
+        if not has.all():
+            raise DataError(f"covariate '{name}' has no value in series '{ids[np.flatnonzero(~has)[0]]}'")
+        if policy == "error":
+            i = int(np.flatnonzero(missing)[0])
+            raise DataError(
+                f"covariate '{name}' is empty in series '{ids[series[i]]}' ({int(missing.sum())} empty value(s) in all); "
+                "pass --fill interpolate, ffill or zero to fill gaps"
+            )
+        s = pd.Series(col).groupby(series)
+        covs[:, j] = s.ffill().groupby(series).bfill().to_numpy(dtype=np.float32)
+        filled[name] = int(missing.sum())
+    return filled
+
+
+def _fill(values: np.ndarray, offsets: np.ndarray, ids, starts, freq: Freq, fill: str, holdout: int = 0) -> int:
+    """Fill NaNs in place by the policy; every series starts and ends observed, so no fill
+    reaches across two series."""
+    missing = np.isnan(values)
+    n = int(missing.sum())
+    if n == 0:
+        return 0
+    idx = np.flatnonzero(missing)
+    if fill == "error":
+        i = int(idx[0])
+        s = int(np.searchsorted(offsets, i, side="right") - 1)
+        k = i - int(offsets[s])
+        when = time_text(freq, starts[s], k)
+        raise DataError(
+            f"series '{ids[s]}' has a gap at {when} ({n} missing point(s) in all); "
+            "pass --fill interpolate, ffill or zero to fill gaps"
+        )
+    everywhere = np.arange(len(values))
+    prev = np.where(missing, 0, everywhere)
+    np.maximum.accumulate(prev, out=prev)  # last observed point at or before each index
+    if fill == "interpolate":
+        nxt = np.where(missing, len(values), everywhere)
+        nxt = np.minimum.accumulate(nxt[::-1])[::-1]  # next observed point at or after
+        p, q = prev[idx], nxt[idx]
+        w = (idx - p) / (q - p)
+        filled = values[p] + w * (values[q] - values[p])
+        if holdout > 0:
+            boundary = offsets[1:][np.searchsorted(offsets, idx, side="right") - 1] - holdout
+            crosses = (idx < boundary) & (q >= boundary)
+            filled = np.where(crosses, values[p], filled)
+        values[idx] = filled
+    elif fill == "ffill":
+        values[idx] = values[prev[idx]]
+    elif fill == "zero":
+        values[idx] = 0.0
+    else:  # config validation makes this unreachable
+        raise ValueError(f"unknown fill policy {fill!r}")
+    return n

@@ -1,0 +1,167 @@
+"""Reading a CSV or Parquet file into a raw frame (after the checks of data.sniff), with the file
+line of every row kept for messages.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from grucast.data.schema import Schema
+from grucast.data.sniff import MAX_COLUMNS, Layout, csv_layout, one_line, parquet_head, refuse_duplicates
+from grucast.errors import DataError
+from grucast.files import regular_file
+
+# ---------------------------------------------------------------- reading
+
+
+_BLANK = "\x00unnamed "  # placeholder of a column without a name until it is dropped or refused
+
+
+def _csv_options(layout: Layout) -> dict:
+    opts = dict(sep=layout.sep, skipinitialspace=True, skip_blank_lines=False, index_col=False)
+    if layout.names is not None:
+        names = [n if n else f"{_BLANK}{i}" for i, n in enumerate(layout.names)]
+        opts.update(header=0, names=names, skiprows=layout.skip)
+    return opts
+
+
+def _read_csv(path: Path, layout: Layout) -> pd.DataFrame:
+    # Blank lines are read as empty rows and then dropped, so that row i is line i + 2 of the
+    # file (+ the blank lines before the header) and error messages point at the right line.
+    import warnings
+
+    with warnings.catch_warnings():
+        # More fields in the first row than the header has names: pandas would make the first
+        # column the index (shifting every value one column) or drop the extra fields.
+        warnings.filterwarnings("error", message="Length of header", category=pd.errors.ParserWarning)
+        try:
+            df = pd.read_csv(path, **_csv_options(layout))
+        except pd.errors.ParserWarning:
+            n = f" ({len(layout.names)})" if layout.names is not None else ""
+            raise DataError(
+                f"line {layout.skip + 2} of {path} has more fields than the header (line {layout.skip + 1}) has "
+                f"column names{n}; give every column a name"
+            ) from None
+    if layout.skip:
+        df.index = df.index + layout.skip
+    return df[df.notna().any(axis=1)]
+
+
+_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def read_file(path: Path, sep: Optional[str] = None) -> tuple[pd.DataFrame, str]:
+    """The raw table of a CSV or Parquet file (by extension) and the separator used, with clear
+    errors. Without sep, a comma is tried first, then ';', tab and '|' when a comma gives one
+    column whose name holds one of them."""
+    df, layout, _ = read_with_layout(Path(path), sep)
+    return df, layout.sep if layout else ""
+
+
+def read_with_layout(path: Path, sep: Optional[str]) -> tuple[pd.DataFrame, Optional[Layout], list[str]]:
+    """read_file, with the CSV layout (None for Parquet) and notes on columns left out."""
+    regular_file(path, "DATA", DataError, "data file")
+    suffix = path.suffix.lower()
+    layout = None
+    try:
+        if suffix in (".parquet", ".pq"):
+            df = _read_parquet(path)
+        else:
+            layout = csv_layout(path, sep)
+            df = _read_csv(path, layout)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty") from None
+    except pd.errors.ParserError as e:
+        m = _FIELDS.search(str(e))
+        if m:
+            raise DataError(
+                f"line {m.group(2)} of {path} has {m.group(3)} fields, but the header has {m.group(1)} columns"
+            ) from None
+        raise DataError(f"{path} is not a readable CSV file: {one_line(e)}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not UTF-8 text; save it as UTF-8 (CSV UTF-8)") from None
+    except DataError:
+        raise
+    except MemoryError:
+        raise DataError(f"{path} ({path.stat().st_size:,} bytes) is too large to read into this machine's memory") from None
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read {path}: {one_line(e)}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    refuse_duplicates(path, list(df.columns))
+    notes = _unnamed(df, path, pandas_names=layout is not None and layout.names is None)
+    if len(df) == 0:
+        raise DataError(f"{path} has a header but no data rows")
+    return df, layout, notes
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    parquet_head(path)
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError("reading Parquet needs pyarrow: pip install 'grucast[parquet]'") from None
+    try:
+        names = pq.read_schema(path).names
+    except Exception as e:  # pyarrow.ArrowInvalid and friends: a damaged file
+        raise DataError(f"{path} is not a readable Parquet file: {one_line(e)}") from None
+    refuse_duplicates(path, [str(n) for n in names])
+    if len(names) > MAX_COLUMNS:
+        raise DataError(f"{path} has {len(names):,} columns; grucast reads at most {MAX_COLUMNS:,}")
+    try:
+        df = pd.read_parquet(path)
+    except MemoryError:
+        raise
+    except Exception as e:
+        raise DataError(f"{path} is not a readable Parquet file: {one_line(e)}") from None
+    # A named index (a DatetimeIndex written by pandas) is a column of the data; a bare row
+    # number is not.
+    if any(n is not None for n in df.index.names):
+        df = df.reset_index()
+    return df.reset_index(drop=True)
+
+
+def _unnamed(df: pd.DataFrame, path: Path, pandas_names: bool) -> list[str]:
+    """Columns without a name in the header: an empty one (a trailing separator on every line)
+    or a first column of row numbers (pandas' to_csv writes one) are left out with a note; any
+    other is refused, because nothing could name it in a setting or a forecast."""
+    notes = []
+    for i, col in enumerate(list(df.columns)):
+        blank = not col or col.startswith(_BLANK) or (pandas_names and col == f"Unnamed: {i}")
+        if not blank:
+            continue
+        s = df[col]
+        if s.isna().all():
+            notes.append(f"ignoring column {i + 1} (no name, no values)")
+        elif i == 0 and _row_numbers(s):
+            notes.append("ignoring the first column (no name; row numbers)")
+        else:
+            raise DataError(
+                f"column {i + 1} of {path} has no name in the header; name it (or remove it) so that it can be used"
+            )
+        del df[col]
+    return notes
+
+
+def _row_numbers(s: pd.Series) -> bool:
+    """0, 1, 2, ... (or from 1) down the rows, blank lines skipped."""
+    if not pd.api.types.is_integer_dtype(s) or len(s) == 0:
+        return False
+    v = s.to_numpy()
+    return int(v[0]) in (0, 1) and bool((np.diff(v) == np.diff(np.asarray(s.index))).all())
+
+
+def ids_as_written(df: pd.DataFrame, schema: Schema, path: Path, layout: Optional[Layout]) -> pd.DataFrame:
+    """Series ids exactly as the file writes them: '007' stays '007', not the number 7."""
+    if schema.format != "long" or layout is None or not pd.api.types.is_numeric_dtype(df[schema.id_col]):
+        return df
+    opts = _csv_options(layout)
+    ids = pd.read_csv(path, **opts, usecols=[schema.id_col], dtype=str)[schema.id_col]
+    ids.index = ids.index + (layout.skip if layout.names is not None else 0)
+    df = df.copy()
+    df[schema.id_col] = ids.loc[df.index]
+    return df

@@ -1,0 +1,240 @@
+"""File -> Table: read, detect or apply a schema, parse, refuse duplicates; also the tables
+predict reads like the training file and the future rows merged onto them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from grucast.config.settings import DataConfig
+from grucast.data.detect import detect_schema, is_label_column
+from grucast.data.parse import distinct_text, parse_time, parse_values, static_values
+from grucast.data.read import ids_as_written, read_with_layout
+from grucast.data.schema import COV, SINGLE_SERIES_ID, STATIC, Schema, Table, file_lines, need_column
+from grucast.errors import DataError
+
+
+def to_table(df: pd.DataFrame, schema: Schema, path: Path, notes: Optional[list[str]] = None,
+             expected_kind: Optional[str] = None, duplicates: str = "error", sep: str = ",") -> Table:
+    """Turn a raw frame into tidy observations, checking every value. Duplicate timestamps
+    within a series are an error, or aggregated by the duplicates policy (mean, sum, last,
+    first)."""
+    decimal_comma = sep == ";"
+    for col in [schema.time_col, schema.id_col, *schema.targets, *schema.series_cols]:
+        if col is not None:
+            need_column(df, col, "time" if col == schema.time_col else "expected", path)
+    for cols, kind in ((schema.future_cols, "future"), (schema.past_cols, "past"), (schema.static_cols, "static")):
+        for col in cols:
+            need_column(df, col, f"{kind} covariate", path)
+    time, kind = parse_time(df[schema.time_col], schema.time_col, expected_kind)
+    schema = dataclasses.replace(schema, time_kind=kind)
+    # The raw frame is the caller's scratch copy: a column parsed is dropped at once, so its
+    # text (the largest part of a big file) is freed before the tidy frame is built.
+    lines = file_lines(df.index)
+    del df[schema.time_col]
+    if schema.format == "long":
+        codes, distinct = distinct_text(df[schema.id_col])
+        if (codes < 0).any():
+            i = int(np.flatnonzero(codes < 0)[0])
+            raise DataError(f"empty series id in column '{schema.id_col}' at line {lines[i]}")
+        # Built from the distinct ids, never through a Python string per row (ten million of
+        # them cost half a gigabyte on the way into pandas' string storage).
+        ids = distinct.array.take(codes)
+        if schema.id_col not in schema.targets:
+            del df[schema.id_col]
+    else:
+        ids = np.full(len(df), SINGLE_SERIES_ID, dtype=object)
+    parts: dict[str, tuple[Optional[str], str]] = {}
+    targets = schema.targets
+    if schema.format in ("long", "single") and len(targets) == 1:
+        frame = pd.DataFrame({
+            "series_id": ids,
+            "time": time.to_numpy(),
+            "y": parse_values(df[schema.target], schema.target, decimal_comma),
+            "line": lines,
+        })
+    elif schema.format in ("long", "single"):
+        # Several targets: every (id, target) pair is a series of the one global model.
+        n = len(df)
+        names = [ids + "/" + t if schema.format == "long" else np.full(n, t, dtype=object) for t in targets]
+        for t, col in zip(targets, names):
+            for key, orig in zip(pd.unique(col), pd.unique(ids)):
+                parts[key] = (orig if schema.format == "long" else None, t)
+        frame = pd.DataFrame({
+            "series_id": np.concatenate(names),
+            "time": np.tile(time.to_numpy(), len(targets)),
+            "y": np.concatenate([parse_values(df[t], t, decimal_comma) for t in targets]),
+            "line": np.tile(lines, len(targets)),
+        })
+    else:
+        n = len(df)
+        columns = [parse_values(df[c], c, decimal_comma) for c in schema.series_cols]
+        frame = pd.DataFrame({
+            "series_id": np.repeat(np.array(schema.series_cols, dtype=object), n),
+            "time": np.tile(time.to_numpy(), len(columns)),
+            "y": np.concatenate(columns),
+            "line": np.tile(lines, len(columns)),
+        })
+    copies = len(frame) // max(len(df), 1)  # one per target
+    for col in schema.past_cols + schema.future_cols:
+        frame[COV + col] = np.tile(parse_values(df[col], col, decimal_comma, flags=True), copies)
+    for col in schema.static_cols:
+        frame[STATIC + col] = np.tile(static_values(df[col], col, decimal_comma).to_numpy(), copies)
+    notes = list(notes or [])
+    frame = _duplicates(frame, schema, duplicates, notes, like_model=expected_kind is not None)
+    return Table(frame=frame, schema=schema, path=Path(path), notes=notes, parts=parts)
+
+
+def _duplicates(frame: pd.DataFrame, schema: Schema, policy: str, notes: list[str],
+                like_model: bool = False) -> pd.DataFrame:
+    # One int64 key per row, sorted: hashing (id text, timestamp) pairs of millions of rows
+    # would cost gigabytes, and the usual answer (no duplicates) needs no more than this.
+    times = frame["time"]
+    t = times.array.asi8 if hasattr(times.array, "asi8") else times.to_numpy()
+    t_codes, t_distinct = pd.factorize(t)
+    key = pd.factorize(frame["series_id"])[0].astype(np.int64, copy=False)
+    key *= len(t_distinct)
+    key += t_codes
+    del t_codes
+    ordered = np.sort(key)
+    if not (ordered[1:] == ordered[:-1]).any():
+        return frame
+    del ordered
+    dup = pd.Series(key).duplicated(keep=False).to_numpy()
+    if policy != "error":
+        keys = frame.loc[dup, ["series_id", "time"]].drop_duplicates()
+        agg = {"mean": "mean", "sum": lambda y: y.sum(min_count=1), "last": "last", "first": "first"}[policy]
+        grouped = frame.groupby(["series_id", "time"], sort=False)
+        # Covariates of repeated rows: averaged for mean and sum (a sum of flags is no flag).
+        cov_agg = {"mean": "mean", "sum": "mean", "last": "last", "first": "first"}[policy]
+        extra = {c: (c, cov_agg if c.startswith(COV) else "first") for c in frame.columns if c.startswith((COV, STATIC))}
+        out = grouped.agg(y=("y", agg), line=("line", "min"), **extra).reset_index()
+        notes.append(f"{len(keys):,} duplicate timestamp(s) aggregated by {policy}")
+        return out.sort_values("line", kind="stable").reset_index(drop=True)
+    d = frame[dup].sort_values(["series_id", "time", "line"], kind="stable")
+    examples = []
+    for (sid, t), g in d.groupby(["series_id", "time"], sort=False):
+        lines = " and ".join(str(x) for x in g["line"].head(3))
+        who = f"series '{sid}' " if schema.format != "single" else ""
+        examples.append(f"{who}{_fmt_time(t)} (lines {lines})")
+        if len(examples) == 3:
+            break
+    n = int(d.groupby(["series_id", "time"]).ngroups)
+    hint = "pass --duplicates mean, sum, last or first to aggregate them"
+    if schema.format == "single" and like_model:
+        hint = (f"the model was trained on a single series: if the file holds several, train a model on it in "
+                f"long format; else {hint}")
+    elif schema.format != "long" and not like_model:
+        hint = f"if the file holds several series in long format, pass --id-col; else {hint}"
+    raise DataError(f"{n} duplicate timestamp(s) within a series: " + "; ".join(examples) + "; " + hint)
+
+
+def _fmt_time(t) -> str:
+    if isinstance(t, pd.Timestamp):
+        return t.isoformat(sep=" ")
+    return str(t)
+
+
+def load_table(path: Path, cfg: DataConfig) -> Table:
+    """Read a file and find its series, detecting what the settings leave open."""
+    df, layout, read_notes = read_with_layout(Path(path), cfg.sep)
+    schema, notes = detect_schema(df, cfg, Path(path))
+    df = ids_as_written(df, schema, Path(path), layout)
+    sep = layout.sep if layout else ""
+    if sep not in (",", ""):
+        notes.append(f"separator {sep!r}")
+    return to_table(df, schema, Path(path), notes + read_notes, duplicates=cfg.duplicates, sep=sep)
+
+
+def _trained_on(schema: Schema) -> str:
+    """The layout a model reads, for messages about a file that does not have it."""
+    quoted = lambda cols: ", ".join(f"'{c}'" for c in cols)  # noqa: E731
+    covs = list(schema.future_cols + schema.past_cols + schema.static_cols)
+    if schema.format == "long":
+        return f"a long file of columns {quoted([schema.id_col, schema.time_col, *schema.targets, *covs])}"
+    if schema.format == "wide":
+        return f"a wide file: time column '{schema.time_col}' and one column per series"
+    return f"a single series in columns {quoted([schema.time_col, *schema.targets, *covs])}"
+
+
+def _need_trained(df: pd.DataFrame, schema: Schema, path: Path, future: bool = False) -> None:
+    """Every column the model reads, or one line naming the missing one and the file's columns.
+    A future file needs no target and no past or static covariates."""
+    wanted = [(schema.time_col, "time"), (schema.id_col, "id")]
+    if not future:
+        wanted += [(t, "target") for t in schema.targets]
+        wanted += [(c, "past covariate") for c in schema.past_cols]
+        wanted += [(c, "static covariate") for c in schema.static_cols]
+    wanted += [(c, "future covariate") for c in schema.future_cols]
+    for col, role in wanted:
+        if col is not None and col not in df.columns:
+            cols = ", ".join(f"'{c}'" for c in df.columns)
+            raise DataError(
+                f"{role} column '{col}' is not in {path.name}; its columns are {cols}"
+                + ("" if future else f"; the model was trained on {_trained_on(schema)}")
+            )
+
+
+def load_table_like(path: Path, schema: Schema, cfg: DataConfig) -> Table:
+    """Read a new file with the columns a model was trained on (no detection), with the
+    reading settings it was trained with."""
+    path = Path(path)
+    df, layout, _ = read_with_layout(path, cfg.sep)
+    _need_trained(df, schema, path)
+    if schema.format == "wide":
+        # A wide file may carry other series than the training file: forecast all of them.
+        present = tuple(c for c in df.columns if c != schema.time_col)
+        if not present:
+            raise DataError(f"{path.name} has only the time column '{schema.time_col}' and no series")
+        for col in present:
+            if is_label_column(df[col]):
+                first = df[col].dropna().astype(str).iloc[0]
+                raise DataError(
+                    f"column '{col}' of {path.name} holds text ('{first}'), but the model was trained on a wide "
+                    f"file, where every column but the time '{schema.time_col}' is a series of numbers"
+                )
+        schema = dataclasses.replace(schema, series_cols=present)
+    df = ids_as_written(df, schema, path, layout)
+    return to_table(df, schema, path, expected_kind=schema.time_kind, duplicates=cfg.duplicates,
+                    sep=layout.sep if layout else "")
+
+
+def load_future(path: Path, schema: Schema, cfg: DataConfig) -> Table:
+    """A file of future covariates over the forecast horizon: the id and time columns and the
+    model's future covariates; the target and the other covariates may be left out."""
+    path = Path(path)
+    df, layout, _ = read_with_layout(path, cfg.sep)
+    _need_trained(df, schema, path, future=True)
+    df = df.copy()
+    for target in schema.targets:
+        if target not in df.columns:
+            df[target] = np.nan
+    future_schema = dataclasses.replace(schema, past_cols=(), static_cols=())
+    df = ids_as_written(df, future_schema, path, layout)
+    return to_table(df, future_schema, path, expected_kind=schema.time_kind, duplicates="error",
+                    sep=layout.sep if layout else "")
+
+
+def merge_future(table: Table, future: Table) -> Table:
+    """The observations of table with the rows of future added; a row of future replaces a row
+    of table at the same series and time only where that row's target is empty."""
+    f, g = table.frame, future.frame
+    key = ["series_id", "time"]
+    observed = f.dropna(subset=["y"]).set_index(key).index
+    clash = g.set_index(key).index.isin(observed) & g["y"].isna().to_numpy()
+    g = g[~clash]  # the history wins where both have the time
+    replaced = f.set_index(key).index.isin(g.set_index(key).index) & f["y"].isna().to_numpy()
+    f = f[~replaced]
+    if g.empty:
+        return table
+    g = g.copy()
+    for c in f.columns:
+        if c not in g.columns:
+            g[c] = np.nan
+    frame = pd.concat([f, g[f.columns]], ignore_index=True)
+    return Table(frame=frame, schema=table.schema, path=table.path, notes=table.notes)

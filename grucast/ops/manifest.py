@@ -1,0 +1,113 @@
+"""The manifest written beside every output: what made it (command, versions, settings), from
+which inputs (bytes and sha256) and what it holds.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+from grucast import __version__
+from grucast.ops.paths import file_identity
+
+# ---------------------------------------------------------------- manifest
+
+
+def versions() -> dict[str, str]:
+    torch = sys.modules.get("torch")  # loaded by every command that writes a manifest; not imported here
+    return {"grucast": __version__, "torch": torch.__version__ if torch else metadata.version("torch"), "pandas": pd.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def manifest(command: str, **fields: Any) -> dict[str, Any]:
+    """The common head of every manifest, then the command's own fields."""
+    return {
+        "command": command,
+        "argv": list(sys.argv),
+        "finished_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "versions": versions(),
+        "exit_status": 0,
+        **fields,
+    }
+
+
+def json_ready(obj: Any) -> Any:
+    """JSON-ready: NaN and infinities as null, numpy scalars as numbers, times as ISO text."""
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    return str(obj)
+
+
+def train_manifest(result: Any, output: dict[str, Any]) -> dict[str, Any]:
+    """What a training run read, wrote and measured (result: api.TrainResult; output: the
+    checkpoint's path, size and sha256)."""
+    fit = result.fit
+    return json_ready(manifest(
+        "train",
+        input={**result.data_file, "observations": result.data.n_rows, "series": result.data.n_series},
+        output={**output, "kind": "checkpoint"},
+        config=result.config.to_dict(),
+        training={"steps": fit.steps, "epochs": fit.epochs, "best_step": fit.best_step, "stop_reason": fit.stop_reason,
+                  "train_windows": result.train_windows, "windows_per_s": round(fit.windows_per_s, 1),
+                  "device": result.device},
+        metrics=result.metrics,
+        quality_gate=result.gate,
+        seconds={"total": round(result.seconds, 3), "training_loop": round(fit.train_seconds, 3)},
+    ))
+
+
+def predict_manifest(result: Any, output: dict[str, Any], model_path: Path, data_path: Path,
+                     future_path: Optional[Path], shard: Optional[tuple[int, int]], max_age: Optional[str],
+                     as_of: Optional[pd.Timestamp]) -> dict[str, Any]:
+    """What a forecast was made from and where it starts (result: api.PredictResult; output:
+    the forecast file's path, size and sha256)."""
+    fields: dict[str, Any] = {
+        "input": {**file_identity(data_path), "observations": result.data.n_rows, "series": result.data.n_series},
+        "checkpoint": file_identity(model_path),
+        "output": {**output, "kind": "forecasts", "rows": len(result.forecasts)},
+        "horizon": result.horizon,
+        "series_forecast": result.n_forecast,
+        "series_skipped": result.skipped,
+        "shard": f"{shard[0]}/{shard[1]}" if shard else None,
+        "max_age": max_age,
+        "as_of": as_of.isoformat() if as_of is not None else None,
+        "origins": result.origins,
+        "seconds": {"total": round(result.seconds, 3)},
+    }
+    if future_path is not None:
+        fields["future"] = file_identity(future_path)
+    return json_ready(manifest("predict", **fields))
+
+
+def evaluation_manifest(command: str, result: Any, data_path: Path,
+                        model_path: Optional[Path]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The manifest of each file evaluate or backtest wrote, from that file's identity (result:
+    backtest.EvaluationResult); the data and the checkpoint are hashed once for all of them."""
+    fields: dict[str, Any] = {
+        "input": {**file_identity(data_path), "observations": result.data.n_rows, "series": result.data.n_series},
+        "windows": result.windows, "stride": result.stride, "horizon": result.horizon,
+        "series_scored": result.series, "series_skipped": result.skipped,
+        "metrics": result.overall, "seconds": {"total": round(result.seconds, 3), "training": round(result.train_seconds, 3)},
+    }
+    if model_path is not None:
+        fields["checkpoint"] = file_identity(model_path)
+    return lambda output: json_ready(manifest(command, output=output, **fields))

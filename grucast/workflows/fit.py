@@ -1,0 +1,250 @@
+"""Training on a loaded table: panel, resolved settings, features, fit, validation scores and
+calibration, and the checkpoint (not yet saved).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from grucast import checkpoint
+from grucast.config import settings, validate
+from grucast.config.settings import Config
+from grucast.data.panel import Panel, build_panel
+from grucast.data.schema import Table
+from grucast.errors import DataError, Interrupted
+from grucast.evaluation import baselines, metrics
+from grucast.evaluation.calibration import calibrate
+from grucast.features import layout
+from grucast.features import spec as features_spec
+from grucast.features.layout import WindowData
+from grucast.features.windows import series_of, split_windows
+from grucast.models import kernels
+from grucast.models import network as model_mod
+from grucast.models.inference import predict_windows
+from grucast.training.defaults import resolve, too_short
+from grucast.training.loop import Callback, FitResult, fit_all
+from grucast.training.runtime import select_device, set_threads
+from grucast.workflows.forecasting import load_weights
+from grucast.workflows.summary import DataSummary, panel_time_text, summarize
+
+
+@dataclass
+class TrainResult:
+    checkpoint_path: Optional[Path]
+    config: Config  # resolved
+    config_notes: list[str]
+    data: DataSummary
+    short_series: list[str]  # too short for a training window; still in validation when possible
+    train_windows: int
+    val_windows: int
+    device: str
+    fit: FitResult
+    metrics: dict[str, Any]
+    seconds: float
+    kernel: str = "reference"  # what ran the GRU: fused (grucast's CPU kernel) or reference (nn.GRU)
+    gate: Optional[str] = None  # the quality gate's verdict, when one was asked for
+    data_file: dict[str, Any] = field(default_factory=dict)  # path, bytes and sha256 of the file read
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "checkpoint": str(self.checkpoint_path),
+            "quality_gate": self.gate,
+            "data": self.data.to_dict(),
+            "config": self.config.to_dict(),
+            "defaults_chosen": self.config_notes,
+            "short_series": self.short_series,
+            "windows": {"train_per_epoch": self.train_windows, "validation": self.val_windows},
+            "device": self.device,
+            "training": {
+                "kernel": self.kernel,
+                "steps": self.fit.steps,
+                "epochs": self.fit.epochs,
+                "best_step": self.fit.best_step,
+                "best_val_loss": self.fit.best_val_loss,
+                "stop_reason": self.fit.stop_reason,
+                "train_seconds": round(self.fit.train_seconds, 3),
+                "windows_per_s": round(self.fit.windows_per_s, 1),
+                "history": [r.__dict__ for r in self.fit.history],
+                "members": [{k: v for k, v in m.items() if k != "history"} for m in self.fit.members],
+            },
+            "metrics": self.metrics,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, val_starts: np.ndarray,
+                        cfg: Config) -> tuple[dict[str, Any], dict[str, Any]]:
+    """GRU and seasonal naive on the validation windows, on the original scale, over the
+    targets that were observed; for a quantile model also the conformal calibration of its
+    quantiles on those windows (else an empty dict)."""
+    L, H, m = cfg.model.input_size, cfg.model.horizon, cfg.data.season
+    V = cfg.training.val_size
+    target_starts = data.to_panel(val_starts + L)  # in the panel's own indexing
+    series = series_of(panel.offsets, target_starts)
+    idx = target_starts[:, None] + np.arange(H)
+    y = panel.values[idx].astype(np.float64)  # index first: no float64 copy of every point
+    if panel.observed is not None:
+        y[~panel.observed[idx]] = np.nan  # filled gaps are not scored
+    f, window_scale = predict_windows(model, data, val_starts, L, with_scale=True)
+    f = f.astype(np.float64)
+    quantiles = settings.output_quantiles(cfg.model)
+    calibration: dict[str, Any] = {}
+    if quantiles and len(f):
+        calibration = calibrate(y, f, window_scale.astype(np.float64), series, target_starts, quantiles,
+                                settings.interval_levels(cfg.model))
+        f = f[..., quantiles.index(0.5)]
+    # Seasonal naive needs a full season of history before each target start.
+    has_history = target_starts - m >= panel.offsets[series]
+    if not has_history.any():
+        return {"windows": 0}, calibration
+    series, target_starts = series[has_history], target_starts[has_history]
+    y, f, starts = y[has_history], f[has_history], val_starts[has_history]
+    sn = baselines.seasonal_naive(panel.values, target_starts, m, H)
+    scale = metrics.seasonal_scale(panel.values, panel.offsets, panel.lengths - V, m)[series]
+    gru = metrics.point_scores(y, f, scale)
+    base = metrics.point_scores(y, sn, scale)
+    naive = metrics.point_scores(y, baselines.naive(panel.values, target_starts, H), scale)
+    key = "mase" if np.isfinite(gru["mase"]) and np.isfinite(base["mase"]) and base["mase"] > 0 else "mae"
+    skill = 1.0 - gru[key] / base[key] if base[key] > 0 else float("nan")
+    out = {
+        "windows": int(len(starts)),
+        "series": int(len(np.unique(series))),
+        "season": m,
+        "gru": gru,
+        "seasonal_naive": base,
+        "naive": naive,
+        "skill": skill,
+        "skill_metric": key,
+    }
+    if calibration:
+        out["intervals"] = calibration["coverage"]
+        out["intervals_estimate"] = calibration["estimate"]
+    return out, calibration
+
+
+def restored_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A saved fit state as fit() takes it: the optimizer's per-parameter state is keyed by
+    integers, which the checkpoint stores as text."""
+    state = dict(state)
+    opt = dict(state["optimizer"])
+    opt["state"] = {int(k): v for k, v in opt["state"].items()}
+    state["optimizer"] = opt
+    return state
+
+
+def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
+              on_ready: Optional[Any] = None, base: Optional[checkpoint.Checkpoint] = None,
+              resume: Optional[dict[str, Any]] = None, stop: Optional[Any] = None,
+              keep_rows: bool = True) -> tuple[checkpoint.Checkpoint, TrainResult]:
+    """Train on the series of a loaded table: the checkpoint (not yet saved) and the result.
+    With base, its frequency, feature layout (covariate scaling, categories, series ids) and
+    weights are the starting point; with resume, the interrupted fit goes on. keep_rows=False
+    lets go of the table's rows once the panel holds them (10 M rows: about 380 MB less while
+    training); the table is then only good for its schema, path and notes."""
+    started = time.perf_counter()
+    panel = build_panel(table, fill=None, freq=base.freq if base else None)
+    n_rows = len(table.frame)
+    if not keep_rows:
+        table.frame = table.frame.iloc[:0].copy()  # a copy: a slice would keep the rows alive
+    cfg, notes = resolve(cfg, panel.freq, panel.lengths)
+    # Gaps are filled knowing where validation starts, so no held-out value shapes a training target.
+    panel.fill(cfg.data.fill, holdout=cfg.training.val_size)
+    schema = table.schema
+    cfg = validate.replace(cfg, data={  # what was detected, so the stored config says it
+        "time_col": schema.time_col, "id_col": schema.id_col, "target": schema.target,
+        "format": schema.format if schema.format in ("long", "wide") else cfg.data.format,
+    })
+    L, H, V = cfg.model.input_size, cfg.model.horizon, cfg.training.val_size
+    if base is not None:
+        spec, warnings = base.features, []
+    else:
+        spec, warnings = features_spec.make_spec(panel, cfg, schema.past_cols, schema.future_cols, schema.static_cols, V)
+    if spec.mask:
+        cfg = validate.replace(cfg, model={"min_input": L - spec.pad})
+    summary = summarize(table, panel, warnings, n_rows)
+    set_threads(cfg.training.threads)
+    device = select_device(cfg.training.device)
+    kernel = kernels.select(cfg.training.kernel, device, cfg.training.precision,
+                            notify=getattr(callback, "on_note", None))
+    if cfg.training.kernel == "auto":
+        notes = notes + [kernel_note(kernel, device, cfg.training.precision)]
+    data = layout.build(panel, spec, cfg.model.scaler, device)
+    train_starts, val_starts = split_windows(data.offsets, L, H, V)
+    lengths = panel.lengths
+    has_train = lengths + spec.pad >= L + H + V
+    if len(train_starts) == 0:
+        raise DataError(too_short(L - spec.pad, H, V, int(lengths.max())) + "; use a smaller --input-size or --horizon")
+    short = [str(i) for i in panel.ids[~has_train]]
+    if on_ready is not None:
+        on_ready(summary, cfg, notes)
+
+    model = model_mod.build(cfg.model, spec.sizes(cfg.model.series_embedding), cfg.training.seed).to(device)
+    model_mod.set_kernel(model, kernel)
+    if base is not None:
+        load_weights(model, base.state_dict, "the starting checkpoint")
+    info = {
+        "data_file": table.path.name,
+        "n_series": panel.n_series,
+        "n_points": int(panel.offsets[-1]),
+        "first_time": panel_time_text(panel, panel.first_times().min()),
+        "last_time": panel_time_text(panel, panel.last_times().max()),
+        "train_windows": int(len(train_starts)),
+        "val_windows": int(len(val_starts)),
+    }
+    try:
+        result = fit_all(model, data, train_starts, val_starts, cfg, callback, stop=stop, resume=resume)
+    except Interrupted as e:
+        # The weights as they stand (an ensemble's finished members, the current one, the rest
+        # untrained); the run goes on from the state in resume, these are for `grucast info`.
+        e.checkpoint = checkpoint.Checkpoint(config=cfg, schema=table.schema, freq=panel.freq, features=spec,
+                                             state_dict=model.state_dict(), info=info, resume={"fit": e.state})
+        raise
+    scores, calibration = _validation_metrics(model, panel, data, val_starts, cfg)
+
+    ckpt = checkpoint.Checkpoint(
+        config=cfg,
+        schema=table.schema,
+        freq=panel.freq,
+        features=spec,
+        calibration=calibration,
+        state_dict=result.state_dict,
+        history=[
+            {"epoch": r.epoch, "step": r.step, "train_loss": r.train_loss, "val_loss": r.val_loss, "member": r.member}
+            for r in result.history
+        ],
+        metrics=scores,
+        info={**info, "best_step": result.best_step, "steps": result.steps},
+    )
+    return ckpt, TrainResult(
+        checkpoint_path=None,
+        config=cfg,
+        config_notes=notes,
+        data=summary,
+        short_series=short,
+        train_windows=int(len(train_starts)),
+        val_windows=int(len(val_starts)),
+        device=str(device),
+        kernel=kernel,
+        fit=result,
+        metrics=scores,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def kernel_note(kernel: str, device: torch.device, precision: str) -> str:
+    """The defaults line for --kernel auto: which kernel, and why."""
+    if kernel == "fused":
+        return "kernel fused (default on the CPU: grucast's GRU kernel; --kernel reference for nn.GRU)"
+    if device.type != "cpu":
+        why = f"default on {device.type}: cuDNN"
+    elif precision != "fp32":
+        why = f"default with --precision {precision}"
+    else:
+        why = kernels.reason()
+    return f"kernel reference (nn.GRU; {why})"
