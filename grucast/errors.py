@@ -59,7 +59,7 @@ class LockedError(GrucastError):
 
 class Interrupted(GrucastError):
     """Training stopped by SIGINT or SIGTERM at a step boundary; exits 128 + the signal number
-    (130, 143). ``state`` holds what ``train --resume`` needs to go on (see train.fit)."""
+    (130, 143). ``state`` holds what ``train --resume`` needs to go on (see training.loop.LoopState)."""
 
     def __init__(self, signum: int, step: int, state: dict):
         import signal
@@ -67,3 +67,9 @@ class Interrupted(GrucastError):
         super().__init__(f"{signal.Signals(signum).name} at step {step:,}")
         self.signum, self.step, self.state = signum, step, state
         self.exit_code = 128 + signum
+
+
+def preview(items: list[str], n: int = 5) -> str:
+    """The first n names, and how many more: how a message lists series, columns or values."""
+    shown = ", ".join(str(x) for x in items[:n])
+    return shown + (f" and {len(items) - n} more" if len(items) > n else "")

@@ -6,7 +6,7 @@ import pytest
 from grucast.config import files, validate
 from grucast.data.freq import Freq
 from grucast.errors import ConfigError
-from grucast.training.defaults import resolve
+from grucast.training.defaults import memory_estimate, resolve
 
 
 def test_hourly_defaults_look_back_a_week():
@@ -74,3 +74,27 @@ def test_short_series_count_with_their_padded_windows():
     assert (cfg.model.hidden_size, cfg.model.ensemble) == (64, 1)
     assert notes[-1] == ("hidden_size 64, learning_rate 0.003, ensemble 1 (default for 110,000 training windows, "
                          "at or above 10,000)")
+
+
+def test_settings_longer_than_every_series_are_one_clear_line():
+    hourly, lengths = Freq("datetime", "h"), np.array([100, 150])
+    with pytest.raises(ConfigError) as e:
+        resolve(files.load(None, {"data": {"season": 200}}), hourly, lengths)
+    assert str(e.value) == ("data.season (--season) is 200, but the longest series has 150 points: the seasonal "
+                            "baseline compares every value with the one a season earlier, so the season can be at "
+                            "most 150; pass a smaller --season (1 for none)")
+    with pytest.raises(ConfigError) as e:
+        resolve(files.load(None, {"model": {"horizon": 5, "input_size": 500, "min_input": 145}}), hourly, lengths)
+    assert str(e.value) == ("every series is too short to train on: a series needs at least min_input + horizon + "
+                            "val_size = 145 + 5 + 5 = 155 points, and the longest has 150; use a smaller "
+                            "--input-size or --horizon")
+
+
+def test_the_memory_estimate_grows_with_the_ensemble_and_never_overflows():
+    cfg, _ = resolve(files.load(None, {"model": {"horizon": 6, "input_size": 24, "ensemble": 1}}),
+                     Freq("datetime", "h"), np.array([500]))
+    one = memory_estimate(cfg, 500, 1, 465, 1)
+    three = memory_estimate(validate.replace(cfg, model={"ensemble": 3}), 500, 1, 465, 1)
+    assert three["weights"] == 3 * one["weights"] and three["data"] == one["data"]
+    huge = memory_estimate(cfg, 10**20, 10**12, 465, 1)  # Python integers: no int64 wrapping round
+    assert huge["data"] > 2**64 and isinstance(huge["data"], int)

@@ -14,7 +14,11 @@ import torch
 from grucast import checkpoint
 from grucast.config import files
 from grucast.errors import Interrupted
+from grucast.features.layout import plain
+from grucast.features.windows import split_windows
+from grucast.models.network import build
 from grucast.ops import signals
+from grucast.training.loop import fit
 from grucast.workflows import train
 
 from conftest import TINY, cli, sine_panel
@@ -108,6 +112,47 @@ def test_an_ensemble_interrupted_in_any_network_resumes_to_the_same_checkpoint(t
     assert out.read_bytes() == (tmp_path / "straight.pt").read_bytes()
     assert not saved.exists()
 
+
+
+def fit_ensemble(cfg, spoil=(), **kwargs):
+    """An ensemble of cfg fitted by the training loop itself on a small sine panel: the model and
+    the result. spoil: networks whose initial weights are disturbed first."""
+    t = np.arange(120)
+    values = np.concatenate([(i + 1) * 50 + (i + 1) * 10 * np.sin(2 * np.pi * t / 12 + i) for i in range(3)])
+    offsets = np.arange(4, dtype=np.int64) * 120
+    train_starts, val_starts = split_windows(offsets, 24, 6, 6)
+    model = build(cfg.model, seed=cfg.training.seed)
+    with torch.no_grad():
+        for k in spoil:
+            for p in model.members[k].parameters():
+                p.add_(0.5)
+    return model, fit(model, plain(values.astype(np.float32), offsets, "standard"), train_starts, val_starts, cfg,
+                      **kwargs)
+
+
+def test_an_ensemble_snapshot_adds_the_finished_networks_to_the_one_in_training():
+    # 3 series x 85 windows: 4 steps per epoch, 8 per network.
+    cfg = files.load(None, {"data": {"season": 12}, "model": {"horizon": 6, "input_size": 24, "hidden_size": 8,
+                                                              "num_layers": 1, "ensemble": 3},
+                            "training": {"val_size": 6, "batch_size": 64, "epochs": 2, "learning_rate": 3e-3}})
+    straight, result = fit_ensemble(cfg)
+    cb = StopInMember(1, 3)
+    with pytest.raises(Interrupted) as e:
+        fit_ensemble(cfg, callback=cb, stop=cb.stop)
+    snap = e.value.state
+    assert list(snap)[-3:] == ["member", "members_done", "results_done"] and snap["member"] == 1
+    assert snap["step"] == 3 and len(snap["results_done"]) == 1 and snap["results_done"][0]["seed"] == 0
+    done = snap["members_done"]
+    assert len(done) == 1 and all(torch.equal(done[0][k], v) for k, v in straight.members[0].state_dict().items())
+
+    # The snapshot holds the weights of the finished network and of the one in training; the
+    # networks still to train start from their seeds, as the interrupted run would have.
+    resumed, again = fit_ensemble(cfg, spoil=(0, 1), resume=snap)
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [m["seed"] for m in again.members] == [0, 1, 2]
+    assert (again.steps, again.best_val_loss, again.stop_reason) == (result.steps, result.best_val_loss,
+                                                                       result.stop_reason)
 
 def test_a_checkpoint_from_before_ensembles_is_one_network(long_csv, tmp_path):
     r = cli("train", long_csv, "-o", tmp_path / "m.pt", *TINY, *SHAPE, "-q")

@@ -1,14 +1,18 @@
 """The network and the training loop on small real problems."""
 
+import math
+import signal
+
 import numpy as np
 import pytest
 import torch
 
 from grucast.config import files
+from grucast.errors import Interrupted
 from grucast.features.layout import plain
 from grucast.features.windows import split_windows
 from grucast.models.network import GRUForecaster
-from grucast.training.loop import fit
+from grucast.training.loop import LoopState, NullCallback, fit
 
 
 def tiny_cfg(**training):
@@ -102,3 +106,100 @@ def test_bf16_training_on_the_cpu_still_learns():
     first, best = result.history[0].val_loss, result.best_val_loss
     assert np.isfinite(best) and best < first
     assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+# ---------------------------------------------------------------- the loop's state: interrupt and resume
+
+
+class StopAfter(NullCallback):
+    """Asks for a stop after step k, as SIGTERM would; it is its own stop request (signum)."""
+
+    def __init__(self, k: int):
+        self.k, self.signum = k, None
+
+    def on_step(self, step):
+        if step == self.k:
+            self.signum = signal.SIGTERM
+
+
+def same(a, b) -> bool:
+    """Equal nested snapshots: tensors element for element, NaN equal to NaN."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    both_nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    return a == b or both_nan
+
+
+def interrupted(cfg, k):
+    """The snapshot of a run of cfg stopped after step k."""
+    values, offsets = sine_values()
+    train, val = split_windows(offsets, cfg.model.input_size, cfg.model.horizon, cfg.training.val_size)
+    torch.manual_seed(cfg.training.seed)
+    cb = StopAfter(k)
+    with pytest.raises(Interrupted) as e:
+        fit(GRUForecaster(cfg.model), plain(values, offsets, cfg.model.scaler), train, val, cfg, cb, stop=cb)
+    assert e.value.step == k and e.value.exit_code == 143
+    return e.value.state
+
+
+# The keys of a resume snapshot, in order: MODEL.resume files written by earlier versions hold
+# these, and must still resume.
+SNAPSHOT_KEYS = ["windows", "total_steps", "epoch", "batch", "perm", "model", "optimizer", "schedule", "generator",
+                 "torch_rng", "history", "best_loss", "best_step", "best_state", "bad_checks", "step", "seen",
+                 "train_seconds", "run"]
+
+
+# 1,060 windows, 17 steps per epoch, 34 in all: stopped inside the first epoch, at its end, and
+# in the second with a cosine schedule and checks between epochs.
+@pytest.mark.parametrize("k, training", [(5, {}), (17, {}), (23, {"lr_schedule": "cosine", "eval_every": 4})],
+                         ids=["mid-epoch", "epoch-end", "cosine"])
+def test_a_resumed_fit_gives_the_weights_of_an_uninterrupted_one(k, training):
+    cfg = tiny_cfg(epochs=2, **training)
+    straight_model, straight = run(cfg)
+    snap = interrupted(cfg, k)
+    assert list(snap) == SNAPSHOT_KEYS and snap["step"] == k
+    assert (snap["epoch"], snap["batch"]) == divmod(k, 17) and (snap["perm"] is None) == (k % 17 == 0)
+
+    values, offsets = sine_values()
+    train, val = split_windows(offsets, 24, 6, 6)
+    torch.manual_seed(99)  # other initial weights: the resumed run must take the snapshot's
+    model = GRUForecaster(cfg.model)
+    resumed = fit(model, plain(values, offsets, cfg.model.scaler), train, val, cfg, resume=snap)
+    a, b = straight_model.state_dict(), model.state_dict()
+    assert all(torch.equal(a[n], b[n]) for n in a)
+    assert (resumed.steps, resumed.best_step, resumed.best_val_loss, resumed.stop_reason, resumed.windows_seen) == (
+        straight.steps, straight.best_step, straight.best_val_loss, straight.stop_reason, straight.windows_seen)
+    strip = [(r.epoch, r.step, r.train_loss, r.val_loss, r.best, r.lr) for r in resumed.history]
+    assert strip == [(r.epoch, r.step, r.train_loss, r.val_loss, r.best, r.lr) for r in straight.history]
+
+
+def test_loop_state_round_trips_through_its_snapshot():
+    cfg = tiny_cfg(epochs=2, lr_schedule="cosine", eval_every=3)
+    snap = interrupted(cfg, 7)
+    model = GRUForecaster(cfg.model)
+    opt = torch.optim.AdamW(model.parameters(), lr=1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1.0)
+    gen = torch.Generator()
+    state = LoopState.from_snapshot(snap, model, opt, sched, gen)
+    assert (state.step, state.epoch, state.batch, state.windows, state.total_steps) == (7, 0, 7, 1060, 34)
+    assert len(state.history) == 2 and state.history[-1].step == 6 and state.bad_checks == snap["bad_checks"]
+    again = state.snapshot()
+    assert list(again) == SNAPSHOT_KEYS
+    assert same(again, snap)
+    # The snapshot is a copy: training on does not change it.
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    assert same(again["model"], snap["model"])
+
+
+def test_a_resume_of_another_budget_is_refused():
+    cfg = tiny_cfg(epochs=2)
+    snap = interrupted(cfg, 5)
+    values, offsets = sine_values()
+    train, val = split_windows(offsets, 24, 6, 6)
+    with pytest.raises(ValueError, match="other training windows or another budget"):
+        fit(GRUForecaster(cfg.model), plain(values, offsets, "standard"), train, val, tiny_cfg(epochs=3), resume=snap)

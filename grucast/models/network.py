@@ -24,7 +24,7 @@ class GRUForecaster(nn.Module):
     def __init__(self, cfg: ModelConfig, sizes: Optional[Sizes] = None):
         super().__init__()
         if cfg.horizon is None or cfg.input_size is None or cfg.hidden_size is None:
-            raise ValueError("ModelConfig must be resolved (horizon, input_size and hidden_size set): see api.resolve")
+            raise ValueError("ModelConfig must be resolved (horizon, input_size and hidden_size set): see training.defaults.resolve")
         z = sizes or Sizes()
         self.input_size = cfg.input_size
         self.horizon = cfg.horizon

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from grucast.config import flags, machine, settings, validate
-from grucast.config.settings import Config
+from grucast.config.settings import Config, output_quantiles
 from grucast.data.freq import Freq
 from grucast.errors import ConfigError
 from grucast.features import calendar as features_calendar
@@ -27,15 +27,16 @@ def default_input_size(horizon: int, season: int, intraday: bool) -> int:
 
 
 # Below this many training windows (one long series, a few dozen short ones) the default
-# network is halved and learns three times slower: with 64 units at 3e-3 such data overfits
-# after about one epoch (ETTh1 h = 96, one series, 8,209 windows: test MSE 0.065 vs 0.057).
-# M4 Hourly (about 180,000 windows), where the large defaults were tuned, is far above it.
+# network is halved and learns three times slower: the large defaults, tuned on M4 Hourly (far
+# above it), overfit such data after about one epoch. Measured on ETTh1 and M4 slices: see
+# benchmarks/README.md, 'Width and learning rate sized to the data'.
 SMALL_DATA_WINDOWS = 10_000
 
 
-# Below it, three networks from consecutive seeds are trained and their forecasts averaged:
-# ETTh1 h = 96 test MSE 0.0573 for the mean forecast of seeds 0-2 against 0.0572 / 0.0580 /
-# 0.0601 alone (mean 0.0584). Such data trains in about a minute per network on two cores.
+# Below it, three networks from consecutive seeds are trained and their forecasts averaged: on
+# such data one network's score depends on its seed, and the mean forecast did as well as the
+# best of the three; small data trains fast enough to afford it. See benchmarks/README.md,
+# 'Ensembles on small data'.
 SMALL_DATA_ENSEMBLE = 3
 
 
@@ -51,12 +52,27 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
     resolved config and a note for each value chosen.
 
     Settings counted in time steps are checked against the longest series here, before anything
-    is laid out, and the memory training needs against this machine's (train.memory_estimate):
-    an absurd value is one clear line, not an allocation that fails or a numpy overflow."""
-    from grucast.training.loop import memory_estimate
-
-    notes = []
+    is laid out, and the memory training needs against this machine's (memory_estimate): an
+    absurd value is one clear line, not an allocation that fails or a numpy overflow."""
+    notes: list[str] = []
     longest = int(np.max(lengths)) if len(lengths) else 0
+    season = _season(cfg, freq, longest, notes)
+    horizon, val_size = _horizon(cfg, freq, season, longest, notes)
+    input_size = _input_size(cfg, freq, lengths, season, horizon, val_size, notes)
+    windows = _training_windows(cfg, lengths, input_size, horizon, val_size, longest)
+    hidden_size, learning_rate, ensemble = _sizes(cfg, windows, notes)
+    resolved = validate.replace(
+        cfg,
+        data={"season": season},
+        model={"horizon": horizon, "input_size": input_size, "hidden_size": hidden_size, "ensemble": ensemble},
+        training={"val_size": val_size, "learning_rate": learning_rate,
+                  "loss": settings.train_loss(cfg.model, cfg.training)},
+    )
+    _check_memory(resolved, freq, lengths, windows)
+    return resolved, notes
+
+
+def _season(cfg: Config, freq: Freq, longest: int, notes: list[str]) -> int:
     season = cfg.data.season
     if season is None:
         season = freq.season()
@@ -69,6 +85,11 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
             f"seasonal baseline compares every value with the one a season earlier, so the season can be at most "
             f"{longest:,}; pass a smaller --season (1 for none)"
         )
+    return season
+
+
+def _horizon(cfg: Config, freq: Freq, season: int, longest: int, notes: list[str]) -> tuple[int, int]:
+    """(horizon, val_size), checked against the longest series."""
     horizon = cfg.model.horizon
     if horizon is None:
         horizon = freq.default_horizon(season)
@@ -99,48 +120,62 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
             f"{horizon:,} + {val_size:,} = {1 + horizon + val_size:,}; with horizon {horizon:,}, val_size can be at "
             f"most {longest - 1 - horizon:,}"
         )
+    return horizon, val_size
+
+
+def _input_size(cfg: Config, freq: Freq, lengths: np.ndarray, season: int, horizon: int, val_size: int,
+                notes: list[str]) -> int:
     input_size = cfg.model.input_size
-    if input_size is None:
-        input_size = default_input_size(horizon, season, intraday=freq.intraday())
-        # A default must not make most series unusable: shorten it until half of the series
-        # have a horizon's worth of training windows, but never below one horizon.
-        fits = int(np.median(lengths)) - val_size - 2 * horizon + 1
-        if fits < input_size and fits >= horizon:
-            input_size = fits
-            notes.append(f"input_size {input_size} (default, shortened to fit half of the series)")
-        else:
-            notes.append(f"input_size {input_size} (default for horizon {horizon}, season {season})")
-    # Training windows as make_spec lays them out: a series too short for a full window is
-    # padded on the left down to min_input observed points.
+    if input_size is not None:
+        return input_size
+    input_size = default_input_size(horizon, season, intraday=freq.intraday())
+    # A default must not make most series unusable: shorten it until half of the series
+    # have a horizon's worth of training windows, but never below one horizon.
+    fits = int(np.median(lengths)) - val_size - 2 * horizon + 1
+    if fits < input_size and fits >= horizon:
+        input_size = fits
+        notes.append(f"input_size {input_size} (default, shortened to fit half of the series)")
+    else:
+        notes.append(f"input_size {input_size} (default for horizon {horizon}, season {season})")
+    return input_size
+
+
+def _training_windows(cfg: Config, lengths: np.ndarray, input_size: int, horizon: int, val_size: int,
+                      longest: int) -> int:
+    """Training windows as make_spec lays them out: a series too short for a full window is
+    padded on the left down to min_input observed points."""
     min_input = cfg.model.min_input or max(1, input_size // 4)
     if cfg.model.input_size is not None and input_size > longest and min_input + horizon + val_size > longest:
         # Every series would be padded up to input_size: refuse before laying that padding out.
         raise ConfigError(too_short(min_input, horizon, val_size, longest) + "; use a smaller --input-size or --horizon")
     full = lengths >= input_size + horizon + val_size
     per = np.where(full, lengths - input_size, np.maximum(lengths - min_input, 0)) - horizon - val_size + 1
-    windows = int(np.maximum(per, 0).sum())
+    return int(np.maximum(per, 0).sum())
+
+
+def _sizes(cfg: Config, windows: int, notes: list[str]) -> tuple[int, float, int]:
+    """(hidden_size, learning_rate, ensemble): the ones set, the others from default_size."""
     hidden_size, learning_rate, ensemble = cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble
-    if hidden_size is None or learning_rate is None or ensemble is None:
-        size, rate, members = default_size(windows)
-        chosen = []
-        if hidden_size is None:
-            hidden_size = size
-            chosen.append(f"hidden_size {size}")
-        if learning_rate is None:
-            learning_rate = rate
-            chosen.append(f"learning_rate {rate:g}")
-        if ensemble is None:
-            ensemble = members
-            chosen.append(f"ensemble {members}")
-        side = "below" if windows < SMALL_DATA_WINDOWS else "at or above"
-        notes.append(f"{', '.join(chosen)} (default for {windows:,} training windows, {side} {SMALL_DATA_WINDOWS:,})")
-    resolved = validate.replace(
-        cfg,
-        data={"season": season},
-        model={"horizon": horizon, "input_size": input_size, "hidden_size": hidden_size, "ensemble": ensemble},
-        training={"val_size": val_size, "learning_rate": learning_rate,
-                  "loss": settings.train_loss(cfg.model, cfg.training)},
-    )
+    if hidden_size is not None and learning_rate is not None and ensemble is not None:
+        return hidden_size, learning_rate, ensemble
+    size, rate, members = default_size(windows)
+    chosen = []
+    if hidden_size is None:
+        hidden_size = size
+        chosen.append(f"hidden_size {size}")
+    if learning_rate is None:
+        learning_rate = rate
+        chosen.append(f"learning_rate {rate:g}")
+    if ensemble is None:
+        ensemble = members
+        chosen.append(f"ensemble {members}")
+    side = "below" if windows < SMALL_DATA_WINDOWS else "at or above"
+    notes.append(f"{', '.join(chosen)} (default for {windows:,} training windows, {side} {SMALL_DATA_WINDOWS:,})")
+    return hidden_size, learning_rate, ensemble
+
+
+def _check_memory(resolved: Config, freq: Freq, lengths: np.ndarray, windows: int) -> None:
+    """ConfigError, naming the setting to change, when training would not fit in this machine."""
     d = resolved.data
     calendar = 2 * len(features_calendar.calendar_names(freq)) if d.calendar else 0  # a sine and a cosine per cycle
     inputs = 1 + len(d.past_covariates) + len(d.future_covariates) + calendar  # the mask, covariates, calendar
@@ -154,7 +189,28 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
          "data": "use a smaller --input-size (every short series is padded up to it) or a larger --min-input"}[
             max(parts, key=parts.get)],
     )
-    return resolved, notes
+
+
+def memory_estimate(cfg: Config, n_points: int, n_series: int, windows: int, n_inputs: int) -> dict[str, int]:
+    """Bytes a training run of a resolved config needs, roughly, by part: 'data', the layout of
+    every series (value, mask and n_inputs features per point in float32, each series padded by
+    input_size - min_input); 'weights', the networks with their gradients, AdamW moments, the
+    copies fit keeps (best weights) and the saved checkpoint, 12 float32 copies in all (what wide
+    networks were measured to take: see benchmarks/README.md, 'Memory estimate'); 'activations',
+    what one batch keeps for the backward pass (the GRU's gates and states at every step of every
+    layer). Python integers: an absurd setting gives an absurd estimate, never an overflow."""
+    m, t = cfg.model, cfg.training
+    L, H, h, layers = m.input_size, m.horizon, m.hidden_size, m.num_layers
+    pad = max(L - (m.min_input or max(1, L // 4)), 0)
+    data = (n_points + n_series * pad) * 4 * (2 + n_inputs)
+    q = max(len(output_quantiles(m)), 1)
+    width = 1 + n_inputs + m.series_embedding
+    params = sum(3 * ((width if k == 0 else h) * h + h * h + 2 * h) for k in range(layers)) + (h + 1) * H * q
+    params += (n_series + 1) * m.series_embedding  # the table of series embeddings
+    weights = (m.ensemble or 1) * params * 4 * 12  # 12 float32 copies of every weight (see the docstring)
+    batch = min(t.batch_size, max(windows, 1))
+    activations = batch * (L + H) * (8 * h * layers + 2 + n_inputs) * 4
+    return {"data": data, "weights": weights, "activations": activations}
 
 
 # ---------------------------------------------------------------- train

@@ -2,7 +2,8 @@
 
 It knows nothing about GRUs: any module mapping a window's scaled inputs (features.layout's
 WindowData) to scaled forecasts [B, H] trains here. Progress leaves through a callback; nothing
-here prints.
+here prints. What the loop carries from one step to the next is one LoopState (an ensemble adds
+an EnsembleState); their snapshots are the state an interrupted run saves and resume= goes on from.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -19,12 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from grucast.config import validate
 from grucast.config.settings import Config, output_quantiles
 from grucast.errors import GrucastError, Interrupted
 from grucast.features.layout import WindowData
 from grucast.models.network import members
-from grucast.training.losses import evaluate_loss, loss_function
+from grucast.training.losses import MaskedLoss, evaluate_loss, loss_function
 
 
 @dataclass
@@ -68,205 +69,300 @@ class Callback(Protocol):
     def on_end(self, result: FitResult) -> None: ...
 
 
-class NullCallback:
-    def on_note(self, message):
-        pass
-
-    def on_member(self, member, n_members, seed):
-        pass
-
-    def on_start(self, total_steps, steps_per_epoch, windows_per_epoch):
-        pass
-
-    def on_step(self, step):
-        pass
-
-    def on_eval(self, record):
-        pass
-
-    def on_end(self, result):
-        pass
+class NullCallback(Callback):
+    """Hears everything and does nothing: what fit reports to when no callback is given."""
 
 
 def mixed_precision(precision: str, device: torch.device):
     """The autocast context of the training forward pass: bf16 when asked for, else none.
     Weights, optimizer and loss stay float32; validation and forecasts always run in float32.
-    Not a default: on an H200 bf16 trained the default model (2 x 64, batch 256) 17 % slower and
-    only paid at batch 1,024 (+15 %), and CPUs without bf16 units run it several times slower."""
+    Not a default: it only paid on a GPU at large batches, and CPUs without bf16 units run it
+    several times slower (see benchmarks/README.md, 'bf16 on a GPU' and 'Performance')."""
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def fit(
-    model: nn.Module,
-    data: WindowData,
-    train_starts: np.ndarray,
-    val_starts: np.ndarray,
-    cfg: Config,
-    callback: Optional[Callback] = None,
-    stop: Optional[Any] = None,
-    resume: Optional[dict[str, Any]] = None,
-    member: int = 0,
-) -> FitResult:
-    """Train model on windows of the data layout (already on the model's device) and return
-    the best weights by validation loss. Repeatable on CPU for a given seed.
+# ---------------------------------------------------------------- the state of the loop
 
-    stop: an object whose ``signum`` becomes a signal number when the run should end (see
-    runs.stop_on_signals); it is polled after every step, and the run then raises
-    Interrupted carrying the state (weights, optimizer, schedule, RNG, position in the epoch,
-    best weights, history) that resume= continues from, step for step as if never stopped."""
-    cb = callback or NullCallback()
-    t = cfg.training
-    device = data.values.device
-    L, H = cfg.model.input_size, cfg.model.horizon
-    if t.learning_rate is None:
-        raise ValueError("TrainConfig must be resolved (learning_rate set): see api.resolve")
-    loss_fn = loss_function(t.loss, output_quantiles(cfg.model))
-    autocast = mixed_precision(t.precision, device)
-    torch.manual_seed(t.seed)
-    gen = torch.Generator(device="cpu").manual_seed(t.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)
 
+@dataclass
+class LoopState:
+    """Everything the loop carries from one step to the next, for one network. Each field is a
+    key of the resume snapshot (snapshot(), from_snapshot()), the four run_* together its 'run';
+    the torch objects stand there as their states, beside the process-wide torch RNG. A run
+    continued from a snapshot goes on step for step as if it had never stopped."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: Optional[torch.optim.lr_scheduler.LRScheduler]  # None: a constant learning rate
+    generator: torch.Generator  # draws each epoch's window order
+    windows: int  # training windows per epoch and
+    total_steps: int  # the step budget: a resumed run must have the same
+    epoch: int = 0  # the epoch under way,
+    batch: int = 0  # its next batch
+    perm: Optional[torch.Tensor] = None  # [windows] its window order; None: the epoch draws its own
+    step: int = 0  # steps done
+    seen: int = 0  # training windows seen
+    train_seconds: float = 0.0  # time in training steps (validation excluded)
+    run_loss: float = 0.0  # since the last validation check: the sum of the step losses,
+    run_n: int = 0  # the steps,
+    run_windows: int = 0  # the windows
+    run_seconds: float = 0.0  # and the seconds
+    best_loss: float = math.inf  # the best validation loss so far,
+    best_step: int = 0  # the step that reached it
+    best_state: dict[str, torch.Tensor] = field(default_factory=dict)  # and the weights then
+    bad_checks: int = 0  # checks since, without improvement (early stopping's patience)
+    history: list[EvalRecord] = field(default_factory=list)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The resume state: plain containers and tensors, copies of those later steps change.
+        Its keys are those every grucast with resume has written: MODEL.resume files of earlier
+        versions resume too."""
+        return {
+            "windows": self.windows, "total_steps": self.total_steps, "epoch": self.epoch, "batch": self.batch,
+            "perm": self.perm, "model": copy.deepcopy(self.model.state_dict()),
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "schedule": copy.deepcopy(self.schedule.state_dict()) if self.schedule is not None else None,
+            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "history": [dataclasses.asdict(r) for r in self.history], "best_loss": self.best_loss,
+            "best_step": self.best_step, "best_state": self.best_state, "bad_checks": self.bad_checks,
+            "step": self.step, "seen": self.seen, "train_seconds": self.train_seconds,
+            "run": [self.run_loss, self.run_n, self.run_windows, self.run_seconds],
+        }
+
+    @classmethod
+    def from_snapshot(cls, snap: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
+                      schedule: Optional[torch.optim.lr_scheduler.LRScheduler],
+                      generator: torch.Generator) -> LoopState:
+        """The state a snapshot holds, its torch states loaded into these objects (built as the
+        interrupted run built them) and into the torch RNG. snap may come straight from a
+        checkpoint: keys of the optimizer's per-parameter state stored as text are read back."""
+        model.load_state_dict(snap["model"])
+        opt = dict(snap["optimizer"])
+        opt["state"] = {int(k): v for k, v in opt["state"].items()}
+        optimizer.load_state_dict(opt)
+        if schedule is not None:
+            schedule.load_state_dict(snap["schedule"])
+        generator.set_state(snap["generator"])
+        torch.set_rng_state(snap["torch_rng"])
+        run_loss, run_n, run_windows, run_seconds = snap["run"]
+        return cls(
+            model, optimizer, schedule, generator, windows=int(snap["windows"]), total_steps=int(snap["total_steps"]),
+            epoch=int(snap["epoch"]), batch=int(snap["batch"]), perm=snap["perm"], step=int(snap["step"]),
+            seen=int(snap["seen"]), train_seconds=float(snap["train_seconds"]), run_loss=run_loss, run_n=run_n,
+            run_windows=run_windows, run_seconds=run_seconds, best_loss=float(snap["best_loss"]),
+            best_step=int(snap["best_step"]), best_state=snap["best_state"], bad_checks=int(snap["bad_checks"]),
+            history=[EvalRecord(**r) for r in snap["history"]],
+        )
+
+
+@dataclass
+class EnsembleState:
+    """Where the training of an ensemble stands: the network in training and what the finished
+    ones left. Its keys extend that network's LoopState snapshot."""
+
+    member: int = 0  # the network in training
+    done: list[dict[str, Any]] = field(default_factory=list)  # a summary of each finished one (_summary)
+
+    def snapshot(self, nets: list[nn.Module]) -> dict[str, Any]:
+        return {"member": self.member, "members_done": [copy.deepcopy(n.state_dict()) for n in nets[:self.member]],
+                "results_done": self.done}
+
+    @classmethod
+    def from_snapshot(cls, snap: dict[str, Any], nets: list[nn.Module]) -> EnsembleState:
+        """The state a snapshot holds, the finished networks' weights loaded into nets."""
+        for net, state in zip(nets, snap["members_done"]):
+            net.load_state_dict(state)
+        return cls(member=int(snap["member"]), done=list(snap["results_done"]))
+
+
+@dataclass
+class _Job:
+    """What every network of one fit() call trains on, fixed for the whole call."""
+
+    data: WindowData
+    train_idx: torch.Tensor  # [n] int64 window starts, on the CPU, where each epoch's order is drawn
+    val_idx: torch.Tensor  # [v] int64 window starts, on the data's device
+    cfg: Config
+    cb: Callback
+    stop: Optional[Any]
+    loss_fn: MaskedLoss
+    autocast: Any  # mixed_precision's context
+    steps_per_epoch: int
+    total_steps: int
+
+
+def _job(data: WindowData, train_starts: np.ndarray, val_starts: np.ndarray, cfg: Config,
+         callback: Optional[Callback], stop: Optional[Any]) -> _Job:
+    t, device = cfg.training, data.values.device
     train_idx = torch.as_tensor(train_starts, dtype=torch.long)
-    val_idx = torch.as_tensor(val_starts, dtype=torch.long, device=device)
-    n = len(train_idx)
-    steps_per_epoch = math.ceil(n / t.batch_size)
-    total_steps = min(t.max_steps, t.epochs * steps_per_epoch)
+    steps_per_epoch = math.ceil(len(train_idx) / t.batch_size)
+    return _Job(
+        data=data, train_idx=train_idx, val_idx=torch.as_tensor(val_starts, dtype=torch.long, device=device),
+        cfg=cfg, cb=callback or NullCallback(), stop=stop,
+        loss_fn=loss_function(t.loss, output_quantiles(cfg.model)), autocast=mixed_precision(t.precision, device),
+        steps_per_epoch=steps_per_epoch, total_steps=min(t.max_steps, t.epochs * steps_per_epoch),
+    )
+
+
+# ---------------------------------------------------------------- one network
+
+
+def _start(model: nn.Module, job: _Job, seed: int, resume: Optional[dict[str, Any]]) -> LoopState:
+    """A network's state before its first step, or where the snapshot resume left it."""
+    t = job.cfg.training
+    if t.learning_rate is None:
+        raise ValueError("TrainConfig must be resolved (learning_rate set): see training.defaults.resolve")
+    torch.manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)
+    sched, total = None, job.total_steps
     if t.lr_schedule == "cosine":
         # Anneal over the whole budget; early stopping may end the run before the bottom.
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda k: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, total_steps) / total_steps))
+            opt, lambda k: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, total) / total))
         )
+    n = len(job.train_idx)
+    if resume is None:
+        return LoopState(model, opt, sched, gen, windows=n, total_steps=total,
+                         best_state=copy.deepcopy(model.state_dict()))
+    if int(resume["windows"]) != n or int(resume["total_steps"]) != total:
+        raise ValueError("the resumed run had other training windows or another budget")
+    return LoopState.from_snapshot(resume, model, opt, sched, gen)
+
+
+def _train_step(state: LoopState, job: _Job) -> None:
+    """One optimizer step on the next batch of the epoch's order; the position moves on."""
+    t, L, H = job.cfg.training, job.cfg.model.input_size, job.cfg.model.horizon
+    started = time.perf_counter()
+    b = state.batch
+    s = state.perm[b * t.batch_size:(b + 1) * t.batch_size].to(job.data.values.device, non_blocking=True)  # [B]
+    inputs, (_, _, (y, ym)) = job.data.batch(s, L, H)  # y: [B, H] scaled targets, ym: their mask or None
+    state.optimizer.zero_grad(set_to_none=True)
+    with job.autocast:
+        out = state.model(inputs["x"], inputs)  # [B, L] -> [B, H] (or [B, H, Q] quantiles)
+    loss = job.loss_fn(out.float(), y, ym)
+    if not torch.isfinite(loss):
+        raise GrucastError(
+            f"training diverged at step {state.step + 1}: the loss is not a finite number; "
+            "try a lower --lr, or check the data for extreme values"
+        )
+    loss.backward()
+    if t.grad_clip > 0:
+        nn.utils.clip_grad_norm_(state.model.parameters(), t.grad_clip)
+    state.optimizer.step()
+    if state.schedule is not None:
+        state.schedule.step()
+    state.step += 1
+    state.run_loss += float(loss.detach())
+    state.run_n += 1
+    state.run_windows += len(s)
+    state.seen += len(s)
+    elapsed = time.perf_counter() - started
+    state.run_seconds += elapsed
+    state.train_seconds += elapsed
+    state.batch += 1
+    if state.batch == job.steps_per_epoch:  # the epoch is done: the next one draws its own order
+        state.epoch, state.batch, state.perm = state.epoch + 1, 0, None
+
+
+def _validate(state: LoopState, job: _Job, member: int) -> bool:
+    """A validation check, recorded and reported; True when early stopping says stop."""
+    val_loss = evaluate_loss(state.model, job.data, job.val_idx, job.cfg, job.loss_fn)
+    improved = math.isinf(state.best_loss) or val_loss < state.best_loss - 1e-7 * abs(state.best_loss)
+    if improved:
+        state.best_loss, state.best_step, state.bad_checks = val_loss, state.step, 0
+        state.best_state = copy.deepcopy(state.model.state_dict())
     else:
-        sched = None
-
-    history: list[EvalRecord] = []
-    best_loss, best_step, best_state = math.inf, 0, copy.deepcopy(model.state_dict())
-    bad_checks, step, seen, train_seconds = 0, 0, 0, 0.0
-    run_loss, run_n, run_windows, run_seconds = 0.0, 0, 0, 0.0
-    first_epoch, first_batch, perm = 0, 0, None
-    if resume is not None:
-        if int(resume["windows"]) != n or int(resume["total_steps"]) != total_steps:
-            raise ValueError("the resumed run had other training windows or another budget")
-        model.load_state_dict(resume["model"])
-        opt.load_state_dict(resume["optimizer"])
-        if sched is not None:
-            sched.load_state_dict(resume["schedule"])
-        gen.set_state(resume["generator"])
-        torch.set_rng_state(resume["torch_rng"])
-        history = [EvalRecord(**r) for r in resume["history"]]
-        best_loss, best_step, best_state = float(resume["best_loss"]), int(resume["best_step"]), resume["best_state"]
-        bad_checks, step, seen = int(resume["bad_checks"]), int(resume["step"]), int(resume["seen"])
-        train_seconds = float(resume["train_seconds"])
-        run_loss, run_n, run_windows, run_seconds = resume["run"]
-        first_epoch, first_batch, perm = int(resume["epoch"]), int(resume["batch"]), resume["perm"]
-    cb.on_start(total_steps, steps_per_epoch, n)
-    stop_reason = "epochs"
-
-    def snapshot(epoch: int, batch: int) -> dict[str, Any]:
-        """Everything the loop needs to go on at (epoch, batch)."""
-        return {
-            "windows": n, "total_steps": total_steps, "epoch": epoch, "batch": batch, "perm": perm,
-            "model": copy.deepcopy(model.state_dict()), "optimizer": copy.deepcopy(opt.state_dict()),
-            "schedule": sched.state_dict() if sched is not None else None,
-            "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-            "history": [r.__dict__ for r in history], "best_loss": best_loss, "best_step": best_step,
-            "best_state": best_state, "bad_checks": bad_checks, "step": step, "seen": seen,
-            "train_seconds": train_seconds, "run": [run_loss, run_n, run_windows, run_seconds],
-        }
-
-    def check(epoch_float: float) -> bool:
-        """Validate; True when early stopping says stop."""
-        nonlocal best_loss, best_step, best_state, bad_checks, run_loss, run_n, run_windows, run_seconds
-        val_loss = evaluate_loss(model, data, val_idx, cfg, loss_fn)
-        improved = math.isinf(best_loss) or val_loss < best_loss - 1e-7 * abs(best_loss)
-        if improved:
-            best_loss, best_step, bad_checks = val_loss, step, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad_checks += 1
-        rec = EvalRecord(
-            epoch=round(epoch_float, 4),
-            step=step,
-            train_loss=run_loss / max(run_n, 1),
-            val_loss=val_loss,
-            best=improved,
-            windows_per_s=run_windows / run_seconds if run_seconds > 0 else float("nan"),
-            lr=opt.param_groups[0]["lr"],
-            member=member,
-        )
-        history.append(rec)
-        cb.on_eval(rec)
-        run_loss, run_n, run_windows, run_seconds = 0.0, 0, 0, 0.0
-        model.train()
-        return bad_checks >= t.patience
-
-    model.train()
-    stop_now = False
-    for epoch in range(first_epoch, t.epochs):
-        if perm is None or epoch != first_epoch:
-            perm = train_idx[torch.randperm(n, generator=gen)]
-        for b in range(first_batch if epoch == first_epoch else 0, steps_per_epoch):
-            started = time.perf_counter()
-            s = perm[b * t.batch_size:(b + 1) * t.batch_size].to(device, non_blocking=True)
-            inputs, (_, _, (y, ym)) = data.batch(s, L, H)
-            opt.zero_grad(set_to_none=True)
-            with autocast:
-                out = model(inputs["x"], inputs)
-            loss = loss_fn(out.float(), y, ym)
-            if not torch.isfinite(loss):
-                raise GrucastError(
-                    f"training diverged at step {step + 1}: the loss is not a finite number; "
-                    "try a lower --lr, or check the data for extreme values"
-                )
-            loss.backward()
-            if t.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-            opt.step()
-            if sched is not None:
-                sched.step()
-            step += 1
-            run_loss += float(loss.detach())
-            run_n += 1
-            run_windows += len(s)
-            seen += len(s)
-            elapsed = time.perf_counter() - started
-            run_seconds += elapsed
-            train_seconds += elapsed
-            cb.on_step(step)
-            end_of_epoch = b == steps_per_epoch - 1
-            if step >= total_steps:
-                stop_reason = "max_steps" if step >= t.max_steps and step < t.epochs * steps_per_epoch else "epochs"
-                check(epoch + (b + 1) / steps_per_epoch)
-                stop_now = True
-                break
-            if end_of_epoch or step % t.eval_every == 0:
-                if check(epoch + (b + 1) / steps_per_epoch):
-                    stop_reason, stop_now = "early_stopping", True
-                    break
-            if stop is not None and stop.signum is not None:
-                at = (epoch + 1, 0) if end_of_epoch else (epoch, b + 1)
-                if end_of_epoch:
-                    perm = None  # the next epoch draws its own order
-                raise Interrupted(int(stop.signum), step, snapshot(*at))
-        if stop_now:
-            break
-
-    model.load_state_dict(best_state)
-    result = FitResult(
-        state_dict=best_state,
-        history=history,
-        best_step=best_step,
-        best_val_loss=best_loss,
-        steps=step,
-        epochs=history[-1].epoch if history else 0.0,
-        train_seconds=train_seconds,
-        windows_seen=seen,
-        stop_reason=stop_reason,
+        state.bad_checks += 1
+    rec = EvalRecord(
+        epoch=round(state.epoch + state.batch / job.steps_per_epoch, 4),
+        step=state.step,
+        train_loss=state.run_loss / max(state.run_n, 1),
+        val_loss=val_loss,
+        best=improved,
+        windows_per_s=state.run_windows / state.run_seconds if state.run_seconds > 0 else float("nan"),
+        lr=state.optimizer.param_groups[0]["lr"],
+        member=member,
     )
-    cb.on_end(result)
+    state.history.append(rec)
+    job.cb.on_eval(rec)
+    state.run_loss, state.run_n, state.run_windows, state.run_seconds = 0.0, 0, 0, 0.0
+    state.model.train()
+    return state.bad_checks >= job.cfg.training.patience
+
+
+def _after_step(state: LoopState, job: _Job, member: int) -> Optional[str]:
+    """The decision after a step: why the run ends here (after a last validation check), or
+    None to go on. A stop asked for (job.stop) raises Interrupted carrying the snapshot."""
+    t = job.cfg.training
+    if state.step >= state.total_steps:
+        budget = "max_steps" if state.step >= t.max_steps and state.step < t.epochs * job.steps_per_epoch else "epochs"
+        _validate(state, job, member)
+        return budget
+    check = state.batch == 0 or state.step % t.eval_every == 0  # batch 0: this step ended an epoch
+    if check and _validate(state, job, member):
+        return "early_stopping"
+    if job.stop is not None and job.stop.signum is not None:
+        raise Interrupted(int(job.stop.signum), state.step, state.snapshot())
+    return None
+
+
+def _fit_network(model: nn.Module, job: _Job, seed: int, member: int = 0,
+                 resume: Optional[dict[str, Any]] = None) -> FitResult:
+    """Train one network from seed (or on from the snapshot resume); its best weights end in model."""
+    state = _start(model, job, seed, resume)
+    job.cb.on_start(job.total_steps, job.steps_per_epoch, state.windows)
+    model.train()
+    stop_reason = None
+    while stop_reason is None and state.epoch < job.cfg.training.epochs:
+        if state.perm is None:
+            state.perm = job.train_idx[torch.randperm(state.windows, generator=state.generator)]  # [n]
+        _train_step(state, job)
+        job.cb.on_step(state.step)
+        stop_reason = _after_step(state, job, member)
+    model.load_state_dict(state.best_state)
+    result = FitResult(
+        state_dict=state.best_state,
+        history=state.history,
+        best_step=state.best_step,
+        best_val_loss=state.best_loss,
+        steps=state.step,
+        epochs=state.history[-1].epoch if state.history else 0.0,
+        train_seconds=state.train_seconds,
+        windows_seen=state.seen,
+        stop_reason=stop_reason or "epochs",
+    )
+    job.cb.on_end(result)
     return result
+
+
+# ---------------------------------------------------------------- fit: one network or an ensemble
+
+
+def fit(model: nn.Module, data: WindowData, train_starts: np.ndarray, val_starts: np.ndarray, cfg: Config,
+        callback: Optional[Callback] = None, stop: Optional[Any] = None,
+        resume: Optional[dict[str, Any]] = None) -> FitResult:
+    """Train model on windows of the data layout (already on the model's device) and return
+    the best weights by validation loss. Repeatable on CPU for a given seed.
+
+    An ensemble (model.members) trains every member in turn, member k with seed + k and its own
+    early stopping, so member k is exactly the network a single run with seed + k trains. Its
+    result adds the members up (steps, epochs, seconds) and gives the ensemble's own validation
+    loss.
+
+    stop: an object whose ``signum`` becomes a signal number when the run should end (see
+    ops.signals.stop_on_signals); it is polled after every step, and the run then raises
+    Interrupted carrying the snapshot (LoopState's, and EnsembleState's for an ensemble) that
+    resume= continues from, step for step as if never stopped."""
+    job = _job(data, train_starts, val_starts, cfg, callback, stop)
+    nets = members(model)
+    if len(nets) == 1:
+        return _fit_network(model, job, cfg.training.seed, resume=resume)
+    return _fit_ensemble(model, nets, job, resume)
+
+
 
 
 def _summary(result: FitResult, seed: int) -> dict[str, Any]:
@@ -274,51 +370,29 @@ def _summary(result: FitResult, seed: int) -> dict[str, Any]:
     return {"seed": seed, "steps": result.steps, "epochs": result.epochs, "best_step": result.best_step,
             "best_val_loss": result.best_val_loss, "stop_reason": result.stop_reason,
             "train_seconds": result.train_seconds, "windows_seen": result.windows_seen,
-            "history": [r.__dict__ for r in result.history]}
+            "history": [dataclasses.asdict(r) for r in result.history]}
 
 
-def fit_all(
-    model: nn.Module,
-    data: WindowData,
-    train_starts: np.ndarray,
-    val_starts: np.ndarray,
-    cfg: Config,
-    callback: Optional[Callback] = None,
-    stop: Optional[Any] = None,
-    resume: Optional[dict[str, Any]] = None,
-) -> FitResult:
-    """fit() for a single network; for an ensemble (model.members) every member in turn, member
-    k with seed + k and its own early stopping, so member k is exactly the network a single run
-    with seed + k trains. The result adds the members up (steps, epochs, seconds) and gives the
-    ensemble's own validation loss; resume also carries the members already trained."""
-    nets = members(model)
-    if len(nets) == 1:
-        return fit(model, data, train_starts, val_starts, cfg, callback, stop=stop, resume=resume)
-    cb = callback or NullCallback()
-    seed, first, done = cfg.training.seed, 0, []
-    if resume is not None:
-        first = int(resume["member"])
-        for net, state in zip(nets, resume["members_done"]):
-            net.load_state_dict(state)
-        done = list(resume["results_done"])
+def _fit_ensemble(model: nn.Module, nets: list[nn.Module], job: _Job, resume: Optional[dict[str, Any]]) -> FitResult:
+    seed = job.cfg.training.seed
+    ens = EnsembleState.from_snapshot(resume, nets) if resume is not None else EnsembleState()
+    first = ens.member
     for k in range(first, len(nets)):
-        if hasattr(cb, "on_member"):  # a callback written before ensembles need not have it
-            cb.on_member(k, len(nets), seed + k)
+        ens.member = k
+        if hasattr(job.cb, "on_member"):  # a callback written before ensembles need not have it
+            job.cb.on_member(k, len(nets), seed + k)
         try:
-            r = fit(nets[k], data, train_starts, val_starts, validate.replace(cfg, training={"seed": seed + k}), cb,
-                    stop=stop, resume=resume if k == first else None, member=k)
+            r = _fit_network(nets[k], job, seed + k, member=k, resume=resume if k == first else None)
         except Interrupted as e:
-            e.state.update(member=k, members_done=[copy.deepcopy(n.state_dict()) for n in nets[:k]], results_done=done)
+            e.state.update(ens.snapshot(nets))
             raise
-        done.append(_summary(r, seed + k))
-    device = data.values.device
-    loss_fn = loss_function(cfg.training.loss, output_quantiles(cfg.model))
-    val_loss = evaluate_loss(model, data, torch.as_tensor(val_starts, dtype=torch.long, device=device), cfg, loss_fn)
+        ens.done.append(_summary(r, seed + k))
+    done = ens.done
     return FitResult(
         state_dict=model.state_dict(),
         history=[EvalRecord(**r) for d in done for r in d["history"]],
         best_step=max(d["best_step"] for d in done),
-        best_val_loss=val_loss,
+        best_val_loss=evaluate_loss(model, job.data, job.val_idx, job.cfg, job.loss_fn),
         steps=sum(d["steps"] for d in done),
         epochs=sum(d["epochs"] for d in done),
         train_seconds=sum(d["train_seconds"] for d in done),
@@ -327,24 +401,3 @@ def fit_all(
         members=done,
     )
 
-
-def memory_estimate(cfg: Config, n_points: int, n_series: int, windows: int, n_inputs: int) -> dict[str, int]:
-    """Bytes a training run of a resolved config needs, roughly, by part: 'data', the layout of
-    every series (value, mask and n_inputs features per point in float32, each series padded by
-    input_size - min_input); 'weights', the networks with their gradients, AdamW moments, the
-    copies fit keeps (best weights) and the saved checkpoint, 12 float32 copies in all (a 1 x 4,096
-    network peaked at 43 bytes per weight); 'activations', what one batch keeps for the backward
-    pass (the GRU's gates and states at every step of every layer). Python integers: an absurd
-    setting gives an absurd estimate, never an overflow."""
-    m, t = cfg.model, cfg.training
-    L, H, h, layers = m.input_size, m.horizon, m.hidden_size, m.num_layers
-    pad = max(L - (m.min_input or max(1, L // 4)), 0)
-    data = (n_points + n_series * pad) * 4 * (2 + n_inputs)
-    q = max(len(output_quantiles(m)), 1)
-    width = 1 + n_inputs + m.series_embedding
-    params = sum(3 * ((width if k == 0 else h) * h + h * h + 2 * h) for k in range(layers)) + (h + 1) * H * q
-    params += (n_series + 1) * m.series_embedding  # the table of series embeddings
-    weights = (m.ensemble or 1) * params * 4 * 12  # measured: about 40 bytes per weight at 2,048-4,096 units
-    batch = min(t.batch_size, max(windows, 1))
-    activations = batch * (L + H) * (8 * h * layers + 2 + n_inputs) * 4
-    return {"data": data, "weights": weights, "activations": activations}

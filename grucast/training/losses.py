@@ -9,7 +9,6 @@ from typing import Optional
 import torch
 from torch import nn
 
-pass
 from grucast.config.settings import Config
 from grucast.features.layout import WindowData
 
@@ -80,8 +79,8 @@ def loss_function(name: Optional[str], quantiles: tuple[float, ...] = ()) -> Mas
 def evaluate_loss(model: nn.Module, data: WindowData, starts: torch.Tensor, cfg: Config, loss_fn: MaskedLoss,
                   batch_size: int = 512) -> float:
     """Mean scaled loss over the observed targets of the given windows. Batches stay small:
-    nn.GRU on the CPU holds the input projections of every step at once (4,096 windows x 168
-    steps x 3 gates x 64 units is half a gigabyte per layer), and bigger ones are no faster."""
+    nn.GRU on the CPU holds the input projections of every step of a batch at once, so memory
+    grows with the batch size and speed does not (see benchmarks/README.md, 'Performance')."""
     model.eval()
     total, count = 0.0, 0.0
     with torch.inference_mode():
