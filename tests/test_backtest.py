@@ -143,3 +143,46 @@ def test_evaluate_refuses_an_unwritable_output_before_reading(trained):
     r = cli("evaluate", "m.pt", "d.csv", "-o", trained / "no" / "f.csv")
     assert r.exit_code == 1
     assert r.stderr.strip() == f"Error: cannot write -o {trained / 'no' / 'f.csv'}: folder {trained / 'no'} does not exist"
+
+
+def test_validation_and_evaluate_agree_on_the_same_windows(tmp_path):
+    """The validation windows of a training run are the last val_size points of every series:
+    `evaluate --windows val_size - horizon + 1 --stride 1` scores the same windows, with the same
+    in-sample scale (the points before them), and must give the same numbers for the GRU and
+    both baselines, through the one scoring path."""
+    sine_panel(n_series=3, length=200).to_csv(tmp_path / "d.csv", index=False)
+    r = cli("train", "d.csv", "-o", "m.pt", *SHAPE, "--val-size", "12", *TINY, "--json", "-q")
+    assert r.exit_code == 0, r.stderr
+    val = json.loads(r.stdout)["metrics"]
+    e = cli("evaluate", "m.pt", "d.csv", "--windows", "7", "--stride", "1", "--metrics", "s.csv", "--json")
+    assert e.exit_code == 0, e.stderr
+    ev = json.loads(e.stdout)
+    assert val["windows"] == ev["windows"] == 3 * 7 and val["series"] == ev["series"] == 3
+    for model in ("gru", "naive", "seasonal_naive"):
+        assert list(val[model]) == list(ev["metrics"][model]) == metrics.names(quantiles=False)
+        for key, value in val[model].items():
+            assert ev["metrics"][model][key] == pytest.approx(value, rel=1e-6), (model, key)
+    assert ev["skill_metric"] == val["skill_metric"] and ev["skill"] == pytest.approx(val["skill"], rel=1e-5)
+    s = pd.read_csv(tmp_path / "s.csv")
+    pooled = s[s.series == "(all)"].set_index("model")
+    assert pooled.loc["seasonal_naive", "rmsse"] == pytest.approx(val["seasonal_naive"]["rmsse"])
+
+
+def test_every_registered_metric_is_in_every_report(trained):
+    """Validation (the checkpoint and train --json), evaluate's JSON and its metrics file hold
+    every metric of the registry: all of them for a quantile model's GRU, the point metrics for
+    the baselines."""
+    from grucast import checkpoint
+
+    gru, point = metrics.names([80]), metrics.names(quantiles=False)
+    val = checkpoint.load(trained / "m.pt").metrics
+    r = cli("evaluate", "m.pt", "d.csv", "--metrics", "s.csv", "--json")
+    assert r.exit_code == 0, r.stderr
+    ev = json.loads(r.stdout)["metrics"]
+    for report in (val, ev):
+        assert list(report["gru"]) == gru
+        assert list(report["naive"]) == list(report["seasonal_naive"]) == point
+    assert {"intervals", "intervals_estimate", "skill", "skill_metric"} <= set(val)  # validation keeps its own keys
+    s = pd.read_csv(trained / "s.csv")
+    assert list(s.columns) == ["series", "model", "windows", *gru]
+    assert s[s.model != "gru"][[k for k in gru if k not in point]].isna().all().all()

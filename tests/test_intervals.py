@@ -145,3 +145,23 @@ def test_training_warns_when_the_calibration_does_not_carry_over_in_time(tmp_pat
     assert "Warning: the 80% intervals cover" in out and "each calibrated on the other" in out
     folds = checkpoint.load(tmp_path / "m.pt").metrics["intervals"]["80"]["folds"]
     assert abs(folds[0] - folds[1]) > 10
+
+
+def test_the_held_out_forecasts_are_the_ones_the_coverage_estimate_scores():
+    """Validation scores the GRU's intervals on the cross-fitted quantiles calibrate_held_out
+    returns: their coverage is the report's calibrated coverage, and the median is not moved."""
+    from grucast.evaluation import metrics
+
+    rng = np.random.default_rng(2)
+    W, H = 300, 3
+    y = rng.normal(0, 2.0, (W, H))
+    f = np.stack([np.full((W, H), -1.0), np.zeros((W, H)), np.full((W, H), 1.0)], axis=-1)
+    series, starts = np.arange(W) % 12, np.arange(W)
+    report, held_out, keep = calibration.calibrate_held_out(y, f, np.ones(W), series, starts, (0.1, 0.5, 0.9), (80.0,))
+    assert report == calibration.calibrate(y, f, np.ones(W), series, starts, (0.1, 0.5, 0.9), (80.0,))
+    assert keep.all() and (held_out[..., 1] == 0).all()
+    scores = metrics.interval_scores(y[keep], held_out[keep], (0.1, 0.5, 0.9), (80.0,), np.ones(keep.sum()))
+    assert scores["coverage_80"] == report["coverage"]["80"]["calibrated"]
+    _, held_out, keep = calibration.calibrate_held_out(y[:5], f[:5], np.ones(5), np.zeros(5, dtype=int),
+                                                       np.array([0, 1, 2, 10, 20]), (0.1, 0.5, 0.9), (80.0,))
+    assert not keep.all() and np.isnan(held_out[~keep]).all() and not np.isnan(held_out[keep]).any()

@@ -108,3 +108,49 @@ def test_seasonal_scale_is_the_same_whatever_the_block_size(monkeypatch):
         blocked = metrics.seasonal_scale(v, offsets, ends, 4, power=1 + trial % 2)
         monkeypatch.undo()
         assert blocked.shape == (len(lengths),) and np.array_equal(blocked, whole, equal_nan=True)
+
+
+def test_the_registry_is_the_one_list_of_metrics():
+    """point_scores, interval_scores and names() all come from metrics.REGISTRY: same keys, same order."""
+    rng = np.random.default_rng(0)
+    y, f = rng.normal(10, 1, (4, 3)), rng.normal(10, 1, (4, 3))
+    fqs = np.sort(rng.normal(10, 2, (4, 3, 5)), axis=-1)
+    quantiles, scale = [0.025, 0.1, 0.5, 0.9, 0.975], np.full(4, 0.7)
+    point = metrics.point_scores(y, f, scale, scale ** 2)
+    interval = metrics.interval_scores(y, fqs, quantiles, [80, 95], scale)
+    assert list(point) == metrics.names(quantiles=False) == [m.name for m in metrics.registered("point")]
+    assert list(point) + list(interval) == metrics.names([80, 95])
+    assert {m.kind for m in metrics.REGISTRY} == {"point", "quantile", "interval"}
+    assert len({m.name for m in metrics.REGISTRY}) == len(metrics.REGISTRY)
+    assert point["mase"] == metrics.mase(y, f, scale) and point["rmsse"] == metrics.rmsse(y, f, scale ** 2)
+    assert interval["msis_95"] == metrics.msis(y, fqs[..., 0], fqs[..., 4], scale, 95)
+
+
+def test_scoring_gives_the_gru_and_both_baselines_every_metric():
+    from grucast.evaluation import scoring
+
+    values = np.r_[np.arange(40.0), 100 + np.sin(np.arange(30.0))]
+    offsets = np.array([0, 40, 70])
+    w = scoring.Windows(values=values, offsets=offsets, observed=None, targets=np.array([30, 34, 60]),
+                        series=np.array([0, 0, 1]), in_sample=np.array([30, 20]), season=4, horizon=3)
+    point = scoring.actuals(values, None, w.targets, 3) + 1.0
+    fqs = point[..., None] + np.array([-2.0, 0.0, 2.0])
+    s = scoring.score(w, point, fqs, (0.1, 0.5, 0.9), (80,), ids=np.array(["a", "b"]))
+    assert list(s.overall) == list(scoring.MODELS)
+    assert list(s.overall["gru"]) == metrics.names([80])
+    assert list(s.overall["naive"]) == list(s.overall["seasonal_naive"]) == metrics.names(quantiles=False)
+    assert s.overall["gru"]["mae"] == 1.0 and s.overall["gru"]["bias"] == 1.0 and s.overall["gru"]["coverage_80"] == 100
+    assert s.forecasts["naive"][0].tolist() == [29.0] * 3  # the last value before the target
+    assert s.forecasts["seasonal_naive"][0].tolist() == [26.0, 27.0, 28.0]
+    # The scale: the series' in-sample mean absolute seasonal difference (a line: exactly the season).
+    assert s.scale[:2].tolist() == [4.0, 4.0] and s.scale2[:2].tolist() == [16.0, 16.0]
+    by = {(r["series"], r["model"]): r for r in s.per_series}
+    assert by[("a", "naive")]["mase"] == pytest.approx(2.0 / 4.0)  # errors 1, 2, 3 on a line of slope 1
+    assert by[("a", "seasonal_naive")]["mase"] == pytest.approx(1.0)  # 4 behind all along
+    assert s.skill_metric == "mase"
+    assert s.skill == pytest.approx(1 - s.overall["gru"]["mase"] / s.overall["seasonal_naive"]["mase"])
+    assert [(r["series"], r["model"], r["windows"]) for r in s.per_series] == [
+        (i, m, n) for i, n in (("a", 2), ("b", 1)) for m in scoring.MODELS]
+    with pytest.raises(ValueError):  # seasonal naive would read another series' points
+        scoring.score(scoring.Windows(**{**w.__dict__, "targets": np.array([41]), "series": np.array([1])}),
+                      point[:1])

@@ -77,6 +77,15 @@ def calibrate(y: np.ndarray, f: np.ndarray, scale: np.ndarray, series: np.ndarra
     """Shifts from all held-out windows (target start positions `starts`, one series each), and
     an honest estimate of the coverage they give, from two folds each calibrated on the other
     (see folds). Returns the calibration for the checkpoint."""
+    return calibrate_held_out(y, f, scale, series, starts, quantiles, levels)[0]
+
+
+def calibrate_held_out(y: np.ndarray, f: np.ndarray, scale: np.ndarray, series: np.ndarray, starts: np.ndarray,
+                       quantiles: tuple[float, ...], levels: tuple[float, ...]
+                       ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """calibrate, and the cross-fitted forecasts its coverage estimate scores: [W, H, Q] every
+    window's quantiles calibrated on the other fold (on all windows when the estimate is
+    in-sample), and [W] which windows hold one (False: in neither fold, NaN forecasts)."""
     horizon = f.shape[1]
     shifts = fit_shifts(y, f, scale, quantiles)
     fold, how = folds(series, starts, horizon)
@@ -84,7 +93,7 @@ def calibrate(y: np.ndarray, f: np.ndarray, scale: np.ndarray, series: np.ndarra
         held_out, keep = apply(f, scale, shifts), np.ones(len(y), dtype=bool)
     else:
         keep = fold >= 0
-        held_out = np.empty_like(f)
+        held_out = np.full_like(f, np.nan)
         for k in (0, 1):
             part, other = fold == k, fold == 1 - k
             held_out[part] = apply(f[part], scale[part], fit_shifts(y[other], f[other], scale[other], quantiles))
@@ -100,10 +109,11 @@ def calibrate(y: np.ndarray, f: np.ndarray, scale: np.ndarray, series: np.ndarra
             report[f"{level:g}"]["folds"] = [metrics.coverage(y[fold == k], held_out[fold == k][..., lo],
                                                               held_out[fold == k][..., hi]) for k in (0, 1)]
             report[f"{level:g}"]["fold_windows"] = [int((fold == k).sum()) for k in (0, 1)]
-    return {
+    calibration = {
         "quantiles": list(quantiles),
         "shifts": shifts.tolist(),
         "windows": int(len(y)),
         "coverage": report,  # percent on the held-out windows, before and after (cross-fitted)
         "estimate": how,
     }
+    return calibration, held_out, keep

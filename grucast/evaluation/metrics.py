@@ -6,11 +6,16 @@ as 0; MASE = mean |y - f| divided by the in-sample mean absolute seasonal differ
 series, averaged over windows; RMSSE (M5) the same with squares under a root. MAE, RMSE, MAPE,
 WAPE and bias pool every point. Quantile metrics: pinball loss, the weighted quantile loss of
 GluonTS, interval coverage and width, and M4's MSIS.
+
+REGISTRY lists every metric that grucast reports, with its kind and the seasonal scale it reads;
+point_scores, interval_scores and names (the keys of a report) are derived from it, and
+evaluation.scoring applies them to the GRU and the baselines alike.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -162,28 +167,87 @@ def _seasonal_scale(values: np.ndarray, offsets: np.ndarray, ends: np.ndarray, s
     return out
 
 
-def point_scores(y: np.ndarray, f: np.ndarray, scale: np.ndarray, scale2: Optional[np.ndarray] = None) -> dict[str, float]:
-    out = {"mae": mae(y, f), "rmse": rmse(y, f), "smape": smape(y, f), "mase": mase(y, f, scale)}
-    if scale2 is not None:
-        out.update({"rmsse": rmsse(y, f, scale2), "mape": mape(y, f), "wape": wape(y, f), "bias": bias(y, f)})
+@dataclass(frozen=True)
+class Metric:
+    """One entry of the registry. fn takes, by kind:
+    point     fn(y, f, scale): a point forecast f [..., H];
+    quantile  fn(y, fqs, quantiles, scale): quantile forecasts fqs [..., H, Q];
+    interval  fn(y, lo, hi, scale, level): the central interval at level (80: 10 % to 90 %),
+              reported once per level as name_<level> (coverage_80).
+    scale says which seasonal scale fn reads (None for none): 1 the in-sample mean absolute
+    seasonal difference (MASE, MSIS), 2 the mean squared one (RMSSE); see seasonal_scale."""
+
+    name: str
+    kind: str
+    fn: Callable[..., float]
+    scale: Optional[int] = None
+    about: str = ""
+
+
+def _mean_pinball(y: np.ndarray, fqs: np.ndarray, quantiles, scale=None) -> float:
+    return float(np.mean([pinball(y, fqs[..., j], q) for j, q in enumerate(quantiles)]))
+
+
+# Every score grucast reports, in the order of the report's columns. Validation (the checkpoint's
+# metrics), evaluate and backtest all score through this table (evaluation.scoring), so a metric
+# added here appears in all of them, for the GRU and the baselines alike (quantile and interval
+# metrics only for a quantile model's GRU: the baselines give point forecasts).
+REGISTRY: tuple[Metric, ...] = (
+    Metric("mae", "point", lambda y, f, s: mae(y, f), about="mean absolute error"),
+    Metric("rmse", "point", lambda y, f, s: rmse(y, f), about="root mean squared error"),
+    Metric("smape", "point", lambda y, f, s: smape(y, f), about="symmetric MAPE (M4), percent"),
+    Metric("mase", "point", mase, scale=1, about="mean absolute scaled error (M4)"),
+    Metric("rmsse", "point", rmsse, scale=2, about="root mean squared scaled error (M5)"),
+    Metric("mape", "point", lambda y, f, s: mape(y, f), about="mean absolute percentage error; NaN with a zero actual"),
+    Metric("wape", "point", lambda y, f, s: wape(y, f), about="weighted absolute percentage error"),
+    Metric("bias", "point", lambda y, f, s: bias(y, f), about="mean forecast minus actual"),
+    Metric("wql", "quantile", lambda y, fqs, qs, s: weighted_quantile_loss(y, fqs, qs),
+           about="weighted quantile loss (GluonTS)"),
+    Metric("pinball", "quantile", _mean_pinball, about="pinball loss, mean over the quantiles"),
+    Metric("coverage", "interval", lambda y, lo, hi, s, level: coverage(y, lo, hi),
+           about="share of actuals inside the interval, percent"),
+    Metric("width", "interval", lambda y, lo, hi, s, level: width(lo, hi, y), about="mean interval width"),
+    Metric("msis", "interval", lambda y, lo, hi, s, level: msis(y, lo, hi, s, level), scale=1,
+           about="mean scaled interval score (M4)"),
+)
+
+
+def registered(kind: str) -> tuple[Metric, ...]:
+    return tuple(m for m in REGISTRY if m.kind == kind)
+
+
+def names(levels=(), quantiles: bool = True) -> list[str]:
+    """The keys a report holds for a model: every point metric and, for quantile forecasts with
+    these interval levels, the quantile metrics and the interval metrics of every level."""
+    out = [m.name for m in registered("point")]
+    if quantiles:
+        out += [m.name for m in registered("quantile")]
+        out += [f"{m.name}_{level:g}" for level in levels for m in registered("interval")]
     return out
+
+
+def _scale_of(metric: Metric, scales: dict[int, np.ndarray]) -> Optional[np.ndarray]:
+    return None if metric.scale is None else scales[metric.scale]
+
+
+def point_scores(y: np.ndarray, f: np.ndarray, scale: np.ndarray, scale2: np.ndarray) -> dict[str, float]:
+    """Every point metric of forecasts f against actuals y ([W, H]); scale and scale2 [W] are the
+    windows' seasonal scales of power 1 and 2."""
+    scales = {1: scale, 2: scale2}
+    return {m.name: m.fn(y, f, _scale_of(m, scales)) for m in registered("point")}
 
 
 def interval_scores(y: np.ndarray, fqs: np.ndarray, quantiles, levels, scale: np.ndarray) -> dict[str, float]:
     """Quantile metrics of forecasts fqs [..., Q]: weighted quantile loss, mean pinball loss and,
     per interval level, coverage (percent), mean width and MSIS."""
     quantiles = [float(q) for q in quantiles]
-    out: dict[str, float] = {
-        "wql": weighted_quantile_loss(y, fqs, quantiles),
-        "pinball": float(np.mean([pinball(y, fqs[..., j], q) for j, q in enumerate(quantiles)])),
-    }
+    scales = {1: scale}
+    out = {m.name: m.fn(y, fqs, quantiles, _scale_of(m, scales)) for m in registered("quantile")}
     for level in levels:
         lo_q, hi_q = level_quantiles(level)
         lo, hi = fqs[..., quantiles.index(lo_q)], fqs[..., quantiles.index(hi_q)]
-        tag = f"{level:g}"
-        out[f"coverage_{tag}"] = coverage(y, lo, hi)
-        out[f"width_{tag}"] = width(lo, hi, y)
-        out[f"msis_{tag}"] = msis(y, lo, hi, scale, level)
+        for m in registered("interval"):
+            out[f"{m.name}_{level:g}"] = m.fn(y, lo, hi, _scale_of(m, scales), level)
     return out
 
 

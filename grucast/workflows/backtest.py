@@ -29,7 +29,7 @@ from grucast.data.schema import Table
 from grucast.data.table import load_table, load_table_like
 from grucast.data.write import frame_writer
 from grucast.errors import ConfigError, DataError
-from grucast.evaluation import baselines, metrics
+from grucast.evaluation import scoring
 from grucast.features import layout
 from grucast.ops import paths, publish
 from grucast.training.defaults import resolve
@@ -39,7 +39,7 @@ from grucast.workflows.fit import fit_table
 from grucast.workflows.forecasting import forecast, forecast_columns, id_columns, load_model
 from grucast.workflows.summary import DataSummary, summarize
 
-MODELS = ("gru", "naive", "seasonal_naive")
+MODELS = scoring.MODELS
 
 
 @dataclass
@@ -77,6 +77,8 @@ class EvaluationResult:
     seconds: float = 0.0
     intervals: dict[str, Any] = field(default_factory=dict)
     config: Optional[Config] = None
+    skill: float = float("nan")  # the GRU's over seasonal naive, 1 - GRU / baseline, as in validation
+    skill_metric: str = "mase"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +89,8 @@ class EvaluationResult:
             "stride": self.stride,
             "skipped": self.skipped,
             "metrics": self.overall,
+            "skill": self.skill,
+            "skill_metric": self.skill_metric,
             "trainings": self.trainings,
             "train_seconds": round(self.train_seconds, 3),
             "seconds": round(self.seconds, 3),
@@ -162,38 +166,29 @@ def _forecast(ckpt: checkpoint.Checkpoint, model: torch.nn.Module, panel: Panel,
     return forecast(ckpt, model, data, starts)
 
 
-def _score(table: Table, panel: Panel, cfg: Config, org: Origins, f: np.ndarray, stride: int) -> dict[str, Any]:
-    """Metrics of the GRU and the baselines over the windows, pooled and per series, and the
-    forecast frame."""
-    H, m = cfg.model.horizon, cfg.data.season
+def _score(table: Table, panel: Panel, cfg: Config, org: Origins, f: np.ndarray) -> tuple[scoring.Scores, pd.DataFrame]:
+    """The GRU and the baselines scored over the windows, pooled and per series
+    (evaluation.scoring, as validation scores them), and the forecast frame."""
+    H = cfg.model.horizon
     quantiles = settings.output_quantiles(cfg.model)
-    levels = settings.interval_levels(cfg.model)
-    target = panel.offsets[org.series] + org.origin  # panel index of every first forecast point
-    idx = target[:, None] + np.arange(H)
-    y = panel.values[idx].astype(np.float64)
-    if panel.observed is not None:
-        y[~panel.observed[idx]] = np.nan
+    windows = scoring.Windows(
+        values=panel.values, offsets=panel.offsets, observed=panel.observed,
+        targets=panel.offsets[org.series] + org.origin,  # panel index of every first forecast point
+        series=org.series,
+        in_sample=np.maximum(_oldest(org, panel.n_series), 0),  # every series' points before its oldest origin
+        season=cfg.data.season, horizon=H,
+    )
     point = f[..., quantiles.index(0.5)] if quantiles else f
-    forecasts = {"gru": point, "naive": baselines.naive(panel.values, target, H),
-                 "seasonal_naive": baselines.seasonal_naive(panel.values, target, m, H)}
-    # In-sample scale of every series: its points before its oldest origin.
-    first = np.maximum(_oldest(org, panel.n_series), 0)
-    scale = metrics.seasonal_scale(panel.values, panel.offsets, first, m)[org.series]
-    scale2 = metrics.seasonal_scale(panel.values, panel.offsets, first, m, power=2)[org.series]
-    overall = {name: metrics.point_scores(y, fc, scale, scale2) for name, fc in forecasts.items()}
-    if quantiles:
-        overall["gru"].update(metrics.interval_scores(y, f, quantiles, levels, scale))
-    rows = []
-    for i in np.unique(org.series):  # per-series scores: a loop over series, each vectorised
-        w = org.series == i
-        for name, fc in forecasts.items():
-            row = {"series": str(panel.ids[i]), "model": name, "windows": int(w.sum())}
-            row.update(metrics.point_scores(y[w], fc[w], scale[w], scale2[w]))
-            if quantiles and name == "gru":
-                row.update(metrics.interval_scores(y[w], f[w], quantiles, levels, scale[w]))
-            rows.append(row)
-    per_series = pd.DataFrame(rows)
+    scores = scoring.score(windows, point, f if quantiles else None, quantiles, settings.interval_levels(cfg.model),
+                           ids=panel.ids)
+    return scores, _frame(table, panel, cfg, org, f, scores)
 
+
+def _frame(table: Table, panel: Panel, cfg: Config, org: Origins, f: np.ndarray,
+           scores: scoring.Scores) -> pd.DataFrame:
+    """One row per window and step: its series, cutoff, time, window, actual, the GRU's
+    forecast (and interval columns) and the baselines'."""
+    H = cfg.model.horizon
     ids = np.repeat(panel.ids[org.series], H)
     columns = id_columns(table, table.schema, ids)
     time_col = table.schema.time_col
@@ -201,11 +196,11 @@ def _score(table: Table, panel: Panel, cfg: Config, org: Origins, f: np.ndarray,
     columns["cutoff"] = np.repeat(np.asarray(_times(panel, org.series, org.origin - 1)), H)
     columns[time_col] = _times(panel, np.repeat(org.series, H), k.ravel())
     columns["window"] = np.repeat(org.window, H)
-    columns["actual"] = y.ravel()
+    columns["actual"] = scores.y.ravel()
     columns.update(forecast_columns(cfg, f))
-    columns["naive"] = forecasts["naive"].ravel()
-    columns["seasonal_naive"] = forecasts["seasonal_naive"].ravel()
-    return {"overall": overall, "per_series": per_series, "forecasts": pd.DataFrame(columns)}
+    columns["naive"] = scores.forecasts["naive"].ravel()
+    columns["seasonal_naive"] = scores.forecasts["seasonal_naive"].ravel()
+    return pd.DataFrame(columns)
 
 
 def _times(panel: Panel, series: np.ndarray, k: np.ndarray):
@@ -273,13 +268,13 @@ def evaluate(model_path: Path, data_path: Path, windows: int = 1, stride: Option
 
 
 def _result(table: Table, panel: Panel, cfg: Config, org: Origins, f: np.ndarray, stride: int) -> EvaluationResult:
-    scored = _score(table, panel, cfg, org, f, stride)
+    scores, frame = _score(table, panel, cfg, org, f)
     used = np.unique(org.series)
     return EvaluationResult(
-        overall=scored["overall"], per_series=scored["per_series"], forecasts=scored["forecasts"],
+        overall=scores.overall, per_series=pd.DataFrame(scores.per_series), forecasts=frame,
         windows=int(len(org.series)), series=int(len(used)), horizon=cfg.model.horizon, season=cfg.data.season,
         stride=stride, skipped=[str(i) for i in np.delete(panel.ids, used)] + list(panel.dropped),
-        data=summarize(table, panel), config=cfg,
+        data=summarize(table, panel), config=cfg, skill=scores.skill, skill_metric=scores.skill_metric,
     )
 
 

@@ -16,10 +16,10 @@ from grucast import checkpoint
 from grucast.config import settings, validate
 from grucast.config.settings import Config
 from grucast.data.panel import Panel, build_panel
-from grucast.data.schema import Table
+from grucast.data.schema import Schema, Table
 from grucast.errors import DataError, Interrupted
-from grucast.evaluation import baselines, metrics
-from grucast.evaluation.calibration import calibrate
+from grucast.evaluation import scoring
+from grucast.evaluation.calibration import calibrate_held_out
 from grucast.features import layout
 from grucast.features import spec as features_spec
 from grucast.features.layout import WindowData
@@ -28,7 +28,7 @@ from grucast.models import kernels
 from grucast.models import network as model_mod
 from grucast.models.inference import predict_windows
 from grucast.training.defaults import resolve, too_short
-from grucast.training.loop import Callback, FitResult, fit_all
+from grucast.training.loop import Callback, FitResult, fit
 from grucast.training.runtime import select_device, set_threads
 from grucast.workflows.forecasting import load_weights
 from grucast.workflows.summary import DataSummary, panel_time_text, summarize
@@ -80,62 +80,46 @@ class TrainResult:
 
 def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, val_starts: np.ndarray,
                         cfg: Config) -> tuple[dict[str, Any], dict[str, Any]]:
-    """GRU and seasonal naive on the validation windows, on the original scale, over the
-    targets that were observed; for a quantile model also the conformal calibration of its
-    quantiles on those windows (else an empty dict)."""
+    """The GRU, seasonal naive and naive scored on the validation windows (evaluation.scoring,
+    as evaluate scores them), on the original scale, over the targets that were observed; for a
+    quantile model also the conformal calibration of its quantiles on those windows (else an
+    empty dict), whose cross-fitted quantiles the GRU's interval metrics score."""
     L, H, m = cfg.model.input_size, cfg.model.horizon, cfg.data.season
-    V = cfg.training.val_size
     target_starts = data.to_panel(val_starts + L)  # in the panel's own indexing
     series = series_of(panel.offsets, target_starts)
-    idx = target_starts[:, None] + np.arange(H)
-    y = panel.values[idx].astype(np.float64)  # index first: no float64 copy of every point
-    if panel.observed is not None:
-        y[~panel.observed[idx]] = np.nan  # filled gaps are not scored
     f, window_scale = predict_windows(model, data, val_starts, L, with_scale=True)
     f = f.astype(np.float64)
-    quantiles = settings.output_quantiles(cfg.model)
+    quantiles, levels = settings.output_quantiles(cfg.model), settings.interval_levels(cfg.model)
     calibration: dict[str, Any] = {}
+    fqs = held = None
     if quantiles and len(f):
-        calibration = calibrate(y, f, window_scale.astype(np.float64), series, target_starts, quantiles,
-                                settings.interval_levels(cfg.model))
+        y = scoring.actuals(panel.values, panel.observed, target_starts, H)
+        calibration, fqs, held = calibrate_held_out(y, f, window_scale.astype(np.float64), series, target_starts,
+                                                    quantiles, levels)
         f = f[..., quantiles.index(0.5)]
     # Seasonal naive needs a full season of history before each target start.
-    has_history = target_starts - m >= panel.offsets[series]
-    if not has_history.any():
+    ok = scoring.has_history(panel.offsets, target_starts, series, m)
+    if not ok.any():
         return {"windows": 0}, calibration
-    series, target_starts = series[has_history], target_starts[has_history]
-    y, f, starts = y[has_history], f[has_history], val_starts[has_history]
-    sn = baselines.seasonal_naive(panel.values, target_starts, m, H)
-    scale = metrics.seasonal_scale(panel.values, panel.offsets, panel.lengths - V, m)[series]
-    gru = metrics.point_scores(y, f, scale)
-    base = metrics.point_scores(y, sn, scale)
-    naive = metrics.point_scores(y, baselines.naive(panel.values, target_starts, H), scale)
-    key = "mase" if np.isfinite(gru["mase"]) and np.isfinite(base["mase"]) and base["mase"] > 0 else "mae"
-    skill = 1.0 - gru[key] / base[key] if base[key] > 0 else float("nan")
+    windows = scoring.Windows(values=panel.values, offsets=panel.offsets, observed=panel.observed,
+                              targets=target_starts[ok], series=series[ok],
+                              in_sample=panel.lengths - cfg.training.val_size, season=m, horizon=H)
+    s = scoring.score(windows, f[ok], None if fqs is None else fqs[ok], quantiles, levels,
+                      held=None if held is None else held[ok])
     out = {
-        "windows": int(len(starts)),
-        "series": int(len(np.unique(series))),
+        "windows": int(ok.sum()),
+        "series": int(len(np.unique(windows.series))),
         "season": m,
-        "gru": gru,
-        "seasonal_naive": base,
-        "naive": naive,
-        "skill": skill,
-        "skill_metric": key,
+        "gru": s.overall["gru"],
+        "seasonal_naive": s.overall["seasonal_naive"],
+        "naive": s.overall["naive"],
+        "skill": s.skill,
+        "skill_metric": s.skill_metric,
     }
     if calibration:
         out["intervals"] = calibration["coverage"]
         out["intervals_estimate"] = calibration["estimate"]
     return out, calibration
-
-
-def restored_state(state: dict[str, Any]) -> dict[str, Any]:
-    """A saved fit state as fit() takes it: the optimizer's per-parameter state is keyed by
-    integers, which the checkpoint stores as text."""
-    state = dict(state)
-    opt = dict(state["optimizer"])
-    opt["state"] = {int(k): v for k, v in opt["state"].items()}
-    state["optimizer"] = opt
-    return state
 
 
 def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
@@ -156,10 +140,7 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     # Gaps are filled knowing where validation starts, so no held-out value shapes a training target.
     panel.fill(cfg.data.fill, holdout=cfg.training.val_size)
     schema = table.schema
-    cfg = validate.replace(cfg, data={  # what was detected, so the stored config says it
-        "time_col": schema.time_col, "id_col": schema.id_col, "target": schema.target,
-        "format": schema.format if schema.format in ("long", "wide") else cfg.data.format,
-    })
+    cfg = _detected(cfg, schema)
     L, H, V = cfg.model.input_size, cfg.model.horizon, cfg.training.val_size
     if base is not None:
         spec, warnings = base.features, []
@@ -188,7 +169,46 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     model_mod.set_kernel(model, kernel)
     if base is not None:
         load_weights(model, base.state_dict, "the starting checkpoint")
-    info = {
+    info = _info(table, panel, train_starts, val_starts)
+    try:
+        result = fit(model, data, train_starts, val_starts, cfg, callback, stop=stop, resume=resume)
+    except Interrupted as e:
+        # The weights as they stand (an ensemble's finished members, the current one, the rest
+        # untrained); the run goes on from the state in resume, these are for `grucast info`.
+        e.checkpoint = checkpoint.Checkpoint(config=cfg, schema=table.schema, freq=panel.freq, features=spec,
+                                             state_dict=model.state_dict(), info=info, resume={"fit": e.state})
+        raise
+    scores, calibration = _validation_metrics(model, panel, data, val_starts, cfg)
+    ckpt = checkpoint.Checkpoint(
+        config=cfg,
+        schema=table.schema,
+        freq=panel.freq,
+        features=spec,
+        calibration=calibration,
+        state_dict=result.state_dict,
+        history=[{"epoch": r.epoch, "step": r.step, "train_loss": r.train_loss, "val_loss": r.val_loss,
+                  "member": r.member} for r in result.history],
+        metrics=scores,
+        info={**info, "best_step": result.best_step, "steps": result.steps},
+    )
+    return ckpt, TrainResult(
+        checkpoint_path=None, config=cfg, config_notes=notes, data=summary, short_series=short,
+        train_windows=int(len(train_starts)), val_windows=int(len(val_starts)), device=str(device), kernel=kernel,
+        fit=result, metrics=scores, seconds=time.perf_counter() - started,
+    )
+
+
+def _detected(cfg: Config, schema: Schema) -> Config:
+    """The config with what was detected in the file, so the stored config says it."""
+    return validate.replace(cfg, data={
+        "time_col": schema.time_col, "id_col": schema.id_col, "target": schema.target,
+        "format": schema.format if schema.format in ("long", "wide") else cfg.data.format,
+    })
+
+
+def _info(table: Table, panel: Panel, train_starts: np.ndarray, val_starts: np.ndarray) -> dict[str, Any]:
+    """What the checkpoint records about the data it was trained on."""
+    return {
         "data_file": table.path.name,
         "n_series": panel.n_series,
         "n_points": int(panel.offsets[-1]),
@@ -197,44 +217,6 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
         "train_windows": int(len(train_starts)),
         "val_windows": int(len(val_starts)),
     }
-    try:
-        result = fit_all(model, data, train_starts, val_starts, cfg, callback, stop=stop, resume=resume)
-    except Interrupted as e:
-        # The weights as they stand (an ensemble's finished members, the current one, the rest
-        # untrained); the run goes on from the state in resume, these are for `grucast info`.
-        e.checkpoint = checkpoint.Checkpoint(config=cfg, schema=table.schema, freq=panel.freq, features=spec,
-                                             state_dict=model.state_dict(), info=info, resume={"fit": e.state})
-        raise
-    scores, calibration = _validation_metrics(model, panel, data, val_starts, cfg)
-
-    ckpt = checkpoint.Checkpoint(
-        config=cfg,
-        schema=table.schema,
-        freq=panel.freq,
-        features=spec,
-        calibration=calibration,
-        state_dict=result.state_dict,
-        history=[
-            {"epoch": r.epoch, "step": r.step, "train_loss": r.train_loss, "val_loss": r.val_loss, "member": r.member}
-            for r in result.history
-        ],
-        metrics=scores,
-        info={**info, "best_step": result.best_step, "steps": result.steps},
-    )
-    return ckpt, TrainResult(
-        checkpoint_path=None,
-        config=cfg,
-        config_notes=notes,
-        data=summary,
-        short_series=short,
-        train_windows=int(len(train_starts)),
-        val_windows=int(len(val_starts)),
-        device=str(device),
-        kernel=kernel,
-        fit=result,
-        metrics=scores,
-        seconds=time.perf_counter() - started,
-    )
 
 
 def kernel_note(kernel: str, device: torch.device, precision: str) -> str:
