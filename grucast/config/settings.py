@@ -60,7 +60,7 @@ class ModelConfig:
 
     horizon: Optional[int] = None  # steps to forecast; a default per frequency when None
     input_size: Optional[int] = None  # steps the GRU reads; a default from horizon and season when None
-    hidden_size: Optional[int] = None  # GRU units; 64, or 32 on small data (see api.default_size) when None
+    hidden_size: Optional[int] = None  # GRU units; 64, or 32 on small data (training.defaults.default_size) when None
     num_layers: int = 1
     dropout: float = 0.0
     scaler: str = "standard"  # per-window scaling from the input part: standard | robust | none
@@ -78,7 +78,7 @@ class TrainConfig:
     epochs: int = 50  # an epoch is one pass over every training window
     max_steps: int = 5000  # optimizer steps at most, whatever epochs says
     batch_size: int = 256
-    learning_rate: Optional[float] = None  # 3e-3, or 1e-3 on small data (see api.default_size) when None
+    learning_rate: Optional[float] = None  # 3e-3, or 1e-3 on small data (training.defaults.default_size) when None
     lr_schedule: str = "cosine"  # cosine: decay to 5% of learning_rate over the step budget | constant
     weight_decay: float = 0.0
     loss: Optional[str] = None  # mae | mse | huber | pinball; when None: pinball for a quantile model, else mae

@@ -23,6 +23,9 @@ from grucast.config.settings import (
     SCHEDULES,
     SECTIONS,
     Config,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
     targets,
 )
 from grucast.errors import ConfigError
@@ -133,8 +136,9 @@ def _positive(where: str, value: Optional[float], allow_zero: bool = False) -> N
 
 # Absolute caps on the settings no data or machine bounds by itself; far beyond any sensible value,
 # they turn an absurd one into a clear line before any work. Settings measured in time steps
-# (horizon, input_size, min_input, val_size, season) are bounded by the data instead (api.resolve),
-# and the network's size also by this machine's memory (api.resolve, train.memory_estimate).
+# (horizon, input_size, min_input, val_size, season) are bounded by the data instead
+# (training.defaults.resolve), and the network's size also by this machine's memory
+# (training.defaults.resolve, training.defaults.memory_estimate).
 MAX_HIDDEN = 16_384  # GRU units: 3 x 16,384^2 x 2 weights per layer is about 6 GB already
 
 
@@ -162,7 +166,21 @@ def _at_most(where: str, value: Optional[int], cap: int, why: str = "") -> None:
 
 
 def _validate(cfg: Config) -> None:
-    d, m, t = cfg.data, cfg.model, cfg.training
+    """Every check that a section's types do not make: choices, ranges, caps and settings that
+    contradict each other. The sections are checked in this order, so that of several wrong
+    settings the same one is always reported."""
+    m, t = cfg.model, cfg.training
+    _validate_data(cfg.data)
+    _validate_model(m)
+    _validate_training(t, ensemble=m.ensemble or 1)
+    if m.horizon is not None and t.val_size is not None and t.val_size < m.horizon:
+        raise ConfigError(
+            f"training.val_size ({t.val_size}) must be at least the horizon ({m.horizon}) "
+            "so that one validation window fits"
+        )
+
+
+def _validate_data(d: DataConfig) -> None:
     _choice("data.format", d.format, FORMATS)
     _choice("data.fill", d.fill, FILLS)
     _choice("data.duplicates", d.duplicates, DUPLICATES)
@@ -180,7 +198,31 @@ def _validate(cfg: Config) -> None:
         for target in targets(d):
             if target in getattr(d, kind):
                 raise ConfigError(f"column '{target}' is the target and cannot also be a covariate")
+
+
+def _validate_model(m: ModelConfig) -> None:
     _positive("model.series_embedding", m.series_embedding, allow_zero=True)
+    _check_quantiles(m)
+    _positive("model.min_input", m.min_input)
+    if m.min_input is not None and m.input_size is not None and m.min_input > m.input_size:
+        raise ConfigError(f"{label('model.min_input')} ({m.min_input}) cannot exceed input_size ({m.input_size})")
+    _positive("model.horizon", m.horizon)
+    _positive("model.input_size", m.input_size)
+    _positive("model.hidden_size", m.hidden_size)
+    _positive("model.num_layers", m.num_layers)
+    _positive("model.ensemble", m.ensemble)
+    _at_most("model.hidden_size", m.hidden_size, MAX_HIDDEN)
+    _at_most("model.num_layers", m.num_layers, MAX_LAYERS)
+    _at_most("model.ensemble", m.ensemble, MAX_ENSEMBLE)
+    _at_most("model.series_embedding", m.series_embedding, MAX_EMBEDDING)
+    if not 0.0 <= m.dropout < 1.0:
+        raise ConfigError(f"{label('model.dropout')} must be in [0, 1), got {m.dropout}")
+    _choice("model.scaler", m.scaler, SCALERS)
+
+
+def _check_quantiles(m: ModelConfig) -> None:
+    """Quantiles strictly between 0 and 1, and intervals whose bounds, rounded as
+    output_quantiles rounds them, are two distinct quantiles strictly between 0 and 1."""
     for q in m.quantiles:
         if not 0.0 < q < 1.0:
             raise ConfigError(f"{label('model.quantiles')} must be between 0 and 1 (exclusive), got {q:g}")
@@ -197,21 +239,10 @@ def _validate(cfg: Config) -> None:
     if m.quantiles and not m.intervals and set(m.quantiles) == {0.5}:
         raise ConfigError(f"{label('model.quantiles')} 0.5 alone is the median, which the point forecast already is: "
                           "add other quantiles (e.g. 0.1,0.5,0.9) or leave --quantiles out")
-    _positive("model.min_input", m.min_input)
-    if m.min_input is not None and m.input_size is not None and m.min_input > m.input_size:
-        raise ConfigError(f"{label('model.min_input')} ({m.min_input}) cannot exceed input_size ({m.input_size})")
-    _positive("model.horizon", m.horizon)
-    _positive("model.input_size", m.input_size)
-    _positive("model.hidden_size", m.hidden_size)
-    _positive("model.num_layers", m.num_layers)
-    _positive("model.ensemble", m.ensemble)
-    _at_most("model.hidden_size", m.hidden_size, MAX_HIDDEN)
-    _at_most("model.num_layers", m.num_layers, MAX_LAYERS)
-    _at_most("model.ensemble", m.ensemble, MAX_ENSEMBLE)
-    _at_most("model.series_embedding", m.series_embedding, MAX_EMBEDDING)
-    if not 0.0 <= m.dropout < 1.0:
-        raise ConfigError(f"{label('model.dropout')} must be in [0, 1), got {m.dropout}")
-    _choice("model.scaler", m.scaler, SCALERS)
+
+
+def _validate_training(t: TrainConfig, ensemble: int) -> None:
+    """The training section; ensemble (the model's number of networks) bounds the seed."""
     _positive("training.epochs", t.epochs)
     _positive("training.max_steps", t.max_steps)
     _positive("training.batch_size", t.batch_size)
@@ -237,17 +268,11 @@ def _validate(cfg: Config) -> None:
     _positive("training.threads", t.threads)
     for name in ("epochs", "max_steps", "batch_size", "patience", "eval_every"):
         _at_most(f"training.{name}", getattr(t, name), MAX_COUNT)
-    members = m.ensemble or 1
-    _at_most("training.seed", t.seed, MAX_SEED - (members - 1),
-             f" with ensemble {members} (network k is seeded with seed + k, below 2**63)" if members > 1 else
+    _at_most("training.seed", t.seed, MAX_SEED - (ensemble - 1),
+             f" with ensemble {ensemble} (network k is seeded with seed + k, below 2**63)" if ensemble > 1 else
              " (torch takes seeds below 2**63)")
     check_device("training.device", t.device)
     _choice("training.kernel", t.kernel, KERNELS)
-    if m.horizon is not None and t.val_size is not None and t.val_size < m.horizon:
-        raise ConfigError(
-            f"training.val_size ({t.val_size}) must be at least the horizon ({m.horizon}) "
-            "so that one validation window fits"
-        )
 
 
 def check_device(where: str, spec: str) -> None:

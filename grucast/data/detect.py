@@ -1,18 +1,40 @@
-"""Which column is the time, the series id, the target(s) and the covariates: detected from names
-and values, or checked when the user names them.
+"""Which column of a raw frame is the time, the series id, the target(s) and each covariate, and
+so whether the file is long, wide or a single series: detected from the column names (the name
+lists below) and values, or checked when the user names them (one role per column, every named
+column present, a named target holding numbers). The result is a Schema and the notes that tell
+the user what was found.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 
 from grucast.config.settings import DataConfig
-from grucast.data.schema import ID_NAMES, TARGET_NAMES, TIME_NAMES, Schema, file_lines, need_column, preview
-from grucast.errors import DataError
+from grucast.data.parse import file_lines
+from grucast.data.schema import Schema
+from grucast.errors import DataError, preview
+
+# Column names (compared in lower case) that say what a column holds.
+TIME_NAMES = ("timestamp", "ds", "date", "datetime", "date_time", "time", "ts", "period", "step", "t")
+
+
+ID_NAMES = ("series_id", "unique_id", "id", "series", "item_id", "ts_id", "key")
+
+
+TARGET_NAMES = ("target", "y", "value", "values")
+
+
+def need_column(df: pd.DataFrame, col: str, what: str, path: Path) -> str:
+    """col, when the frame has it; else a DataError naming the file's columns."""
+    if col not in df.columns:
+        cols = ", ".join(f"'{c}'" for c in df.columns)
+        raise DataError(f"{what} column '{col}' is not in {path.name}; its columns are {cols}")
+    return col
 
 
 def _named(cols: list[str], names: tuple[str, ...]) -> list[str]:
@@ -60,22 +82,7 @@ def detect_schema(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema
     for col in covariates:
         need_column(df, col, "covariate", path)
     if covariates:
-        # What the file would say without the covariate flags: a covariate that is the time, the
-        # id or the detected target is a mistake to name, not a reason to pick another column.
-        try:
-            plain, _ = _detect(df, cfg, path)
-        except DataError:
-            plain = None
-        if plain is not None:
-            for col in covariates:
-                role = {plain.time_col: "time", plain.id_col: "id"}.get(col)
-                if role:
-                    raise DataError(f"column '{col}' cannot be both a covariate and the {role} column")
-                if cfg.target is None and col in plain.targets:
-                    raise DataError(
-                        f"column '{col}' is named as a covariate but is the column grucast would forecast; "
-                        "pass --target to say which column to forecast"
-                    )
+        _refuse_covariate_roles(df, cfg, path, covariates)
     schema, notes = _detect(df.drop(columns=list(covariates)), cfg, path)
     if covariates:
         if schema.format == "wide":
@@ -93,11 +100,29 @@ def detect_schema(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema
     return schema, notes
 
 
+def _refuse_covariate_roles(df: pd.DataFrame, cfg: DataConfig, path: Path, covariates: tuple[str, ...]) -> None:
+    """What the file would say without the covariate flags: a covariate that is the time, the id
+    or the detected target is a mistake to name, not a reason to pick another column."""
+    try:
+        plain, _ = _detect(df, cfg, path)
+    except DataError:
+        return
+    for col in covariates:
+        role = {plain.time_col: "time", plain.id_col: "id"}.get(col)
+        if role:
+            raise DataError(f"column '{col}' cannot be both a covariate and the {role} column")
+        if cfg.target is None and col in plain.targets:
+            raise DataError(
+                f"column '{col}' is named as a covariate but is the column grucast would forecast; "
+                "pass --target to say which column to forecast"
+            )
+
+
 def _check_roles(cfg: DataConfig) -> None:
     """Settings that give one column two roles: the time, the id, a target, a covariate."""
     if cfg.target is not None and not cfg.target.replace(",", "").strip():
         raise DataError(f"--target {cfg.target!r} names no column; give the column(s) to forecast")
-    targets = [t.strip() for t in (cfg.target or "").split(",") if t.strip()]
+    targets = _target_names(cfg.target)
     if len(set(targets)) < len(targets):
         raise DataError(f"--target names a column twice: {cfg.target}")
     roles: list[tuple[str, str]] = []
@@ -119,7 +144,7 @@ def _check_roles(cfg: DataConfig) -> None:
 
 def _need_targets(df: pd.DataFrame, spec: str, path: Path) -> str:
     """The target column(s) a user named, each checked: 'a,b' is two."""
-    names = [t.strip() for t in spec.split(",") if t.strip()]
+    names = _target_names(spec)
     for name in names:
         need_column(df, name, "target", path)
         if _all_text(df[name]):
@@ -134,87 +159,123 @@ def _need_targets(df: pd.DataFrame, spec: str, path: Path) -> str:
 
 
 def _detect(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list[str]]:
-    chosen = [t.strip() for t in (cfg.target or "").split(",") if t.strip()]
+    """The schema of a frame whose covariate columns are gone: the time column first, then a
+    series id (long format); without one, the target(s) of a single series or, failing that,
+    every other column as a series (wide format)."""
+    chosen = _target_names(cfg.target)
     cols = list(df.columns)
     notes: list[str] = []
-    cols_text = ", ".join(f"'{c}'" for c in cols)
-
-    if cfg.time_col is not None:
-        time_col = need_column(df, cfg.time_col, "time", path)
-    else:
-        named = _named(cols, TIME_NAMES)
-        if len(named) == 1 and named[0] in chosen:
-            raise DataError(
-                f"--target names '{named[0]}', which is the time column; pass --target with the column(s) to "
-                "forecast (or --time-col, if the time is in another column)"
-            )
-        if len(named) == 1:
-            time_col = named[0]
-        elif len(named) > 1:
-            raise DataError(f"several columns could hold the time ({', '.join(named)}); pass --time-col")
-        else:
-            found = [c for c in cols if c not in chosen and _looks_like_time(df[c])]
-            if len(found) != 1:
-                raise DataError(f"could not tell which column holds the time (columns: {cols_text}); pass --time-col")
-            time_col = found[0]
-        notes.append(f"time column '{time_col}'")
+    time_col = _time_column(df, cfg, path, chosen, notes)
     rest = [c for c in cols if c != time_col]
     if not rest:
         raise DataError(f"{path.name} has only the time column '{time_col}' and no values")
+    id_col = _id_column(df, cfg, path, time_col, rest, chosen, notes)
+    if id_col is not None:
+        return _long_schema(df, cfg, path, time_col, id_col, [c for c in rest if c != id_col], notes)
+    single = _single_schema(df, cfg, path, time_col, rest, notes)
+    if single is not None:
+        return single
+    return _wide_schema(df, cfg, time_col, rest, notes)
 
-    id_col = None
+
+def _target_names(spec: Optional[str]) -> list[str]:
+    """The columns a --target setting names: 'a, b' is two; None names none."""
+    return [t.strip() for t in (spec or "").split(",") if t.strip()]
+
+
+def _columns_text(df: pd.DataFrame) -> str:
+    return ", ".join(f"'{c}'" for c in df.columns)
+
+
+def _time_column(df: pd.DataFrame, cfg: DataConfig, path: Path, chosen: list[str], notes: list[str]) -> str:
+    """The time column: the one named so, else the one column whose values read as datetimes."""
+    if cfg.time_col is not None:
+        return need_column(df, cfg.time_col, "time", path)
+    cols = list(df.columns)
+    named = _named(cols, TIME_NAMES)
+    if len(named) == 1 and named[0] in chosen:
+        raise DataError(
+            f"--target names '{named[0]}', which is the time column; pass --target with the column(s) to "
+            "forecast (or --time-col, if the time is in another column)"
+        )
+    if len(named) == 1:
+        time_col = named[0]
+    elif len(named) > 1:
+        raise DataError(f"several columns could hold the time ({', '.join(named)}); pass --time-col")
+    else:
+        found = [c for c in cols if c not in chosen and _looks_like_time(df[c])]
+        if len(found) != 1:
+            raise DataError(
+                f"could not tell which column holds the time (columns: {_columns_text(df)}); pass --time-col"
+            )
+        time_col = found[0]
+    notes.append(f"time column '{time_col}'")
+    return time_col
+
+
+def _id_column(df: pd.DataFrame, cfg: DataConfig, path: Path, time_col: str, rest: list[str], chosen: list[str],
+               notes: list[str]) -> Optional[str]:
+    """The series id column among the columns but the time: the one named so, else the one
+    column of labels that is no target; None for a single series or a wide file."""
     if cfg.id_col is not None:
         if cfg.format == "wide":
             raise DataError("--id-col is for long format; a wide file has one column per series")
         id_col = need_column(df, cfg.id_col, "id", path)
         if id_col == time_col:
             raise DataError(f"column '{id_col}' cannot be both the time and the id column")
-    elif cfg.format != "wide":
-        named = [c for c in _named(rest, ID_NAMES) if c not in chosen]
-        text_cols = [
-            c for c in rest
-            if c not in chosen and c.lower() not in TARGET_NAMES and is_label_column(df[c])
-        ]
-        if len(named) == 1:
-            id_col = named[0]
-        elif len(named) > 1:
-            raise DataError(f"several columns could hold the series id ({', '.join(named)}); pass --id-col")
-        elif len(text_cols) == 1:
-            id_col = text_cols[0]
-        if id_col is not None:
-            notes.append(f"id column '{id_col}'")
-        elif cfg.format == "long":
-            raise DataError(f"long format needs a series id column (columns: {cols_text}); pass --id-col")
-
+        return id_col
+    if cfg.format == "wide":
+        return None
+    named = [c for c in _named(rest, ID_NAMES) if c not in chosen]
+    text_cols = [
+        c for c in rest
+        if c not in chosen and c.lower() not in TARGET_NAMES and is_label_column(df[c])
+    ]
+    id_col = None
+    if len(named) == 1:
+        id_col = named[0]
+    elif len(named) > 1:
+        raise DataError(f"several columns could hold the series id ({', '.join(named)}); pass --id-col")
+    elif len(text_cols) == 1:
+        id_col = text_cols[0]
     if id_col is not None:
-        rest = [c for c in rest if c != id_col]
-        if cfg.target is not None:
-            target = _need_targets(df, cfg.target, path)
-        else:
-            named = _named(rest, TARGET_NAMES)
-            if len(named) == 1:
-                target = named[0]
-            elif len(rest) == 1:
-                target = rest[0]
-            elif not rest:
-                raise DataError(f"{path.name} has no value column besides '{time_col}' and '{id_col}'")
-            else:
-                raise DataError(
-                    f"several columns could be the target ({', '.join(rest)}); pass --target"
-                )
-            notes.append(f"target '{target}'")
-        ignored = [c for c in rest if c not in target.split(",")]
-        if ignored:
-            notes.append(f"ignoring columns {', '.join(ignored)}")
-        return Schema("long", time_col, id_col=id_col, target=target), ["long format"] + notes
+        notes.append(f"id column '{id_col}'")
+    elif cfg.format == "long":
+        raise DataError(f"long format needs a series id column (columns: {_columns_text(df)}); pass --id-col")
+    return id_col
 
+
+def _long_schema(df: pd.DataFrame, cfg: DataConfig, path: Path, time_col: str, id_col: str, rest: list[str],
+                 notes: list[str]) -> tuple[Schema, list[str]]:
+    """A long file: the target(s) among the columns but the time and the id."""
+    if cfg.target is not None:
+        target = _need_targets(df, cfg.target, path)
+    else:
+        named = _named(rest, TARGET_NAMES)
+        if len(named) == 1:
+            target = named[0]
+        elif len(rest) == 1:
+            target = rest[0]
+        elif not rest:
+            raise DataError(f"{path.name} has no value column besides '{time_col}' and '{id_col}'")
+        else:
+            raise DataError(
+                f"several columns could be the target ({', '.join(rest)}); pass --target"
+            )
+        notes.append(f"target '{target}'")
+    _note_ignored(rest, target.split(","), notes)
+    return Schema("long", time_col, id_col=id_col, target=target), ["long format"] + notes
+
+
+def _single_schema(df: pd.DataFrame, cfg: DataConfig, path: Path, time_col: str, rest: list[str],
+                   notes: list[str]) -> Optional[tuple[Schema, list[str]]]:
+    """A file without ids whose target(s) are named, the only other column, or the one column
+    named as a target; None when it is a wide file."""
     if cfg.target is not None:
         if cfg.format == "wide":
             raise DataError("--target picks one series column; with --format wide every column but the time is a series")
         target = _need_targets(df, cfg.target, path)
-        ignored = [c for c in rest if c not in target.split(",")]
-        if ignored:
-            notes.append(f"ignoring columns {', '.join(ignored)}")
+        _note_ignored(rest, target.split(","), notes)
         return Schema("single", time_col, target=target), ["single series" if "," not in target else "one file"] + notes
     if len(rest) == 1 and cfg.format != "wide":
         notes.append(f"target '{rest[0]}'")
@@ -224,6 +285,12 @@ def _detect(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list
         ignored = [c for c in rest if c != named[0]]
         notes += [f"target '{named[0]}'", f"ignoring columns {', '.join(ignored)}"]
         return Schema("single", time_col, target=named[0]), ["single series"] + notes
+    return None
+
+
+def _wide_schema(df: pd.DataFrame, cfg: DataConfig, time_col: str, rest: list[str],
+                 notes: list[str]) -> tuple[Schema, list[str]]:
+    """A wide file: every column but the time is a series, so none may hold labels."""
     for col in rest:
         if is_label_column(df[col]):
             first, line = _first_text(df[col])
@@ -234,6 +301,12 @@ def _detect(df: pd.DataFrame, cfg: DataConfig, path: Path) -> tuple[Schema, list
             )
     notes.append(f"{len(rest)} series columns ({preview(rest, 4)})")
     return Schema("wide", time_col, series_cols=tuple(rest)), ["wide format"] + notes
+
+
+def _note_ignored(rest: list[str], targets: list[str], notes: list[str]) -> None:
+    ignored = [c for c in rest if c not in targets]
+    if ignored:
+        notes.append(f"ignoring columns {', '.join(ignored)}")
 
 
 def _all_text(s: pd.Series) -> bool:

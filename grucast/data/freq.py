@@ -1,5 +1,8 @@
-"""The frequency of a panel: inferred from the timestamps, its season and default horizon, the
-calendar cycles it has, and time arithmetic on its grid.
+"""The spacing of a panel's grid and time arithmetic on it: Freq (a pandas frequency with its time
+zone, or an integer step) with its natural season and default horizon; infer_freq (from the
+timestamps, naming calendar frequencies such as months even where gaps hide them) and
+same_freq; time_at and time_text (the time of grid point k of a series); grid_positions (every
+observation's point on its series' grid, a timestamp off the grid refused).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""The Panel: every series on a regular time grid, stored as one contiguous float32 array.
-
+"""Table -> Panel: every series on a regular time grid, stored as one contiguous float32 array.
 Series ``i`` occupies ``values[offsets[i]:offsets[i + 1]]``; its first point is at ``start[i]``
-and point ``k`` at ``start[i] + k * freq``. Gaps in the grid are filled by a stated policy and
-counted. Windows (features.windows) are index arithmetic over this one array.
+and point ``k`` at ``start[i] + k * freq``. build_panel trims each series to its observed span,
+infers (or checks) the frequency, refuses a grid far larger than the data, and places the
+covariates and the static values beside the targets; Panel.fill fills the gaps by a stated policy
+and counts them. Windows (features.windows) are index arithmetic over this one array.
 """
 
 from __future__ import annotations
@@ -127,34 +128,14 @@ class Panel:
 def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) -> Panel:
     """Place every series of a tidy table on its grid; infer the frequency unless given. With
     fill None the missing points stay NaN for a later Panel.fill."""
-    f = table.frame
-    cov_cols = [c for c in f.columns if c.startswith(COV)]
-    static_cols = [c for c in f.columns if c.startswith(STATIC)]
-    codes, uniques = pd.factorize(f["series_id"], sort=False)
-    y = f["y"].to_numpy(dtype=np.float64)
-    time = f["time"]
-    tz = None
-    if table.schema.time_kind == "datetime":
-        dt = pd.DatetimeIndex(time)
-        if dt.tz is not None:
-            tz = str(dt.tz)
-            dt = dt.tz_convert("UTC").tz_localize(None)
-        try:
-            t = dt.as_unit("ns").asi8
-        except (OverflowError, pd.errors.OutOfBoundsDatetime):
-            raise DataError(
-                f"timestamps of {table.path.name} reach outside the years 1677-2262, which grucast cannot "
-                "place on a grid; use integer steps instead"
-            ) from None
-        if len(t) and float(t.max()) - float(t.min()) >= 2.0 ** 63:  # differences would overflow int64
-            raise DataError(
-                f"timestamps of {table.path.name} span more than 292 years ({dt.min()} to {dt.max()}), which "
-                "grucast cannot place on one grid; look for a mistyped year"
-            )
-    else:
-        t = time.to_numpy(dtype=np.int64)
-    lines = f["line"].to_numpy()
-    cov = f[cov_cols].to_numpy(dtype=np.float64) if cov_cols else np.zeros((len(f), 0))
+    frame = table.frame
+    cov_cols = [c for c in frame.columns if c.startswith(COV)]
+    static_cols = [c for c in frame.columns if c.startswith(STATIC)]
+    codes, uniques = pd.factorize(frame["series_id"], sort=False)
+    y = frame["y"].to_numpy(dtype=np.float64)
+    t, tz = _time_values(frame["time"], table)
+    lines = frame["line"].to_numpy()
+    cov = frame[cov_cols].to_numpy(dtype=np.float64) if cov_cols else np.zeros((len(frame), 0))
 
     # Files usually come sorted by series and time: then there is nothing to reorder (10 M rows:
     # five 80 MB copies fewer). Otherwise one array at a time, so the old one goes first.
@@ -167,11 +148,65 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
         lines = lines[order]
         cov = cov[order]
 
-    # Trim empty values at both ends of every series: a series starts and ends observed.
-    valid = ~np.isnan(y)
-    n_all = len(uniques)
-    has = np.bincount(codes[valid], minlength=n_all) > 0
+    has, keep, later = _observed_span(codes, y, t, len(uniques), bool(cov_cols), table)
     dropped = [str(uniques[i]) for i in np.flatnonzero(~has)]
+    remap = np.cumsum(has) - 1  # code among all series -> index among those kept
+    ids = np.asarray(uniques, dtype=object)[has]
+    n = len(ids)
+    rows = np.flatnonzero(keep | later)
+    statics = _statics(frame, static_cols, codes[rows], order[rows] if order is not None else rows, remap, ids, n)
+    after = (remap[codes[later]], t[later], lines[later], cov[later])
+    if not keep.all():
+        codes, y, t, lines, cov = codes[keep], y[keep], t[keep], lines[keep], cov[keep]
+    codes = remap[codes]
+
+    freq = _panel_freq(codes, t, tz, ids, freq, table)
+    starts, pos, offsets = _grid(codes, t, freq, ids, lines, table)
+    values = np.full(int(offsets[-1]), np.nan, dtype=np.float32)
+    values[offsets[codes] + pos] = y
+    panel = Panel(ids=ids, values=values, offsets=offsets, start=starts, freq=freq,
+                  n_empty=int(np.isnan(y).sum()), dropped=dropped, static=statics)
+    panel.observed = ~np.isnan(values)
+    if cov_cols:
+        _place_covariates(panel, cov_cols, cov, offsets[codes] + pos, after)
+    if fill is not None:
+        panel.fill(fill)
+    return panel
+
+
+def _time_values(time: pd.Series, table: Table) -> tuple[np.ndarray, Optional[str]]:
+    """The time column as int64 (UTC nanoseconds, or the integer steps) and the time zone of
+    datetimes; timestamps no int64 grid can hold are refused."""
+    if table.schema.time_kind != "datetime":
+        return time.to_numpy(dtype=np.int64), None
+    tz = None
+    dt = pd.DatetimeIndex(time)
+    if dt.tz is not None:
+        tz = str(dt.tz)
+        dt = dt.tz_convert("UTC").tz_localize(None)
+    try:
+        t = dt.as_unit("ns").asi8
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise DataError(
+            f"timestamps of {table.path.name} reach outside the years 1677-2262, which grucast cannot "
+            "place on a grid; use integer steps instead"
+        ) from None
+    if len(t) and float(t.max()) - float(t.min()) >= 2.0 ** 63:  # differences would overflow int64
+        raise DataError(
+            f"timestamps of {table.path.name} span more than 292 years ({dt.min()} to {dt.max()}), which "
+            "grucast cannot place on one grid; look for a mistyped year"
+        )
+    return t, tz
+
+
+def _observed_span(codes: np.ndarray, y: np.ndarray, t: np.ndarray, n_all: int, future: bool,
+                   table: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(has, keep, later) for rows sorted by series and time: which series have a value at all,
+    the rows from each series' first to its last observed target (empty values at both ends
+    are trimmed: a series starts and ends observed) and, with covariates (future), the rows
+    after the last one, which carry covariates known ahead (the future block)."""
+    valid = ~np.isnan(y)
+    has = np.bincount(codes[valid], minlength=n_all) > 0
     if not has.any():
         raise DataError(f"{table.path.name} has no numeric values in its target column(s)")
     big = np.iinfo(np.int64).max
@@ -180,34 +215,37 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
     np.minimum.at(first, codes[valid], t[valid])
     np.maximum.at(last, codes[valid], t[valid])
     keep = has[codes] & (t >= first[codes]) & (t <= last[codes])
-    # Rows after the last observed target carry covariates known ahead (the future block).
-    later = has[codes] & (t > last[codes]) if cov_cols else np.zeros(len(t), dtype=bool)
-    remap = np.cumsum(has) - 1
-    ids = np.asarray(uniques, dtype=object)[has]
-    n = len(ids)
-    rows = np.flatnonzero(keep | later)
-    statics = _statics(f, static_cols, codes[rows], order[rows] if order is not None else rows, remap, ids, n)
-    a_codes, a_t, a_lines, a_cov = remap[codes[later]], t[later], lines[later], cov[later]
-    if not keep.all():
-        codes, y, t, lines, cov = codes[keep], y[keep], t[keep], lines[keep], cov[keep]
-    codes = remap[codes]
+    later = has[codes] & (t > last[codes]) if future else np.zeros(len(t), dtype=bool)
+    return has, keep, later
 
+
+def _panel_freq(codes: np.ndarray, t: np.ndarray, tz: Optional[str], ids: np.ndarray, freq: Optional[Freq],
+                table: Table) -> Freq:
+    """The frequency inferred from the data, or the given one (a trained model's), which the
+    data must have; the data's time zone is kept."""
+    kind = table.schema.time_kind
     if freq is None:
-        freq = infer_freq(codes, t, table.schema.time_kind, tz, ids)
-    else:
-        # New data for a trained model: it must have the model's frequency.
-        try:
-            found = infer_freq(codes, t, table.schema.time_kind, tz, ids)
-        except DataError:
-            found = None  # single points: nothing to compare
-        if found is not None and not same_freq(found, freq):
-            raise DataError(
-                f"{table.path.name} has {found.describe()} between timestamps, but the model was trained "
-                f"on {freq.describe()}"
-            )
-        if freq.kind == "datetime" and tz != freq.tz:
-            freq = Freq(freq.kind, freq.name, freq.step, tz)
+        return infer_freq(codes, t, kind, tz, ids)
+    # New data for a trained model: it must have the model's frequency.
+    try:
+        found = infer_freq(codes, t, kind, tz, ids)
+    except DataError:
+        found = None  # single points: nothing to compare
+    if found is not None and not same_freq(found, freq):
+        raise DataError(
+            f"{table.path.name} has {found.describe()} between timestamps, but the model was trained "
+            f"on {freq.describe()}"
+        )
+    if freq.kind == "datetime" and tz != freq.tz:
+        freq = Freq(freq.kind, freq.name, freq.step, tz)
+    return freq
 
+
+def _grid(codes: np.ndarray, t: np.ndarray, freq: Freq, ids: np.ndarray, lines: np.ndarray,
+          table: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, pos, offsets): every series' first time, every row's point on its series' grid
+    and the series' bounds in the panel's one array, checked for size before it is allocated."""
+    n = len(ids)
     starts = np.empty(n, dtype=np.int64)
     first_row = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     starts[codes[first_row]] = t[first_row]
@@ -217,20 +255,21 @@ def build_panel(table: Table, fill: Optional[str], freq: Optional[Freq] = None) 
     _check_grid(lengths, len(codes), starts, freq, ids, table)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    values = np.full(int(offsets[-1]), np.nan, dtype=np.float32)
-    values[offsets[codes] + pos] = y
-    panel = Panel(ids=ids, values=values, offsets=offsets, start=starts, freq=freq,
-                  n_empty=int(np.isnan(y).sum()), dropped=dropped, static=statics)
-    panel.observed = ~np.isnan(values)
-    if cov_cols:
-        panel.cov_names = tuple(c[len(COV):] for c in cov_cols)
-        panel.covs = np.full((len(values), len(cov_cols)), np.nan, dtype=np.float32)
-        panel.covs[offsets[codes] + pos] = cov
-        a_pos = grid_positions(a_codes, a_t, starts, freq, ids, a_lines) if len(a_t) else np.zeros(0, dtype=np.int64)
-        panel.after = (a_codes, a_pos, a_cov.astype(np.float32))
-    if fill is not None:
-        panel.fill(fill)
-    return panel
+    return starts, pos, offsets
+
+
+def _place_covariates(panel: Panel, cov_cols: list[str], cov: np.ndarray, points: np.ndarray,
+                      after: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Past and future covariates onto the panel's grid (cov row i at point points[i]), and the
+    rows after each series' last target (series index, time, line, covariates) as panel.after."""
+    panel.cov_names = tuple(c[len(COV):] for c in cov_cols)
+    panel.covs = np.full((len(panel.values), len(cov_cols)), np.nan, dtype=np.float32)
+    panel.covs[points] = cov
+    series, t, lines, covs = after
+    pos = np.zeros(0, dtype=np.int64)
+    if len(t):
+        pos = grid_positions(series, t, panel.start, panel.freq, panel.ids, lines)
+    panel.after = (series, pos, covs.astype(np.float32))
 
 
 MAX_POINTS = 500_000_000  # grid points of all series: about 10 GB once features and windows are laid out
@@ -308,7 +347,7 @@ def _fill_covariates(covs: np.ndarray, names: tuple[str, ...], offsets: np.ndarr
     return filled
 
 
-def _fill(values: np.ndarray, offsets: np.ndarray, ids, starts, freq: Freq, fill: str, holdout: int = 0) -> int:
+def _fill(values: np.ndarray, offsets: np.ndarray, ids, starts, freq: Freq, policy: str, holdout: int = 0) -> int:
     """Fill NaNs in place by the policy; every series starts and ends observed, so no fill
     reaches across two series."""
     missing = np.isnan(values)
@@ -316,7 +355,7 @@ def _fill(values: np.ndarray, offsets: np.ndarray, ids, starts, freq: Freq, fill
     if n == 0:
         return 0
     idx = np.flatnonzero(missing)
-    if fill == "error":
+    if policy == "error":
         i = int(idx[0])
         s = int(np.searchsorted(offsets, i, side="right") - 1)
         k = i - int(offsets[s])
@@ -328,7 +367,7 @@ def _fill(values: np.ndarray, offsets: np.ndarray, ids, starts, freq: Freq, fill
     everywhere = np.arange(len(values))
     prev = np.where(missing, 0, everywhere)
     np.maximum.accumulate(prev, out=prev)  # last observed point at or before each index
-    if fill == "interpolate":
+    if policy == "interpolate":
         nxt = np.where(missing, len(values), everywhere)
         nxt = np.minimum.accumulate(nxt[::-1])[::-1]  # next observed point at or after
         p, q = prev[idx], nxt[idx]
@@ -339,10 +378,10 @@ def _fill(values: np.ndarray, offsets: np.ndarray, ids, starts, freq: Freq, fill
             crosses = (idx < boundary) & (q >= boundary)
             filled = np.where(crosses, values[p], filled)
         values[idx] = filled
-    elif fill == "ffill":
+    elif policy == "ffill":
         values[idx] = values[prev[idx]]
-    elif fill == "zero":
+    elif policy == "zero":
         values[idx] = 0.0
     else:  # config validation makes this unreachable
-        raise ValueError(f"unknown fill policy {fill!r}")
+        raise ValueError(f"unknown fill policy {policy!r}")
     return n

@@ -1,5 +1,8 @@
-"""Numbers and times as files write them: decimal commas and thousands separators, time zones,
-YYYYMMDD integers, integer steps; every failure names the line and the value.
+"""Raw columns into typed values: ids and timestamps as distinct texts, each stripped and parsed
+once; timestamps in one format for the whole column (UTC offsets, YYYYMMDD integers, or integer
+steps); numbers as files write them (decimal commas, thousands separators, true/false flags of
+covariates); static covariates as numbers or categories. Every failure names the value and its
+line in the file (file_lines).
 """
 
 from __future__ import annotations
@@ -10,8 +13,13 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from grucast.data.schema import file_lines
 from grucast.errors import DataError
+
+
+def file_lines(index: pd.Index) -> np.ndarray:
+    """The file line of every row of a raw frame: data.read keeps row i as line i + 2 of a CSV
+    (line 1 is the header; blank lines and lines before the header counted in the index)."""
+    return np.asarray(index, dtype=np.int64) + 2
 
 
 def distinct_text(s: pd.Series) -> tuple[np.ndarray, pd.Series]:

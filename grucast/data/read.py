@@ -1,12 +1,13 @@
 """Reading a CSV or Parquet file into a raw frame (after the checks of data.sniff), with the file
-line of every row kept for messages.
+line of every row kept for messages; or taking a caller's DataFrame as that raw frame
+(read_source), so that frames and files go through the same detection and parsing.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -153,6 +154,71 @@ def _row_numbers(s: pd.Series) -> bool:
         return False
     v = s.to_numpy()
     return int(v[0]) in (0, 1) and bool((np.diff(v) == np.diff(np.asarray(s.index))).all())
+
+
+# ---------------------------------------------------------------- a caller's DataFrame
+
+
+FRAME = "the DataFrame"  # what messages call a DataFrame given instead of a file
+
+
+FUTURE_FRAME = "the future DataFrame"
+
+
+Source = Union[str, Path, pd.DataFrame]  # what the readers of data.table take
+
+
+# pandas 3 copies on write: a shallow copy is a scratch copy whose changes never reach the caller's frame.
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
+
+def read_source(source: Source, sep: Optional[str], name: str = FRAME
+                ) -> tuple[pd.DataFrame, Optional[Layout], list[str], Path]:
+    """read_with_layout for a file; for a DataFrame, the raw frame read_frame makes of it, no
+    layout, and name as the path messages show ('the DataFrame')."""
+    if isinstance(source, pd.DataFrame):
+        df, notes = read_frame(source, name)
+        return df, None, notes, Path(name)
+    path = Path(source)
+    df, layout, notes = read_with_layout(path, sep)
+    return df, layout, notes, path
+
+
+def read_frame(frame: pd.DataFrame, name: str = FRAME) -> tuple[pd.DataFrame, list[str]]:
+    """A caller's DataFrame as the raw frame of a file: a scratch copy (the caller's frame is
+    never changed) with text column names, stripped; a named index (a DatetimeIndex named
+    'timestamp', the levels of a MultiIndex) turned into columns, as for Parquet; rows with no
+    value at all left out, as blank lines are. Row i is line i + 2 in messages: its line in
+    the CSV file frame.to_csv(index=False) writes."""
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise DataError(f"{name} has columns of several levels (a MultiIndex); give every column one name "
+                        "(for example frame.columns = ['_'.join(map(str, c)) for c in frame.columns])")
+    if len(frame.columns) > MAX_COLUMNS:
+        raise DataError(f"{name} has {len(frame.columns):,} columns; grucast reads at most {MAX_COLUMNS:,}")
+    df = frame.copy(deep=not _COPY_ON_WRITE)
+    df.columns = [str(c).strip() for c in df.columns]
+    refuse_duplicates(Path(name), list(df.columns))
+    if any(n is not None for n in df.index.names):
+        names = [str(n).strip() for n in df.index.names if n is not None]
+        clash = [n for n in names if n in df.columns]
+        if clash:
+            raise DataError(f"the index '{clash[0]}' of {name} is also one of its columns; drop one of them "
+                            "(frame.reset_index(drop=True) drops the index)")
+        df = df.reset_index()
+        df.columns = [str(c).strip() for c in df.columns]
+    elif isinstance(df.index, (pd.DatetimeIndex, pd.PeriodIndex)):
+        raise DataError(f"{name} has its timestamps in an index without a name; name it "
+                        "(frame.index.name = 'timestamp') or make it a column (frame.reset_index())")
+    if len(df.columns) == 0:
+        raise DataError(f"{name} has no columns")
+    df = df.reset_index(drop=True)
+    notes = _unnamed(df, Path(name), pandas_names=True)  # 'Unnamed: 0': pandas read a column without a name
+    blank = df.isna().all(axis=1).to_numpy()
+    if blank.any():
+        df = df[~blank]  # the index keeps every other row's position, so lines stay right
+    if len(df) == 0:
+        raise DataError(f"{name} has no rows" if len(blank) == 0 else f"{name} has no values (every row is empty)")
+    return df, notes
 
 
 def ids_as_written(df: pd.DataFrame, schema: Schema, path: Path, layout: Optional[Layout]) -> pd.DataFrame:

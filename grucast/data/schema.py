@@ -1,9 +1,9 @@
-"""The tidy frame and its schema.
-
-The tidy frame has one row per observation and the columns ``series_id`` (str), ``time``
-(datetime64 or int64), ``y`` (float64, NaN where the file has an empty value) and ``line`` (the
-line of the file the row came from, for error messages). :class:`Schema` records which columns of
-the file these came from, so that ``predict`` reads new files exactly as ``train`` did.
+"""The data package's shared vocabulary: Schema (which columns of the user's file hold the time,
+the ids, the targets and the covariates; stored in the checkpoint so that ``predict`` reads new
+files exactly as ``train`` did), Table (a file's tidy observations: one row per observation with
+``series_id`` (str), ``time`` (datetime64 or int64), ``y`` (float64, NaN where the file has an
+empty value), ``line`` (the file line, for messages) and one column per covariate, named with the
+COV or STATIC prefix), the id of a file's only series, and preview() for messages listing names.
 """
 
 from __future__ import annotations
@@ -12,21 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import pandas as pd
 
-from grucast.errors import DataError
-
-TIME_NAMES = ("timestamp", "ds", "date", "datetime", "date_time", "time", "ts", "period", "step", "t")
-
-
-ID_NAMES = ("series_id", "unique_id", "id", "series", "item_id", "ts_id", "key")
-
-
-TARGET_NAMES = ("target", "y", "value", "values")
-
-
 SINGLE_SERIES_ID = "series"  # the id given to the one series of a file with no id column
+
+
+COV = "cov:"  # tidy-frame prefix of past and future covariate columns
+
+
+STATIC = "static:"  # tidy-frame prefix of static covariate columns
 
 
 @dataclass(frozen=True)
@@ -95,27 +89,3 @@ class Table:
     notes: list[str] = field(default_factory=list)  # what was detected, for the user
     # With several targets, every series is one (id, target) pair: series_id -> (id, target).
     parts: dict[str, tuple[Optional[str], str]] = field(default_factory=dict)
-
-
-def file_lines(index: pd.Index) -> np.ndarray:
-    # Row i of the frame is line i + 2 of a CSV (line 1 is the header).
-    return np.asarray(index, dtype=np.int64) + 2
-
-
-def need_column(df: pd.DataFrame, col: str, what: str, path: Path) -> str:
-    if col not in df.columns:
-        cols = ", ".join(f"'{c}'" for c in df.columns)
-        raise DataError(f"{what} column '{col}' is not in {path.name}; its columns are {cols}")
-    return col
-
-
-def preview(items: list[str], n: int = 5) -> str:
-    """The first n names, and how many more."""
-    shown = ", ".join(str(x) for x in items[:n])
-    return shown + (f" and {len(items) - n} more" if len(items) > n else "")
-
-
-COV = "cov:"  # tidy-frame prefix of past and future covariate columns
-
-
-STATIC = "static:"  # tidy-frame prefix of static covariate columns

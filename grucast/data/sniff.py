@@ -1,11 +1,12 @@
 """What a data file is, from its first bytes and its header line, before pandas (or torch) is
-imported: standard library only, so the CLI refuses a file that cannot be data in a fraction of
-a second, and io reads every file through the same checks.
-
-- csv_layout: binary or another format under a .csv name, UTF-16/32, NUL bytes, not UTF-8, an
-  endless first line, only blank lines or only a header, absurdly many or duplicate column
-  names; returns the separator, the header's names as written and the blank lines before it.
-- parquet_head: a .parquet file without the Parquet signature.
+imported: standard library only, so that the CLI refuses a file that cannot be data in a fraction
+of a second, and data.read reads every file through the same checks. csv_layout refuses what is
+not CSV text (binary or another format under a .csv name, UTF-16/32, NUL bytes, not UTF-8, an
+endless first line, only blank lines or only a header) and absurdly many or duplicate column
+names, and returns the Layout: the separator (',' or, unless one is given, ';', tab or '|' when
+the header says so), the header's names as written and the blank lines before it. parquet_head
+refuses a .parquet file without the Parquet signature; separator, one_line and
+refuse_duplicates are shared with data.read.
 """
 
 from __future__ import annotations

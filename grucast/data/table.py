@@ -1,5 +1,8 @@
-"""File -> Table: read, detect or apply a schema, parse, refuse duplicates; also the tables
-predict reads like the training file and the future rows merged onto them.
+"""File (or DataFrame) -> Table: read, detect or apply a schema, parse, refuse duplicates; also
+the tables predict reads like the training file and the future rows merged onto them.
+
+Every loader takes a path or a DataFrame (data.read.read_source): a DataFrame enters as the raw
+frame a file gives, and messages call it 'the DataFrame' where they would name the file.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from grucast.config.settings import DataConfig
-from grucast.data.detect import detect_schema, is_label_column
-from grucast.data.parse import distinct_text, parse_time, parse_values, static_values
-from grucast.data.read import ids_as_written, read_with_layout
-from grucast.data.schema import COV, SINGLE_SERIES_ID, STATIC, Schema, Table, file_lines, need_column
+from grucast.data.detect import detect_schema, is_label_column, need_column
+from grucast.data.parse import distinct_text, file_lines, parse_time, parse_values, static_values
+from grucast.data.read import FUTURE_FRAME, Source, ids_as_written, read_source
+from grucast.data.schema import COV, SINGLE_SERIES_ID, STATIC, Schema, Table
 from grucast.errors import DataError
 
 
@@ -140,15 +143,16 @@ def _fmt_time(t) -> str:
     return str(t)
 
 
-def load_table(path: Path, cfg: DataConfig) -> Table:
-    """Read a file and find its series, detecting what the settings leave open."""
-    df, layout, read_notes = read_with_layout(Path(path), cfg.sep)
-    schema, notes = detect_schema(df, cfg, Path(path))
-    df = ids_as_written(df, schema, Path(path), layout)
+def load_table(source: Source, cfg: DataConfig) -> Table:
+    """Read a file (or take a DataFrame) and find its series, detecting what the settings leave
+    open."""
+    df, layout, read_notes, path = read_source(source, cfg.sep)
+    schema, notes = detect_schema(df, cfg, path)
+    df = ids_as_written(df, schema, path, layout)
     sep = layout.sep if layout else ""
     if sep not in (",", ""):
         notes.append(f"separator {sep!r}")
-    return to_table(df, schema, Path(path), notes + read_notes, duplicates=cfg.duplicates, sep=sep)
+    return to_table(df, schema, path, notes + read_notes, duplicates=cfg.duplicates, sep=sep)
 
 
 def _trained_on(schema: Schema) -> str:
@@ -180,11 +184,10 @@ def _need_trained(df: pd.DataFrame, schema: Schema, path: Path, future: bool = F
             )
 
 
-def load_table_like(path: Path, schema: Schema, cfg: DataConfig) -> Table:
-    """Read a new file with the columns a model was trained on (no detection), with the
-    reading settings it was trained with."""
-    path = Path(path)
-    df, layout, _ = read_with_layout(path, cfg.sep)
+def load_table_like(source: Source, schema: Schema, cfg: DataConfig) -> Table:
+    """Read a new file (or take a DataFrame) with the columns a model was trained on (no
+    detection), with the reading settings it was trained with."""
+    df, layout, _, path = read_source(source, cfg.sep)
     _need_trained(df, schema, path)
     if schema.format == "wide":
         # A wide file may carry other series than the training file: forecast all of them.
@@ -204,11 +207,11 @@ def load_table_like(path: Path, schema: Schema, cfg: DataConfig) -> Table:
                     sep=layout.sep if layout else "")
 
 
-def load_future(path: Path, schema: Schema, cfg: DataConfig) -> Table:
-    """A file of future covariates over the forecast horizon: the id and time columns and the
-    model's future covariates; the target and the other covariates may be left out."""
-    path = Path(path)
-    df, layout, _ = read_with_layout(path, cfg.sep)
+def load_future(source: Source, schema: Schema, cfg: DataConfig) -> Table:
+    """A file (or DataFrame) of future covariates over the forecast horizon: the id and time
+    columns and the model's future covariates; the target and the other covariates may be left
+    out."""
+    df, layout, _, path = read_source(source, cfg.sep, FUTURE_FRAME)
     _need_trained(df, schema, path, future=True)
     df = df.copy()
     for target in schema.targets:

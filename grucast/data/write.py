@@ -1,5 +1,8 @@
 """Writers of result frames: CSV, Parquet (.parquet, .pq) or JSON records (.json), chosen by the
-output's extension. A writer fills a temporary file; guards.publish makes it visible."""
+output's extension (frame_writer). A writer fills a temporary file; ops.publish makes it visible.
+to_csv is the one CSV writer (text holding a lone CR is quoted) and text_times writes datetime
+columns as CSV does, for JSON and the terminal.
+"""
 
 from __future__ import annotations
 
