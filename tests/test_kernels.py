@@ -3,10 +3,14 @@ to float32 rounding, same forecasts through the CLI, and clear errors when it ca
 
 from __future__ import annotations
 
+import ast
+import inspect
 import io
 import json
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +18,7 @@ import pytest
 import torch
 from torch import nn
 
+from grucast.errors import ConfigError
 from grucast.models import kernels
 
 from conftest import TINY, cli
@@ -180,17 +185,141 @@ def test_gpus_keep_cudnn():
         kernels.select("fused", torch.device("cuda"))
 
 
-def test_a_stale_build_lock_is_removed_and_a_fresh_one_kept(tmp_path, monkeypatch):
+def test_a_stale_build_lock_is_removed_and_a_fresh_one_kept(tmp_path):
     """A build killed half-way leaves torch's lock file, on which every later run would wait forever."""
-    import torch.utils.cpp_extension as ext
-
-    monkeypatch.setattr(ext, "_get_build_directory", lambda name, verbose: str(tmp_path / name))
     lock = tmp_path / "k" / "lock"
     lock.parent.mkdir()
     lock.touch()
-    kernels._clear_stale_lock("k")
+    kernels._clear_stale_lock(lock.parent)
     assert lock.exists()  # a build may be running
     old = time.time() - kernels.STALE_LOCK_S - 60
     os.utime(lock, (old, old))
-    kernels._clear_stale_lock("k")
+    kernels._clear_stale_lock(lock.parent)
     assert not lock.exists()
+
+
+# The build goes through torch's public API only, so a torch release that renames a private helper
+# cannot break it. These tests run against whatever torch is installed: a CI job per supported torch
+# version (pip install "torch==2.2.*" ...; pytest tests/test_kernels.py) checks each of them.
+
+def test_the_build_directory_is_torch_extensions_dir_else_torchs_default(tmp_path, monkeypatch):
+    from torch.utils.cpp_extension import get_default_build_root
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "ext"))
+    assert kernels.build_directory("k") == tmp_path / "ext" / "k"
+    python = f"py{sys.version_info.major}{sys.version_info.minor}{getattr(sys, 'abiflags', '')}"
+    for hip, cuda, tag in ((None, None, "cpu"), (None, "12.1", "cu121"), ("6.0", None, "rocm60"), ("6.0", "12.1", "rocm60")):
+        monkeypatch.setattr(torch.version, "hip", hip)
+        monkeypatch.setattr(torch.version, "cuda", cuda)
+        for unset in ("delenv", "empty"):  # an empty TORCH_EXTENSIONS_DIR is no folder (not the working one)
+            if unset == "delenv":
+                monkeypatch.delenv("TORCH_EXTENSIONS_DIR")
+            else:
+                monkeypatch.setenv("TORCH_EXTENSIONS_DIR", "")
+            assert kernels.build_directory("k") == Path(get_default_build_root()) / f"{python}_{tag}" / "k"
+    assert str(kernels.build_directory("k")).startswith(str(Path(tmp_path).resolve()))  # under HOME's cache
+
+
+def test_the_build_directory_is_the_one_torch_would_pick(tmp_path, monkeypatch):
+    """Where the installed torch still has its private helper, both rules agree, so the cache a
+    grucast that called the helper built is found again (not built a second time)."""
+    import torch.utils.cpp_extension as ext
+
+    helper = getattr(ext, "_get_build_directory", None)
+    if helper is None:
+        pytest.skip("this torch has no _get_build_directory to compare with")
+    monkeypatch.delenv("TORCH_EXTENSIONS_DIR", raising=False)
+    assert kernels.build_directory("k") == Path(helper("k", verbose=False))
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "ext"))
+    assert kernels.build_directory("k") == Path(helper("k", verbose=False))
+
+
+def test_the_build_passes_its_folder_to_torch_and_announces_only_a_real_build(tmp_path, monkeypatch):
+    import torch.utils.cpp_extension as ext
+
+    calls = []
+    monkeypatch.setattr(ext, "load", lambda **kw: calls.append(kw))
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "ext"))
+    monkeypatch.delenv("GRUCAST_KERNEL_BUILD", raising=False)
+    said = []
+    monkeypatch.setattr(kernels, "_loaded", {})
+    assert kernels.load(said.append) is not None, kernels.reason()
+    folder = Path(calls[0]["build_directory"])
+    assert folder.parent == tmp_path / "ext" and folder.is_dir() and folder.name == calls[0]["name"]
+    assert calls[0]["sources"] == [str(kernels.SOURCE)] and said == [
+        "Building the fused CPU GRU kernel (once per machine and torch version, about 20 s)"]
+    (folder / f"{folder.name}.so").touch()  # a build from an earlier run: loaded, not announced
+    monkeypatch.setattr(kernels, "_loaded", {})
+    said.clear()
+    kernels.load(said.append)
+    assert said == [] and len(calls) == 2 and calls[1] == calls[0]
+
+
+def test_a_build_folder_that_cannot_be_made_falls_back_with_the_reason(tmp_path, monkeypatch, long_csv):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "file"))
+    monkeypatch.delenv("GRUCAST_KERNEL_BUILD", raising=False)
+    monkeypatch.setattr(kernels, "_loaded", {})
+    assert kernels.load() is None
+    assert kernels.reason().startswith("it could not be built here (") and "file" in kernels.reason()
+    assert kernels.select("auto", torch.device("cpu")) == "reference"
+    with pytest.raises(ConfigError, match=r"^--kernel fused: the fused GRU kernel is not available: it could not be "
+                                          r"built here \("):
+        kernels.select("fused", torch.device("cpu"))
+
+
+def _torch_names(tree: ast.AST) -> set[str]:
+    """The names a module binds to torch or to something imported from it."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name.split(".")[0] == "torch")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
+            names.update(a.asname or a.name for a in node.names)
+    return names
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))  # __version__ is public
+
+
+def test_the_kernel_module_uses_no_private_torch_names():
+    tree = ast.parse(Path(kernels.__file__).read_text())
+    torch_names = _torch_names(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names
+                      if a.name.split(".")[0] == "torch" and any(map(_private, a.name.split(".")))]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
+            found += [f"{node.module}.{a.name}" for a in node.names
+                      if any(map(_private, node.module.split("."))) or _private(a.name)]
+        elif isinstance(node, ast.Attribute):
+            chain, root = [node.attr], node.value
+            while isinstance(root, ast.Attribute):
+                chain.append(root.attr)
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in torch_names and any(map(_private, chain)):
+                found.append(".".join([root.id] + chain[::-1]))
+    assert torch_names >= {"torch", "nn", "build"}  # the walk sees the imports it should
+    assert found == []
+
+
+def test_the_public_torch_api_the_kernel_relies_on_exists():
+    """Checked against the installed torch: the arguments kernels.py passes to
+    torch.utils.cpp_extension.load (read from its source) and the other public names it uses."""
+    import torch.utils.cpp_extension as ext
+
+    tree = ast.parse(Path(kernels.__file__).read_text())
+    passed = {k.arg for node in ast.walk(tree)
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "build"
+              for k in node.keywords}
+    assert {"name", "sources", "extra_cflags", "build_directory", "verbose", "is_python_module"} <= passed
+    assert passed <= set(inspect.signature(ext.load).parameters)
+    assert "load" in ext.__all__ and "get_default_build_root" in ext.__all__
+    assert isinstance(ext.get_default_build_root(), str)
+    assert isinstance(torch.backends.cpu.get_cpu_capability(), str)
+    assert all(hasattr(torch.version, v) for v in ("cuda", "hip"))
+    assert callable(torch.ops.load_library)  # what load(is_python_module=False) registers the ops with
+    assert hasattr(torch, "is_autocast_enabled") and issubclass(kernels._Layer, torch.autograd.Function)

@@ -14,10 +14,13 @@ float32 rounding (tests/test_kernels.py).
 - fused: the fused kernel, or a ConfigError saying why not.
 - reference: nn.GRU everywhere.
 
-The kernel is compiled on first use with torch.utils.cpp_extension (a C++ compiler and ninja
-are needed; about 20 s on 2 cores) into torch's extension cache (TORCH_EXTENSIONS_DIR, else
-~/.cache/torch_extensions), once per machine, torch version and kernel source; later runs load
-it in a few milliseconds. If it cannot be built, auto falls back to nn.GRU and says why once.
+The kernel is compiled on first use with torch.utils.cpp_extension.load (a C++ compiler and
+ninja are needed; about 20 s on 2 cores) into torch's extension cache (build_directory():
+TORCH_EXTENSIONS_DIR, else ~/.cache/torch_extensions/py311_cpu or the like), once per machine,
+torch version and kernel source; later runs load it in a few milliseconds. If it cannot be
+built, auto falls back to nn.GRU and says why once. Only torch's public API is used here (no
+name starting with '_'; tests/test_kernels.py checks it), so a torch release that renames its
+private helpers cannot break the build.
 """
 
 from __future__ import annotations
@@ -58,13 +61,34 @@ def _flags() -> tuple[str, list[str]]:
     return "base", flags
 
 
-def _clear_stale_lock(name: str) -> None:
+def build_directory(name: str) -> Path:
+    """The folder the kernel called name is built in: TORCH_EXTENSIONS_DIR/name when that is set,
+    else <torch's default build root>/py<X><Y><abiflags>_<rocmNNN|cuNNN|cpu>/name, e.g.
+    ~/.cache/torch_extensions/py311_cpu/name. That is the folder torch's load() picks by itself
+    (its rule in torch 2.13; older releases, 2.2 among them, call a ROCm build 'cpu' and leave
+    out abiflags, so there a ROCm or free-threaded Python builds once more, in a folder of its
+    own). It is computed here and passed to load() because torch's own helper is private and
+    may change in any release."""
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or None  # empty: unset (not the working folder)
+    if root is None:
+        from torch.utils.cpp_extension import get_default_build_root  # public: in its __all__
+
+        if torch.version.hip is not None:
+            accelerator = "rocm" + torch.version.hip.replace(".", "")
+        elif torch.version.cuda is not None:
+            accelerator = "cu" + torch.version.cuda.replace(".", "")
+        else:
+            accelerator = "cpu"
+        python = f"py{sys.version_info.major}{sys.version_info.minor}{getattr(sys, 'abiflags', '')}"
+        root = os.path.join(get_default_build_root(), f"{python}_{accelerator}")
+    return Path(root) / name
+
+
+def _clear_stale_lock(folder: Path) -> None:
     """torch waits forever on the lock file of a build whose process was killed; a nightly job
     must not hang on one, so a lock older than STALE_LOCK_S is removed."""
     try:
-        from torch.utils.cpp_extension import _get_build_directory
-
-        lock = Path(_get_build_directory(name, verbose=False)) / "lock"
+        lock = folder / "lock"
         if lock.exists() and time.time() - lock.stat().st_mtime > STALE_LOCK_S:
             lock.unlink()
             log.warning("removed a stale build lock %s", lock)
@@ -92,7 +116,6 @@ def load(notify: Optional[Callable[[str], None]] = None) -> Any:
         _loaded["error"] = "building it is switched off (GRUCAST_KERNEL_BUILD=0)"
         return None
     try:
-        from torch.utils.cpp_extension import _get_build_directory
         from torch.utils.cpp_extension import load as build
 
         _find_ninja()
@@ -100,15 +123,17 @@ def load(notify: Optional[Callable[[str], None]] = None) -> Any:
         tag, flags = _flags()
         version = "".join(c if c.isalnum() else "_" for c in torch.__version__)
         name = f"grucast_gru_{tag}_torch{version}"  # a build per CPU kind and torch version
-        _clear_stale_lock(name)
-        if notify is not None and not any(Path(_get_build_directory(name, verbose=False)).glob("*.so")):
+        folder = build_directory(name)
+        folder.mkdir(parents=True, exist_ok=True)  # torch's lock file goes in it before anything else
+        _clear_stale_lock(folder)
+        if notify is not None and not any(folder.glob("*.so")):
             notify("Building the fused CPU GRU kernel (once per machine and torch version, about 20 s)")
         started = time.perf_counter()
         # torch prints build chatter and compiler warnings; stdout stays clean for --json.
         with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             build(name=name, sources=[str(SOURCE)], extra_cflags=flags, extra_ldflags=["-fopenmp"],
-                  is_python_module=False, verbose=False)
+                  build_directory=str(folder), is_python_module=False, verbose=False)
         log.info("fused GRU kernel %s ready in %.1f s", name, time.perf_counter() - started)
         _loaded["ops"] = torch.ops.grucast_gru
     except Exception as e:  # no compiler, no ninja, a read-only cache, a failed build...
