@@ -8,15 +8,14 @@ from typing import Any, Optional
 
 import numpy as np
 
+from grucast.config.settings import Config
+from grucast.data.panel import Panel, build_panel
+from grucast.data.schema import Schema
+from grucast.data.table import load_table
+from grucast.errors import ConfigError, DataError, preview
 from grucast.features import future, layout
 from grucast.features import spec as features_spec
-
-pass
-from grucast.config.settings import Config
-from grucast.data.panel import build_panel
-from grucast.data.schema import preview
-from grucast.data.table import load_table
-from grucast.errors import ConfigError, DataError
+from grucast.features.spec import FeatureSpec
 from grucast.features.windows import split_windows
 from grucast.training.defaults import resolve, too_short
 from grucast.workflows.summary import DataSummary, summarize
@@ -82,6 +81,29 @@ def check(data_path: Path, cfg: Config) -> CheckResult:
     stats = {"min": int(lengths.min()), "median": float(np.median(lengths)), "max": int(lengths.max())}
     gaps, empty = panel.n_filled - panel.n_empty, panel.n_empty
     result = CheckResult(ok=True, problems=[], warnings=[], data=summary, lengths=stats, gaps=gaps, empty=empty)
+    _grid_findings(result, panel, cfg)
+    try:
+        resolved, notes = resolve(cfg, panel.freq, lengths)
+    except ConfigError as e:
+        result.ok = False
+        result.problems.append(str(e))
+        return result
+    result.config, result.config_notes = resolved, notes
+    L, H, V = resolved.model.input_size, resolved.model.horizon, resolved.training.val_size
+    schema = table.schema
+    spec, cov_warnings = features_spec.make_spec(panel, resolved, schema.past_cols, schema.future_cols, schema.static_cols, V)
+    result.warnings += cov_warnings
+    min_input = L - spec.pad
+    result.min_input = min_input
+    _window_findings(result, panel, spec, L, H, V)
+    _covariate_findings(result, panel, spec, schema, H)
+    result.ok = not result.problems
+    return result
+
+
+def _grid_findings(result: CheckResult, panel: Panel, cfg: Config) -> None:
+    """Series with no values, gaps and empty values, constant series."""
+    gaps, empty, lengths = result.gaps, result.empty, panel.lengths
     if panel.dropped:
         result.warnings.append(f"{len(panel.dropped)} series have no values and are skipped: {preview(panel.dropped)}")
     if panel.n_filled:
@@ -101,19 +123,11 @@ def check(data_path: Path, cfg: Config) -> CheckResult:
     result.constant = [str(i) for i in panel.ids[constant]]
     if result.constant:
         result.warnings.append(f"{len(result.constant)} constant series: {preview(result.constant)}")
-    try:
-        resolved, notes = resolve(cfg, panel.freq, lengths)
-    except ConfigError as e:
-        result.ok = False
-        result.problems.append(str(e))
-        return result
-    result.config, result.config_notes = resolved, notes
-    L, H, V = resolved.model.input_size, resolved.model.horizon, resolved.training.val_size
-    schema = table.schema
-    spec, cov_warnings = features_spec.make_spec(panel, resolved, schema.past_cols, schema.future_cols, schema.static_cols, V)
-    result.warnings += cov_warnings
-    min_input = L - spec.pad
-    result.min_input = min_input
+
+
+def _window_findings(result: CheckResult, panel: Panel, spec: FeatureSpec, L: int, H: int, V: int) -> None:
+    """Training windows, and the series too short for one, padded, or too short to forecast."""
+    lengths, min_input = panel.lengths, result.min_input
     train_starts, _ = split_windows(layout.layout_offsets(lengths, spec.pad), L, H, V)
     result.train_windows = int(len(train_starts))
     result.no_training_window = [str(i) for i in panel.ids[lengths < min_input + H + V]]
@@ -136,6 +150,10 @@ def check(data_path: Path, cfg: Config) -> CheckResult:
             f"{len(result.too_short_to_forecast)} series shorter than {min_input} points cannot be forecast: "
             f"{preview(result.too_short_to_forecast)}"
         )
+
+
+def _covariate_findings(result: CheckResult, panel: Panel, spec: FeatureSpec, schema: Schema, H: int) -> None:
+    """Each covariate's kind and filled values; whether future covariates cover the horizon."""
     for name in schema.past_cols + schema.future_cols + schema.static_cols:
         kind = "future" if name in schema.future_cols else ("past" if name in schema.past_cols else "static")
         entry: dict[str, Any] = {"kind": kind}
@@ -161,5 +179,3 @@ def check(data_path: Path, cfg: Config) -> CheckResult:
                 f"series; predict needs them for every series it forecasts (rows with an empty target, or --future FILE); "
                 f"missing: {preview(result.future_not_covered, 3)}"
             )
-    result.ok = not result.problems
-    return result

@@ -16,9 +16,13 @@ def info(model_path: Path) -> dict[str, Any]:
     """A checkpoint's own description: file identity, versions, config, data schema and
     frequency, covariates, training period and size, validation metrics."""
     ckpt = checkpoint.load(Path(model_path))
+    return {"file": paths.file_identity(Path(model_path)), **describe(ckpt)}
+
+
+def describe(ckpt: checkpoint.Checkpoint) -> dict[str, Any]:
+    """info() without the file: what a checkpoint, saved or not, says about itself."""
     f = ckpt.features
     return {
-        "file": paths.file_identity(Path(model_path)),
         "format_version": ckpt.format_version,
         "versions": {"grucast": ckpt.grucast_version, "torch": ckpt.torch_version},
         "parameters": int(sum(v.numel() for v in ckpt.state_dict.values())),

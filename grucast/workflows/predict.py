@@ -1,4 +1,9 @@
-"""`predict`: forecasts horizon steps after the last observation of every series in a file."""
+"""`predict`: forecasts horizon steps after the last observation of every series in a file.
+
+predict() is the command on paths (check the paths, load the checkpoint, publish the forecast
+file); forecast_data() is the work on a loaded checkpoint, which the Python API (workflows.model)
+calls with DataFrames as well.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +16,15 @@ import numpy as np
 import pandas as pd
 
 from grucast import checkpoint
+from grucast.data.panel import Panel, build_panel
+from grucast.data.read import Source
+from grucast.data.schema import Table
+from grucast.data.table import load_future, load_table_like, merge_future
+from grucast.data.write import frame_writer
+from grucast.errors import ConfigError, DataError, preview
 from grucast.features import future, layout
 from grucast.features import spec as features_spec
 from grucast.ops import gates, paths, publish
-
-pass
-from grucast.data.panel import Panel, build_panel
-from grucast.data.schema import preview
-from grucast.data.table import load_future, load_table_like, merge_future
-from grucast.data.write import frame_writer
-from grucast.errors import ConfigError, DataError
 from grucast.training.runtime import select_device, set_threads
 from grucast.workflows.forecasting import forecast, forecast_columns, id_columns, load_model
 from grucast.workflows.summary import DataSummary, panel_time_text, summarize
@@ -73,41 +77,82 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     started = time.perf_counter()
     paths.run_paths(model=model_path, data=data_path, future=future_path, output=out_path, lock=False)
     ckpt = checkpoint.load(Path(model_path))
+    result = forecast_data(ckpt, Path(data_path), None if future_path is None else Path(future_path),
+                           model_file=Path(model_path), device=device, threads=threads, max_age=max_age,
+                           as_of=as_of, shard=shard, kernel=kernel)
+    result.output_path = Path(out_path) if out_path else None
+    result.seconds = time.perf_counter() - started
+    staged = []
+    if out_path is not None:
+        described = None if manifest is None else (lambda identity: manifest(result, identity))
+        staged.append(publish.Staged(Path(out_path), frame_writer(result.forecasts, Path(out_path)), manifest=described))
+    if before_publish is not None:
+        before_publish(result)
+    publish.publish(staged)
+    return result
+
+
+def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Optional[Source] = None, *,
+                  model_file: Optional[Path] = None, future_label: str = "--future", device: str = "auto",
+                  threads: Optional[int] = None, max_age: Optional[pd.Timedelta] = None,
+                  as_of: Optional[pd.Timestamp] = None, shard: Optional[tuple[int, int]] = None,
+                  kernel: str = "auto") -> PredictResult:
+    """predict's work on a loaded checkpoint: data and future_data are paths or DataFrames.
+    model_file names the checkpoint in messages ('the model' when None); future_label is what
+    gives future_data ('--future', or 'future=' in Python)."""
+    started = time.perf_counter()
     cfg, spec = ckpt.config, ckpt.features
-    table = load_table_like(Path(data_path), ckpt.schema, cfg.data)
-    source = Path(data_path).name
-    if future_path is not None:
+    model_name = model_file.name if model_file is not None else "the model"
+    table = load_table_like(data, ckpt.schema, cfg.data)
+    name = table.path.name
+    source = name
+    if future_data is not None:
         if not spec.future:
-            raise ConfigError(f"--future gives future covariates, but {Path(model_path).name} was trained without any")
-        table = merge_future(table, load_future(Path(future_path), ckpt.schema, cfg.data))
-        source = f"{Path(future_path).name}"
+            raise ConfigError(f"{future_label} gives future covariates, but {model_name} was trained without any")
+        extra = load_future(future_data, ckpt.schema, cfg.data)
+        table, source = merge_future(table, extra), extra.path.name
     panel = build_panel(table, cfg.data.fill, freq=ckpt.freq)
     if max_age is not None:
         if panel.freq.kind != "datetime":
             raise ConfigError("--max-age needs datetime timestamps; this data has integer steps")
-        gates.check_fresh(panel.last_times().max(), max_age, as_of, Path(data_path).name)
+        gates.check_fresh(panel.last_times().max(), max_age, as_of, name)
     summary = summarize(table, panel)
     L, H = cfg.model.input_size, cfg.model.horizon
     if shard is not None:
         panel = panel.select(np.flatnonzero(gates.in_shard(panel.ids, shard)))
         if panel.n_series == 0:
-            raise DataError(f"shard {shard[0]}/{shard[1]} holds none of the {summary.n_series} series in {Path(data_path).name}")
+            raise DataError(f"shard {shard[0]}/{shard[1]} holds none of the {summary.n_series} series in {name}")
     panel = panel.tail(L)  # the forecast reads only the last L points: no features for older ones
-    min_input = L - spec.pad  # observed points a series needs: input_size, or less for a padded model
     set_threads(threads)
     dev = select_device(device)
     block = future.future_block(panel, spec, H, source) if spec.future else None
-    data = layout.build(panel, spec, cfg.model.scaler, dev, ext=H, future=block)
-    ok, starts = data.last_starts(L)
-    skipped = [str(i) for i in np.delete(panel.ids, ok)]
+    data_layout = layout.build(panel, spec, cfg.model.scaler, dev, ext=H, future=block)
+    ok, starts = data_layout.last_starts(L)
+    min_input = L - spec.pad  # observed points a series needs: input_size, or less for a padded model
     if len(ok) == 0:
         raise DataError(
-            f"every series in {Path(data_path).name} is too short to forecast: the model needs the last "
+            f"every series in {name} is too short to forecast: the model needs the last "
             f"{min_input} points, and the longest series has {int(panel.lengths.max())}"
         )
-    notes = _unseen(panel, spec, ok)
-    model = load_model(ckpt, dev, str(model_path), kernel)
-    f = forecast(ckpt, model, data, starts)  # [S, H] or [S, H, Q]
+    model = load_model(ckpt, dev, str(model_file) if model_file is not None else model_name, kernel)
+    f = forecast(ckpt, model, data_layout, starts)  # [S, H] or [S, H, Q]
+    return PredictResult(
+        origins={str(i): panel_time_text(panel, t) for i, t in zip(panel.ids[ok], panel.last_times(ok))},
+        forecasts=_forecast_frame(ckpt, table, panel, ok, f),
+        skipped=[str(i) for i in np.delete(panel.ids, ok)],
+        horizon=H,
+        input_size=L,
+        data=summary,
+        seconds=time.perf_counter() - started,
+        min_input=min_input,
+        notes=_unseen(panel, spec, ok),
+    )
+
+
+def _forecast_frame(ckpt: checkpoint.Checkpoint, table: Table, panel: Panel, ok: np.ndarray, f: np.ndarray) -> pd.DataFrame:
+    """The forecast file's rows: the series' id column(s), the time column and the forecast
+    columns; DataError when a forecast is not finite."""
+    H = ckpt.config.model.horizon
     finite = np.isfinite(f).reshape(len(f), -1).all(axis=1)
     if not finite.all():
         bad = [str(i) for i in panel.ids[ok][~finite]]
@@ -117,29 +162,8 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
         )
     columns = id_columns(table, ckpt.schema, np.repeat(panel.ids[ok], H))
     columns[ckpt.schema.time_col] = panel.times_after(ok, H)
-    columns.update(forecast_columns(cfg, f))
-    frame = pd.DataFrame(columns)
-    origins = {str(i): panel_time_text(panel, t) for i, t in zip(panel.ids[ok], panel.last_times(ok))}
-    result = PredictResult(
-        origins=origins,
-        forecasts=frame,
-        skipped=skipped,
-        horizon=H,
-        input_size=L,
-        data=summary,
-        output_path=Path(out_path) if out_path else None,
-        seconds=time.perf_counter() - started,
-        min_input=min_input,
-        notes=notes,
-    )
-    staged = []
-    if out_path is not None:
-        described = None if manifest is None else (lambda identity: manifest(result, identity))
-        staged.append(publish.Staged(Path(out_path), frame_writer(frame, Path(out_path)), manifest=described))
-    if before_publish is not None:
-        before_publish(result)
-    publish.publish(staged)
-    return result
+    columns.update(forecast_columns(ckpt.config, f))
+    return pd.DataFrame(columns)
 
 
 def _unseen(panel: Panel, spec: features_spec.FeatureSpec, ok: np.ndarray) -> list[str]:

@@ -7,7 +7,6 @@ from typing import Any, Optional
 
 import pandas as pd
 
-pass
 from grucast.data.freq import Freq
 from grucast.data.panel import Panel
 from grucast.data.schema import Schema, Table

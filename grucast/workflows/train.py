@@ -17,7 +17,7 @@ from grucast.data.table import load_table, load_table_like
 from grucast.errors import CheckpointError, DataError, Interrupted
 from grucast.ops import gates, paths, publish
 from grucast.training.loop import Callback
-from grucast.workflows.fit import TrainResult, fit_table, restored_state
+from grucast.workflows.fit import TrainResult, fit_table
 
 
 def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callback] = None,
@@ -54,7 +54,7 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
         base = checkpoint.load(Path(resume_from))
         if not base.resume:
             raise CheckpointError(f"{resume_from} is a finished model, not an interrupted run: use --init-from to fine-tune it")
-        cfg, state = base.config, restored_state(base.resume["fit"])
+        cfg, state = base.config, base.resume["fit"]
     elif init_from is not None:
         base = checkpoint.load(Path(init_from))
         cfg = validate.replace(cfg, data=dataclasses.asdict(base.config.data), model=dataclasses.asdict(base.config.model))
