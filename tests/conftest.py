@@ -44,6 +44,8 @@ def _isolate(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("NO_COLOR", raising=False)
+    for name in ("GRUCAST_DEVICE", "GRUCAST_THREADS", "GRUCAST_LOG_FILE", "GRUCAST_LOG_FORMAT"):
+        monkeypatch.delenv(name, raising=False)  # a developer's own settings must not change the tests
 
 
 def sine_panel(n_series: int = 3, length: int = 240, freq: str = "h", start: str = "2024-01-01",

@@ -714,9 +714,10 @@ case("paths.output-looks-like-flag", "paths", "-o -q (a flag taken as the file n
      r"-o -q looks like a flag", "Error: -o -q looks like a flag, not a file name; for a file whose name starts with "
      "'-', write ./-q",
      lambda c: ["predict", "m.pt", "d.csv", "-o", "-q"])
-case("paths.stdout-only-for-predict", "paths", "evaluate -o - (stdout is only for predict's forecasts)", 1,
-     r"only for the forecasts of predict", "Error: -o - (stdout) is only for the forecasts of predict; give a file name",
-     lambda c: ["evaluate", "m.pt", "d.csv", "-o", "-"])
+case("paths.stdout-only-for-forecasts", "paths", "train -o - (stdout is only for forecasts)", 1,
+     r"only for forecasts", "Error: -o - (stdout) is only for forecasts (-o of predict, evaluate and backtest); give a "
+     "file name",
+     lambda c: ["train", "d.csv", "-o", "-"])
 case("paths.name-too-long", "paths", "-o a name too long for the temporary files beside it", 1,
      r"too long a file name", "Error: -o aaaa... is too long a file name here (254 bytes; grucast's temporary files "
      "need at most 241)",

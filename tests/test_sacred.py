@@ -406,8 +406,8 @@ def test_log_files_that_are_links_binaries_earlier_outputs_or_unread_fifos_are_r
     (["train", "d.csv", "-o", "/"], "is a folder, not a file name"),
     (["evaluate", "m.pt", "d.csv", "--metrics", "."], "--metrics . is a folder"),
     (["predict", "m.pt", "d.csv", "-o", "-q"], "-o -q looks like a flag"),
-    (["evaluate", "m.pt", "d.csv", "-o", "-"], "only for the forecasts of predict"),
-    (["train", "d.csv", "-o", "-"], "only for the forecasts of predict"),
+    (["evaluate", "m.pt", "d.csv", "--metrics", "-"], "(stdout) is only for forecasts"),
+    (["train", "d.csv", "-o", "-"], "(stdout) is only for forecasts"),
     (["predict", "m.pt", "d.csv", "-o", "x" * 250 + ".csv"], "too long a file name here"),
 ])
 def test_output_names_that_name_no_writable_file_are_refused_before_any_work(work, args, needle):

@@ -23,7 +23,7 @@ argument); 3 checkpoint missing, damaged or incompatible; 4 input data stale (--
 
 app = typer.Typer(
     help=HELP,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (Typer's own, for bash, zsh, fish, PowerShell)
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -53,8 +53,16 @@ class _CleanFormatter(logging.Formatter):
         return clean(super().format(record), newlines=True)
 
 
-def setup_logging(verbose: bool, quiet: bool) -> None:
-    level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
+def setup_logging(verbose: bool = False) -> None:
+    """Library logs on stderr: warnings and errors (with -q too: -q silences chatter, not
+    warnings), and debug logs with -v. Events are the event log's (ops.events), not stderr's."""
+    from grucast.ops.events import is_event
+
+    level = logging.DEBUG if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.addFilter(lambda record: not is_event(record))
     handler.setFormatter(_CleanFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
+
+

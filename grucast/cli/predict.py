@@ -11,28 +11,30 @@ import typer
 
 from grucast.cli.app import app, setup_logging
 from grucast.cli.options import (
-    KERNEL_HELP,
     LOG_FILE_OPT,
     LOG_FORMAT_OPT,
     MANIFEST_OPT,
+    MODEL_ARG,
+    QUIET_OPT,
+    SETTINGS,
     WAIT_OPT,
-    Kernel,
     LogFormat,
     OutputFormat,
+    Settings,
+    settings_flags,
 )
-from grucast.cli.running import Shown, log_broken, user_errors
+from grucast.cli.running import Shown, Stdin, log_broken, user_errors
 
 
 @app.command()
+@settings_flags("predict")
 def predict(
-    model: Path = typer.Argument(..., metavar="MODEL", help="Checkpoint written by grucast train."),
-    data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file with the same columns as the training data."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the forecasts here, atomically: CSV, or Parquet for .parquet, JSON records for .json."),
+    model: Path = MODEL_ARG,
+    data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file with the same columns as the training data; '-' reads it from stdin."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the forecasts here, atomically: CSV, or Parquet for .parquet, JSON records for .json; -o - prints CSV on stdout."),
     future: Optional[Path] = typer.Option(None, "--future", help="File of future covariates over the horizon (id, time and the model's future columns), instead of rows after the history in DATA."),
     output_format: Optional[OutputFormat] = typer.Option(None, "--format", help="What to print on stdout: table (default without -o), csv or json."),
-    device: str = typer.Option("auto", "--device", help="auto (a GPU when there is one), cpu, cuda or cuda:N."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
-    kernel: Kernel = typer.Option(Kernel.auto, "--kernel", help=KERNEL_HELP),
+    settings: Settings = SETTINGS,  # --device, --threads, --kernel (grucast.config.flags)
     max_age: Optional[str] = typer.Option(None, "--max-age", help="Staleness guard, e.g. 2d or 36h: exit 4 and write nothing when the newest observation in DATA is older than this (relative to now, or --as-of)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="The time --max-age is measured from (default: now), e.g. 2024-06-01T06:00."),
     shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Forecast only shard I of N (1 <= I <= N): the series whose id hashes (CRC-32) to it. The N outputs together are exactly the unsharded forecast."),
@@ -40,17 +42,22 @@ def predict(
     manifest: bool = MANIFEST_OPT,
     log_file: Optional[Path] = LOG_FILE_OPT,
     log_format: LogFormat = LOG_FORMAT_OPT,
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only errors and results."),
+    quiet: bool = QUIET_OPT,
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Debug logs."),
 ) -> None:
     """Forecast the horizon after the last observation of every series in DATA."""
-    setup_logging(verbose, quiet)
+    setup_logging(verbose)
     if output is not None and str(output) == "-":  # -o -: the forecasts as CSV on stdout
         output, output_format = None, output_format or OutputFormat.csv
+
+    stdin = Stdin()
+    names = {"model": str(model), "data": str(data)}  # as given: '-' for stdin
 
     def preflight() -> None:
         from grucast.ops import paths
 
+        nonlocal model, data, future
+        model, data, future = stdin.take(model, "MODEL"), stdin.take(data, "DATA"), stdin.take(future, "--future")
         paths.run_paths(model=model, data=data, future=future, output=output, log_file=log_file)
 
     def sniff() -> None:
@@ -60,16 +67,16 @@ def predict(
         ops_preflight.sniff_data(data)
         ops_preflight.sniff_data(future, "--future")
 
-    with user_errors("predict", log_file, log_format, preflight, sniff) as log, ExitStack() as held:
-        quiet = quiet or log.stream is not None
+    with user_errors("predict", log_file, log_format, preflight, sniff, stdin) as log, ExitStack() as held:
+        quiet = quiet or log.stream is not None  # from here: no chatter (-q, or the event log is stderr)
         from grucast.config import machine
-        from grucast.data.schema import preview
         from grucast.errors import ConfigError
         from grucast.ops import gates, locks
         from grucast.ops import manifest as ops_manifest
 
-        log.emit("started", argv=sys.argv[1:], model=str(model), data=str(data), output=str(output) if output else None)
+        log.emit("started", argv=sys.argv[1:], **names, output=str(output) if output else None)
 
+        device, threads, kernel = (settings[f"training.{k}"] for k in ("device", "threads", "kernel"))
         machine.check_threads("--threads", threads)
         age = gates.parse_age(max_age) if max_age is not None else None
         when = gates.parse_as_of(as_of)
@@ -80,45 +87,51 @@ def predict(
         from grucast import api
         from grucast.cli import render
 
-        err = render.stderr_console()
-        shown = Shown()
+        shown = Shown(stdin)
 
         def described(result, identity):
-            return ops_manifest.predict_manifest(result, identity, model, data, future, shard=part, max_age=max_age, as_of=when)
+            return stdin.plain(ops_manifest.predict_manifest(result, identity, model, data, future, shard=part,
+                                                             max_age=max_age, as_of=when))
 
-        def before_publish(result) -> None:
-            if result.data.dropped and not quiet:
-                shown.line(err, f"Skipped {len(result.data.dropped)} series with no values to forecast from: "
-                                f"{preview(result.data.dropped)}")
-            if result.skipped and not quiet:
-                shown.line(err,
-                    f"Skipped {len(result.skipped)} series shorter than the {result.min_input} points the model needs: "
-                    f"{preview(result.skipped)}"
-                )
-            if not quiet:
-                for line in result.notes:
-                    shown.add(err, lambda c, line=line: render.warning(c, line, "Note"))
-            fmt = output_format.value if output_format else (None if output else "table")
-            if fmt == "table":
-                out = render.stdout_console()
-                shown.add(out, lambda c: (c.print(render.forecast_title(result)), c.print(render.forecast_table(result))))
-                if len(result.forecasts) > render.MAX_TABLE_ROWS and not quiet:
-                    shown.line(err, f"Showed {render.MAX_TABLE_ROWS} of {len(result.forecasts):,} rows; use -o FILE or "
-                                    "--format csv for all")
-            elif fmt == "csv":  # exact for a pipe; on a terminal, control characters escaped
-                from grucast.data.write import to_csv
-
-                text = to_csv(result.forecasts)
-                shown.parts.append((sys.stdout, render.clean(text, newlines=True) if sys.stdout.isatty() else text))
-            elif fmt == "json":
-                shown.parts.append((sys.stdout, render.forecast_json(result) + "\n"))
-            if output is not None and not quiet:
-                shown.line(err, f"Wrote {len(result.forecasts):,} forecasts for {result.n_forecast:,} series to {output}")
-
-        result = api.predict(model, data, out_path=output, device=device, threads=threads, future_path=future,
-                             max_age=age, as_of=when, shard=part, kernel=kernel.value,
-                             manifest=described if manifest else None, before_publish=before_publish)
+        result = api.predict(model, data, out_path=output, device=device or "auto", threads=threads, future_path=future,
+                             max_age=age, as_of=when, shard=part, kernel=kernel or "auto",
+                             manifest=described if manifest else None,
+                             before_publish=lambda result: _show(result, shown, output, output_format, quiet))
         log.emit("finished", output=str(output) if output else None, series=result.n_forecast,
                  skipped=len(result.skipped), rows=len(result.forecasts), seconds=result.seconds, exit_code=0)
-        log_broken(log, err, quiet)
+        log_broken(log, render.stderr_console(), log.stream is not None)  # a warning: shown with -q too
         shown.flush()
+
+
+def _show(result, shown: Shown, output: Optional[Path], output_format: Optional[OutputFormat], quiet: bool) -> None:
+    """before_publish: what predict shows, rendered before the forecasts are published. quiet:
+    no chatter on stderr (-q, or the event log is stderr); the forecasts asked for on stdout
+    come all the same."""
+    from grucast.cli import render
+    from grucast.errors import preview
+
+    err = render.stderr_console()
+    if result.data.dropped and not quiet:
+        shown.line(err, f"Skipped {len(result.data.dropped)} series with no values to forecast from: "
+                        f"{preview(result.data.dropped)}")
+    if result.skipped and not quiet:
+        shown.line(err,
+            f"Skipped {len(result.skipped)} series shorter than the {result.min_input} points the model needs: "
+            f"{preview(result.skipped)}"
+        )
+    if not quiet:
+        for line in result.notes:
+            shown.add(err, lambda c, line=line: render.warning(c, line, "Note"))
+    fmt = output_format.value if output_format else (None if output else "table")
+    if fmt == "table":
+        out = render.stdout_console()
+        shown.add(out, lambda c: (c.print(render.forecast_title(result)), c.print(render.forecast_table(result))))
+        if len(result.forecasts) > render.MAX_TABLE_ROWS and not quiet:
+            shown.line(err, f"Showed {render.MAX_TABLE_ROWS} of {len(result.forecasts):,} rows; use -o FILE or "
+                            "--format csv for all")
+    elif fmt == "csv":  # exact for a pipe; on a terminal, control characters escaped
+        shown.csv(result.forecasts)
+    elif fmt == "json":
+        shown.parts.append((sys.stdout, render.forecast_json(result) + "\n"))
+    if output is not None and not quiet:
+        shown.line(err, f"Wrote {len(result.forecasts):,} forecasts for {result.n_forecast:,} series to {output}")

@@ -26,8 +26,8 @@ from rich.text import Text
 from grucast.cli.terminal import UNSAFE_BUT_NEWLINE as _UNSAFE_BUT_NEWLINE
 from grucast.cli.terminal import clean
 from grucast.cli.terminal import no_color as _no_color
-from grucast.data.schema import preview
 from grucast.data.write import text_times
+from grucast.errors import preview
 from grucast.ops.manifest import json_ready
 from grucast.training.loop import EvalRecord, FitResult
 from grucast.workflows.backtest import EvaluationResult
@@ -282,13 +282,24 @@ def train_summary(result: TrainResult, console: Console) -> None:
             f"{level}% interval coverage on the validation windows: {_num(c['raw'], 1)}% as trained, "
             f"{_num(c['calibrated'], 1)}% after conformal calibration ({how})"
         )
-        a, b = c.get("folds", (None, None))
-        if a is not None and b is not None and abs(a - b) > FOLD_GAP and min(c["fold_windows"]) >= FOLD_WINDOWS:
-            warning(console, f"the {level}% intervals cover {a:.1f}% of one fold and {b:.1f}% of the other, each "
-                    "calibrated on the other: "
-                    "the validation windows are too few or too unlike each other to calibrate this horizon well, so "
-                    "expect coverage away from nominal; a longer --val-size (more horizons held out) helps")
+        if _fold_warning(level, c):
+            warning(console, _fold_warning(level, c))
     _say(console, f"Saved model to {result.checkpoint_path}")
+
+
+def train_warnings(result: TrainResult) -> list[str]:
+    """The warnings of the training summary alone (for -q, which shows no summary)."""
+    found = (_fold_warning(level, c) for level, c in result.metrics.get("intervals", {}).items())
+    return [w for w in found if w]
+
+
+def _fold_warning(level: str, c: dict[str, Any]) -> Optional[str]:
+    a, b = c.get("folds", (None, None))
+    if a is not None and b is not None and abs(a - b) > FOLD_GAP and min(c["fold_windows"]) >= FOLD_WINDOWS:
+        return (f"the {level}% intervals cover {a:.1f}% of one fold and {b:.1f}% of the other, each calibrated on "
+                "the other: the validation windows are too few or too unlike each other to calibrate this horizon "
+                "well, so expect coverage away from nominal; a longer --val-size (more horizons held out) helps")
+    return None
 
 
 # ---------------------------------------------------------------- predict

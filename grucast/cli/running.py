@@ -22,10 +22,10 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised through a subpro
     raise Terminated()
 
 
-@contextmanager
+@contextmanager  # ~100 lines: every way a run can end, in one try statement around the yield
 def user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
-                 log_format: str = "text", preflight: Optional[Callable[[], None]] = None,
-                 sniff: Optional[Callable[[], None]] = None) -> Iterator[Any]:
+                log_format: str = "text", preflight: Optional[Callable[[], None]] = None,
+                sniff: Optional[Callable[[], None]] = None, stdin: Optional["Stdin"] = None) -> Iterator[Any]:
     """User mistakes end in one 'Error: ...' line and the error's exit code; bugs keep their
     traceback. SIGINT and SIGTERM end in 130 and 143; a full disk, a read-only folder or
     exhausted memory in 1. preflight() (the run's paths: guards.run_paths) and sniff() (its input
@@ -34,7 +34,8 @@ def user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
     is not (the log itself may be the path at fault).
     With a command name, yields its event log (--log-file / --log-format, runs.EventLog; opened
     here, so a log that cannot be opened is a user error too): a failure is also an event, and
-    when the log is stderr itself, the only line."""
+    when the log is stderr itself, the only line. stdin: the run's Stdin ('-' for an input), whose
+    temporary file messages name by its name alone ('stdin.csv'), and which goes when the run ends."""
     import signal
 
     from grucast.cli.terminal import error_line as plain_error_line
@@ -45,7 +46,7 @@ def user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
     published: list[Path] = []  # outputs made visible: from then on, the run has done its work
 
     def error_line(message: str, code: int) -> None:
-        message = shorten(message)
+        message = shorten(stdin.named(message) if stdin is not None else message)
         if published:
             # After the commit nothing can undo the outputs: exit 0, and say what went wrong.
             names = ", ".join(str(p) for p in published)
@@ -117,20 +118,25 @@ def user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
                 signal.signal(signal.SIGTERM, previous)
             if log is not None:
                 log.close()
+            if stdin is not None:
+                stdin.close()
 
 
 class Shown:
     """What a command shows after its outputs are published, rendered before (api's
     before_publish): a report that fails to render fails the run with nothing written, and
-    after the publish only finished text is written out."""
+    after the publish only finished text is written out. With stdin ('-' for an input), text
+    names its temporary file 'stdin.csv' and JSON names it '-'."""
 
-    def __init__(self) -> None:
+    def __init__(self, stdin: Optional["Stdin"] = None) -> None:
         self.parts: list[tuple[Any, str]] = []
+        self.stdin = stdin
 
     def add(self, console: Any, show: Callable[[Any], None]) -> None:
         with console.capture() as capture:
             show(console)
-        self.parts.append((console.file, capture.get()))
+        text = capture.get()
+        self.parts.append((console.file, self.stdin.named(text) if self.stdin is not None else text))
 
     def line(self, console: Any, text: str) -> None:
         from rich.text import Text
@@ -138,6 +144,20 @@ class Shown:
         from grucast.cli.terminal import clean
 
         self.add(console, lambda c: c.print(Text(clean(text))))
+
+    def json(self, doc: Any) -> None:
+        """A JSON document on stdout: the product of --json."""
+        from grucast.cli import render
+
+        self.parts.append((sys.stdout, render.dumps(self.stdin.plain(doc) if self.stdin is not None else doc) + "\n"))
+
+    def csv(self, frame: Any) -> None:
+        """A frame as CSV on stdout (-o -): exact for a pipe; on a terminal, control characters escaped."""
+        from grucast.cli.terminal import clean
+        from grucast.data.write import to_csv
+
+        text = to_csv(frame)
+        self.parts.append((sys.stdout, clean(text, newlines=True) if sys.stdout.isatty() else text))
 
     def flush(self) -> None:
         for stream, text in self.parts:
@@ -164,10 +184,80 @@ def log_broken(log, err, quiet: bool) -> None:
         render.warning(err, log.broken)
 
 
-def show_evaluation(result, json_out: bool, shown: Shown) -> None:
+def show_evaluation(result, json_out: bool, shown: Shown, report: bool = True, csv: bool = False) -> None:
+    """What evaluate and backtest show: the forecasts as CSV on stdout (csv: -o -), the pooled
+    metrics as JSON (--json) or as a report, on stdout, or on stderr when stdout carries the CSV;
+    report False (-q) leaves the report out."""
     from grucast.cli import render
 
+    if csv:
+        shown.csv(result.forecasts)
     if json_out:
-        shown.parts.append((sys.stdout, render.dumps(result.to_dict()) + "\n"))
-    else:
-        shown.add(render.stdout_console(), lambda out: render.evaluation_report(result, out))
+        shown.json(result.to_dict())
+    elif report:
+        console = render.stderr_console() if csv else render.stdout_console()
+        shown.add(console, lambda out: render.evaluation_report(result, out))
+
+
+class Stdin:
+    """'-' for an input file: stdin copied, once, into a private temporary file (in a folder of
+    its own from mkdtemp, the file mode 0600), removed when the command ends. Readers get a
+    real file, as they need: grucast reads an input more than once (to sniff, read and hash it).
+    The file is named for what it holds, so that messages read naturally: stdin.csv, or
+    stdin.parquet when the bytes start with Parquet's magic PAR1; stdin.pt for MODEL."""
+
+    NAMES = (("MODEL", "stdin.pt"), ("--config", "stdin.yaml"))
+
+    def __init__(self) -> None:
+        self.folder: Optional[str] = None
+        self.path: Optional[Path] = None
+        self.label: Optional[str] = None
+
+    def take(self, path: Optional[Path], label: str) -> Optional[Path]:
+        """path, or for '-' the temporary file holding stdin; PathError for a second '-' in one
+        command, and for stdin on a terminal (a run would wait for typing)."""
+        import os
+        import shutil
+        import tempfile
+
+        from grucast.errors import PathError
+
+        if path is None or str(path) != "-":
+            return path
+        if self.label is not None:
+            raise PathError(f"{self.label} and {label} are both '-', but stdin can be read only once; give one of "
+                            "them as a file")
+        self.label = label
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None or sys.stdin.isatty():
+            raise PathError(f"{label} - reads stdin, but stdin is {'a terminal' if stream else 'closed'}; pipe the "
+                            f"file in (cat FILE | grucast ...) or name it")
+        head = stream.read(4)
+        name = dict(self.NAMES).get(label) or ("stdin.parquet" if head == b"PAR1" else "stdin.csv")
+        self.folder = tempfile.mkdtemp(prefix="grucast-stdin-")
+        self.path = Path(self.folder) / name
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(head)
+            shutil.copyfileobj(stream, f, 1 << 20)
+        return self.path
+
+    def named(self, text: str) -> str:
+        """Text with the temporary file's path as its name alone: 'stdin.csv is empty'."""
+        return text.replace(str(self.path), self.path.name) if self.path is not None else text
+
+    def plain(self, doc: Any) -> Any:
+        """A JSON-ready document (a manifest, --json) with the temporary file named '-', as on
+        the command line."""
+        if isinstance(doc, dict):
+            return {k: self.plain(v) for k, v in doc.items()}
+        if isinstance(doc, list):
+            return [self.plain(v) for v in doc]
+        return "-" if self.path is not None and doc == str(self.path) else doc
+
+    def close(self) -> None:
+        import shutil
+
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None

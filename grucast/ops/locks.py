@@ -1,5 +1,12 @@
 """OUTPUT.lock: taken without following links and without truncating anything that is not a
 lock file of its own; one run per output at a time.
+
+On POSIX the lock is grucast's own flock on a file holding the holder's process id, rather than
+the filelock package's: filelock takes 50-100 ms to import on the 2-core CI machine (this lock is
+taken before torch is imported, on the path where a refused run exits in about 0.3 s), does not
+record the holder (the exit-75 message names its pid), and takes a lock on a path that holds
+someone else's data instead of refusing it. Where fcntl does not exist (Windows), filelock
+(installed with torch) provides the lock.
 """
 
 from __future__ import annotations
@@ -31,12 +38,16 @@ def lock(output: Optional[Path], wait: bool = False) -> Iterator[None]:
     SIGKILL releases it too; a normal exit also removes the file. A .lock file left by a killed
     run holds no lock and is taken over; a lock path that is a link, a folder, a device or a
     file with other names (hard links) is refused, never opened for writing."""
-    if output is None or fcntl is None:
+    if output is None:
         yield
         return
     path = lock_path(output)
     if not folder_of(path).is_dir():
         yield  # the output check reports the missing folder
+        return
+    if fcntl is None:  # pragma: no cover - Windows
+        with _portable_lock(path, Path(output), wait):
+            yield
         return
     fd = _acquire(path, Path(output), wait)
     try:
@@ -59,6 +70,18 @@ def locks(outputs: Sequence[Optional[Path]], wait: bool = False) -> Iterator[Non
         return
     with lock(paths[0], wait), locks(paths[1:], wait):
         yield
+
+
+@contextmanager
+def _portable_lock(path: Path, output: Path, wait: bool) -> Iterator[None]:  # pragma: no cover - Windows
+    import filelock
+
+    try:
+        with filelock.FileLock(str(path), timeout=-1 if wait else 0):
+            yield
+    except filelock.Timeout:
+        raise LockedError(f"another grucast run is writing {output} and holds {path.name}; "
+                          "try again later, or pass --wait") from None
 
 
 def _open_lock(path: Path) -> int:

@@ -60,7 +60,7 @@ def _file_name(label: str, path: Path) -> None:
     if not path.name or text.endswith(os.sep) or path.name in (".", ".."):
         raise PathError(f"{label} {text or repr(text)} is a folder, not a file name; give a file name")
     if text == "-":
-        raise PathError(f"{label} - (stdout) is only for the forecasts of predict; give a file name")
+        raise PathError(f"{label} - (stdout) is only for forecasts (-o of predict, evaluate and backtest); give a file name")
     if text.startswith("-"):
         raise PathError(f"{label} {text} looks like a flag, not a file name; for a file whose name starts with "
                         f"'-', write ./{text}")
