@@ -7,7 +7,8 @@ log), render (rich tables and reports) and terminal (plain-text safety for what 
 terminal).
 """
 
-from grucast.cli import evaluate, inspect, predict, train  # noqa: F401,E402  (registers the commands)
-from grucast.cli.app import app
+from grucast.cli.app import app  # noqa: I001  (the command imports below keep their order)
+# The order of these imports is the order of the commands in --help.
+from grucast.cli import train, predict, inspect, evaluate  # noqa: E402, F401  (registers the commands)
 
 __all__ = ["app"]
