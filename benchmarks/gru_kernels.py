@@ -1,6 +1,6 @@
 """How fast this machine runs the GRU itself at inference, four ways, in one run:
 nn.GRU in float32, nn.GRU under bf16 autocast, the same recurrence written out step by step
-in PyTorch (checked equal to nn.GRU), and grucast's fused CPU kernel (grucast/kernels.py). It
+in PyTorch (checked equal to nn.GRU), and grucast's fused CPU kernel (grucast/models/kernels.py). It
 tells whether bf16 or a hand-written kernel can pay on this CPU.
 
     python benchmarks/gru_kernels.py [--hidden 64] [--layers 2] [--width 9] [--batches 512,2048] [--seconds 3]

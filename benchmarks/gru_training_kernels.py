@@ -8,7 +8,7 @@ run, each checked against nn.GRU's gradients:
   steps instead of one per step);
 - the same with each step's pointwise math compiled (torch.compile, fused into one kernel per
   step and direction); its compile time is printed;
-- grucast's fused CPU kernel (grucast/csrc/gru_cpu.cpp through kernels.fused_gru): the same
+- grucast's fused CPU kernel (grucast/models/csrc/gru_cpu.cpp through kernels.fused_gru): the same
   algorithm as "BPTT by hand" in C++, one matrix product and one vectorised gate loop per step;
 - (--whole) the recurrence written out and compiled whole, the approach measured at 1.2-1.45x
   nn.GRU on an AVX-512 machine, with a cold compile of minutes.

@@ -92,7 +92,7 @@ def cold_build_seconds() -> float:
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "TORCH_EXTENSIONS_DIR": cache}
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "from grucast import kernels; assert kernels.load() is not None, kernels.reason()"],
+        subprocess.run([sys.executable, "-c", "from grucast.models import kernels; assert kernels.load() is not None, kernels.reason()"],
                        env=env, check=True)
         return time.perf_counter() - t0
 

@@ -50,7 +50,7 @@ class Checkpoint:
 
 def writer(ckpt: Checkpoint) -> Callable[[Path], None]:
     """write(tmp) for the checkpoint file: the payload is built here, so whatever can fail in
-    it fails before anything is written (guards.publish makes the file visible)."""
+    it fails before anything is written (ops.publish makes the file visible)."""
     payload = _plain({
         "format": MAGIC,
         "format_version": FORMAT_VERSION,
@@ -79,7 +79,7 @@ def writer(ckpt: Checkpoint) -> Callable[[Path], None]:
 
 def save(ckpt: Checkpoint, path: Path, announce: bool = True) -> None:
     """Write a checkpoint file atomically, with no manifest (api.train publishes one with its
-    checkpoint); announce: see guards.publish."""
+    checkpoint); announce: see ops.publish.publish."""
     publish.publish([publish.Staged(Path(path), writer(ckpt), sidecar=False)], announce=announce)
 
 

@@ -150,6 +150,9 @@ def test_settings_are_the_config_keys_as_keywords_whatever_their_section(tmp_pat
     ({"lookback": 48}, "unknown setting 'lookback'. Did you mean 'input_size'?"),
     ({"epoch": 3}, "unknown setting 'epoch'. Did you mean 'epochs'?"),
     ({"zzz": 1}, "unknown setting 'zzz'."),
+    ({"lr": -1}, "training.learning_rate (--lr) must be positive, got -1.0"),
+    ({"config": {"training": {"hidden_size": 8}}}, "unknown setting 'training.hidden_size'. Did you mean 'model.hidden_size'?"),
+    ({"target": ["sales", 2]}, "data.target (--target) must be text, got ['sales', 2]"),
     ({"epochs": "many"}, "training.epochs (--epochs) must be a whole number, got 'many'"),
     ({"config": {"model": {"hiden_size": 8}}}, "unknown setting 'model.hiden_size'. Did you mean 'hidden_size'?"),
 ])
@@ -269,3 +272,22 @@ def test_the_api_is_at_the_top_of_the_package():
     from grucast import api as facade  # submodules are still found
 
     assert facade.Model is grucast.Model
+
+
+def test_several_targets_as_a_list_as_the_cli_takes_them():
+    for target in (["sales", "v2"], ("sales", "v2"), "sales,v2"):
+        assert model_api.make_config(target=target).data.target == "sales,v2"
+
+
+def test_a_loaded_model_is_never_saved_over_a_file_that_is_not_a_checkpoint(trained, tmp_path):
+    df, _, model = trained
+    model.save(tmp_path / "m.pt")
+    df.to_csv(tmp_path / "data.csv", index=False)
+    before = (tmp_path / "data.csv").read_bytes()
+    loaded = grucast.load(tmp_path / "m.pt")  # it no longer knows the path of its training data
+    with pytest.raises(PathError, match="exists and is not a checkpoint"):
+        loaded.save(tmp_path / "data.csv")
+    assert (tmp_path / "data.csv").read_bytes() == before
+    model.save(tmp_path / "old.pt")
+    loaded.save(tmp_path / "old.pt")  # an earlier checkpoint is replaced
+    assert grucast.load(tmp_path / "old.pt").predict(df).equals(model.predict(df))

@@ -97,3 +97,51 @@ def test_flag_names_in_messages_and_aliases(tmp_path):
         files.load(write(tmp_path, "training: {lr: 0.01}"))
     with pytest.raises(ConfigError, match=r"settings go under data, model or training. Did you mean 'training.epochs'\?"):
         files.load(write(tmp_path, "epochs: 2"))
+
+
+@pytest.mark.parametrize("text,message", [
+    ("training: {hidden_size: 8}", "unknown setting 'training.hidden_size'. Did you mean 'model.hidden_size'?"),
+    ("model: {lr: 0.1}", "unknown setting 'model.lr'. Did you mean 'training.learning_rate'?"),
+    ("model: {learning_rate: 0.1}", "unknown setting 'model.learning_rate'. Did you mean 'training.learning_rate'?"),
+    ("training: {lookback: 48}", "unknown setting 'training.lookback'. Did you mean 'model.input_size'?"),
+    ("data: {hiden_size: 8}", "unknown setting 'data.hiden_size'. Did you mean 'model.hidden_size'?"),
+    ("model: {lookback: 48}", "unknown setting 'model.lookback'. Did you mean 'input_size'?"),  # its own section: bare
+    ("lr: 0.1", "unknown section 'lr' in {p}: settings go under data, model or training. "
+                "Did you mean 'training.learning_rate'?"),
+    ("hiden_size: 8", "unknown section 'hiden_size' in {p}: settings go under data, model or training. "
+                      "Did you mean 'model.hidden_size'?"),
+    ("modle: {horizon: 6}", "unknown section 'modle' in {p}. Did you mean 'model'?"),
+])
+def test_a_key_in_the_wrong_section_is_named_by_its_full_path(tmp_path, text, message):
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as e:
+        files.load(p)
+    assert str(e.value) == message.format(p=p)
+
+
+def test_set_values_are_checked_on_their_own_and_text_settings_keep_their_text():
+    from grucast.config import validate
+
+    sets = files.parse_sets(["model.horizon=0"])
+    with pytest.raises(ConfigError) as e:  # a flag overriding it does not hide it, as for a config file
+        files.load(None, validate.merge(sets, {"model": {"horizon": 24}}))
+    assert str(e.value) == "--set model.horizon=0: model.horizon (--horizon) must be positive, got 0"
+    cfg = files.load(None, validate.merge(files.parse_sets(["model.horizon=6"]), {"model": {"horizon": 24}}))
+    assert cfg.model.horizon == 24
+    with pytest.raises(ConfigError) as e:
+        files.load(None, files.parse_sets(["model.horizon=6", "training.val_size=3"]))
+    assert str(e.value) == ("--set model.horizon=6 --set training.val_size=3: training.val_size (3) must be at least "
+                            "the horizon (6) so that one validation window fits")
+    cfg = files.load(None, files.parse_sets(["data.id_col=007", "data.target=yes", "training.loss=mse",
+                                             "model.horizon=007", "data.calendar=no"]))
+    assert (cfg.data.id_col, cfg.data.target, cfg.training.loss) == ("007", "yes", "mse")
+    assert (cfg.model.horizon, cfg.data.calendar) == (7, False)  # other settings still read as YAML
+    cfg = files.load(None, files.parse_sets(["data.future_covariates=[a, b]"]))
+    assert cfg.data.future_covariates == ("a", "b")
+    with pytest.raises(ConfigError, match=r"^--set data.target= gives no value"):
+        files.parse_sets(["data.target="])
+
+
+def test_yaml_files_keep_yaml_for_text_settings(tmp_path):
+    with pytest.raises(ConfigError, match=r"^data.id_col .*must be text, got 7$"):
+        files.load(write(tmp_path, "data: {id_col: 007}"))

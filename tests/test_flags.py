@@ -86,7 +86,7 @@ def test_every_flag_sets_its_config_key(flag):
         got = ctx.params[flag.key]
         assert getattr(got, "value", got) == value, (name, flag.name, got)
     cfg = files.load(None, flags.overrides({flag.setting: value}))
-    got = getattr(getattr(cfg, flag.section), flag.key)
+    got = getattr(getattr(cfg, flag.setting.split(".")[0]), flag.key)
     if isinstance(got, tuple):  # a list setting: the flag's text split at commas
         value = tuple(type(got[0])(v) for v in value.split(","))
     assert got == value
@@ -158,6 +158,21 @@ def test_set_on_check_and_its_precedence(data, tmp_path):
     assert config("--set", "model.horizon=6", "--horizon", "8")["model"]["horizon"] == 8  # the flag over --set
     r = cli("check", data, "--set", "model.hiden_size=8")
     assert r.exit_code == 1 and r.stderr == "Error: unknown setting 'model.hiden_size'. Did you mean 'hidden_size'?\n"
+
+
+def test_set_a_key_of_another_section_a_bad_value_under_a_flag_and_text_values(data):
+    for item, meant in (("training.hidden_size=8", "model.hidden_size"), ("model.lr=8", "training.learning_rate"),
+                        ("model.learning_rate=8", "training.learning_rate"), ("training.lookback=8", "model.input_size")):
+        r = cli("check", data, "--set", item)
+        key = item.split("=")[0]
+        assert r.exit_code == 1 and r.stderr == f"Error: unknown setting '{key}'. Did you mean '{meant}'?\n"
+    r = cli("check", data, "--set", "model.horizon=0", "--horizon", "24")
+    assert r.exit_code == 1
+    assert r.stderr == "Error: --set model.horizon=0: model.horizon (--horizon) must be positive, got 0\n"
+    r = cli("check", data, "--set", "data.id_col=007")  # text, not the number 7: the column is looked for
+    assert r.exit_code == 1 and "id column '007' is not in" in r.stdout + r.stderr and "must be text" not in r.stderr
+    r = cli("check", data, "--set", "data.target=yes", "--json")
+    assert "must be text" not in r.stderr and "'yes'" in r.stdout + r.stderr
 
 
 def test_set_on_train(data):

@@ -217,7 +217,7 @@ def test_absurd_values_in_a_config_file(tmp_path, text, message):
 
 def test_set_values_are_checked_like_flags(data):
     assert error_line(cli("backtest", "d.csv", "--set", "training.learning_rate=.nan")) == (
-        "Error: training.learning_rate (--lr) must be a finite number, got nan")
+        "Error: --set training.learning_rate=.nan: training.learning_rate (--lr) must be a finite number, got nan")
     assert error_line(cli("backtest", "d.csv", "--set", "training.max_steps=")) == (
         "Error: --set training.max_steps= gives no value; write section.key=value")
 

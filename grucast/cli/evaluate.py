@@ -88,11 +88,12 @@ def backtest_cmd(
     GRU beside naive and seasonal naive, per series and pooled. Settings as for train (--config,
     --set section.key=value, the flags)."""
     def run(inputs, output, manifest_of, before_publish) -> None:
-        from grucast import api
-        from grucast.cli import render
         from grucast.config import files
 
-        cfg = files.load(inputs["config"], settings.overrides())
+        cfg = files.load(inputs["config"], settings.overrides())  # before torch: a bad setting fails at once
+        from grucast import api
+        from grucast.cli import render
+
         display = render.TrainDisplay(render.stderr_console(), quiet=quiet)
         try:
             api.backtest(inputs["data"], cfg, windows=3 if windows is None else windows, stride=stride, refit=refit,

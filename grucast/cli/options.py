@@ -37,7 +37,7 @@ def _setting_param(f: Flag) -> inspect.Parameter:
 
 
 SET_OPT = typer.Option([], "--set", metavar="SECTION.KEY=VALUE",
-                       help="Any setting, e.g. --set training.weight_decay=0.01 (the value read as YAML); "
+                       help="Any setting, e.g. --set training.weight_decay=0.01 (the value read as YAML, text settings as typed); "
                             "repeatable. A flag wins over --set, --set over the environment and --config.")
 
 

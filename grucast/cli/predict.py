@@ -68,6 +68,7 @@ def predict(
         ops_preflight.sniff_data(future, "--future")
 
     with user_errors("predict", log_file, log_format, preflight, sniff, stdin) as log, ExitStack() as held:
+        warn = log.stream is None  # series left out are warnings, shown with -q too, unless the log is stderr
         quiet = quiet or log.stream is not None  # from here: no chatter (-q, or the event log is stderr)
         from grucast.config import machine
         from grucast.errors import ConfigError
@@ -96,30 +97,42 @@ def predict(
         result = api.predict(model, data, out_path=output, device=device or "auto", threads=threads, future_path=future,
                              max_age=age, as_of=when, shard=part, kernel=kernel or "auto",
                              manifest=described if manifest else None,
-                             before_publish=lambda result: _show(result, shown, output, output_format, quiet))
+                             before_publish=lambda result: _show(result, shown, output, output_format, quiet, warn))
+        for message in _left_out(result):
+            log.emit("warning", level="warning", message=message)
         log.emit("finished", output=str(output) if output else None, series=result.n_forecast,
                  skipped=len(result.skipped), rows=len(result.forecasts), seconds=result.seconds, exit_code=0)
         log_broken(log, render.stderr_console(), log.stream is not None)  # a warning: shown with -q too
         shown.flush()
 
 
-def _show(result, shown: Shown, output: Optional[Path], output_format: Optional[OutputFormat], quiet: bool) -> None:
-    """before_publish: what predict shows, rendered before the forecasts are published. quiet:
-    no chatter on stderr (-q, or the event log is stderr); the forecasts asked for on stdout
-    come all the same."""
-    from grucast.cli import render
+def _left_out(result) -> list[str]:
+    """What a user must hear even with -q: series that got no forecast."""
     from grucast.errors import preview
 
+    lines = []
+    if result.data.dropped:
+        lines.append(f"Skipped {len(result.data.dropped)} series with no values to forecast from: "
+                     f"{preview(result.data.dropped)}")
+    if result.skipped:
+        lines.append(f"Skipped {len(result.skipped)} series shorter than the {result.min_input} points the model "
+                     f"needs: {preview(result.skipped)}")
+    return lines
+
+
+def _show(result, shown: Shown, output: Optional[Path], output_format: Optional[OutputFormat], quiet: bool,
+          warn: bool = True) -> None:
+    """before_publish: what predict shows, rendered before the forecasts are published. quiet:
+    no chatter on stderr (-q, or the event log is stderr); warn: series left out, and notes on
+    series the model never saw, on stderr (with -q too: a cron job must not lose series without
+    a trace; not when the event log is stderr, which carries them as warning events). The
+    forecasts asked for on stdout come all the same."""
+    from grucast.cli import render
+
     err = render.stderr_console()
-    if result.data.dropped and not quiet:
-        shown.line(err, f"Skipped {len(result.data.dropped)} series with no values to forecast from: "
-                        f"{preview(result.data.dropped)}")
-    if result.skipped and not quiet:
-        shown.line(err,
-            f"Skipped {len(result.skipped)} series shorter than the {result.min_input} points the model needs: "
-            f"{preview(result.skipped)}"
-        )
-    if not quiet:
+    if warn:
+        for line in _left_out(result):
+            shown.line(err, line)
         for line in result.notes:
             shown.add(err, lambda c, line=line: render.warning(c, line, "Note"))
     fmt = output_format.value if output_format else (None if output else "table")

@@ -28,11 +28,11 @@ def user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
                 sniff: Optional[Callable[[], None]] = None, stdin: Optional["Stdin"] = None) -> Iterator[Any]:
     """User mistakes end in one 'Error: ...' line and the error's exit code; bugs keep their
     traceback. SIGINT and SIGTERM end in 130 and 143; a full disk, a read-only folder or
-    exhausted memory in 1. preflight() (the run's paths: guards.run_paths) and sniff() (its input
+    exhausted memory in 1. preflight() (the run's paths: ops.paths.run_paths) and sniff() (its input
     files' first bytes) run first, before the log is opened and before torch is imported, so a
     bad input fails in a fraction of a second; a failed sniff is logged, a failed path check
     is not (the log itself may be the path at fault).
-    With a command name, yields its event log (--log-file / --log-format, runs.EventLog; opened
+    With a command name, yields its event log (--log-file / --log-format, ops.events.EventLog; opened
     here, so a log that cannot be opened is a user error too): a failure is also an event, and
     when the log is stderr itself, the only line. stdin: the run's Stdin ('-' for an input), whose
     temporary file messages name by its name alone ('stdin.csv'), and which goes when the run ends."""
@@ -123,8 +123,8 @@ def user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
 
 
 class Shown:
-    """What a command shows after its outputs are published, rendered before (api's
-    before_publish): a report that fails to render fails the run with nothing written, and
+    """What a command shows after its outputs are published, rendered before (the before_publish
+    of grucast.api's functions): a report that fails to render fails the run with nothing written, and
     after the publish only finished text is written out. With stdin ('-' for an input), text
     names its temporary file 'stdin.csv' and JSON names it '-'."""
 

@@ -1,16 +1,18 @@
 """Settings from files and --set: a YAML file (refusing duplicate keys, absurd sizes and
-non-files) read into a Config; `section.key=value` overrides parsed with the same YAML rules.
+non-files) read into a Config; `section.key=value` overrides parsed with the same YAML rules,
+except that a text setting keeps its text as written.
 """
 
 from __future__ import annotations
 
+import types
 import typing
 from pathlib import Path
 from typing import Any, Optional
 
 from grucast.config.machine import check_threads, format_bytes
 from grucast.config.settings import SECTIONS, Config, train_loss
-from grucast.config.validate import from_dict
+from grucast.config.validate import SetValue, check_keys, from_dict
 from grucast.errors import ConfigError
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines; a larger file is the wrong file
@@ -112,16 +114,43 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return raw if raw is not None else {}
 
 
+def _check_sets(overrides: dict[str, dict[str, Any]]) -> None:
+    """ConfigError naming --set for a bad --set value, as a bad value in a config file is one
+    even when a flag overrides it: each value on its own, then all of them together."""
+    sets = {section: {key: v.given for key, v in values.items() if isinstance(v, SetValue)}
+            for section, values in overrides.items() if isinstance(values, dict)}
+    sets = {section: values for section, values in sets.items() if values}
+    if not sets:
+        return
+    check_keys(sets, source="--set")  # unknown keys as everywhere else: 'unknown setting ...'
+    items = [v.item for values in overrides.values() for v in values.values() if isinstance(v, SetValue)]
+    for section, values in overrides.items():
+        for key, v in values.items():
+            if isinstance(v, SetValue):
+                try:
+                    from_dict({section: {key: v.given}}, source="--set")
+                except ConfigError as e:
+                    raise ConfigError(f"--set {v.item}: {e}") from None
+    try:
+        from_dict(sets, source="--set")
+    except ConfigError as e:
+        raise ConfigError(f"{' '.join('--set ' + i for i in items)}: {e}") from None
+
+
 def load(path: Optional[Path] = None, overrides: Optional[dict[str, dict[str, Any]]] = None) -> Config:
-    """The config from an optional YAML file, with flag overrides (None values ignored) on top."""
+    """The config from an optional YAML file, with flag overrides (None values ignored) on top;
+    the SetValues of --set (parse_sets) among the overrides are checked on their own first."""
     raw = read_yaml(path) if path is not None else {}
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping with sections {', '.join(SECTIONS)}")
     if path is not None:
         from_dict(raw, source=str(path))  # a bad value in the file is an error even when a flag overrides it
+    _check_sets(overrides or {})  # and a bad --set value too
     merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     for section, values in (overrides or {}).items():
         for key, value in values.items():
+            if isinstance(value, SetValue):
+                value = value.value
             if value is not None:
                 merged.setdefault(section, {})
                 if not isinstance(merged[section], dict):
@@ -133,8 +162,21 @@ def load(path: Optional[Path] = None, overrides: Optional[dict[str, dict[str, An
     return cfg
 
 
+def _is_text(section: str, name: str) -> bool:
+    """Whether section.name is a text setting (str or Optional[str])."""
+    cls = SECTIONS.get(section)
+    if cls is None:
+        return False
+    annotation = typing.get_type_hints(cls).get(name)
+    if typing.get_origin(annotation) in (typing.Union, getattr(types, "UnionType", None)):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else None
+    return annotation is str
+
+
 def parse_sets(items: typing.Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Overrides from 'section.key=value' texts (values read as YAML: 3, 0.1, true, [a, b])."""
+    """Overrides from 'section.key=value' texts, as SetValues for load: values read as YAML (3,
+    0.1, true, [a, b]), except a text setting's, kept as written (data.id_col=007, data.target=yes)."""
     import yaml
 
     out: dict[str, dict[str, Any]] = {}
@@ -143,13 +185,16 @@ def parse_sets(items: typing.Iterable[str]) -> dict[str, dict[str, Any]]:
         section, dot, name = key.strip().partition(".")
         if not eq or not dot:
             raise ConfigError(f"--set takes section.key=value (for example model.hidden_size=32), got '{item}'")
-        try:
-            parsed = _yaml(value)
-        except _DuplicateKey as e:
-            raise ConfigError(f"--set {item}: the value gives {e.where} twice") from None
-        except yaml.YAMLError:
-            parsed = value
+        if _is_text(section, name) and value.strip():
+            parsed: Any = value.strip()
+        else:
+            try:
+                parsed = _yaml(value)
+            except _DuplicateKey as e:
+                raise ConfigError(f"--set {item}: the value gives {e.where} twice") from None
+            except yaml.YAMLError:
+                parsed = value
         if parsed is None:
             raise ConfigError(f"--set {key.strip()}= gives no value; write section.key=value")
-        out.setdefault(section, {})[name] = parsed
+        out.setdefault(section, {})[name] = SetValue(parsed, f"{key.strip()}={value.strip()}", parsed)
     return out

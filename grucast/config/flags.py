@@ -40,10 +40,6 @@ class Flag:
     envvar: Optional[str] = None  # the environment variable that stands in for the flag
 
     @property
-    def section(self) -> str:
-        return self.setting.split(".", 1)[0]
-
-    @property
     def key(self) -> str:
         return self.setting.split(".", 1)[1]
 

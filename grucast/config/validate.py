@@ -47,6 +47,58 @@ def _suggest(name: str, valid: typing.Iterable[str]) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
+def _closest(name: str, valid: typing.Iterable[str]) -> tuple[float, Optional[str]]:
+    """The closest spelling of name among valid (as difflib.get_close_matches finds it) and its score."""
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
+    return (difflib.SequenceMatcher(None, name, close[0]).ratio(), close[0]) if close else (0.0, None)
+
+
+def did_you_mean(name: str, valid: typing.Iterable[str]) -> Optional[str]:
+    """The valid name someone who wrote `name` most likely meant: the one an alias of
+    grucast.config.flags.ALIASES stands for (lr: learning_rate), else the closest spelling; None
+    when nothing is close."""
+    valid = list(valid)
+    if ALIASES.get(name) in valid:
+        return ALIASES[name]
+    return _closest(name, valid)[1]
+
+
+def _fields() -> dict[str, list[str]]:
+    return {sec: [f.name for f in dataclasses.fields(cls)] for sec, cls in SECTIONS.items()}
+
+
+def nearest_setting(section: Optional[str], key: str, close: bool = True) -> Optional[str]:
+    """The setting someone who wrote `key` in `section` (None: at the top, as if a section) most
+    likely meant: a key of that section as it is ('hidden_size'), one of another section as its
+    full path ('model.hidden_size'), as --set and a YAML file need it. An alias of its own section
+    first, then the key itself or its alias in another section, then (unless not close) the
+    closest spelling in any section, its own winning a tie; None when nothing is close."""
+    fields = _fields()
+    own = fields.get(section, []) if section is not None else []
+    if ALIASES.get(key) in own:
+        return ALIASES[key]
+    for sec, names in fields.items():
+        if sec == section:
+            continue
+        for name in (key, ALIASES.get(key)):
+            if name in names:
+                return f"{sec}.{name}"
+    if not close:
+        return None
+    best_score, best = _closest(key, own)
+    for sec, names in fields.items():
+        if sec != section:
+            score, name = _closest(key, names)
+            if name is not None and score > best_score:
+                best_score, best = score, f"{sec}.{name}"
+    return best
+
+
+def hint(suggestion: Optional[str]) -> str:
+    """' Did you mean 'x'?' for a suggestion, '' for none: the end of an unknown-name message."""
+    return f" Did you mean '{suggestion}'?" if suggestion else ""
+
+
 def _check_type(where: str, value: Any, annotation: Any) -> Any:
     """Return value converted to the field's type, or raise ConfigError."""
     origin = typing.get_origin(annotation)
@@ -280,16 +332,49 @@ def check_device(where: str, spec: str) -> None:
         raise ConfigError(f"{label(where)} must be auto, cpu, cuda or cuda:N; got '{spec}'")
 
 
+def _unknown_key(section: str, key: Any) -> ConfigError:
+    return ConfigError(f"unknown setting '{section}.{key}'.{hint(nearest_setting(section, str(key)))}")
+
+
 def _section(name: str, cls: type, values: dict[str, Any]) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
     for key, value in values.items():
         if key not in names:
-            hint = f" Did you mean '{ALIASES[key]}'?" if ALIASES.get(key) in names else _suggest(str(key), names)
-            raise ConfigError(f"unknown setting '{name}.{key}'.{hint}")
+            raise _unknown_key(name, key)
         kwargs[key] = _check_type(f"{name}.{key}", value, hints[key])
     return cls(**kwargs)
+
+
+def _section_values(name: Any, values: Any, source: str) -> dict[str, Any]:
+    """The settings of section `name`; ConfigError when it is no section (with the section, or
+    the full path of the setting, meant) or not a mapping."""
+    if name not in SECTIONS:
+        owner = nearest_setting(None, str(name), close=False)  # a setting written as a section
+        if owner is None and _closest(str(name), SECTIONS)[1] is None:
+            owner = nearest_setting(None, str(name))  # a misspelt one, unless a section is close
+        if owner:
+            raise ConfigError(
+                f"unknown section '{name}' in {source}: settings go under data, model or training. "
+                f"Did you mean '{owner}'?"
+            )
+        raise ConfigError(f"unknown section '{name}' in {source}.{_suggest(str(name), SECTIONS)}")
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"section '{name}' in {source} must be a mapping of settings")
+    return values
+
+
+def check_keys(raw: dict[str, Any], source: str = "config") -> None:
+    """ConfigError for an unknown section or key (with the nearest valid one), as from_dict
+    gives it, without checking any value."""
+    for name, values in raw.items():
+        names = {f.name for f in dataclasses.fields(SECTIONS[name])} if name in SECTIONS else set()
+        for key in _section_values(name, values, source):
+            if key not in names:
+                raise _unknown_key(name, key)
 
 
 def from_dict(raw: dict[str, Any], source: str = "config") -> Config:
@@ -298,31 +383,34 @@ def from_dict(raw: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(f"{source} must be a mapping with sections {', '.join(SECTIONS)}")
     sections = {}
     for name, values in raw.items():
-        if name not in SECTIONS:
-            owner = [sec for sec, cls in SECTIONS.items() if name in {f.name for f in dataclasses.fields(cls)}]
-            if owner:
-                raise ConfigError(
-                    f"unknown section '{name}' in {source}: settings go under data, model or training. "
-                    f"Did you mean '{owner[0]}.{name}'?"
-                )
-            raise ConfigError(f"unknown section '{name}' in {source}.{_suggest(str(name), SECTIONS)}")
-        if values is None:
-            values = {}
-        if not isinstance(values, dict):
-            raise ConfigError(f"section '{name}' in {source} must be a mapping of settings")
+        values = _section_values(name, values, source)
         sections[name] = _section(name, SECTIONS[name], values)
     cfg = Config(**sections)
     _validate(cfg)
     return cfg
 
 
+@dataclasses.dataclass(frozen=True)
+class SetValue:
+    """A value of --set (config.files.parse_sets): config.files.load checks `given` on its own,
+    as a config file's values are, even when a flag overrides it, then applies `value`."""
+
+    given: Any  # the value --set gave
+    item: str  # the --set text, section.key=value, as messages name it
+    value: Any  # the value that applies: given, or the flag's that overrides it
+
+
 def merge(*overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Overrides combined; a later non-None value wins."""
+    """Overrides combined; a later non-None value wins (a --set value it overrides is kept to be
+    checked, in a SetValue)."""
     out: dict[str, dict[str, Any]] = {}
     for o in overrides:
         for section, values in o.items():
             for key, value in values.items():
                 if value is not None:
+                    earlier = out.get(section, {}).get(key)
+                    if isinstance(earlier, SetValue) and not isinstance(value, SetValue):
+                        value = dataclasses.replace(earlier, value=value)
                     out.setdefault(section, {})[key] = value
     return out
 

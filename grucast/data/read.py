@@ -56,16 +56,10 @@ def _read_csv(path: Path, layout: Layout) -> pd.DataFrame:
 _FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-def read_file(path: Path, sep: Optional[str] = None) -> tuple[pd.DataFrame, str]:
-    """The raw table of a CSV or Parquet file (by extension) and the separator used, with clear
-    errors. Without sep, a comma is tried first, then ';', tab and '|' when a comma gives one
-    column whose name holds one of them."""
-    df, layout, _ = read_with_layout(Path(path), sep)
-    return df, layout.sep if layout else ""
-
-
 def read_with_layout(path: Path, sep: Optional[str]) -> tuple[pd.DataFrame, Optional[Layout], list[str]]:
-    """read_file, with the CSV layout (None for Parquet) and notes on columns left out."""
+    """The raw table of a CSV or Parquet file (by extension), its CSV layout (None for Parquet)
+    and notes on columns left out. Without sep, a comma is tried first, then ';', tab and '|' when
+    a comma gives one column whose name holds one of them."""
     regular_file(path, "DATA", DataError, "data file")
     suffix = path.suffix.lower()
     layout = None

@@ -152,6 +152,9 @@ def _check_output(role: Role, appended: bool, inputs: dict[tuple[int, int], Role
     """The identity of one output (its inode, or its folder and name when it does not exist
     yet), or PathError when it is an input, a link, a folder or a device."""
     path = Path(role.path)
+    if appended and str(role.path) == "-":
+        raise PathError(f"{role.label} - is not a file name; for the events on stderr, pass --log-format json "
+                        f"without {role.label}")
     st = lstat_or_none(path, role.label)
     if st is None:
         folder = folder_of(path)

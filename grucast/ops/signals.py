@@ -11,7 +11,7 @@ from typing import Iterator, Optional
 
 
 class StopRequest:
-    """Set by SIGINT / SIGTERM while stop_on_signals() is active; train.fit polls it after
+    """Set by SIGINT / SIGTERM while stop_on_signals() is active; the training loop (training.loop) polls it after
     every step, so the run ends at a step boundary with a state it can resume from."""
 
     def __init__(self) -> None:

@@ -214,7 +214,7 @@ Manifest = Callable[["EvaluationResult"], Callable[[dict[str, Any]], dict[str, A
 
 def _write(result: EvaluationResult, out_path: Optional[Path], metrics_path: Optional[Path],
            manifest: Optional[Manifest], before_publish: Optional[Callable[[EvaluationResult], None]]) -> None:
-    """Publish the forecasts and the metrics together (guards.publish): both visible with their
+    """Publish the forecasts and the metrics together (ops.publish): both visible with their
     manifests, or neither. manifest(result) gives the function from a file's identity to its manifest;
     before_publish(result) runs last before anything becomes visible."""
     frames = []

@@ -14,7 +14,6 @@ same forecasts, bit for bit, and a file gives the checkpoint `grucast train` wri
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
 import os
 import time
@@ -28,10 +27,10 @@ from grucast.checkpoint import Checkpoint, writer
 from grucast.checkpoint import load as load_checkpoint
 from grucast.config import files as config_files
 from grucast.config import validate
-from grucast.config.flags import ALIASES, flag_of
+from grucast.config.flags import flag_of
 from grucast.config.settings import SECTIONS, Config
 from grucast.data.table import load_table
-from grucast.errors import ConfigError, DataError
+from grucast.errors import ConfigError, DataError, PathError
 from grucast.ops import locks, paths, publish
 from grucast.ops import manifest as ops_manifest
 from grucast.training.loop import Callback
@@ -69,10 +68,11 @@ def by_section(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for key, value in settings.items():
         if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
-            hint = ALIASES.get(key) if ALIASES.get(key) in known else (close[0] if close else None)
-            raise ConfigError(f"unknown setting '{key}'." + (f" Did you mean '{hint}'?" if hint else ""))
+            raise ConfigError(f"unknown setting '{key}'.{validate.hint(validate.did_you_mean(key, known))}")
         section, name = known[key]
+        if (section, name) == ("data", "target") and isinstance(value, (list, tuple)) and value \
+                and all(isinstance(v, str) for v in value):
+            value = ",".join(value)  # several targets, as --target a,b names them
         out.setdefault(section, {})[name] = value
     return out
 
@@ -184,6 +184,7 @@ class Model:
         path = Path(path)
         inputs = [paths.Role("the training data", self.data_file), paths.Role("the model's own file", self.loaded_from)]
         paths.check_paths(inputs, paths.outputs_of("the output", path))
+        _refuse_non_checkpoint(path)
         staged = publish.Staged(path, writer(self.checkpoint), manifest=self._manifest(path) if manifest else None)
         with locks.lock(path, wait):
             publish.publish([staged])
@@ -197,6 +198,21 @@ class Model:
             raise ConfigError("manifest=True describes a training run; a loaded model has none: save it without")
         result = dataclasses.replace(self.result, checkpoint_path=path)
         return lambda identity: ops_manifest.train_manifest(result, identity)
+
+
+def _refuse_non_checkpoint(path: Path) -> None:
+    """save replaces an earlier checkpoint, never another kind of file: a model loaded from disk
+    no longer knows its training data's path, and a CSV or Parquet file saved over is data lost."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # check_paths has named a path that cannot be looked at
+    if head and head != b"PK\x03\x04":
+        raise PathError(f"{path} exists and is not a checkpoint; Model.save replaces only an earlier checkpoint: "
+                        "choose another file name")
 
 
 # ---------------------------------------------------------------- train, predict, load

@@ -71,7 +71,7 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     same file, target empty) or from future_path.
 
     max_age: StaleDataError (nothing written) when the newest observation is older than this
-    at as_of (now when None). shard (i, n): only the series of shard i of n (runs.in_shard).
+    at as_of (now when None). shard (i, n): only the series of shard i of n (ops.gates.in_shard).
     out_path is published with manifest(result, identity) beside it, after before_publish(result)
     (see train)."""
     started = time.perf_counter()

@@ -35,14 +35,14 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
 
     init_from: start from that checkpoint's weights, data schema and model settings (the
     training settings are cfg's): fine-tuning on new data of the same shape.
-    stop (runs.stop_on_signals): when it fires, the run so far is saved to resume_path(out_path)
+    stop (ops.signals.stop_on_signals): when it fires, the run so far is saved to resume_path(out_path)
     and Interrupted raised; resume_from= that file continues it on the same data file.
 
-    The checkpoint is published with manifest(result, identity) beside it (guards.publish: both
+    The checkpoint is published with manifest(result, identity) beside it (ops.publish: both
     or neither); without manifest, a stale manifest beside out_path is removed. No output may be
-    one of the inputs (guards.run_paths). before_publish(result) runs last before the checkpoint
+    one of the inputs (ops.paths.run_paths). before_publish(result) runs last before the checkpoint
     becomes visible (the CLI renders its report there): if it fails, nothing is written.
-    table: data_path already read with cfg.data (io.load_table), so that a bad file fails
+    table: data_path already read with cfg.data (data.table.load_table), so that a bad file fails
     before torch is imported; not with init_from or resume_from, which read it their own way."""
     started = time.perf_counter()
     out_path = Path(out_path)
