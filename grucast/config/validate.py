@@ -5,13 +5,13 @@ keys with the nearest valid one; `replace` re-validates a changed Config.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import types
 import typing
 from typing import Any, Optional
 
-from grucast.config.flags import ALIASES, label
+from grucast.config.flags import label
+from grucast.config.names import closest, hint, nearest_setting, suggest
 from grucast.config.settings import (
     DUPLICATES,
     FILLS,
@@ -40,63 +40,6 @@ def _number(text: str):
         return float(text)
     except ValueError:
         return text
-
-
-def _suggest(name: str, valid: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
-    return f" Did you mean '{close[0]}'?" if close else ""
-
-
-def _closest(name: str, valid: typing.Iterable[str]) -> tuple[float, Optional[str]]:
-    """The closest spelling of name among valid (as difflib.get_close_matches finds it) and its score."""
-    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
-    return (difflib.SequenceMatcher(None, name, close[0]).ratio(), close[0]) if close else (0.0, None)
-
-
-def did_you_mean(name: str, valid: typing.Iterable[str]) -> Optional[str]:
-    """The valid name someone who wrote `name` most likely meant: the one an alias of
-    grucast.config.flags.ALIASES stands for (lr: learning_rate), else the closest spelling; None
-    when nothing is close."""
-    valid = list(valid)
-    if ALIASES.get(name) in valid:
-        return ALIASES[name]
-    return _closest(name, valid)[1]
-
-
-def _fields() -> dict[str, list[str]]:
-    return {sec: [f.name for f in dataclasses.fields(cls)] for sec, cls in SECTIONS.items()}
-
-
-def nearest_setting(section: Optional[str], key: str, close: bool = True) -> Optional[str]:
-    """The setting someone who wrote `key` in `section` (None: at the top, as if a section) most
-    likely meant: a key of that section as it is ('hidden_size'), one of another section as its
-    full path ('model.hidden_size'), as --set and a YAML file need it. An alias of its own section
-    first, then the key itself or its alias in another section, then (unless not close) the
-    closest spelling in any section, its own winning a tie; None when nothing is close."""
-    fields = _fields()
-    own = fields.get(section, []) if section is not None else []
-    if ALIASES.get(key) in own:
-        return ALIASES[key]
-    for sec, names in fields.items():
-        if sec == section:
-            continue
-        for name in (key, ALIASES.get(key)):
-            if name in names:
-                return f"{sec}.{name}"
-    if not close:
-        return None
-    best_score, best = _closest(key, own)
-    for sec, names in fields.items():
-        if sec != section:
-            score, name = _closest(key, names)
-            if name is not None and score > best_score:
-                best_score, best = score, f"{sec}.{name}"
-    return best
-
-
-def hint(suggestion: Optional[str]) -> str:
-    """' Did you mean 'x'?' for a suggestion, '' for none: the end of an unknown-name message."""
-    return f" Did you mean '{suggestion}'?" if suggestion else ""
 
 
 def _check_type(where: str, value: Any, annotation: Any) -> Any:
@@ -176,7 +119,7 @@ def _show(value: Any) -> str:
 
 def _choice(where: str, value: Optional[str], choices: tuple[str, ...]) -> None:
     if value is not None and value not in choices:
-        raise ConfigError(f"{label(where)} must be one of {', '.join(choices)}; got '{value}'.{_suggest(value, choices)}")
+        raise ConfigError(f"{label(where)} must be one of {', '.join(choices)}; got '{value}'.{suggest(value, choices)}")
 
 
 def _positive(where: str, value: Optional[float], allow_zero: bool = False) -> None:
@@ -352,14 +295,14 @@ def _section_values(name: Any, values: Any, source: str) -> dict[str, Any]:
     the full path of the setting, meant) or not a mapping."""
     if name not in SECTIONS:
         owner = nearest_setting(None, str(name), close=False)  # a setting written as a section
-        if owner is None and _closest(str(name), SECTIONS)[1] is None:
+        if owner is None and closest(str(name), SECTIONS)[1] is None:
             owner = nearest_setting(None, str(name))  # a misspelt one, unless a section is close
         if owner:
             raise ConfigError(
                 f"unknown section '{name}' in {source}: settings go under data, model or training. "
                 f"Did you mean '{owner}'?"
             )
-        raise ConfigError(f"unknown section '{name}' in {source}.{_suggest(str(name), SECTIONS)}")
+        raise ConfigError(f"unknown section '{name}' in {source}.{suggest(str(name), SECTIONS)}")
     if values is None:
         return {}
     if not isinstance(values, dict):

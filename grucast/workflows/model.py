@@ -26,7 +26,7 @@ from grucast import files
 from grucast.checkpoint import Checkpoint, writer
 from grucast.checkpoint import load as load_checkpoint
 from grucast.config import files as config_files
-from grucast.config import validate
+from grucast.config import names, validate
 from grucast.config.flags import flag_of
 from grucast.config.settings import SECTIONS, Config
 from grucast.data.table import load_table
@@ -68,7 +68,7 @@ def by_section(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for key, value in settings.items():
         if key not in known:
-            raise ConfigError(f"unknown setting '{key}'.{validate.hint(validate.did_you_mean(key, known))}")
+            raise ConfigError(f"unknown setting '{key}'.{names.hint(names.did_you_mean(key, known))}")
         section, name = known[key]
         if (section, name) == ("data", "target") and isinstance(value, (list, tuple)) and value \
                 and all(isinstance(v, str) for v in value):
