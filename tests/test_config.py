@@ -145,3 +145,12 @@ def test_set_values_are_checked_on_their_own_and_text_settings_keep_their_text()
 def test_yaml_files_keep_yaml_for_text_settings(tmp_path):
     with pytest.raises(ConfigError, match=r"^data.id_col .*must be text, got 7$"):
         files.load(write(tmp_path, "data: {id_col: 007}"))
+
+
+def test_several_targets_as_a_yaml_list_are_what_target_a_b_names(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  target: [sales, returns]\n")
+    assert files.load(path).data.target == "sales,returns"
+    path.write_text("data:\n  target: [sales, 3]\n")
+    with pytest.raises(ConfigError, match="data.target"):
+        files.load(path)

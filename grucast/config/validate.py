@@ -286,6 +286,9 @@ def _section(name: str, cls: type, values: dict[str, Any]) -> Any:
     for key, value in values.items():
         if key not in names:
             raise _unknown_key(name, key)
+        if (name, key) == ("data", "target") and isinstance(value, (list, tuple)) and value \
+                and all(isinstance(v, str) for v in value):
+            value = ",".join(value)  # several targets as a list (YAML, Python): what --target a,b names
         kwargs[key] = _check_type(f"{name}.{key}", value, hints[key])
     return cls(**kwargs)
 

@@ -70,9 +70,6 @@ def by_section(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if key not in known:
             raise ConfigError(f"unknown setting '{key}'.{names.hint(names.did_you_mean(key, known))}")
         section, name = known[key]
-        if (section, name) == ("data", "target") and isinstance(value, (list, tuple)) and value \
-                and all(isinstance(v, str) for v in value):
-            value = ",".join(value)  # several targets, as --target a,b names them
         out.setdefault(section, {})[name] = value
     return out
 
