@@ -61,7 +61,7 @@ def test_a_frame_forecasts_as_its_csv_file_does_through_the_commands_bit_for_bit
     from_file = api.predict(tmp_path / "cli.pt", tmp_path / "long.csv").forecasts
 
     same_frame(model.predict(df), from_file)
-    assert list(from_file.columns) == ["series_id", "timestamp", "forecast"] and len(from_file) == 3 * model.horizon
+    assert list(from_file.columns) == ["series_id", "timestamp", "forecast", "method"] and len(from_file) == 3 * model.horizon
     cli_weights = grucast.load(tmp_path / "cli.pt").checkpoint.state_dict
     assert all(torch.equal(v, cli_weights[k]) for k, v in model.checkpoint.state_dict.items())
     # A checkpoint path works as the model, and a saved model forecasts as it did before saving.
@@ -91,7 +91,7 @@ def test_a_wide_frame_with_a_named_time_index(tmp_path):
     before = wide.copy(deep=True)
     model = grucast.train(wide, horizon=6, input_size=24, max_steps=5, **SMALL)
     f = model.predict(wide)
-    assert list(f.columns) == ["series_id", "timestamp", "forecast"] and sorted(f.series_id.unique()) == ["s0", "s1", "s2"]
+    assert list(f.columns) == ["series_id", "timestamp", "forecast", "method"] and sorted(f.series_id.unique()) == ["s0", "s1", "s2"]
     assert f.timestamp.min() == wide.index.max() + pd.Timedelta("1h")
     same_frame(wide, before)
 

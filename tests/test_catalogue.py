@@ -896,8 +896,8 @@ case("terminal.markup-ids.predict", "terminal", "series ids that look like rich 
 case("terminal.markup-ids.evaluate", "terminal", "markup-like ids through evaluate", 0,
      r"(MAE|mae)", "exit 0: the metrics table is printed",
      lambda c: ["evaluate", "m.pt", c.edit("x.csv", with_ids("[/]a", "[bold]b[/bold]", "c[red]"))])
-case("terminal.markup-skipped-series", "terminal", "a too-short series named [/]short is skipped", 0,
-     r"\[/\]short", "exit 0: the skipped series is named [/]short on stderr",
+case("terminal.markup-skipped-series", "terminal", "a series named [/]short, too short for the network", 0,
+     r"\[/\]short", "exit 0: the series that got a naive forecast is named [/]short on stderr",
      lambda c: ["predict", "m.pt", c.edit("x.csv", plus_short_series("[/]short"))])
 case("terminal.markup-columns.check", "terminal", "column names that look like markup ([b]id, t[/])", 0,
      r"\[b\]id[\s\S]*t\[/\]", "exit 0: the detected columns are shown as written: id column '[b]id', past covariates t[/]",

@@ -32,7 +32,7 @@ def test_train_then_predict_long_csv(long_csv, tmp_path):
     assert p.exit_code == 0, p.stderr
     assert "Wrote 36 forecasts for 3 series" in p.stderr
     f = pd.read_csv(tmp_path / "f.csv", parse_dates=["timestamp"])
-    assert list(f.columns) == ["series_id", "timestamp", "forecast"]
+    assert list(f.columns) == ["series_id", "timestamp", "forecast", "method"]
     data = pd.read_csv(long_csv, parse_dates=["timestamp"])
     for sid, g in f.groupby("series_id"):
         last = data[data.series_id == sid].timestamp.max()
@@ -79,7 +79,7 @@ def test_single_series_and_wide_files(tmp_path):
     train_ok(tmp_path / "one.csv", tmp_path / "one.pt")
     p = cli("predict", tmp_path / "one.pt", tmp_path / "one.csv", "--format", "csv")
     f = pd.read_csv(__import__("io").StringIO(p.stdout))
-    assert list(f.columns) == ["date", "forecast"] and len(f) == 14  # daily default horizon
+    assert list(f.columns) == ["date", "forecast", "method"] and len(f) == 14  # daily default horizon
     assert f.date.iloc[0] == "2024-07-19"
 
     pd.DataFrame({"date": ts, "north": y, "south": 2 * y}).to_csv(tmp_path / "wide.csv", index=False)
@@ -108,15 +108,52 @@ def test_config_file_and_flags(long_csv, tmp_path):
     assert "Resolved config:" in r.stderr and "input_size: 20" in r.stderr
 
 
-def test_short_series_are_skipped_and_named(tmp_path):
+def test_a_series_too_short_for_the_network_gets_a_marked_naive_forecast(tmp_path):
+    """Every series gets a forecast: one shorter than the network reads gets the naive one
+    (its last value), says so in the method column, on stderr with -q and in the manifest,
+    and exits 0."""
     df = sine_panel(n_series=2, length=200)
-    tiny = pd.DataFrame({"series_id": "tiny", "timestamp": pd.date_range("2024-01-01", periods=5, freq="h"), "value": 1.0})
+    tiny = pd.DataFrame({"series_id": "tiny", "timestamp": pd.date_range("2024-01-01", periods=5, freq="h"),
+                         "value": [3.0, 4.0, 2.0, 5.0, 7.5]})
     pd.concat([df, tiny]).to_csv(tmp_path / "d.csv", index=False)
     train_ok(tmp_path / "d.csv", tmp_path / "m.pt", "--horizon", "6", "--input-size", "24")
+    p = cli("predict", tmp_path / "m.pt", tmp_path / "d.csv", "-o", tmp_path / "f.csv", "-q", "--manifest")
+    assert p.exit_code == 0, p.stderr
+    assert "1 series shorter than the 6 points the model needs got a naive forecast instead (method column): tiny" in p.stderr
+    f = pd.read_csv(tmp_path / "f.csv")
+    assert set(f.series_id) == {"s0", "s1", "tiny"} and len(f) == 3 * 6
+    t = f[f.series_id == "tiny"]
+    assert (t.method == "naive").all() and (t.forecast == 7.5).all()
+    assert list(t.timestamp) == [str(x) for x in pd.date_range("2024-01-01 05:00", periods=6, freq="h")]
+    assert (f[f.series_id != "tiny"].method == "gru").all()
+    manifest = json.loads((tmp_path / "f.csv.manifest.json").read_text())
+    assert manifest["series_fallback"] == {"tiny": "naive"} and manifest["series_forecast"] == 3
+    j = cli("predict", tmp_path / "m.pt", tmp_path / "d.csv", "--format", "json")
+    assert json.loads(j.stdout)["fallback"] == {"tiny": "naive"}
+
+
+def test_a_short_series_with_two_seasons_gets_seasonal_naive_with_normal_intervals(tmp_path):
+    """A quantile model's fallback: seasonal naive when the series holds two seasons, and
+    intervals from the series' own in-sample seasonal errors, wider one season further out."""
+    df = sine_panel(n_series=2, length=300)
+    rng = np.random.default_rng(1)
+    short = 50.0 + 10 * np.sin(2 * np.pi * np.arange(54) / 24) + rng.normal(0, 1, 54)
+    pd.concat([df, pd.DataFrame({"series_id": "short", "value": np.round(short, 4),
+                                 "timestamp": pd.date_range("2024-03-01", periods=54, freq="h")})]
+              ).to_csv(tmp_path / "d.csv", index=False)
+    train_ok(tmp_path / "d.csv", tmp_path / "m.pt", "--horizon", "30", "--input-size", "120", "--min-input", "60",
+             "--intervals", "80")
     p = cli("predict", tmp_path / "m.pt", tmp_path / "d.csv", "-o", tmp_path / "f.csv")
-    assert p.exit_code == 0
-    assert "Skipped 1 series shorter than the 6 points the model needs: tiny" in p.stderr
-    assert set(pd.read_csv(tmp_path / "f.csv").series_id) == {"s0", "s1"}
+    assert p.exit_code == 0, p.stderr
+    assert "got a seasonal naive forecast instead" in p.stderr
+    t = pd.read_csv(tmp_path / "f.csv").query("series_id == 'short'")
+    x = np.round(short, 4)
+    assert (t.method == "seasonal_naive").all() and len(t) == 30
+    np.testing.assert_allclose(t.forecast, x[54 - 24 + np.arange(30) % 24], rtol=1e-6)
+    sigma = np.sqrt(np.mean((x[24:] - x[:-24]) ** 2))
+    width = np.where(np.arange(30) < 24, 1.0, np.sqrt(2.0)) * sigma * 1.2815516
+    np.testing.assert_allclose(t["hi-80"] - t.forecast, width, rtol=1e-4)
+    np.testing.assert_allclose(t.forecast - t["lo-80"], width, rtol=1e-4)
 
 
 def test_sample_data_trains_and_predicts(sample_csv, tmp_path):

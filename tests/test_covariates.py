@@ -132,7 +132,7 @@ def test_future_covariates_predict_a_different_file_from_trailing_rows_or_a_futu
     assert r.exit_code == 0, r.stderr
     assert "Wrote 24 forecasts for 4 series" in r.stderr
     f = pd.read_csv(tmp_path / "f.csv", parse_dates=["timestamp"])
-    assert list(f.columns) == ["series_id", "timestamp", "forecast"] and len(f) == 4 * H
+    assert list(f.columns) == ["series_id", "timestamp", "forecast", "method"] and len(f) == 4 * H
     assert list(f.series_id.unique()) == ["s0", "s1", "s2", "new"]
     for sid, g in f.groupby("series_id"):
         assert list(g.timestamp) == hours_after(history[history.series_id == sid].timestamp.max())
@@ -466,22 +466,27 @@ def test_short_series_are_padded_trained_on_and_forecast(tmp_path):
 
     p = cli("predict", tmp_path / "m.pt", data, "-o", tmp_path / "f.csv", "--threads", "1")
     assert p.exit_code == 0, p.stderr
-    assert "Skipped 1 series shorter than the 6 points the model needs: tiny" in p.stderr
+    assert "1 series shorter than the 6 points the model needs got a naive forecast instead (method column): tiny" in p.stderr
     f = pd.read_csv(tmp_path / "f.csv", parse_dates=["timestamp"])
-    assert f.groupby("series_id").size().to_dict() == {"s0": H, "s1": H, "s2": H, "short": H}
+    assert f.groupby("series_id").size().to_dict() == {"s0": H, "s1": H, "s2": H, "short": H, "tiny": H}
+    assert f.groupby("series_id").method.first().to_dict() == {"s0": "gru", "s1": "gru", "s2": "gru", "short": "gru",
+                                                              "tiny": "naive"}
+    tiny = sine_panel(n_series=1, length=4, seed=4).value
+    assert (f[f.series_id == "tiny"].forecast == tiny.iloc[-1]).all()
     assert list(f[f.series_id == "short"].timestamp) == hours_after("2024-01-01 19:00")
     level = sine_panel(n_series=1, length=20, seed=3).value.mean()
     assert abs(f[f.series_id == "short"].forecast.mean() - level) < 0.5 * level
 
-    # --min-input 10: a series of 8 points is now too short to forecast.
+    # --min-input 10: a series of 8 points is now too short for the network; a file of only such is refused.
     train_ok(data, tmp_path / "m10.pt", "--horizon", "6", "--input-size", "24", "--min-input", "10", "-q")
     assert checkpoint.load(tmp_path / "m10.pt").features.pad == 14
     df = pd.read_csv(data)
     df[df.series_id != "tiny"].groupby("series_id").tail(8).to_csv(tmp_path / "eight.csv", index=False)
     df[df.series_id != "tiny"].groupby("series_id").tail(10).to_csv(tmp_path / "ten.csv", index=False)
     msg = one_error_line(cli("predict", tmp_path / "m10.pt", tmp_path / "eight.csv"))
-    assert msg == ("Error: every series in eight.csv is too short to forecast: the model needs the last 10 points, "
-                   "and the longest series has 8")
+    assert msg == ("Error: every series in eight.csv is too short for the model: it needs the last 10 points, and "
+                   "the longest series has 8 (a shorter series gets a naive forecast, but not every series: is this "
+                   "the right file?)")
     assert len(predict_csv(tmp_path / "m10.pt", tmp_path / "ten.csv")) == 4 * H
 
 

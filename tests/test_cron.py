@@ -386,7 +386,7 @@ def test_locked_output_exits_75_and_is_left_alone(trained, tmp_path):
     assert not paths.lock_path(out).exists()
     r = cli("predict", model, data, "-o", out)
     assert r.exit_code == 0, r.stderr
-    assert out.read_text().startswith("series_id,timestamp,forecast\n")
+    assert out.read_text().startswith("series_id,timestamp,forecast,method\n")
     assert not paths.lock_path(out).exists()
 
 

@@ -232,19 +232,21 @@ def test_quiet_prints_nothing_on_success(data, tmp_path):
 
 
 def test_quiet_predict_still_names_the_series_it_could_not_forecast(data, tmp_path):
-    """-q silences chatter, not lost series: a nightly job must see that a series got no forecast."""
+    """-q silences chatter, not stand-ins: a nightly job must see that a series got no forecast from
+    the network (it got a naive one, in the file and named on stderr)."""
     assert cli("train", data, "-o", "m.pt", *QUICK, "-q").exit_code == 0
     frame = pd.read_csv(data)
     short = frame[frame.series_id == frame.series_id.iloc[0]].tail(3).assign(series_id="new")
     pd.concat([frame, short]).to_csv("more.csv", index=False)
     r = cli("predict", "m.pt", "more.csv", "-o", "f.csv", "-q", "--log-file", "ev.log")
     assert r.exit_code == 0 and r.stdout == ""
-    assert "Skipped 1 series shorter than" in r.stderr and r.stderr.rstrip().endswith("new")
+    assert "1 series shorter than the 24 points the model needs got a naive forecast instead" in r.stderr
+    assert r.stderr.rstrip().endswith("new") and set(pd.read_csv("f.csv").query("method == 'naive'").series_id) == {"new"}
     events = [line for line in (tmp_path / "ev.log").read_text().splitlines() if ".warning " in line]
-    assert len(events) == 1 and "Skipped 1 series shorter than" in events[0]
+    assert len(events) == 1 and "got a naive forecast instead" in events[0]
     r = cli("predict", "m.pt", "more.csv", "-o", "g.csv", "--log-format", "json")  # the log is stderr: JSON only
     warned = [json.loads(line) for line in r.stderr.splitlines()]
-    assert [e["message"] for e in warned if e["event"] == "warning"][0].startswith("Skipped 1 series shorter than")
+    assert [e["message"] for e in warned if e["event"] == "warning"][0].startswith("1 series shorter than")
 
 
 def test_quiet_check_of_a_bad_file_names_the_problems(tmp_path):

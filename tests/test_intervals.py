@@ -73,7 +73,7 @@ def test_intervals_end_to_end(tmp_path):
     p = cli("predict", "m.pt", "d.csv", "-o", "f.csv")
     assert p.exit_code == 0, p.stderr
     f = pd.read_csv(tmp_path / "f.csv")
-    assert list(f.columns) == ["series_id", "timestamp", "forecast", "lo-80", "hi-80", "lo-95", "hi-95"]
+    assert list(f.columns) == ["series_id", "timestamp", "forecast", "lo-80", "hi-80", "lo-95", "hi-95", "method"]
     assert (f["lo-95"] <= f["lo-80"]).all() and (f["lo-80"] <= f["forecast"]).all()
     assert (f["forecast"] <= f["hi-80"]).all() and (f["hi-80"] <= f["hi-95"]).all()
     assert (f["hi-80"] - f["lo-80"] > 0).all()
@@ -84,7 +84,7 @@ def test_asked_quantiles_get_their_own_columns(tmp_path):
     assert cli("train", "d.csv", "-o", "m.pt", "--horizon", "6", "--input-size", "24", "--quantiles", "0.1,0.9",
                *TINY).exit_code == 0
     f = pd.read_csv(tmp_path / "f.csv") if cli("predict", "m.pt", "d.csv", "-o", "f.csv").exit_code == 0 else None
-    assert list(f.columns) == ["series_id", "timestamp", "forecast", "lo-80", "hi-80", "q0.1", "q0.9"]
+    assert list(f.columns) == ["series_id", "timestamp", "forecast", "lo-80", "hi-80", "q0.1", "q0.9", "method"]
     assert (f["q0.1"] == f["lo-80"]).all()
 
 

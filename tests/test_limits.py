@@ -84,7 +84,8 @@ def test_val_size_and_season_are_bounded_by_the_longest_series(data):
 def test_a_huge_input_size_fails_before_the_padding_is_laid_out(data, monkeypatch):
     # Short series are padded up to input_size: 10**9 points of padding per series would be
     # gigabytes. Refused before, with the message of too-short data or a memory estimate.
-    line = error_line(cli("train", "d.csv", "-o", "m.pt", *TINY, "--horizon", "6", "--input-size", BIG))
+    line = error_line(cli("train", "d.csv", "-o", "m.pt", *TINY, "--horizon", "6", "--input-size", BIG,
+                          "--min-input", str(10 ** 9 // 4)))
     assert line == ("Error: every series is too short to train on: a series needs at least min_input + horizon + "
                     "val_size = 250000000 + 6 + 6 = 250000012 points, and the longest has 120; use a smaller "
                     "--input-size or --horizon")

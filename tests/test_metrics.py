@@ -154,3 +154,25 @@ def test_scoring_gives_the_gru_and_both_baselines_every_metric():
     with pytest.raises(ValueError):  # seasonal naive would read another series' points
         scoring.score(scoring.Windows(**{**w.__dict__, "targets": np.array([41]), "series": np.array([1])}),
                       point[:1])
+
+
+def test_the_fallback_baseline_forecasts_and_its_intervals():
+    """baselines.fallback: naive for a series shorter than two seasons, with the in-sample
+    one-step error's spread growing as sqrt(step); a one-point series keeps its point forecast
+    (also as the median) and has no interval."""
+    from statistics import NormalDist
+
+    from grucast.evaluation import baselines
+
+    values = np.array([1.0, 2.0, 4.0, 9.0])  # series a: 1, 2, 4; series b: 9
+    f, how = baselines.fallback(values, np.array([0, 3, 4]), 24, 3, (0.1, 0.5, 0.9))
+    assert list(how) == ["naive", "naive"] and f.shape == (2, 3, 3)
+    sigma = np.sqrt((1.0 + 4.0) / 2)  # errors 2 - 1 and 4 - 2
+    z = NormalDist().inv_cdf(0.9)
+    np.testing.assert_allclose(f[0, :, 1], 4.0)
+    np.testing.assert_allclose(f[0, :, 2] - 4.0, z * sigma * np.sqrt([1, 2, 3]))
+    np.testing.assert_allclose(f[0, :, 0] - 4.0, -z * sigma * np.sqrt([1, 2, 3]))
+    np.testing.assert_allclose(f[1, :, 1], 9.0)
+    assert np.isnan(f[1, :, 0]).all() and np.isnan(f[1, :, 2]).all()
+    point, how = baselines.fallback(values, np.array([0, 3, 4]), 1, 2)
+    np.testing.assert_allclose(point, [[4.0, 4.0], [9.0, 9.0]])

@@ -162,7 +162,7 @@ def test_dash_writes_the_forecasts_to_stdout(work):
     before = snapshot(work)
     r = cli("predict", "m.pt", "d.csv", "-o", "-")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout.splitlines()[0] == "series_id,timestamp,forecast" and len(r.stdout.splitlines()) == 1 + 3 * 6
+    assert r.stdout.splitlines()[0] == "series_id,timestamp,forecast,method" and len(r.stdout.splitlines()) == 1 + 3 * 6
     assert snapshot(work) == before  # no file named '-', no manifest
 
 
@@ -481,4 +481,4 @@ def test_predict_reads_a_file_with_the_models_separator_not_a_guessed_one(tmp_pa
     assert r.exit_code == 0, r.stderr
     r = cli("predict", "s.pt", "s.csv", "-o", "f.csv")
     assert r.exit_code == 0, r.stderr
-    assert (tmp_path / "f.csv").read_text().startswith("series_id,timestamp,forecast\n")
+    assert (tmp_path / "f.csv").read_text().startswith("series_id,timestamp,forecast,method\n")

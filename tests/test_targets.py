@@ -24,7 +24,7 @@ def test_every_target_column_of_every_series_is_forecast(tmp_path):
     p = cli("predict", "m.pt", "d.csv", "-o", "f.csv")
     assert p.exit_code == 0, p.stderr
     f = pd.read_csv(tmp_path / "f.csv")
-    assert list(f.columns) == ["store", "target", "ts", "forecast"]
+    assert list(f.columns) == ["store", "target", "ts", "forecast", "method"]
     assert f.groupby(["store", "target"]).size().to_dict() == {
         ("s0", "sales"): 6, ("s0", "visits"): 6, ("s1", "sales"): 6, ("s1", "visits"): 6}
     # One global model, but each column keeps its own level through per-window scaling.
@@ -39,7 +39,7 @@ def test_a_single_series_file_with_several_targets(tmp_path):
     assert cli("train", "d.csv", "-o", "m.pt", "--target", "sales,visits", "--horizon", "6", "--input-size", "24",
                *TINY).exit_code == 0
     f = pd.read_csv(__import__("io").StringIO(cli("predict", "m.pt", "d.csv", "--format", "csv").stdout))
-    assert list(f.columns) == ["target", "ts", "forecast"] and sorted(set(f.target)) == ["sales", "visits"]
+    assert list(f.columns) == ["target", "ts", "forecast", "method"] and sorted(set(f.target)) == ["sales", "visits"]
 
 
 def test_a_missing_target_column_is_named(tmp_path):

@@ -101,22 +101,23 @@ def predict(
         for message in _left_out(result):
             log.emit("warning", level="warning", message=message)
         log.emit("finished", output=str(output) if output else None, series=result.n_forecast,
-                 skipped=len(result.skipped), rows=len(result.forecasts), seconds=result.seconds, exit_code=0)
+                 fallback=len(result.fallback), rows=len(result.forecasts), seconds=result.seconds, exit_code=0)
         log_broken(log, render.stderr_console(), log.stream is not None)  # a warning: shown with -q too
         shown.flush()
 
 
 def _left_out(result) -> list[str]:
-    """What a user must hear even with -q: series that got no forecast."""
+    """What a user must hear even with -q: series that got no forecast, or not the model's."""
     from grucast.errors import preview
 
     lines = []
     if result.data.dropped:
         lines.append(f"Skipped {len(result.data.dropped)} series with no values to forecast from: "
                      f"{preview(result.data.dropped)}")
-    if result.skipped:
-        lines.append(f"Skipped {len(result.skipped)} series shorter than the {result.min_input} points the model "
-                     f"needs: {preview(result.skipped)}")
+    if result.fallback:
+        how = " or ".join(sorted({m.replace("_", " ") for m in result.fallback.values()}))
+        lines.append(f"{len(result.fallback)} series shorter than the {result.min_input} points the model needs got a "
+                     f"{how} forecast instead (method column): {preview(list(result.fallback))}")
     return lines
 
 

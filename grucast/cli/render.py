@@ -328,7 +328,7 @@ def _cell(v: Any) -> Text:
 
 def forecast_json(result: PredictResult) -> str:
     records = text_times(result.forecasts).to_dict(orient="records")
-    return dumps({"horizon": result.horizon, "series": result.n_forecast, "skipped": result.skipped,
+    return dumps({"horizon": result.horizon, "series": result.n_forecast, "fallback": result.fallback,
                   "forecasts": records})
 
 

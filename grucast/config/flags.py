@@ -92,7 +92,8 @@ def table() -> tuple[Flag, ...]:
         Flag(_M + "series_embedding", "--series-embedding", int, "Size of a learned embedding of the series id "
              "(default 0: none); series not seen in training get an average one.", TRAINS),
         Flag(_M + "min_input", "--min-input", int, "Observed steps a series needs in its input window when short "
-             "series are padded (default: input_size // 4).", window),
+             "series are padded (default: input_size // 4, at most twice the horizon); shorter series get a naive "
+             "forecast, marked in the method column.", window),
         Flag(_M + "quantiles", "--quantiles", str, "Quantiles to forecast, e.g. 0.1,0.5,0.9 (trained with the "
              "pinball loss, calibrated on the validation windows); predict writes a q0.1 ... column for each.", TRAINS),
         Flag(_M + "intervals", "--intervals", str, "Central prediction intervals in percent, e.g. 80,95: predict "

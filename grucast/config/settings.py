@@ -67,7 +67,7 @@ class ModelConfig:
     series_embedding: int = 0  # size of a learned embedding of the series id; 0 for none
     quantiles: tuple[float, ...] = ()  # quantiles to forecast besides the median; () for a point forecast
     intervals: tuple[float, ...] = ()  # central prediction intervals in percent, e.g. (80, 95)
-    min_input: Optional[int] = None  # observed steps a padded input window needs; input_size // 4 when None
+    min_input: Optional[int] = None  # observed steps a padded input window needs; None: input_size // 4, at most 2 x horizon
     ensemble: Optional[int] = None  # networks trained with seeds seed, seed+1, ..., forecasts averaged; 3 on small data, else 1, when None
 
 

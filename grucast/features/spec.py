@@ -104,12 +104,19 @@ class FeatureSpec:
         return spec
 
 
+def default_min_input(input_size: int, horizon: int) -> int:
+    """Observed input points a padded window needs when --min-input is not set: a quarter of
+    the input window, but at most two horizons, so a long default window (336 steps of weekly
+    data forecasting 13) does not shut the short series out of training and forecasting."""
+    return max(1, min(input_size // 4, 2 * horizon))
+
+
 def make_spec(panel: Panel, cfg, past: tuple[str, ...], future: tuple[str, ...], static: tuple[str, ...],
               holdout: int) -> tuple[FeatureSpec, list[str]]:
     """The feature layout for training on a panel: which inputs exist and their scaling from
     the training part (the last holdout points of every series excluded). Returns warnings."""
     L, H = cfg.model.input_size, cfg.model.horizon
-    min_input = cfg.model.min_input or max(1, L // 4)
+    min_input = cfg.model.min_input or default_min_input(L, H)
     short = panel.lengths < L + H + holdout
     gaps = panel.observed is not None and not panel.observed.all()
     mask = bool(gaps or short.any())

@@ -86,7 +86,7 @@ def predict_manifest(result: Any, output: dict[str, Any], model_path: Path, data
         "output": {**output, "kind": "forecasts", "rows": len(result.forecasts)},
         "horizon": result.horizon,
         "series_forecast": result.n_forecast,
-        "series_skipped": result.skipped,
+        "series_fallback": result.fallback,
         "shard": f"{shard[0]}/{shard[1]}" if shard else None,
         "max_age": max_age,
         "as_of": as_of.isoformat() if as_of is not None else None,

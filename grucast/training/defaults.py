@@ -11,6 +11,7 @@ from grucast.config.settings import Config, output_quantiles
 from grucast.data.freq import Freq
 from grucast.errors import ConfigError
 from grucast.features import calendar as features_calendar
+from grucast.features.spec import default_min_input
 
 # ---------------------------------------------------------------- settings that depend on the data
 
@@ -144,7 +145,7 @@ def _training_windows(cfg: Config, lengths: np.ndarray, input_size: int, horizon
                       longest: int) -> int:
     """Training windows as make_spec lays them out: a series too short for a full window is
     padded on the left down to min_input observed points."""
-    min_input = cfg.model.min_input or max(1, input_size // 4)
+    min_input = cfg.model.min_input or default_min_input(input_size, horizon)
     if cfg.model.input_size is not None and input_size > longest and min_input + horizon + val_size > longest:
         # Every series would be padded up to input_size: refuse before laying that padding out.
         raise ConfigError(too_short(min_input, horizon, val_size, longest) + "; use a smaller --input-size or --horizon")
@@ -201,7 +202,7 @@ def memory_estimate(cfg: Config, n_points: int, n_series: int, windows: int, n_i
     layer). Python integers: an absurd setting gives an absurd estimate, never an overflow."""
     m, t = cfg.model, cfg.training
     L, H, h, layers = m.input_size, m.horizon, m.hidden_size, m.num_layers
-    pad = max(L - (m.min_input or max(1, L // 4)), 0)
+    pad = max(L - (m.min_input or default_min_input(L, H)), 0)
     data = (n_points + n_series * pad) * 4 * (2 + n_inputs)
     q = max(len(output_quantiles(m)), 1)
     width = 1 + n_inputs + m.series_embedding

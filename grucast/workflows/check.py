@@ -147,7 +147,8 @@ def _window_findings(result: CheckResult, panel: Panel, spec: FeatureSpec, L: in
         )
     if result.too_short_to_forecast:
         result.warnings.append(
-            f"{len(result.too_short_to_forecast)} series shorter than {min_input} points cannot be forecast: "
+            f"{len(result.too_short_to_forecast)} series shorter than {min_input} points are too short for the "
+            f"network and will get a naive (or seasonal naive) forecast: "
             f"{preview(result.too_short_to_forecast)}"
         )
 

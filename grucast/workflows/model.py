@@ -156,8 +156,9 @@ class Model:
         """Forecasts horizon steps after the last observation of every series of data (a
         DataFrame or a file read like the training data): the rows `grucast predict -o` writes.
         future: future covariates over the horizon (DataFrame or file), when the model has some.
-        Series too short to forecast are skipped and logged, as are series and categories the
-        model never saw."""
+        Series too short for the network get a naive (or seasonal naive) forecast, marked in the
+        method column and logged; series without values are skipped and logged, as are series
+        and categories the model never saw."""
         result = forecast_data(self.checkpoint, _source(data, "data"),
                                None if future is None else _source(future, "future"),
                                model_file=self.loaded_from, future_label="future=", device=device,
@@ -165,9 +166,10 @@ class Model:
         if result.data.dropped:
             log.warning("skipped %d series with no values to forecast from: %s", len(result.data.dropped),
                         ", ".join(result.data.dropped[:5]))
-        if result.skipped:
-            log.warning("skipped %d series shorter than the %d points the model needs: %s", len(result.skipped),
-                        result.min_input, ", ".join(result.skipped[:5]))
+        if result.fallback:
+            log.warning("%d series shorter than the %d points the model needs got a baseline forecast instead "
+                        "(method column): %s", len(result.fallback), result.min_input,
+                        ", ".join(list(result.fallback)[:5]))
         for note in result.notes:
             log.warning("%s", note)
         return result.forecasts

@@ -16,12 +16,14 @@ import numpy as np
 import pandas as pd
 
 from grucast import checkpoint
+from grucast.config import settings
 from grucast.data.panel import Panel, build_panel
 from grucast.data.read import Source
 from grucast.data.schema import Table
 from grucast.data.table import load_future, load_table_like, merge_future
 from grucast.data.write import frame_writer
 from grucast.errors import ConfigError, DataError, preview
+from grucast.evaluation import baselines
 from grucast.features import future, layout
 from grucast.features import spec as features_spec
 from grucast.ops import gates, paths, publish
@@ -35,13 +37,13 @@ from grucast.workflows.summary import DataSummary, panel_time_text, summarize
 @dataclass
 class PredictResult:
     forecasts: pd.DataFrame  # id column (not for a single series), time column, "forecast"
-    skipped: list[str]  # series too short for input_size
+    fallback: dict[str, str]  # series too short for the network -> the baseline that forecast it
     horizon: int
     input_size: int
     data: DataSummary
     output_path: Optional[Path] = None
     seconds: float = 0.0
-    min_input: Optional[int] = None  # a padded model forecasts series this long or longer
+    min_input: Optional[int] = None  # the network forecasts series this long or longer (input_size unless padded)
     notes: list[str] = field(default_factory=list)  # what the user should know (unseen categories)
     origins: dict[str, str] = field(default_factory=dict)  # series id -> time of its last observation
 
@@ -53,7 +55,7 @@ class PredictResult:
         return {
             "horizon": self.horizon,
             "series": self.n_forecast,
-            "skipped": self.skipped,
+            "fallback": self.fallback,
             "no_values": self.data.dropped,
             "notes": self.notes,
             "output": str(self.output_path) if self.output_path else None,
@@ -131,15 +133,17 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
     min_input = L - spec.pad  # observed points a series needs: input_size, or less for a padded model
     if len(ok) == 0:
         raise DataError(
-            f"every series in {name} is too short to forecast: the model needs the last "
-            f"{min_input} points, and the longest series has {int(panel.lengths.max())}"
+            f"every series in {name} is too short for the model: it needs the last {min_input} points, and the "
+            f"longest series has {int(panel.lengths.max())} (a shorter series gets a naive forecast, but not every "
+            f"series: is this the right file?)"
         )
     model = load_model(ckpt, dev, str(model_file) if model_file is not None else model_name, kernel)
-    f = forecast(ckpt, model, data_layout, starts)  # [S, H] or [S, H, Q]
+    f, methods = _with_fallback(ckpt, panel, ok, forecast(ckpt, model, data_layout, starts))  # [n, H(, Q)], [n]
+    every = np.arange(panel.n_series)
     return PredictResult(
-        origins={str(i): panel_time_text(panel, t) for i, t in zip(panel.ids[ok], panel.last_times(ok))},
-        forecasts=_forecast_frame(ckpt, table, panel, ok, f),
-        skipped=[str(i) for i in np.delete(panel.ids, ok)],
+        origins={str(i): panel_time_text(panel, t) for i, t in zip(panel.ids, panel.last_times(every))},
+        forecasts=_forecast_frame(ckpt, table, panel, methods, f),
+        fallback={str(i): str(m) for i, m in zip(panel.ids, methods) if m != GRU},
         horizon=H,
         input_size=L,
         data=summary,
@@ -149,20 +153,48 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
     )
 
 
-def _forecast_frame(ckpt: checkpoint.Checkpoint, table: Table, panel: Panel, ok: np.ndarray, f: np.ndarray) -> pd.DataFrame:
-    """The forecast file's rows: the series' id column(s), the time column and the forecast
-    columns; DataError when a forecast is not finite."""
+GRU = "gru"  # the method column's value for the network's forecasts
+
+
+def _with_fallback(ckpt: checkpoint.Checkpoint, panel: Panel, ok: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Forecasts of every series of the panel and the method of each: the network's f for the
+    series ok, the declared baseline (evaluation.baselines.fallback) for the series too short
+    for it, never a series left out."""
+    n = panel.n_series
+    methods = np.full(n, GRU, dtype=object)
+    if len(ok) == n:
+        return f, methods
+    short = np.setdiff1d(np.arange(n), ok)
+    few = panel.select(short)
+    cfg = ckpt.config
+    base, how = baselines.fallback(few.values, few.offsets, cfg.data.season or 1, cfg.model.horizon,
+                                   settings.output_quantiles(cfg.model))
+    out = np.empty((n, *f.shape[1:]), dtype=np.float64)
+    out[ok], out[short], methods[short] = f, base, how
+    return out, methods
+
+
+def _forecast_frame(ckpt: checkpoint.Checkpoint, table: Table, panel: Panel, methods: np.ndarray,
+                    f: np.ndarray) -> pd.DataFrame:
+    """The forecast file's rows, every series of the panel: its id column(s), the time column,
+    the forecast columns and the method column (which model made the row: 'gru', or the
+    baseline standing in for a series too short for the network); DataError when a network's
+    forecast is not finite. A baseline's interval is empty where the series is too short to
+    show an error."""
     H = ckpt.config.model.horizon
-    finite = np.isfinite(f).reshape(len(f), -1).all(axis=1)
+    net = methods == GRU
+    finite = np.isfinite(f).reshape(len(f), -1).all(axis=1) | ~net
     if not finite.all():
-        bad = [str(i) for i in panel.ids[ok][~finite]]
+        bad = [str(i) for i in panel.ids[~finite]]
         raise DataError(
-            f"the model's forecasts are not finite (NaN or infinite) for {len(bad)} of {len(ok)} series: {preview(bad)}; "
-            "their values are probably far outside what it was trained on; nothing was written"
+            f"the model's forecasts are not finite (NaN or infinite) for {len(bad)} of {int(net.sum())} series: "
+            f"{preview(bad)}; their values are probably far outside what it was trained on; nothing was written"
         )
-    columns = id_columns(table, ckpt.schema, np.repeat(panel.ids[ok], H))
-    columns[ckpt.schema.time_col] = panel.times_after(ok, H)
+    every = np.arange(panel.n_series)
+    columns = id_columns(table, ckpt.schema, np.repeat(panel.ids, H))
+    columns[ckpt.schema.time_col] = panel.times_after(every, H)
     columns.update(forecast_columns(ckpt.config, f))
+    columns["method" if "method" not in columns else "forecast_method"] = np.repeat(methods, H)
     return pd.DataFrame(columns)
 
 
