@@ -142,6 +142,9 @@ def _parse_datetimes(codes: np.ndarray, distinct: pd.Series, index: pd.Index, co
                 except ValueError as e:
                     if "timezone" not in str(e).lower():
                         raise
+                    once = None
+                if once is None or once.dtype == object:
+                    # Several zones or offsets: pandas 3 raises, pandas 2 returns the times as objects.
                     _refuse_mixed_zones(codes, distinct, col, lines)
                     once = _changing_offsets(distinct, kwargs)
         except (ValueError, TypeError, OverflowError):
