@@ -448,6 +448,10 @@ case("settings.config-bad-value", "settings", "a config value of the wrong type"
 case("settings.config-bad-choice", "settings", "a config value outside its choices", 1,
      r"(fill|sideways)", "Error: data.fill must be one of interpolate, ffill, zero, error; got 'sideways'",
      lambda c: train(c, "d.csv", "--config", cfg(c, "data:\n  fill: sideways\n")))
+case("settings.anchor-misspelt", "settings", "--anchor seasonal, not one of its choices", 1,
+     r"seasonal_naive", "Error: model.anchor (--anchor) must be one of naive, seasonal_naive, none; got 'seasonal'. Did "
+     "you mean 'seasonal_naive'?",
+     lambda c: train(c, "d.csv", "--set", "model.anchor=seasonal"))
 case("settings.set-malformed", "settings", "backtest --set without '='", 1,
      r"section\.key=value", "Error: --set takes section.key=value, got 'nonsense'",
      lambda c: ["backtest", "d.csv", *BT, "--set", "nonsense"])

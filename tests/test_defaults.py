@@ -6,7 +6,7 @@ import pytest
 from grucast.config import files, validate
 from grucast.data.freq import Freq
 from grucast.errors import ConfigError
-from grucast.training.defaults import memory_estimate, resolve
+from grucast.training.defaults import anchor_errors, choose_anchor, memory_estimate, resolve
 
 
 def test_hourly_defaults_look_back_a_week():
@@ -52,7 +52,10 @@ def test_width_learning_rate_and_ensemble_follow_the_amount_of_data():
     m4 = files.load(None, {"model": {"horizon": 48}})
     cfg, notes = resolve(m4, hourly, np.full(414, 700))
     assert (cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble) == (64, 3e-3, 1)
-    assert notes[-1].endswith("(default for 180,918 training windows, at or above 10,000)")
+    assert notes[-1].endswith("ensemble 1, anchor none (default for 180,918 training windows, at or above 10,000)")
+    assert cfg.model.anchor == "none"  # a random start on large data; small data's is chosen from its values
+    assert resolve(small, hourly, np.array([11520]))[0].model.anchor is None
+    assert resolve(validate.replace(m4, model={"anchor": "naive"}), hourly, np.full(414, 700))[0].model.anchor == "naive"
     cfg, notes = resolve(validate.replace(small, training={"learning_rate": 0.01}, model={"ensemble": 1}), hourly,
                          np.array([11520]))
     assert (cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble) == (32, 0.01, 1)
@@ -72,7 +75,7 @@ def test_short_series_count_with_their_padded_windows():
     points), so the large defaults apply."""
     cfg, notes = resolve(files.load(None, {"model": {"input_size": 168}}), Freq("datetime", "h"), np.full(10_000, 100))
     assert (cfg.model.hidden_size, cfg.model.ensemble) == (64, 1)
-    assert notes[-1] == ("hidden_size 64, learning_rate 0.003, ensemble 1 (default for 110,000 training windows, "
+    assert notes[-1] == ("hidden_size 64, learning_rate 0.003, ensemble 1, anchor none (default for 110,000 training windows, "
                          "at or above 10,000)")
 
 
@@ -98,3 +101,39 @@ def test_the_memory_estimate_grows_with_the_ensemble_and_never_overflows():
     assert three["weights"] == 3 * one["weights"] and three["data"] == one["data"]
     huge = memory_estimate(cfg, 10**20, 10**12, 465, 1)  # Python integers: no int64 wrapping round
     assert huge["data"] > 2**64 and isinstance(huge["data"], int)
+
+
+def _anchor_of(series: list[np.ndarray], season: int, **model) -> tuple[str, list[str]]:
+    cfg = files.load(None, {"data": {"season": season},
+                            "model": {"horizon": 6, "input_size": 24, **model}, "training": {"val_size": 6}})
+    offsets = np.r_[0, np.cumsum([len(x) for x in series])]
+    cfg, notes = choose_anchor(cfg, np.concatenate(series), offsets)
+    return cfg.model.anchor, notes
+
+
+def test_the_anchor_is_the_baseline_that_errs_less_on_the_training_part():
+    rng = np.random.default_rng(0)
+    t = np.arange(200)
+    seasonal = [10 + 5 * np.sin(2 * np.pi * t / 12 + k) + rng.normal(0, 0.2, 200) for k in range(3)]
+    walks = [50 + np.cumsum(rng.normal(0, 1, 200)) for _ in range(3)]
+    anchor, notes = _anchor_of(seasonal, 12)
+    assert anchor == "seasonal_naive" and notes[0].startswith("anchor seasonal_naive (default: its 6-step error on the "
+                                                              "training data is 0.")
+    assert _anchor_of(walks, 12)[0] == "naive"
+    assert _anchor_of(seasonal, 1) == ("naive", ["anchor naive (default: no season)"])
+    assert _anchor_of(seasonal, 52)[1] == ["anchor naive (default: the season, 52, is longer than the input window, 24)"]
+    assert _anchor_of([np.arange(20.0)], 12)[1] == [
+        "anchor naive (default: the series are too short to compare it with seasonal naive)"]
+    assert _anchor_of(seasonal, 12, anchor="none") == ("none", [])  # set: kept, no note
+
+
+def test_the_anchor_choice_never_reads_the_held_out_points():
+    """The last val_size points of every series never enter the choice: changing them changes
+    neither error, whatever they become."""
+    rng = np.random.default_rng(1)
+    series = [10 + 5 * np.sin(2 * np.pi * np.arange(n) / 12) + rng.normal(0, 0.1, n) for n in (120, 90)]
+    offsets = np.r_[0, np.cumsum([len(x) for x in series])]
+    before = anchor_errors(np.concatenate(series), offsets, 12, 6, 6)
+    for x in series:
+        x[-6:] = rng.normal(0, 1000, 6)
+    assert anchor_errors(np.concatenate(series), offsets, 12, 6, 6) == before

@@ -203,3 +203,39 @@ def test_a_resume_of_another_budget_is_refused():
     train, val = split_windows(offsets, 24, 6, 6)
     with pytest.raises(ValueError, match="other training windows or another budget"):
         fit(GRUForecaster(cfg.model), plain(values, offsets, "standard"), train, val, tiny_cfg(epochs=3), resume=snap)
+
+
+@pytest.mark.parametrize("lag", [1, 12])
+def test_an_anchored_network_starts_at_its_baseline(lag):
+    """models.network.anchor: before any training, every member of an ensemble, point or
+    quantile, forecasts exactly the input `lag` steps before each horizon step (the median)."""
+    from grucast.models.network import anchor, build
+
+    x = torch.randn(5, 24)
+    expected = x[:, 24 - lag + torch.arange(6) % lag]
+    for model_cfg in ({"ensemble": 2}, {"intervals": (80,)}):
+        cfg = files.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8, **model_cfg}})
+        model = anchor(build(cfg.model), lag)
+        out = model(x)
+        assert torch.equal(out if out.dim() == 2 else out[..., model.median], expected)
+
+
+def test_training_from_the_anchor_with_no_learning_forecasts_the_baseline(tmp_path):
+    """End to end: with a learning rate too small to move the weights, the forecast file holds
+    the anchor's forecast (seasonal naive here, chosen from the data), and --anchor naive the last
+    value; the choice is printed with the other defaults."""
+    from conftest import cli, sine_panel
+
+    sine_panel(n_series=3, length=200).to_csv(tmp_path / "d.csv", index=False)
+    frame = sine_panel(n_series=3, length=200)
+    for flags, expect in (((), "seasonal"), (("--anchor", "naive"), "naive")):
+        r = cli("train", tmp_path / "d.csv", "-o", tmp_path / "m.pt", "--horizon", "6", "--input-size", "48",
+                "--hidden-size", "4", "--lr", "1e-12", "--max-steps", "1", "--ensemble", "1", *flags)
+        assert r.exit_code == 0, r.stderr
+        assert ("anchor seasonal_naive (default: its 6-step error" in r.stderr) == (expect == "seasonal")
+        p = cli("predict", tmp_path / "m.pt", tmp_path / "d.csv", "--format", "csv")
+        f = __import__("pandas").read_csv(__import__("io").StringIO(p.stdout))
+        for sid, got in f.groupby("series_id").forecast:
+            y = frame[frame.series_id == sid].value.to_numpy()
+            want = y[-24:][:6] if expect == "seasonal" else np.repeat(y[-1], 6)
+            np.testing.assert_allclose(got.to_numpy(), want, rtol=1e-5)

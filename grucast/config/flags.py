@@ -62,7 +62,7 @@ _D, _M, _T = "data.", "model.", "training."
 def table() -> tuple[Flag, ...]:
     """Every settings flag, in the order --help lists them. Built on first use: config.settings
     (which holds the choices) imports this module for label()."""
-    from grucast.config.settings import DUPLICATES, FILLS, FORMATS, KERNELS, LOSSES, PRECISIONS
+    from grucast.config.settings import ANCHORS, DUPLICATES, FILLS, FORMATS, KERNELS, LOSSES, PRECISIONS
 
     window = DATA  # the window flags go wherever the data flags go
     return (
@@ -103,6 +103,9 @@ def table() -> tuple[Flag, ...]:
         Flag(_M + "num_layers", "--num-layers", int, "GRU layers (default 1).", TRAINS),
         Flag(_M + "ensemble", "--ensemble", int, "Networks trained with seeds seed, seed+1, ... whose forecasts are "
              "averaged (default 1; 3 when the data gives fewer than 10,000 training windows).", TRAINS),
+        Flag(_M + "anchor", "--anchor", ANCHORS, "The forecast every network starts from and learns a correction "
+             "to: naive (the last value), seasonal_naive (the last season) or none (a random start); by default the "
+             "one of the first two with the lower error on the training data.", TRAINS),
         Flag(_M + "dropout", "--dropout", float, "Dropout between GRU layers and in the head (default 0).", TRAINS),
         Flag(_T + "epochs", "--epochs", int, "Epochs at most; an epoch is one pass over every training window "
              "(default 50).", TRAINS),

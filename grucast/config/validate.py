@@ -13,6 +13,7 @@ from typing import Any, Optional
 from grucast.config.flags import label
 from grucast.config.names import closest, hint, nearest_setting, suggest
 from grucast.config.settings import (
+    ANCHORS,
     DUPLICATES,
     FILLS,
     FORMATS,
@@ -213,6 +214,7 @@ def _validate_model(m: ModelConfig) -> None:
     if not 0.0 <= m.dropout < 1.0:
         raise ConfigError(f"{label('model.dropout')} must be in [0, 1), got {m.dropout}")
     _choice("model.scaler", m.scaler, SCALERS)
+    _choice("model.anchor", m.anchor, ANCHORS)
 
 
 def _check_quantiles(m: ModelConfig) -> None:

@@ -152,6 +152,29 @@ def build(cfg: ModelConfig, sizes: Optional[Sizes] = None, seed: int = 0) -> nn.
     return nets[0] if len(nets) == 1 else Ensemble(nets)
 
 
+@torch.no_grad()
+def anchor(model: nn.Module, lag: int) -> nn.Module:
+    """Start every network of the model at a baseline forecast: its skip map repeats the input
+    `lag` steps before each horizon step (lag 1: naive, the last value; the season: seasonal
+    naive) and the head and decoder start at zero, so the untrained network forecasts exactly
+    that baseline and training learns the correction to it. On a few short series, where the
+    network sees little data before early stopping, a short training then stays near a sound
+    forecast instead of near the input window's mean."""
+    for net in members(model):
+        L, H = net.input_size, net.horizon
+        if not 1 <= lag <= L:
+            raise ValueError(f"anchor lag {lag} outside the input window of {L} steps")
+        net.skip.weight.zero_()
+        net.skip.bias.zero_()
+        steps = torch.arange(H)
+        net.skip.weight[steps, L - lag + steps % lag] = 1.0
+        for last in (net.head[-1], None if net.decoder is None else net.decoder[-1]):
+            if last is not None:
+                last.weight.zero_()
+                last.bias.zero_()
+    return model
+
+
 def set_kernel(model: nn.Module, kernel: str) -> nn.Module:
     """Run the model's GRUs with kernel ("fused" or "reference", as kernels.select returns);
     the weights and so the checkpoint are the same either way."""

@@ -4,6 +4,8 @@ chosen from the frequency and the series lengths, checked against them and again
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from grucast.config import flags, machine, settings, validate
@@ -11,6 +13,7 @@ from grucast.config.settings import Config, output_quantiles
 from grucast.data.freq import Freq
 from grucast.errors import ConfigError
 from grucast.features import calendar as features_calendar
+from grucast.features import windows
 from grucast.features.spec import default_min_input
 
 # ---------------------------------------------------------------- settings that depend on the data
@@ -49,7 +52,8 @@ def default_size(windows: int) -> tuple[int, float, int]:
 
 def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[str]]:
     """Fill the settings left open (season, horizon, input_size, val_size, hidden_size,
-    learning_rate, ensemble, loss) from the data's frequency and series lengths; returns the
+    learning_rate, ensemble, loss; anchor 'none' on large data, while on small data choose_anchor
+    picks it from the values) from the data's frequency and series lengths; returns the
     resolved config and a note for each value chosen.
 
     Settings counted in time steps are checked against the longest series here, before anything
@@ -61,11 +65,12 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
     horizon, val_size = _horizon(cfg, freq, season, longest, notes)
     input_size = _input_size(cfg, freq, lengths, season, horizon, val_size, notes)
     windows = _training_windows(cfg, lengths, input_size, horizon, val_size, longest)
-    hidden_size, learning_rate, ensemble = _sizes(cfg, windows, notes)
+    hidden_size, learning_rate, ensemble, anchor = _sizes(cfg, windows, notes)
     resolved = validate.replace(
         cfg,
         data={"season": season},
-        model={"horizon": horizon, "input_size": input_size, "hidden_size": hidden_size, "ensemble": ensemble},
+        model={"horizon": horizon, "input_size": input_size, "hidden_size": hidden_size, "ensemble": ensemble,
+               "anchor": anchor},
         training={"val_size": val_size, "learning_rate": learning_rate,
                   "loss": settings.train_loss(cfg.model, cfg.training)},
     )
@@ -154,11 +159,11 @@ def _training_windows(cfg: Config, lengths: np.ndarray, input_size: int, horizon
     return int(np.maximum(per, 0).sum())
 
 
-def _sizes(cfg: Config, windows: int, notes: list[str]) -> tuple[int, float, int]:
-    """(hidden_size, learning_rate, ensemble): the ones set, the others from default_size."""
-    hidden_size, learning_rate, ensemble = cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble
-    if hidden_size is not None and learning_rate is not None and ensemble is not None:
-        return hidden_size, learning_rate, ensemble
+def _sizes(cfg: Config, windows: int, notes: list[str]) -> tuple[int, float, int, Optional[str]]:
+    """(hidden_size, learning_rate, ensemble, anchor): the ones set, the others from default_size;
+    the anchor 'none' (a random start) on large data, else left for choose_anchor."""
+    m = cfg.model
+    hidden_size, learning_rate, ensemble, anchor = m.hidden_size, cfg.training.learning_rate, m.ensemble, m.anchor
     size, rate, members = default_size(windows)
     chosen = []
     if hidden_size is None:
@@ -170,9 +175,13 @@ def _sizes(cfg: Config, windows: int, notes: list[str]) -> tuple[int, float, int
     if ensemble is None:
         ensemble = members
         chosen.append(f"ensemble {members}")
-    side = "below" if windows < SMALL_DATA_WINDOWS else "at or above"
-    notes.append(f"{', '.join(chosen)} (default for {windows:,} training windows, {side} {SMALL_DATA_WINDOWS:,})")
-    return hidden_size, learning_rate, ensemble
+    if anchor is None and windows >= SMALL_DATA_WINDOWS:
+        anchor = "none"
+        chosen.append("anchor none")
+    if chosen:
+        side = "below" if windows < SMALL_DATA_WINDOWS else "at or above"
+        notes.append(f"{', '.join(chosen)} (default for {windows:,} training windows, {side} {SMALL_DATA_WINDOWS:,})")
+    return hidden_size, learning_rate, ensemble, anchor
 
 
 def _check_memory(resolved: Config, freq: Freq, lengths: np.ndarray, windows: int) -> None:
@@ -212,6 +221,79 @@ def memory_estimate(cfg: Config, n_points: int, n_series: int, windows: int, n_i
     batch = min(t.batch_size, max(windows, 1))
     activations = batch * (L + H) * (8 * h * layers + 2 + n_inputs) * 4
     return {"data": data, "weights": weights, "activations": activations}
+
+
+# ---------------------------------------------------------------- the anchor: where every network starts
+#
+# Below SMALL_DATA_WINDOWS every network starts at the better of naive and seasonal naive (see
+# models.network.anchor): there early stopping ends training after tens of steps, and a network
+# that starts at the window's mean forecast stays near it, 2.6 times naive's error on 14 weekly
+# series. On large data it trains long enough to find its own way, and starting at seasonal naive
+# was worse there (M4 Hourly OWA 0.520 against 0.478, seed 0). See benchmarks/README.md, 'Small
+# and awkward data'.
+
+
+ANCHOR_TARGETS = 4_000_000  # forecast points the anchor choice compares at most (origins thinned to fit)
+
+
+def choose_anchor(cfg: Config, values: np.ndarray, offsets: np.ndarray) -> tuple[Config, list[str]]:
+    """The config with model.anchor set when it was left open, and its note: seasonal naive when
+    its horizon-step forecasts from the training part of the series (values laid end to end at
+    offsets, the last val_size points of each held out) err less than naive's, else naive.
+    Errors are scaled per series (by its mean absolute step) and averaged, so every series
+    counts alike; naive without a season, or when the season does not fit in the input window."""
+    m = cfg.model
+    if m.anchor is not None:
+        return cfg, []
+    season, L, H, V = cfg.data.season or 1, m.input_size, m.horizon, cfg.training.val_size
+    if season <= 1 or season > L:
+        why = "no season" if season <= 1 else f"the season, {season}, is longer than the input window, {L}"
+        return validate.replace(cfg, model={"anchor": "naive"}), [f"anchor naive (default: {why})"]
+    naive_err, seasonal_err = anchor_errors(values, offsets, season, H, V)
+    if not (np.isfinite(naive_err) and np.isfinite(seasonal_err)):
+        return validate.replace(cfg, model={"anchor": "naive"}), [
+            "anchor naive (default: the series are too short to compare it with seasonal naive)"]
+    best, other = ("seasonal_naive", "naive") if seasonal_err < naive_err else ("naive", "seasonal_naive")
+    ratio = min(naive_err, seasonal_err) / max(naive_err, seasonal_err)
+    return validate.replace(cfg, model={"anchor": best}), [
+        f"anchor {best} (default: its {H}-step error on the training data is {ratio:.2f} of {other}'s)"]
+
+
+def anchor_errors(values: np.ndarray, offsets: np.ndarray, season: int, H: int, V: int) -> tuple[float, float]:
+    """(naive, seasonal naive): mean absolute error of each over the next H points from origins
+    in the training part of every series, divided by the series' mean absolute step and averaged
+    over the series with an origin; NaN when none has one. Origins are index arithmetic, thinned
+    to an even stride when there would be more than ANCHOR_TARGETS forecast points."""
+    values = np.asarray(values, dtype=np.float64)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    first = offsets[:-1] + season  # the first origin with a season of history
+    last = offsets[1:] - V - H  # the last whose horizon stays in the training part
+    counts = np.maximum(last - first + 1, 0)
+    stride = max(1, -(-int(counts.sum()) * H // ANCHOR_TARGETS))
+    counts = -(-counts // stride)  # origins first, first + stride, ... up to last
+    series = np.repeat(np.arange(len(counts)), counts)
+    origins = first[series] + stride * windows.ranges(np.zeros(len(counts), dtype=np.int64), counts)
+    if not len(origins):
+        return float("nan"), float("nan")
+    h = np.arange(H)
+    y = values[origins[:, None] + h]  # [N, H]
+    naive = np.abs(y - values[origins - 1][:, None]).mean(axis=1)
+    seasonal = np.abs(y - values[origins[:, None] - season + h % season]).mean(axis=1)
+    finite = np.isfinite(naive) & np.isfinite(seasonal)  # a gap left unfilled makes no error
+    naive, seasonal, series = naive[finite], seasonal[finite], series[finite]
+    owner = np.repeat(np.arange(len(counts)), np.diff(offsets))  # the series of every point
+    train = np.arange(len(values)) - offsets[owner] < (np.diff(offsets) - V)[owner]  # not held out
+    same = (owner[1:] == owner[:-1]) & train[1:]  # steps inside the training part of one series
+    moves = np.bincount(owner[1:][same], weights=np.abs(np.diff(values))[same], minlength=len(counts))
+    scale = moves / np.maximum(np.bincount(owner[1:][same], minlength=len(counts)), 1)  # mean absolute step
+    scale = np.where(scale > 0, scale, 1.0)[series]
+    per = np.bincount(series, minlength=len(counts))
+    used = per > 0
+
+    def mean(err: np.ndarray) -> float:
+        return float((np.bincount(series, weights=err / scale, minlength=len(counts))[used] / per[used]).mean())
+
+    return mean(naive), mean(seasonal)
 
 
 # ---------------------------------------------------------------- train

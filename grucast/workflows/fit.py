@@ -27,7 +27,7 @@ from grucast.features.windows import series_of, split_windows
 from grucast.models import kernels
 from grucast.models import network as model_mod
 from grucast.models.inference import predict_windows
-from grucast.training.defaults import resolve, too_short
+from grucast.training.defaults import choose_anchor, resolve, too_short
 from grucast.training.loop import Callback, FitResult, fit
 from grucast.training.runtime import select_device, set_threads
 from grucast.workflows.forecasting import load_weights
@@ -141,6 +141,9 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     panel.fill(cfg.data.fill, holdout=cfg.training.val_size)
     schema = table.schema
     cfg = _detected(cfg, schema)
+    if base is None:
+        cfg, anchor_notes = choose_anchor(cfg, panel.values, panel.offsets)
+        notes = notes + anchor_notes
     L, H, V = cfg.model.input_size, cfg.model.horizon, cfg.training.val_size
     if base is not None:
         spec, warnings = base.features, []
@@ -167,6 +170,8 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
 
     model = model_mod.build(cfg.model, spec.sizes(cfg.model.series_embedding), cfg.training.seed).to(device)
     model_mod.set_kernel(model, kernel)
+    if base is None and cfg.model.anchor != "none":
+        model_mod.anchor(model, cfg.data.season if cfg.model.anchor == "seasonal_naive" else 1)
     if base is not None:
         load_weights(model, base.state_dict, "the starting checkpoint")
     info = _info(table, panel, train_starts, val_starts)
