@@ -14,7 +14,8 @@ def test_hourly_defaults_look_back_a_week():
     assert (cfg.data.season, cfg.model.horizon, cfg.model.input_size, cfg.training.val_size) == (24, 24, 168, 24)
     assert notes == ["season 24 (from the frequency)", "horizon 24 (default for this frequency)",
                      "input_size 168 (default for horizon 24, season 24)",
-                     "hidden_size 32, learning_rate 0.001, ensemble 3 (default for 2,570 training windows, below 10,000)"]
+                     "hidden_size 32, learning_rate 0.001, ensemble 3 (default for 2,570 training windows, below 10,000)",
+                     "anchor none (default at or above 1,000 training windows: a random start)"]
 
 
 @pytest.mark.parametrize("name, season, horizon, input_size", [
@@ -29,7 +30,7 @@ def test_defaults_per_frequency(name, season, horizon, input_size):
 def test_default_input_size_shrinks_to_fit_short_series():
     cfg, notes = resolve(files.load(), Freq("datetime", "h"), np.array([150, 150, 3000]))
     assert cfg.model.input_size == 150 - 24 - 2 * 24 + 1
-    assert notes[-2] == "input_size 79 (default, shortened to fit half of the series)"
+    assert notes[-3] == "input_size 79 (default, shortened to fit half of the series)"
 
 
 def test_explicit_settings_are_kept():
@@ -48,18 +49,20 @@ def test_width_learning_rate_and_ensemble_follow_the_amount_of_data():
     small = files.load(None, {"model": {"horizon": 96, "input_size": 336}, "training": {"val_size": 2880}})
     cfg, notes = resolve(small, hourly, np.array([11520]))
     assert (cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble) == (32, 1e-3, 3)
-    assert notes[-1] == "hidden_size 32, learning_rate 0.001, ensemble 3 (default for 8,209 training windows, below 10,000)"
+    assert notes[-2:] == ["hidden_size 32, learning_rate 0.001, ensemble 3 (default for 8,209 training windows, below 10,000)",
+                          "anchor none (default at or above 1,000 training windows: a random start)"]
     m4 = files.load(None, {"model": {"horizon": 48}})
     cfg, notes = resolve(m4, hourly, np.full(414, 700))
     assert (cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble) == (64, 3e-3, 1)
-    assert notes[-1].endswith("ensemble 1, anchor none (default for 180,918 training windows, at or above 10,000)")
-    assert cfg.model.anchor == "none"  # a random start on large data; small data's is chosen from its values
-    assert resolve(small, hourly, np.array([11520]))[0].model.anchor is None
+    assert notes[-2].endswith("ensemble 1 (default for 180,918 training windows, at or above 10,000)")
+    assert cfg.model.anchor == "none"  # a random start from 1,000 windows on; below, chosen from the values
+    assert resolve(small, hourly, np.array([11520]))[0].model.anchor == "none"
+    assert resolve(small, hourly, np.array([3500]))[0].model.anchor is None  # 3500 - 336 - 96 - 2880 + 1 = 189
     assert resolve(validate.replace(m4, model={"anchor": "naive"}), hourly, np.full(414, 700))[0].model.anchor == "naive"
     cfg, notes = resolve(validate.replace(small, training={"learning_rate": 0.01}, model={"ensemble": 1}), hourly,
                          np.array([11520]))
     assert (cfg.model.hidden_size, cfg.training.learning_rate, cfg.model.ensemble) == (32, 0.01, 1)
-    assert notes[-1] == "hidden_size 32 (default for 8,209 training windows, below 10,000)"
+    assert notes[-2] == "hidden_size 32 (default for 8,209 training windows, below 10,000)"
 
 
 def test_integer_steps_need_a_season():
@@ -75,7 +78,7 @@ def test_short_series_count_with_their_padded_windows():
     points), so the large defaults apply."""
     cfg, notes = resolve(files.load(None, {"model": {"input_size": 168}}), Freq("datetime", "h"), np.full(10_000, 100))
     assert (cfg.model.hidden_size, cfg.model.ensemble) == (64, 1)
-    assert notes[-1] == ("hidden_size 64, learning_rate 0.003, ensemble 1, anchor none (default for 110,000 training windows, "
+    assert notes[-2] == ("hidden_size 64, learning_rate 0.003, ensemble 1 (default for 110,000 training windows, "
                          "at or above 10,000)")
 
 
