@@ -452,6 +452,10 @@ case("settings.anchor-misspelt", "settings", "--anchor seasonal, not one of its 
      r"seasonal_naive", "Error: model.anchor (--anchor) must be one of naive, seasonal_naive, none; got 'seasonal'. Did "
      "you mean 'seasonal_naive'?",
      lambda c: train(c, "d.csv", "--set", "model.anchor=seasonal"))
+case("settings.anchor-season-too-long", "settings", "--anchor seasonal_naive with a season longer than the input", 1,
+     r"input-size of at least 24", "Error: model.anchor (--anchor) seasonal_naive repeats the last season of the input "
+     "window, but the season is 24 and input_size 12: use an --input-size of at least 24, or --anchor naive",
+     lambda c: train(c, "d.csv", "--anchor", "seasonal_naive", "--input-size", "12"))
 case("settings.set-malformed", "settings", "backtest --set without '='", 1,
      r"section\.key=value", "Error: --set takes section.key=value, got 'nonsense'",
      lambda c: ["backtest", "d.csv", *BT, "--set", "nonsense"])

@@ -248,9 +248,15 @@ def choose_anchor(cfg: Config, values: np.ndarray, offsets: np.ndarray) -> tuple
     Errors are scaled per series (by its mean absolute step) and averaged, so every series
     counts alike; naive without a season, or when the season does not fit in the input window."""
     m = cfg.model
+    season, L, H, V = cfg.data.season or 1, m.input_size, m.horizon, cfg.training.val_size
+    if m.anchor == "seasonal_naive" and not 1 < season <= L:
+        raise ConfigError(
+            f"{flags.label('model.anchor')} seasonal_naive repeats the last season of the input window, but the season "
+            f"is {season} and input_size {L}: " + ("pass --season" if season <= 1 else "use an --input-size of at least "
+                                                   f"{season}") + ", or --anchor naive"
+        )
     if m.anchor is not None:
         return cfg, []
-    season, L, H, V = cfg.data.season or 1, m.input_size, m.horizon, cfg.training.val_size
     if season <= 1 or season > L:
         why = "no season" if season <= 1 else f"the season, {season}, is longer than the input window, {L}"
         return validate.replace(cfg, model={"anchor": "naive"}), [f"anchor naive (default: {why})"]
