@@ -70,6 +70,8 @@ def test_integer_steps_need_a_season():
         resolve(files.load(), Freq("int", step=1), np.array([100]))
     cfg, _ = resolve(files.load(None, {"data": {"season": 24}, "model": {"horizon": 48}}), Freq("int"), np.array([900]))
     assert cfg.model.input_size == 168  # integer steps with a daily season of 24 look back a week
+    cfg, _ = resolve(files.load(None, {"data": {"season": 52}, "model": {"horizon": 13}}), Freq("int"), np.array([900]))
+    assert cfg.model.input_size == 104  # ... with a yearly season of 52 weeks, two years
 
 
 def test_short_series_count_with_their_padded_windows():

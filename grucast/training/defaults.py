@@ -21,10 +21,18 @@ from grucast.features.spec import default_min_input
 
 MAX_DEFAULT_INPUT = 336
 
+# Integer steps carry no calendar: a season up to this long is taken for a daily cycle (24 hours,
+# 48 half-hours), a longer one for a yearly one (52 weeks, ...).
+LONGEST_DAILY_SEASON = 48
 
-def default_input_size(horizon: int, season: int, intraday: bool) -> int:
-    """Two horizons at least. Intraday data (and integer steps) also gets a week of its daily
-    cycle (7 x season, at most 336 steps); other data at least one full season."""
+
+def default_input_size(horizon: int, season: int, intraday: bool, integer: bool = False) -> int:
+    """Two horizons at least. Intraday data (and integer steps with a daily-looking season) also
+    gets a week of its daily cycle (7 x season, at most 336 steps); integer steps with a longer
+    season two seasons (M4 Weekly: 104 scored OWA 0.733 against 0.742 for 336, seed 0, in a third
+    of the time); other data at least one full season."""
+    if integer and season > LONGEST_DAILY_SEASON:
+        return max(2 * horizon, 2 * season)
     if intraday:
         return max(2 * horizon, min(7 * season, MAX_DEFAULT_INPUT))
     return max(2 * horizon, season)
@@ -139,7 +147,7 @@ def _input_size(cfg: Config, freq: Freq, lengths: np.ndarray, season: int, horiz
     input_size = cfg.model.input_size
     if input_size is not None:
         return input_size
-    input_size = default_input_size(horizon, season, intraday=freq.intraday())
+    input_size = default_input_size(horizon, season, intraday=freq.intraday(), integer=freq.kind == "int")
     # A default must not make most series unusable: shorten it until half of the series
     # have a horizon's worth of training windows, but never below one horizon.
     fits = int(np.median(lengths)) - val_size - 2 * horizon + 1
