@@ -16,13 +16,13 @@ library calls as `grucast train` / `grucast predict`; the time printed is the wa
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _progress import Progress
 
 from grucast.config import files, settings
 from grucast.workflows import backtest, predict
@@ -55,23 +55,6 @@ def score(series: list[np.ndarray], y: np.ndarray, f: np.ndarray) -> tuple[float
     mases = np.mean(np.abs(y - f), axis=1) / scales
     s, m = float(np.mean(smapes)), float(np.mean(mases))
     return s, m, 0.5 * (s / NAIVE2[0] + m / NAIVE2[1])
-
-
-class Progress:
-    """One line per validation check on stderr."""
-
-    def on_start(self, total_steps, steps_per_epoch, windows_per_epoch):
-        print(f"training: {windows_per_epoch:,} windows per epoch, at most {total_steps} steps", file=sys.stderr)
-
-    def on_step(self, step):
-        pass
-
-    def on_eval(self, r):
-        print(f"  step {r.step} epoch {r.epoch:.2f}: train {r.train_loss:.4f} val {r.val_loss:.4f}"
-              f"{' *' if r.best else ''} {r.windows_per_s:.0f} w/s", file=sys.stderr, flush=True)
-
-    def on_end(self, result):
-        pass
 
 
 def main() -> None:

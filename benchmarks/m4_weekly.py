@@ -26,13 +26,13 @@ of networks, as the defaults choose), on the CPU through the same library calls 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _progress import Progress
 
 from grucast.config import files
 from grucast.workflows import predict
@@ -79,23 +79,6 @@ def fmt(t: tuple[float, float, float]) -> str:
 
 def spread(name: str, v: list[float]) -> str:
     return f"{name} {np.mean(v):.3f} (min {min(v):.3f}, max {max(v):.3f}; sd {np.std(v, ddof=1):.3f})"
-
-
-class Progress:
-    """One line per validation check on stderr."""
-
-    def on_start(self, total_steps, steps_per_epoch, windows_per_epoch):
-        print(f"training: {windows_per_epoch:,} windows per epoch, at most {total_steps} steps", file=sys.stderr)
-
-    def on_step(self, step):
-        pass
-
-    def on_eval(self, r):
-        print(f"  step {r.step} epoch {r.epoch:.2f}: train {r.train_loss:.4f} val {r.val_loss:.4f}"
-              f"{' *' if r.best else ''} {r.windows_per_s:.0f} w/s", file=sys.stderr, flush=True)
-
-    def on_end(self, result):
-        pass
 
 
 def main() -> None:

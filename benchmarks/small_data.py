@@ -69,6 +69,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from _progress import Progress
 
 import grucast
 from grucast.errors import ConfigError
@@ -238,29 +239,6 @@ def stats_forecasts(p: Panel, python: str, say) -> tuple[dict[str, np.ndarray], 
 # ---------------------------------------------------------------- grucast
 
 
-class Progress:
-    """One line per validation check on stderr."""
-
-    def on_note(self, message):
-        print(f"    {message}", file=sys.stderr)
-
-    def on_member(self, member, n_members, seed):
-        print(f"    network {member + 1} of {n_members} (seed {seed})", file=sys.stderr)
-
-    def on_start(self, total_steps, steps_per_epoch, windows_per_epoch):
-        print(f"    {windows_per_epoch:,} windows per epoch, at most {total_steps} steps", file=sys.stderr)
-
-    def on_step(self, step):
-        pass
-
-    def on_eval(self, r):
-        print(f"      step {r.step} epoch {r.epoch:.2f}: train {r.train_loss:.4f} val {r.val_loss:.4f}"
-              f"{' *' if r.best else ''}", file=sys.stderr, flush=True)
-
-    def on_end(self, result):
-        pass
-
-
 @dataclass
 class Run:
     forecast: np.ndarray  # [n, H], naive where grucast gave none
@@ -277,7 +255,7 @@ def run_grucast(p: Panel, seed: int, a, extra: dict, say, first: bool) -> Run:
         settings.setdefault("threads", a.threads)
     df = p.frame()
     t0 = time.perf_counter()
-    model = grucast.train(df, horizon=p.horizon, seed=seed, callback=None if a.quiet else Progress(), **settings)
+    model = grucast.train(df, horizon=p.horizon, seed=seed, callback=None if a.quiet else Progress("    "), **settings)
     seconds = time.perf_counter() - t0
     fc = model.predict(df, device=settings["device"], threads=settings.get("threads"))
     c, fit = model.config, model.result.fit

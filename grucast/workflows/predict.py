@@ -139,9 +139,8 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
         )
     model = load_model(ckpt, dev, str(model_file) if model_file is not None else model_name, kernel)
     f, methods = _with_fallback(ckpt, panel, ok, forecast(ckpt, model, data_layout, starts))  # [n, H(, Q)], [n]
-    every = np.arange(panel.n_series)
     return PredictResult(
-        origins={str(i): panel_time_text(panel, t) for i, t in zip(panel.ids, panel.last_times(every))},
+        origins={str(i): panel_time_text(panel, t) for i, t in zip(panel.ids, panel.last_times())},
         forecasts=_forecast_frame(ckpt, table, panel, methods, f),
         fallback={str(i): str(m) for i, m in zip(panel.ids, methods) if m != GRU},
         horizon=H,
@@ -190,9 +189,8 @@ def _forecast_frame(ckpt: checkpoint.Checkpoint, table: Table, panel: Panel, met
             f"the model's forecasts are not finite (NaN or infinite) for {len(bad)} of {int(net.sum())} series: "
             f"{preview(bad)}; their values are probably far outside what it was trained on; nothing was written"
         )
-    every = np.arange(panel.n_series)
     columns = id_columns(table, ckpt.schema, np.repeat(panel.ids, H))
-    columns[ckpt.schema.time_col] = panel.times_after(every, H)
+    columns[ckpt.schema.time_col] = panel.times_after(np.arange(panel.n_series), H)
     columns.update(forecast_columns(ckpt.config, f))
     columns["method" if "method" not in columns else "forecast_method"] = np.repeat(methods, H)
     return pd.DataFrame(columns)
