@@ -894,7 +894,7 @@ case("gate.worse-than-seasonal-naive", "gate", "train --fail-if-worse-than seaso
      5, r"quality gate failed.*seasonal-naive.*previous checkpoint was kept",
      "Error: quality gate failed: validation MASE 8.39 against seasonal-naive 0.87 (+864.2 %); the previous "
      "checkpoint was kept",
-     lambda c: [T, "d.csv", "-o", "m.pt", *QUICK, "--fail-if-worse-than", "seasonal-naive", "-q"])
+     lambda c: [T, "d.csv", "-o", "m.pt", *QUICK, "--anchor", "none", "--fail-if-worse-than", "seasonal-naive", "-q"])
 
 # ---------------------------------------------------------------- terminal: text from outside is shown as written
 

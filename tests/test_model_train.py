@@ -93,6 +93,22 @@ def test_max_steps_caps_the_budget():
     assert result.steps == 7 and result.stop_reason == "max_steps"
 
 
+def test_no_epoch_cap_by_default_and_the_schedule_spans_max_steps():
+    """With few windows an epoch is a few steps: by default no epoch count ends training (and
+    the cosine anneals over max_steps, not over 50 short epochs); --epochs still caps it."""
+    values, offsets = sine_values(n_series=1, length=100)  # 65 windows: two steps per epoch
+    cfg = tiny_cfg(max_steps=60, patience=1000)
+    assert cfg.training.epochs is None
+    train, val = split_windows(offsets, 24, 6, 6)
+    result = fit(GRUForecaster(cfg.model), plain(values, offsets, "standard"), train, val, cfg)
+    assert result.steps == 60 and result.epochs == 30 and result.stop_reason == "max_steps"
+    assert result.history[-1].lr == pytest.approx(0.05 * cfg.training.learning_rate)  # the bottom at step 60
+    capped = tiny_cfg(max_steps=60, patience=1000, epochs=25)
+    result = fit(GRUForecaster(capped.model), plain(values, offsets, "standard"), train, val, capped)
+    assert result.steps == 50 and result.stop_reason == "epochs"
+    assert result.history[-1].lr == pytest.approx(0.05 * capped.training.learning_rate)  # over its 50 steps
+
+
 def test_bf16_autocast_only_when_asked():
     from grucast.training.loop import mixed_precision
 
@@ -239,3 +255,35 @@ def test_training_from_the_anchor_with_no_learning_forecasts_the_baseline(tmp_pa
             y = frame[frame.series_id == sid].value.to_numpy()
             want = y[-24:][:6] if expect == "seasonal" else np.repeat(y[-1], 6)
             np.testing.assert_allclose(got.to_numpy(), want, rtol=1e-5)
+
+
+def test_an_anchored_start_that_training_only_worsens_is_kept(tmp_path):
+    """The anchored start is validated before the first step: a learning rate so large that
+    every step makes the forecast worse leaves the network at its start, and the forecast file
+    holds the baseline (naive: the last value) exactly; the check is step 0 of the history."""
+    from conftest import cli, sine_panel
+
+    frame = sine_panel(n_series=3, length=200)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    r = cli("train", tmp_path / "d.csv", "-o", tmp_path / "m.pt", "--horizon", "6", "--input-size", "48",
+            "--hidden-size", "4", "--lr", "10", "--max-steps", "30", "--ensemble", "1", "--anchor", "naive",
+            "--json")
+    assert r.exit_code == 0, r.stderr
+    report = __import__("json").loads(r.stdout)["training"]
+    assert report["best_step"] == 0 and report["history"][0]["step"] == 0
+    assert report["history"][0]["train_loss"] is None  # no training step before the check
+    assert min(h["val_loss"] for h in report["history"][1:]) > report["history"][0]["val_loss"]
+    p = cli("predict", tmp_path / "m.pt", tmp_path / "d.csv", "--format", "csv")
+    f = __import__("pandas").read_csv(__import__("io").StringIO(p.stdout))
+    for sid, got in f.groupby("series_id").forecast:
+        np.testing.assert_allclose(got.to_numpy(), np.repeat(frame[frame.series_id == sid].value.iloc[-1], 6),
+                                   rtol=1e-6)
+
+
+def test_a_random_start_is_not_validated_before_training():
+    values, offsets = sine_values()
+    cfg = tiny_cfg(epochs=1)
+    data = plain(values, offsets, "standard")
+    tr, va = split_windows(offsets, 24, 6, 6)
+    result = fit(GRUForecaster(cfg.model), data, tr, va, cfg)
+    assert result.history[0].step > 0

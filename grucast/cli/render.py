@@ -166,6 +166,8 @@ class TrainDisplay:
 
     def _line(self, r: EvalRecord) -> str:
         mark = " *" if r.best else ""
+        if r.step == 0:  # the anchored start, scored before any training step
+            return f"start (the baseline, before training): val loss {r.val_loss:.4f}{mark}"
         return (
             f"epoch {r.epoch:g} step {r.step}: train loss {r.train_loss:.4f}, val loss {r.val_loss:.4f}{mark}, "
             f"{r.windows_per_s:,.0f} windows/s"
@@ -178,7 +180,8 @@ class TrainDisplay:
         if self.progress is not None:
             self.progress.update(
                 self.task,
-                status=f"epoch {r.epoch:.2f} · train {r.train_loss:.4f} · val {r.val_loss:.4f} · {r.windows_per_s:,.0f} w/s",
+                status=f"epoch {r.epoch:.2f} · train {r.train_loss:.4f} · val {r.val_loss:.4f} · {r.windows_per_s:,.0f} w/s"
+                if r.step else f"start · val {r.val_loss:.4f}",
             )
             _say(self.progress.console, self._line(r))
         else:

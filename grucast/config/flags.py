@@ -108,7 +108,7 @@ def table() -> tuple[Flag, ...]:
              "one of the first two with the lower error on the training data.", TRAINS),
         Flag(_M + "dropout", "--dropout", float, "Dropout between GRU layers and in the head (default 0).", TRAINS),
         Flag(_T + "epochs", "--epochs", int, "Epochs at most; an epoch is one pass over every training window "
-             "(default 50).", TRAINS),
+             "(default: no cap; --max-steps and early stopping end training).", TRAINS),
         Flag(_T + "max_steps", "--max-steps", int, "Optimizer steps at most, whatever --epochs says (default 5000).",
              TRAINS),
         Flag(_T + "batch_size", "--batch-size", int, "Windows per optimizer step (default 256).", TRAINS),

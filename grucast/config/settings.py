@@ -77,7 +77,10 @@ class ModelConfig:
 class TrainConfig:
     """The optimisation: budget, early stopping, loss, reproducibility and hardware."""
 
-    epochs: int = 50  # an epoch is one pass over every training window
+    # An epoch is one pass over every training window; None: no cap, max_steps and early stopping
+    # end training (with 50, trend-seasonal monthly series of 1,300 windows stopped on the cap,
+    # still improving, at 0.743 MASE against 0.683 without: see benchmarks/README.md).
+    epochs: Optional[int] = None
     max_steps: int = 5000  # optimizer steps at most, whatever epochs says
     batch_size: int = 256
     learning_rate: Optional[float] = None  # 3e-3, or 1e-3 on small data (training.defaults.default_size) when None

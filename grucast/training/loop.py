@@ -191,18 +191,21 @@ class _Job:
     autocast: Any  # mixed_precision's context
     steps_per_epoch: int
     total_steps: int
+    check_start: bool = False  # validate the untrained network before the first step (fit)
 
 
 def _job(data: WindowData, train_starts: np.ndarray, val_starts: np.ndarray, cfg: Config,
-         callback: Optional[Callback], stop: Optional[Any]) -> _Job:
+         callback: Optional[Callback], stop: Optional[Any], check_start: bool = False) -> _Job:
     t, device = cfg.training, data.values.device
     train_idx = torch.as_tensor(train_starts, dtype=torch.long)
     steps_per_epoch = math.ceil(len(train_idx) / t.batch_size)
+    epoch_steps = t.max_steps if t.epochs is None else t.epochs * steps_per_epoch
     return _Job(
         data=data, train_idx=train_idx, val_idx=torch.as_tensor(val_starts, dtype=torch.long, device=device),
         cfg=cfg, cb=callback or NullCallback(), stop=stop,
         loss_fn=loss_function(t.loss, output_quantiles(cfg.model)), autocast=mixed_precision(t.precision, device),
-        steps_per_epoch=steps_per_epoch, total_steps=min(t.max_steps, t.epochs * steps_per_epoch),
+        steps_per_epoch=steps_per_epoch, total_steps=min(t.max_steps, epoch_steps),
+        check_start=check_start,
     )
 
 
@@ -279,7 +282,7 @@ def _validate(state: LoopState, job: _Job, member: int) -> bool:
     rec = EvalRecord(
         epoch=round(state.epoch + state.batch / job.steps_per_epoch, 4),
         step=state.step,
-        train_loss=state.run_loss / max(state.run_n, 1),
+        train_loss=state.run_loss / state.run_n if state.run_n else math.nan,  # NaN: the check before step 1
         val_loss=val_loss,
         best=improved,
         windows_per_s=state.run_windows / state.run_seconds if state.run_seconds > 0 else float("nan"),
@@ -298,7 +301,8 @@ def _after_step(state: LoopState, job: _Job, member: int) -> Optional[str]:
     None to go on. A stop asked for (job.stop) raises Interrupted carrying the snapshot."""
     t = job.cfg.training
     if state.step >= state.total_steps:
-        budget = "max_steps" if state.step >= t.max_steps and state.step < t.epochs * job.steps_per_epoch else "epochs"
+        capped = t.epochs is not None and state.step >= t.epochs * job.steps_per_epoch
+        budget = "max_steps" if state.step >= t.max_steps and not capped else "epochs"
         _validate(state, job, member)
         return budget
     check = state.batch == 0 or state.step % t.eval_every == 0  # batch 0: this step ended an epoch
@@ -314,9 +318,12 @@ def _fit_network(model: nn.Module, job: _Job, seed: int, member: int = 0,
     """Train one network from seed (or on from the snapshot resume); its best weights end in model."""
     state = _start(model, job, seed, resume)
     job.cb.on_start(job.total_steps, job.steps_per_epoch, state.windows)
+    if job.check_start and resume is None:
+        _validate(state, job, member)  # step 0: training must beat the start on held-out data to replace it
     model.train()
     stop_reason = None
-    while stop_reason is None and state.epoch < job.cfg.training.epochs:
+    epochs = job.cfg.training.epochs
+    while stop_reason is None and (epochs is None or state.epoch < epochs):
         if state.perm is None:
             state.perm = job.train_idx[torch.randperm(state.windows, generator=state.generator)]  # [n]
         _train_step(state, job)
@@ -343,7 +350,7 @@ def _fit_network(model: nn.Module, job: _Job, seed: int, member: int = 0,
 
 def fit(model: nn.Module, data: WindowData, train_starts: np.ndarray, val_starts: np.ndarray, cfg: Config,
         callback: Optional[Callback] = None, stop: Optional[Any] = None,
-        resume: Optional[dict[str, Any]] = None) -> FitResult:
+        resume: Optional[dict[str, Any]] = None, check_start: bool = False) -> FitResult:
     """Train model on windows of the data layout (already on the model's device) and return
     the best weights by validation loss. Repeatable on CPU for a given seed.
 
@@ -355,8 +362,12 @@ def fit(model: nn.Module, data: WindowData, train_starts: np.ndarray, val_starts
     stop: an object whose ``signum`` becomes a signal number when the run should end (see
     ops.signals.stop_on_signals); it is polled after every step, and the run then raises
     Interrupted carrying the snapshot (LoopState's, and EnsembleState's for an ensemble) that
-    resume= continues from, step for step as if never stopped."""
-    job = _job(data, train_starts, val_starts, cfg, callback, stop)
+    resume= continues from, step for step as if never stopped.
+
+    check_start: validate every network before its first step too, so a start that no training
+    step beats on the validation windows is what the network keeps (an anchored start: the
+    baseline forecast itself)."""
+    job = _job(data, train_starts, val_starts, cfg, callback, stop, check_start)
     nets = members(model)
     if len(nets) == 1:
         return _fit_network(model, job, cfg.training.seed, resume=resume)

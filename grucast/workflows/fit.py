@@ -170,13 +170,17 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
 
     model = model_mod.build(cfg.model, spec.sizes(cfg.model.series_embedding), cfg.training.seed).to(device)
     model_mod.set_kernel(model, kernel)
-    if base is None and cfg.model.anchor != "none":
+    # An anchored start (a resumed run's too: its networks not yet trained start there) is
+    # validated before the first step, so training replaces it only where it beats it.
+    anchored = (base is None or resume is not None) and cfg.model.anchor not in (None, "none")
+    if base is None and anchored:
         model_mod.anchor(model, cfg.data.season if cfg.model.anchor == "seasonal_naive" else 1)
     if base is not None:
         load_weights(model, base.state_dict, "the starting checkpoint")
     info = _info(table, panel, train_starts, val_starts)
     try:
-        result = fit(model, data, train_starts, val_starts, cfg, callback, stop=stop, resume=resume)
+        result = fit(model, data, train_starts, val_starts, cfg, callback, stop=stop, resume=resume,
+                     check_start=anchored)
     except Interrupted as e:
         # The weights as they stand (an ensemble's finished members, the current one, the rest
         # untrained); the run goes on from the state in resume, these are for `grucast info`.
