@@ -108,12 +108,12 @@ def test_the_memory_estimate_grows_with_the_ensemble_and_never_overflows():
     assert huge["data"] > 2**64 and isinstance(huge["data"], int)
 
 
-def _anchor_of(series: list[np.ndarray], season: int, **model) -> tuple[str, list[str]]:
+def _anchor_of(series: list[np.ndarray], season: int, **model) -> tuple[str, list[str], object]:
     cfg = files.load(None, {"data": {"season": season},
                             "model": {"horizon": 6, "input_size": 24, **model}, "training": {"val_size": 6}})
     offsets = np.r_[0, np.cumsum([len(x) for x in series])]
-    cfg, notes = choose_anchor(cfg, np.concatenate(series), offsets)
-    return cfg.model.anchor, notes
+    cfg, notes, alpha = choose_anchor(cfg, np.concatenate(series), offsets)
+    return cfg.model.anchor, notes, alpha
 
 
 def test_the_anchor_is_the_baseline_that_errs_less_on_the_training_part():
@@ -121,15 +121,36 @@ def test_the_anchor_is_the_baseline_that_errs_less_on_the_training_part():
     t = np.arange(200)
     seasonal = [10 + 5 * np.sin(2 * np.pi * t / 12 + k) + rng.normal(0, 0.2, 200) for k in range(3)]
     walks = [50 + np.cumsum(rng.normal(0, 1, 200)) for _ in range(3)]
-    anchor, notes = _anchor_of(seasonal, 12)
-    assert anchor == "seasonal_naive" and notes[0].startswith("anchor seasonal_naive (default: its 6-step error on the "
-                                                              "training data is 0.")
+    noisy = [20 + rng.normal(0, 1, 200) for _ in range(3)]  # a level in noise: smoothing beats the last value
+    anchor, notes, alpha = _anchor_of(seasonal, 12)
+    assert anchor == "seasonal_naive" and alpha is None
+    assert notes[0].startswith("anchor seasonal_naive (default: its 6-step error on the training data is 0.")
     assert _anchor_of(walks, 12)[0] == "naive"
-    assert _anchor_of(seasonal, 1) == ("naive", ["anchor naive (default: no season)"])
-    assert _anchor_of(seasonal, 52)[1] == ["anchor naive (default: the season, 52, is longer than the input window, 24)"]
+    anchor, notes, alpha = _anchor_of(noisy, 1)
+    assert anchor == "smoothing" and alpha == 0.3  # the steadiest of SMOOTHING_ALPHAS for pure noise
+    assert notes == [notes[0]] and notes[0].startswith("anchor smoothing with alpha 0.3 (default: its 6-step error on the "
+                                                       "training data is 0.") and notes[0].endswith("of naive's; no season)")
+    anchor, notes, _ = _anchor_of(walks, 52)
+    assert anchor == "naive" and notes[0].endswith("of smoothing's; the season, 52, is longer than the input window, 24)")
     assert _anchor_of([np.arange(20.0)], 12)[1] == [
-        "anchor naive (default: the series are too short to compare it with seasonal naive)"]
-    assert _anchor_of(seasonal, 12, anchor="none") == ("none", [])  # set: kept, no note
+        "anchor naive (default: the series are too short to compare it with the other baselines)"]
+    assert _anchor_of(seasonal, 12, anchor="none") == ("none", [], None)  # set: kept, no note
+    anchor, notes, alpha = _anchor_of(noisy, 1, anchor="smoothing")  # set: kept, its alpha from the data
+    assert (anchor, alpha) == ("smoothing", 0.3) and notes == ["smoothing alpha 0.3 (the best on the training data)"]
+
+
+def test_smoothing_must_beat_the_other_baselines_by_a_margin():
+    """Smoothing's alpha is picked on the same errors it is compared on, so within
+    SMOOTHING_MARGIN of naive the simpler naive is kept (a random walk: smoothing can only lag)."""
+    from grucast.training.defaults import SMOOTHING_MARGIN
+
+    rng = np.random.default_rng(3)
+    walks = [100 + np.cumsum(rng.normal(0, 1, 300)) for _ in range(4)]
+    offsets = np.r_[0, np.cumsum([len(x) for x in walks])]
+    errors = anchor_errors(np.concatenate(walks), offsets, None, 6, 6)
+    assert set(errors) == {"naive", 0.3, 0.5, 0.7}
+    assert min(errors[a] for a in (0.3, 0.5, 0.7)) > SMOOTHING_MARGIN * errors["naive"]
+    assert _anchor_of(walks, 1)[0] == "naive"
 
 
 def test_the_anchor_choice_never_reads_the_held_out_points():

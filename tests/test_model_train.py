@@ -287,3 +287,41 @@ def test_a_random_start_is_not_validated_before_training():
     tr, va = split_windows(offsets, 24, 6, 6)
     result = fit(GRUForecaster(cfg.model), data, tr, va, cfg)
     assert result.history[0].step > 0
+
+
+def test_a_network_anchored_at_smoothing_forecasts_the_smoothed_level():
+    """models.network.anchor with alpha: every horizon step starts at the exponentially weighted
+    mean of the window, weight alpha x (1 - alpha)^j on the value j steps back."""
+    from grucast.models.network import anchor, build
+
+    x = torch.randn(5, 24, dtype=torch.float64)
+    w = 0.5 * 0.5 ** torch.arange(23, -1, -1, dtype=torch.float64)
+    expected = ((x * w).sum(1) / w.sum()).unsqueeze(1).expand(5, 6)
+    cfg = files.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8, "ensemble": 2}})
+    out = anchor(build(cfg.model), alpha=0.5)(x.float())
+    torch.testing.assert_close(out, expected.float(), rtol=1e-5, atol=1e-5)
+
+
+def test_a_noisy_level_starts_at_smoothing_end_to_end(tmp_path):
+    """Series that are a level in noise: the default anchor is smoothing (named with its alpha
+    among the chosen defaults), and with no learning the forecast is pandas' exponentially
+    weighted mean, at that alpha, of the input window's values."""
+    import io
+
+    import pandas as pd
+    from conftest import cli
+
+    rng = np.random.default_rng(5)
+    frame = pd.concat([pd.DataFrame({"series_id": f"s{k}", "timestamp": pd.date_range("2024-01-01", periods=150, freq="D"),
+                                     "value": 30 + 3 * k + rng.normal(0, 1, 150)}) for k in range(3)])
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    r = cli("train", tmp_path / "d.csv", "-o", tmp_path / "m.pt", "--horizon", "7", "--season", "1",
+            "--hidden-size", "4", "--lr", "1e-12", "--max-steps", "1", "--ensemble", "1")
+    assert r.exit_code == 0, r.stderr
+    alpha = float(__import__("re").search(r"anchor smoothing with alpha ([0-9.]+) ", r.stderr).group(1))
+    p = cli("predict", tmp_path / "m.pt", tmp_path / "d.csv", "--format", "csv")
+    f = pd.read_csv(io.StringIO(p.stdout))
+    L = __import__("grucast").load(tmp_path / "m.pt").input_size
+    for sid, got in f.groupby("series_id").forecast:
+        level = frame[frame.series_id == sid].value.iloc[-L:].ewm(alpha=alpha).mean().iloc[-1]
+        np.testing.assert_allclose(got.to_numpy(), np.repeat(level, 7), rtol=1e-4)

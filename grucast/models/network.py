@@ -153,11 +153,13 @@ def build(cfg: ModelConfig, sizes: Optional[Sizes] = None, seed: int = 0) -> nn.
 
 
 @torch.no_grad()
-def anchor(model: nn.Module, lag: int) -> nn.Module:
+def anchor(model: nn.Module, lag: int = 1, alpha: Optional[float] = None) -> nn.Module:
     """Start every network of the model at a baseline forecast: its skip map repeats the input
     `lag` steps before each horizon step (lag 1: naive, the last value; the season: seasonal
-    naive) and the head and decoder start at zero, so the untrained network forecasts exactly
-    that baseline and training learns the correction to it. On a few short series, where the
+    naive), or with alpha forecasts simple exponential smoothing's level (weight
+    alpha x (1 - alpha)^j on the value j steps back, scaled to sum to 1 over the window), and the
+    head and decoder start at zero, so the untrained network forecasts exactly that baseline and
+    training learns the correction to it. On a few short series, where the
     network sees little data before early stopping, a short training then stays near a sound
     forecast instead of near the input window's mean."""
     for net in members(model):
@@ -166,8 +168,12 @@ def anchor(model: nn.Module, lag: int) -> nn.Module:
             raise ValueError(f"anchor lag {lag} outside the input window of {L} steps")
         net.skip.weight.zero_()
         net.skip.bias.zero_()
-        steps = torch.arange(H)
-        net.skip.weight[steps, L - lag + steps % lag] = 1.0
+        if alpha is not None:
+            w = alpha * (1.0 - alpha) ** torch.arange(L - 1, -1, -1, dtype=torch.float64)  # oldest first
+            net.skip.weight[:] = (w / w.sum()).to(net.skip.weight.dtype)
+        else:
+            steps = torch.arange(H)
+            net.skip.weight[steps, L - lag + steps % lag] = 1.0
         for last in (net.head[-1], None if net.decoder is None else net.decoder[-1]):
             if last is not None:
                 last.weight.zero_()

@@ -141,8 +141,9 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     panel.fill(cfg.data.fill, holdout=cfg.training.val_size)
     schema = table.schema
     cfg = _detected(cfg, schema)
+    alpha = None  # the smoothing anchor's weight, chosen with the anchor
     if base is None:
-        cfg, anchor_notes = choose_anchor(cfg, panel.values, panel.offsets)
+        cfg, anchor_notes, alpha = choose_anchor(cfg, panel.values, panel.offsets)
         notes = notes + anchor_notes
     L, H, V = cfg.model.input_size, cfg.model.horizon, cfg.training.val_size
     if base is not None:
@@ -174,7 +175,7 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     # validated before the first step, so training replaces it only where it beats it.
     anchored = (base is None or resume is not None) and cfg.model.anchor not in (None, "none")
     if base is None and anchored:
-        model_mod.anchor(model, cfg.data.season if cfg.model.anchor == "seasonal_naive" else 1)
+        model_mod.anchor(model, cfg.data.season if cfg.model.anchor == "seasonal_naive" else 1, alpha)
     if base is not None:
         load_weights(model, base.state_dict, "the starting checkpoint")
     info = _info(table, panel, train_starts, val_starts)
