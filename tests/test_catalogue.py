@@ -449,7 +449,7 @@ case("settings.config-bad-choice", "settings", "a config value outside its choic
      r"(fill|sideways)", "Error: data.fill must be one of interpolate, ffill, zero, error; got 'sideways'",
      lambda c: train(c, "d.csv", "--config", cfg(c, "data:\n  fill: sideways\n")))
 case("settings.anchor-misspelt", "settings", "--anchor seasonal, not one of its choices", 1,
-     r"seasonal_naive", "Error: model.anchor (--anchor) must be one of naive, seasonal_naive, smoothing, none; got "
+     r"seasonal_naive", "Error: model.anchor (--anchor) must be one of naive, seasonal_naive, smoothing, linear, none; got "
      "'seasonal'. Did you mean 'seasonal_naive'?",
      lambda c: train(c, "d.csv", "--set", "model.anchor=seasonal"))
 case("settings.anchor-season-too-long", "settings", "--anchor seasonal_naive with a season longer than the input", 1,

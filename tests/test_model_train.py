@@ -325,3 +325,42 @@ def test_a_noisy_level_starts_at_smoothing_end_to_end(tmp_path):
     for sid, got in f.groupby("series_id").forecast:
         level = frame[frame.series_id == sid].value.iloc[-L:].ewm(alpha=alpha).mean().iloc[-1]
         np.testing.assert_allclose(got.to_numpy(), np.repeat(level, 7), rtol=1e-4)
+
+
+def test_the_linear_anchor_is_the_least_squares_map_of_the_training_windows():
+    """training.linear.fit_linear: the map from scaled inputs to scaled targets with the least
+    squared error over the windows (numpy's least squares on the same windows agrees), and a
+    network anchored at it forecasts exactly that map before any training."""
+    from grucast.models.network import anchor, build
+    from grucast.training.linear import fit_linear
+
+    rng = np.random.default_rng(2)
+    values = np.concatenate([np.cumsum(rng.normal(0, 1, 400)) + 50, 20 + np.sin(np.arange(300) / 3)
+                             + rng.normal(0, 0.1, 300)]).astype(np.float32)
+    offsets = np.array([0, 400, 700])
+    data = plain(values, offsets, "standard")
+    starts, _ = split_windows(offsets, 24, 6, 6)
+    weight, bias = fit_linear(data, starts, 24, 6)
+    inputs, (_, _, (y, _)) = data.batch(torch.as_tensor(starts), 24, 6)
+    a, target = np.c_[inputs["x"].double().numpy(), np.ones(len(starts))], y.double().numpy()
+    best = np.linalg.lstsq(a, target, rcond=None)[0]  # standard-scaled inputs sum to 0: compare errors, not weights
+    lowest = np.mean((a @ best - target) ** 2)
+    got = np.mean((inputs["x"].double().numpy() @ weight.T.double().numpy() + bias.double().numpy() - target) ** 2)
+    assert lowest <= got <= 1.01 * lowest  # a ridge of 1e-3 costs a little
+    assert got < 0.7 * np.mean((target - target.mean(0)) ** 2)  # better than the mean target
+    cfg = files.load(None, {"model": {"horizon": 6, "input_size": 24, "hidden_size": 8}})
+    net = anchor(build(cfg.model), linear=(weight, bias))
+    torch.testing.assert_close(net(inputs["x"]), inputs["x"] @ weight.T + bias, rtol=1e-5, atol=1e-5)
+
+
+def test_anchor_linear_trains_end_to_end(tmp_path):
+    from conftest import cli, sine_panel
+
+    sine_panel(n_series=3, length=200).to_csv(tmp_path / "d.csv", index=False)
+    r = cli("train", tmp_path / "d.csv", "-o", tmp_path / "m.pt", "--horizon", "6", "--input-size", "24",
+            "--hidden-size", "4", "--max-steps", "10", "--anchor", "linear", "--json")
+    assert r.exit_code == 0, r.stderr
+    report = __import__("json").loads(r.stdout)
+    assert report["config"]["model"]["anchor"] == "linear" and report["training"]["history"][0]["step"] == 0
+    p = cli("predict", tmp_path / "m.pt", tmp_path / "d.csv", "--format", "csv")
+    assert p.exit_code == 0 and len(p.stdout.splitlines()) == 19

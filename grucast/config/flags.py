@@ -105,8 +105,9 @@ def table() -> tuple[Flag, ...]:
              "averaged (default 1; 3 when the data gives fewer than 10,000 training windows).", TRAINS),
         Flag(_M + "anchor", "--anchor", ANCHORS, "The forecast every network starts from and learns a correction "
              "to: naive (the last value), seasonal_naive (the last season), smoothing (simple exponential smoothing, "
-             "its alpha chosen on the training data) or none (a random start); by default, below 1,000 training "
-             "windows, the one of the first three with the lowest error on the training data.", TRAINS),
+             "its alpha chosen on the training data), linear (the least-squares linear map of the training windows) "
+             "or none (a random start); by default, below 1,000 training windows, the one of the first three with "
+             "the lowest error on the training data, else none.", TRAINS),
         Flag(_M + "dropout", "--dropout", float, "Dropout between GRU layers and in the head (default 0).", TRAINS),
         Flag(_T + "epochs", "--epochs", int, "Epochs at most; an epoch is one pass over every training window "
              "(default: no cap; --max-steps and early stopping end training).", TRAINS),

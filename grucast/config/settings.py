@@ -22,7 +22,7 @@ DUPLICATES = ("error", "mean", "sum", "last", "first")
 
 
 SCALERS = ("standard", "robust", "none")
-ANCHORS = ("naive", "seasonal_naive", "smoothing", "none")  # the forecast a network starts from (training.defaults.choose_anchor)
+ANCHORS = ("naive", "seasonal_naive", "smoothing", "linear", "none")  # the forecast a network starts from (training.defaults.choose_anchor)
 
 
 LOSSES = ("mae", "mse", "huber", "pinball")  # pinball: the loss of every quantile model
@@ -69,7 +69,7 @@ class ModelConfig:
     quantiles: tuple[float, ...] = ()  # quantiles to forecast besides the median; () for a point forecast
     intervals: tuple[float, ...] = ()  # central prediction intervals in percent, e.g. (80, 95)
     min_input: Optional[int] = None  # observed steps a padded input window needs; None: input_size // 4, at most 2 x horizon
-    anchor: Optional[str] = None  # naive | seasonal_naive | smoothing | none: the forecast the network starts from; from the data when None
+    anchor: Optional[str] = None  # naive | seasonal_naive | smoothing | linear | none: the forecast the network starts from; from the data when None
     ensemble: Optional[int] = None  # networks trained with seeds seed, seed+1, ..., forecasts averaged; 3 on small data, else 1, when None
 
 

@@ -153,13 +153,15 @@ def build(cfg: ModelConfig, sizes: Optional[Sizes] = None, seed: int = 0) -> nn.
 
 
 @torch.no_grad()
-def anchor(model: nn.Module, lag: int = 1, alpha: Optional[float] = None) -> nn.Module:
+def anchor(model: nn.Module, lag: int = 1, alpha: Optional[float] = None,
+           linear: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> nn.Module:
     """Start every network of the model at a baseline forecast: its skip map repeats the input
     `lag` steps before each horizon step (lag 1: naive, the last value; the season: seasonal
     naive), or with alpha forecasts simple exponential smoothing's level (weight
     alpha x (1 - alpha)^j on the value j steps back, scaled to sum to 1 over the window), and the
     head and decoder start at zero, so the untrained network forecasts exactly that baseline and
-    training learns the correction to it. On a few short series, where the
+    training learns the correction to it. With linear, (weight [H, L], bias [H]), the skip map is
+    that linear model (training.linear.fit_linear). On a few short series, where the
     network sees little data before early stopping, a short training then stays near a sound
     forecast instead of near the input window's mean."""
     for net in members(model):
@@ -168,7 +170,10 @@ def anchor(model: nn.Module, lag: int = 1, alpha: Optional[float] = None) -> nn.
             raise ValueError(f"anchor lag {lag} outside the input window of {L} steps")
         net.skip.weight.zero_()
         net.skip.bias.zero_()
-        if alpha is not None:
+        if linear is not None:
+            net.skip.weight.copy_(linear[0])
+            net.skip.bias.copy_(linear[1])
+        elif alpha is not None:
             w = alpha * (1.0 - alpha) ** torch.arange(L - 1, -1, -1, dtype=torch.float64)  # oldest first
             net.skip.weight[:] = (w / w.sum()).to(net.skip.weight.dtype)
         else:

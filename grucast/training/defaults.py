@@ -276,7 +276,7 @@ def choose_anchor(cfg: Config, values: np.ndarray, offsets: np.ndarray) -> tuple
                                                    f"{season}") + ", or --anchor naive"
         )
     if m.anchor not in (None, "smoothing"):
-        return cfg, [], None
+        return cfg, [], None  # set: kept (the linear anchor is fitted on the windows, see training.linear)
     fits = 1 < season <= L
     errors = anchor_errors(values, offsets, season if fits else None, H, V)
     known = bool(np.isfinite(errors["naive"]))  # False: no origin to compare the baselines on

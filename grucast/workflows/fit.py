@@ -28,6 +28,7 @@ from grucast.models import kernels
 from grucast.models import network as model_mod
 from grucast.models.inference import predict_windows
 from grucast.training.defaults import choose_anchor, resolve, too_short
+from grucast.training.linear import fit_linear
 from grucast.training.loop import Callback, FitResult, fit
 from grucast.training.runtime import select_device, set_threads
 from grucast.workflows.forecasting import load_weights
@@ -175,7 +176,8 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     # validated before the first step, so training replaces it only where it beats it.
     anchored = (base is None or resume is not None) and cfg.model.anchor not in (None, "none")
     if base is None and anchored:
-        model_mod.anchor(model, cfg.data.season if cfg.model.anchor == "seasonal_naive" else 1, alpha)
+        linear = fit_linear(data, train_starts, L, H) if cfg.model.anchor == "linear" else None
+        model_mod.anchor(model, cfg.data.season if cfg.model.anchor == "seasonal_naive" else 1, alpha, linear)
     if base is not None:
         load_weights(model, base.state_dict, "the starting checkpoint")
     info = _info(table, panel, train_starts, val_starts)
