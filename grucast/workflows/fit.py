@@ -123,6 +123,16 @@ def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, 
     return out, calibration
 
 
+def _anchor(model: torch.nn.Module, cfg: Config, data: WindowData, train_starts: np.ndarray,
+            alpha: Optional[float]) -> None:
+    """Start every network at the baseline cfg.model.anchor names (choose_anchor picked it and,
+    for smoothing, its alpha); the linear one is fitted on the training windows here. fit then
+    scores that start before the first step (check_start), in a resumed run too."""
+    m = cfg.model
+    linear = fit_linear(data, train_starts, m.input_size, m.horizon) if m.anchor == "linear" else None
+    model_mod.anchor(model, cfg.data.season if m.anchor == "seasonal_naive" else 1, alpha, linear)
+
+
 def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
               on_ready: Optional[Any] = None, base: Optional[checkpoint.Checkpoint] = None,
               resume: Optional[dict[str, Any]] = None, stop: Optional[Any] = None,
@@ -142,10 +152,8 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     panel.fill(cfg.data.fill, holdout=cfg.training.val_size)
     schema = table.schema
     cfg = _detected(cfg, schema)
-    alpha = None  # the smoothing anchor's weight, chosen with the anchor
-    if base is None:
-        cfg, anchor_notes, alpha = choose_anchor(cfg, panel.values, panel.offsets)
-        notes = notes + anchor_notes
+    cfg, anchor_notes, alpha = choose_anchor(cfg, panel.values, panel.offsets) if base is None else (cfg, [], None)
+    notes = notes + anchor_notes
     L, H, V = cfg.model.input_size, cfg.model.horizon, cfg.training.val_size
     if base is not None:
         spec, warnings = base.features, []
@@ -162,24 +170,20 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
         notes = notes + [kernel_note(kernel, device, cfg.training.precision)]
     data = layout.build(panel, spec, cfg.model.scaler, device)
     train_starts, val_starts = split_windows(data.offsets, L, H, V)
-    lengths = panel.lengths
-    has_train = lengths + spec.pad >= L + H + V
+    has_train = panel.lengths + spec.pad >= L + H + V
     if len(train_starts) == 0:
-        raise DataError(too_short(L - spec.pad, H, V, int(lengths.max())) + "; use a smaller --input-size or --horizon")
+        raise DataError(too_short(L - spec.pad, H, V, int(panel.lengths.max())) + "; use a smaller --input-size or --horizon")
     short = [str(i) for i in panel.ids[~has_train]]
     if on_ready is not None:
         on_ready(summary, cfg, notes)
 
     model = model_mod.build(cfg.model, spec.sizes(cfg.model.series_embedding), cfg.training.seed).to(device)
     model_mod.set_kernel(model, kernel)
-    # An anchored start (a resumed run's too: its networks not yet trained start there) is
-    # validated before the first step, so training replaces it only where it beats it.
     anchored = (base is None or resume is not None) and cfg.model.anchor not in (None, "none")
-    if base is None and anchored:
-        linear = fit_linear(data, train_starts, L, H) if cfg.model.anchor == "linear" else None
-        model_mod.anchor(model, cfg.data.season if cfg.model.anchor == "seasonal_naive" else 1, alpha, linear)
     if base is not None:
         load_weights(model, base.state_dict, "the starting checkpoint")
+    elif anchored:
+        _anchor(model, cfg, data, train_starts, alpha)
     info = _info(table, panel, train_starts, val_starts)
     try:
         result = fit(model, data, train_starts, val_starts, cfg, callback, stop=stop, resume=resume,
