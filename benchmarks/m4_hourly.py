@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _m4 import owa, per_series, pick, read_m4
 from _progress import Progress
 
 from grucast.config import files, settings
@@ -38,23 +39,9 @@ PUBLISHED = {
 }
 
 
-def read_m4(folder: Path) -> tuple[list[str], list[np.ndarray], np.ndarray]:
-    train = pd.read_csv(folder / "Hourly-train.csv")
-    test = pd.read_csv(folder / "Hourly-test.csv")
-    ids = train.iloc[:, 0].astype(str).tolist()
-    series = [row[~np.isnan(row)] for row in train.iloc[:, 1:].to_numpy(float)]
-    y_test = test.iloc[:, 1:H + 1].to_numpy(float)
-    assert test.iloc[:, 0].astype(str).tolist() == ids
-    return ids, series, y_test
-
-
 def score(series: list[np.ndarray], y: np.ndarray, f: np.ndarray) -> tuple[float, float, float]:
-    """Official M4 scoring: per-series sMAPE and MASE (in-sample seasonal scale), averaged."""
-    smapes = np.mean(200 * np.abs(y - f) / (np.abs(y) + np.abs(f)), axis=1)
-    scales = np.array([np.mean(np.abs(x[M:] - x[:-M])) for x in series])
-    mases = np.mean(np.abs(y - f), axis=1) / scales
-    s, m = float(np.mean(smapes)), float(np.mean(mases))
-    return s, m, 0.5 * (s / NAIVE2[0] + m / NAIVE2[1])
+    """Official M4 scoring of Hourly (MASE with the in-sample seasonal scale, m = 24)."""
+    return owa(per_series(series, y, f, M), NAIVE2)
 
 
 def main() -> None:
@@ -69,10 +56,8 @@ def main() -> None:
     a = ap.parse_args()
     seeds = [int(x) for x in a.seeds.split(",")] if a.seeds else [a.seed]
 
-    ids, series, y_test = read_m4(a.data)
+    ids, series, y_test = pick(a.series, *read_m4(a.data, "Hourly", H))
     if a.series:
-        pick = slice(*(int(x) if x else None for x in a.series.split(":")))
-        ids, series, y_test = ids[pick], series[pick], y_test[pick]
         print(f"series {a.series}: {len(ids)} of 414")
     sn = np.stack([np.resize(x[-M:], H) for x in series])
     s, m, o = score(series, y_test, sn)

@@ -32,6 +32,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _m4 import owa as m4_owa
+from _m4 import per_series as m4_per_series
+from _m4 import pick, read_m4
 from _progress import Progress
 
 from grucast.config import files
@@ -50,27 +53,13 @@ PUBLISHED = {
 }
 
 
-def read_m4(folder: Path) -> tuple[list[str], list[np.ndarray], np.ndarray]:
-    train = pd.read_csv(folder / "Weekly-train.csv")
-    test = pd.read_csv(folder / "Weekly-test.csv")
-    ids = train.iloc[:, 0].astype(str).tolist()
-    series = [row[~np.isnan(row)] for row in train.iloc[:, 1:].to_numpy(float)]
-    y_test = test.iloc[:, 1:H + 1].to_numpy(float)
-    assert test.iloc[:, 0].astype(str).tolist() == ids
-    return ids, series, y_test
-
-
 def per_series(series: list[np.ndarray], y: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Official M4 scoring, per series: [N, 2] of sMAPE and MASE (in-sample scale with m = 1)."""
-    smapes = np.mean(200 * np.abs(y - f) / (np.abs(y) + np.abs(f)), axis=1)
-    scales = np.array([np.mean(np.abs(np.diff(x))) for x in series])
-    return np.stack([smapes, np.mean(np.abs(y - f), axis=1) / scales], axis=1)
+    """Official M4 scoring of Weekly, per series: [N, 2] of sMAPE and MASE (scale with m = 1)."""
+    return m4_per_series(series, y, f, 1)
 
 
 def owa(scores: np.ndarray, mask=slice(None)) -> tuple[float, float, float]:
-    """sMAPE, MASE and OWA of the series in mask, from per_series' scores."""
-    s, m = (float(v) for v in scores[mask].mean(axis=0))
-    return s, m, 0.5 * (s / NAIVE2[0] + m / NAIVE2[1])
+    return m4_owa(scores, NAIVE2, mask)
 
 
 def fmt(t: tuple[float, float, float]) -> str:
@@ -94,11 +83,10 @@ def main() -> None:
     a = ap.parse_args()
     seeds = [int(x) for x in a.seeds.split(",")]
 
-    ids, series, y_test = read_m4(a.data)
+    ids, series, y_test = read_m4(a.data, "Weekly", H)
     assert len(ids) == N_ALL
+    ids, series, y_test = pick(a.series, ids, series, y_test)
     if a.series:
-        pick = slice(*(int(x) if x else None for x in a.series.split(":")))
-        ids, series, y_test = ids[pick], series[pick], y_test[pick]
         print(f"series {a.series}: {len(ids)} of {N_ALL}; the published figures are for all {N_ALL} and do not apply")
     n, where = len(ids), {i: k for k, i in enumerate(ids)}
     short = np.array([len(x) <= SHORT for x in series])

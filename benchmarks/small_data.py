@@ -69,6 +69,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from _m4 import read_m4
 from _progress import Progress
 
 import grucast
@@ -109,19 +110,13 @@ class Panel:
 
 
 def m4_weekly_short(folder: Path, most: int = 100) -> Panel:
-    train = pd.read_csv(folder / "Weekly-train.csv")
-    test = pd.read_csv(folder / "Weekly-test.csv")
-    assert test.iloc[:, 0].astype(str).tolist() == train.iloc[:, 0].astype(str).tolist()
     H = 13
-    ids, series, tests = [], [], []
-    for sid, row, t in zip(train.iloc[:, 0].astype(str), train.iloc[:, 1:].to_numpy(float),
-                           test.iloc[:, 1:H + 1].to_numpy(float)):
-        x = row[~np.isnan(row)]
-        if len(x) <= most:
-            ids.append(sid), series.append(x), tests.append(t)
+    all_ids, all_series, all_tests = read_m4(folder, "Weekly", H)
+    keep = [k for k, x in enumerate(all_series) if len(x) <= most]
+    ids, series, tests = [all_ids[k] for k in keep], [all_series[k] for k in keep], all_tests[keep]
     # Weekly dates ending on Sundays: grucast infers W-SUN and season 52 from them (checked below).
     dates = [pd.date_range("2000-01-02", periods=len(x), freq="W-SUN") for x in series]
-    return Panel("m4w-short", 52, H, ids, series, np.stack(tests), dates, "W-SUN",
+    return Panel("m4w-short", 52, H, ids, series, tests, dates, "W-SUN",
                  f"M4 Weekly series with <= {most} training points, official test values")
 
 
