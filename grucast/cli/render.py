@@ -143,7 +143,8 @@ class TrainDisplay:
             return
         _say(
             self.console,
-            f"Training on {windows_per_epoch:,} windows per epoch ({steps_per_epoch:,} steps of the batch), "
+            f"Training on {windows_per_epoch:,} windows per epoch in {steps_per_epoch:,} "
+            f"{'batch' if steps_per_epoch == 1 else 'batches'} (one optimizer step each), "
             f"at most {total_steps:,} steps"
         )
         if self.live:
