@@ -21,7 +21,7 @@ FILLS = ("interpolate", "ffill", "zero", "error")
 DUPLICATES = ("error", "mean", "sum", "last", "first")
 
 
-SCALERS = ("standard", "robust", "none")
+SCALERS = ("standard", "robust", "last", "none")
 ANCHORS = ("naive", "seasonal_naive", "smoothing", "linear", "none")  # the forecast a network starts from (training.defaults.choose_anchor)
 
 
@@ -64,7 +64,7 @@ class ModelConfig:
     hidden_size: Optional[int] = None  # GRU units; 64, or 32 on small data (training.defaults.default_size) when None
     num_layers: int = 1
     dropout: float = 0.0
-    scaler: str = "standard"  # per-window scaling from the input part: standard | robust | none
+    scaler: Optional[str] = None  # standard | robust | last | none; None: standard, or last with the linear anchor where that wins (workflows.fit)
     series_embedding: int = 0  # size of a learned embedding of the series id; 0 for none
     quantiles: tuple[float, ...] = ()  # quantiles to forecast besides the median; () for a point forecast
     intervals: tuple[float, ...] = ()  # central prediction intervals in percent, e.g. (80, 95)

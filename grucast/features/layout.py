@@ -45,6 +45,7 @@ class WindowData:
     # hours need 1,000 rows, not 10 million); otherwise one row per layout point, shift 0.
     calendar: Optional[torch.Tensor] = None  # [G, 2 x cycles] float32 sine and cosine
     calendar_shift: Optional[torch.Tensor] = None  # [n] int64
+    spread: Optional[torch.Tensor] = None  # [n] float32: the series' scale, for scaler 'last'
 
     def starts(self, panel_pos: np.ndarray) -> np.ndarray:
         """Layout index of panel positions (same series layout)."""
@@ -72,12 +73,15 @@ class WindowData:
         x = w[:, :L]
         obs = gather(self.observed, starts, span) if self.mask else None
         m = obs[:, :L] if obs is not None else None
-        loc, scale = scaling.fit(x, self.scaler, m)
+        s = torch.searchsorted(self.bounds, starts, right=True) - 1  # the series of every window
+        if self.scaler == "last":
+            loc, scale = scaling.last(x, self.spread[s], m)
+        else:
+            loc, scale = scaling.fit(x, self.scaler, m)
         inputs: dict[str, torch.Tensor] = {"x": scaling.apply(x, loc, scale)}
         if m is not None:
             inputs["x"] = inputs["x"] * m  # unobserved inputs sit at the window's level
             inputs["mask"] = m
-        s = torch.searchsorted(self.bounds, starts, right=True) - 1  # the series of every window
         if self.covs is not None or self.calendar is not None:
             pos = starts.reshape(-1, 1) + torch.arange(L + H, device=starts.device)  # [B, L + H]
             parts = [] if self.covs is None else [self.covs[pos]]
@@ -107,10 +111,11 @@ def layout_offsets(lengths: np.ndarray, pad: int, ext: int = 0) -> np.ndarray:
     return offsets
 
 
-def build(panel: Panel, spec: FeatureSpec, scaler: str, device, ext: int = 0,
+def build(panel: Panel, spec: FeatureSpec, scaler: Optional[str], device, ext: int = 0,
           future: Optional[np.ndarray] = None) -> WindowData:
     """The layout of a panel (with ext horizon points per series and their future block for
-    forecasting) as tensors on device."""
+    forecasting) as tensors on device; scaler None (a config not resolved) is standard."""
+    scaler = scaler or "standard"
     n, pad = panel.n_series, spec.pad
     lengths = panel.lengths.astype(np.int64)
     offsets = layout_offsets(lengths, pad, ext)
@@ -164,16 +169,33 @@ def build(panel: Panel, spec: FeatureSpec, scaler: str, device, ext: int = 0,
         known_ahead=spec.known_ahead, mask=spec.mask, scaler=scaler,
         calendar=torch.from_numpy(calendar).to(device) if calendar is not None else None,
         calendar_shift=torch.from_numpy(shift).to(device) if shift is not None else None,
+        spread=_spread(panel, spec, observed, scaler, device),
     )
 
 
-def plain(values: np.ndarray, offsets: np.ndarray, scaler: str, device="cpu") -> WindowData:
-    """The layout of bare series (no covariates, mask or padding): values [T], offsets [n + 1]."""
+def _spread(panel: Panel, spec: FeatureSpec, observed: np.ndarray, scaler: str, device) -> Optional[torch.Tensor]:
+    """Scaler 'last': every series' scale, the one stored for its id in training, else (a series
+    the model has not seen) its spread over all of its points here; None for the other scalers."""
+    if scaler != "last":
+        return None
+    own = scaling.series_spread(panel.values, observed, panel.offsets, panel.lengths)
+    stored = np.array([spec.series_scale.get(str(i), np.nan) for i in panel.ids], dtype=np.float64)
+    return torch.as_tensor(np.where(np.isnan(stored), own, stored), dtype=torch.float32, device=device)
+
+
+def plain(values: np.ndarray, offsets: np.ndarray, scaler: Optional[str], device="cpu") -> WindowData:
+    """The layout of bare series (no covariates, mask or padding): values [T], offsets [n + 1];
+    scaler None is standard."""
+    scaler = scaler or "standard"
     lengths = np.diff(offsets).astype(np.int64)
+    spread = None
+    if scaler == "last":
+        own = scaling.series_spread(np.asarray(values), np.ones(len(values), dtype=bool), np.asarray(offsets), lengths)
+        spread = torch.as_tensor(own, dtype=torch.float32, device=device)
     return WindowData(
         offsets=np.asarray(offsets, dtype=np.int64), lengths=lengths, pad=0, ext=0,
         values=torch.as_tensor(values, dtype=torch.float32, device=device),
         observed=torch.ones(len(values), dtype=torch.float32, device=device),
         covs=None, bounds=torch.as_tensor(np.asarray(offsets, dtype=np.int64), device=device),
-        static_num=None, static_cat=None, ids=None, known_ahead=[], mask=False, scaler=scaler,
+        static_num=None, static_cat=None, ids=None, known_ahead=[], mask=False, scaler=scaler, spread=spread,
     )

@@ -14,6 +14,7 @@ import pandas as pd
 
 from grucast.data.panel import Panel
 from grucast.errors import DataError
+from grucast.features import scaling
 from grucast.features.calendar import calendar_names
 
 
@@ -55,6 +56,8 @@ class FeatureSpec:
     ids: tuple[str, ...] = ()  # training series ids, for the series embedding; code 0 is unseen
     loc: dict[str, float] = field(default_factory=dict)  # covariate scaling from training data
     scale: dict[str, float] = field(default_factory=dict)
+    # Scaler 'last': every training series' spread over its training part, by id.
+    series_scale: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_covariates(self) -> int:
@@ -101,6 +104,7 @@ class FeatureSpec:
         spec.categories = {str(k): [str(x) for x in v] for k, v in spec.categories.items()}
         spec.loc = {str(k): float(v) for k, v in spec.loc.items()}
         spec.scale = {str(k): float(v) for k, v in spec.scale.items()}
+        spec.series_scale = {str(k): float(v) for k, v in spec.series_scale.items()}
         return spec
 
 
@@ -149,7 +153,17 @@ def make_spec(panel: Panel, cfg, past: tuple[str, ...], future: tuple[str, ...],
             spec.loc[name], spec.scale[name] = float(np.mean(v)), sd
     if cfg.model.series_embedding:
         spec.ids = tuple(str(i) for i in panel.ids)
+    if cfg.model.scaler == "last":
+        spec.series_scale = training_spreads(panel, holdout)
     return spec, warnings
+
+
+def training_spreads(panel: Panel, holdout: int) -> dict[str, float]:
+    """Scaler 'last': every series' standard deviation over its training part (the last holdout
+    points left out), by id."""
+    observed = panel.observed if panel.observed is not None else np.ones(len(panel.values), dtype=bool)
+    spread = scaling.series_spread(panel.values, observed, panel.offsets, panel.lengths - holdout)
+    return {str(i): float(v) for i, v in zip(panel.ids, spread)}
 
 
 def category_codes(vocabulary, values: np.ndarray) -> np.ndarray:

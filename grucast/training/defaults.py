@@ -68,7 +68,8 @@ def default_size(windows: int) -> tuple[int, float, int]:
 def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[str]]:
     """Fill the settings left open (season, horizon, input_size, val_size, hidden_size,
     learning_rate, ensemble, loss; anchor 'none' from ANCHOR_WINDOWS training windows on, while
-    below choose_anchor picks it from the values) from the data's frequency and series lengths; returns the
+    below choose_anchor picks it from the values; scaler 'last' for the linear anchor, NLinear's
+    normalisation, else 'standard') from the data's frequency and series lengths; returns the
     resolved config and a note for each value chosen.
 
     Settings counted in time steps are checked against the longest series here, before anything
@@ -85,7 +86,7 @@ def resolve(cfg: Config, freq: Freq, lengths: np.ndarray) -> tuple[Config, list[
         cfg,
         data={"season": season},
         model={"horizon": horizon, "input_size": input_size, "hidden_size": hidden_size, "ensemble": ensemble,
-               "anchor": anchor},
+               "anchor": anchor, "scaler": cfg.model.scaler or ("last" if anchor == "linear" else "standard")},
         training={"val_size": val_size, "learning_rate": learning_rate,
                   "loss": settings.train_loss(cfg.model, cfg.training)},
     )

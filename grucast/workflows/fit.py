@@ -4,6 +4,7 @@ calibration, and the checkpoint (not yet saved).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +148,8 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     n_rows = len(table.frame)
     if not keep_rows:
         table.frame = table.frame.iloc[:0].copy()  # a copy: a slice would keep the rows alive
+    # Left open, the start and scaling may go to the linear rival after training (_rival).
+    open_start = base is None and resume is None and cfg.model.anchor is None and cfg.model.scaler is None
     cfg, notes = resolve(cfg, panel.freq, panel.lengths)
     # Gaps are filled knowing where validation starts, so no held-out value shapes a training target.
     panel.fill(cfg.data.fill, holdout=cfg.training.val_size)
@@ -176,42 +179,99 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     short = [str(i) for i in panel.ids[~has_train]]
     if on_ready is not None:
         on_ready(summary, cfg, notes)
-
-    model = model_mod.build(cfg.model, spec.sizes(cfg.model.series_embedding), cfg.training.seed).to(device)
-    model_mod.set_kernel(model, kernel)
+    run = _Run(table, panel, device, kernel, train_starts, val_starts, callback, stop)
+    model = run.network(cfg, spec)
     anchored = (base is None or resume is not None) and cfg.model.anchor not in (None, "none")
     if base is not None:
         load_weights(model, base.state_dict, "the starting checkpoint")
     elif anchored:
         _anchor(model, cfg, data, train_starts, alpha)
-    info = _info(table, panel, train_starts, val_starts)
-    try:
-        result = fit(model, data, train_starts, val_starts, cfg, callback, stop=stop, resume=resume,
-                     check_start=anchored)
-    except Interrupted as e:
-        # The weights as they stand (an ensemble's finished members, the current one, the rest
-        # untrained); the run goes on from the state in resume, these are for `grucast info`.
-        e.checkpoint = checkpoint.Checkpoint(config=cfg, schema=table.schema, freq=panel.freq, features=spec,
-                                             state_dict=model.state_dict(), info=info, resume={"fit": e.state})
-        raise
-    scores, calibration = _validation_metrics(model, panel, data, val_starts, cfg)
+    result, scores, calibration = run.train(model, cfg, spec, data, resume, anchored)
+    if open_start and cfg.model.anchor == "none":
+        cfg, spec, model, result, scores, calibration, rival_notes = _rival(run, cfg, spec, model, result, scores, calibration)
+        notes = notes + rival_notes
     ckpt = checkpoint.Checkpoint(
-        config=cfg,
-        schema=table.schema,
-        freq=panel.freq,
-        features=spec,
-        calibration=calibration,
+        config=cfg, schema=table.schema, freq=panel.freq, features=spec, calibration=calibration,
         state_dict=result.state_dict,
         history=[{"epoch": r.epoch, "step": r.step, "train_loss": r.train_loss, "val_loss": r.val_loss,
                   "member": r.member} for r in result.history],
         metrics=scores,
-        info={**info, "best_step": result.best_step, "steps": result.steps},
+        info={**run.info(), "best_step": result.best_step, "steps": result.steps},
     )
     return ckpt, TrainResult(
         checkpoint_path=None, config=cfg, config_notes=notes, data=summary, short_series=short,
         train_windows=int(len(train_starts)), val_windows=int(len(val_starts)), device=str(device), kernel=kernel,
         fit=result, metrics=scores, seconds=time.perf_counter() - started,
     )
+
+
+@dataclass
+class _Run:
+    """What every network of one fit_table call is trained and scored with."""
+
+    table: Table
+    panel: Panel
+    device: torch.device
+    kernel: str
+    train_starts: np.ndarray
+    val_starts: np.ndarray
+    callback: Optional[Callback]
+    stop: Optional[Any]
+
+    def network(self, cfg: Config, spec: features_spec.FeatureSpec) -> torch.nn.Module:
+        model = model_mod.build(cfg.model, spec.sizes(cfg.model.series_embedding), cfg.training.seed).to(self.device)
+        model_mod.set_kernel(model, self.kernel)
+        return model
+
+    def info(self) -> dict[str, Any]:
+        return _info(self.table, self.panel, self.train_starts, self.val_starts)
+
+    def train(self, model: torch.nn.Module, cfg: Config, spec: features_spec.FeatureSpec, data: WindowData,
+              resume: Optional[dict[str, Any]], check_start: bool) -> tuple[FitResult, dict[str, Any], dict[str, Any]]:
+        """fit, then the validation scores and calibration of the trained network. Interrupted
+        carries the weights as they stand (an ensemble's finished members, the current one, the
+        rest untrained) for `grucast info`; the run goes on from the state in resume."""
+        try:
+            result = fit(model, data, self.train_starts, self.val_starts, cfg, self.callback, stop=self.stop,
+                         resume=resume, check_start=check_start)
+        except Interrupted as e:
+            e.checkpoint = checkpoint.Checkpoint(config=cfg, schema=self.table.schema, freq=self.panel.freq,
+                                                 features=spec, state_dict=model.state_dict(), info=self.info(),
+                                                 resume={"fit": e.state})
+            raise
+        scores, calibration = _validation_metrics(model, self.panel, data, self.val_starts, cfg)
+        return result, scores, calibration
+
+
+def _rival(run: _Run, cfg: Config, spec: features_spec.FeatureSpec, model: torch.nn.Module, result: FitResult,
+           scores: dict[str, Any], calibration: dict[str, Any]) -> tuple:
+    """The linear rival of a network started at random: the least-squares map from the input
+    window to the horizon on NLinear's normalisation (scaler 'last', the linear anchor), fitted
+    in closed form on the training windows and scored on the validation windows as the trained
+    network was. Where it errs less there, the networks are trained again from it (anchored,
+    start checked, so they keep it unless training beats it) and replace the first ones. Returns
+    (cfg, spec, model, result, scores, calibration, notes), the first ones where the rival loses."""
+    if not scores.get("windows"):
+        return cfg, spec, model, result, scores, calibration, []
+    key = scores["skill_metric"]
+    rival_cfg = validate.replace(cfg, model={"anchor": "linear", "scaler": "last"})
+    rival_spec = dataclasses.replace(spec, series_scale=features_spec.training_spreads(run.panel, cfg.training.val_size))
+    data = layout.build(run.panel, rival_spec, "last", run.device)
+    rival = run.network(rival_cfg, rival_spec)
+    _anchor(rival, rival_cfg, data, run.train_starts, None)
+    linear = _validation_metrics(rival, run.panel, data, run.val_starts, rival_cfg)[0]["gru"][key]
+    trained = scores["gru"][key]
+    said = f"validation {key.upper()} {linear:#.4g} against the trained network's {trained:#.4g}"
+    wins = linear < trained
+    note = (f"anchor linear, scaler last (default: the least-squares linear map's {said}; "
+            "the networks were trained again from it)" if wins else
+            f"anchor none kept (default: the least-squares linear map's {said})")
+    if run.callback is not None and hasattr(run.callback, "on_note"):
+        run.callback.on_note(note[0].upper() + note[1:])
+    if not wins:
+        return cfg, spec, model, result, scores, calibration, [note]
+    result, scores, calibration = run.train(rival, rival_cfg, rival_spec, data, None, True)
+    return rival_cfg, rival_spec, rival, result, scores, calibration, [note]
 
 
 def _detected(cfg: Config, schema: Schema) -> Config:
