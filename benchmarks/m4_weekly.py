@@ -145,6 +145,9 @@ def main() -> None:
             stand = f", {n - n_in} naive stand-in{'s' * (n - n_in > 1)}" if n_in < n else ""
             per_seed.append(owa(sc))
             print(f"M4 Weekly grucast seed {seed}: {fmt(per_seed[-1])}  (all {n}{stand}; train {t_train:.0f}s)", flush=True)
+            for note in result.config_notes:
+                if "linear map" in note:  # the linear rival's verdict, when it was tried
+                    print(f"  start: {note}")
             skipped = list(getattr(pred, "skipped", None) or [])  # older grucast: series without a forecast
             print(f"  coverage: {n_in} of {n} forecast (" + ", ".join(f"{k} {v}" for k, v in counts.items()) +
                   f"); predict skipped {len(skipped)}" + (f": {', '.join(skipped[:8])}" + " ..." * (len(skipped) > 8)

@@ -277,6 +277,9 @@ def run_grucast(p: Panel, seed: int, a, extra: dict, say, first: bool) -> Run:
         f"seasonal naive {val.get('seasonal_naive', {}).get('mase', float('nan')):.3f}, "
         f"naive {val.get('naive', {}).get('mase', float('nan')):.3f}")
 
+    for line in model.notes:
+        if "linear map" in line and not first:  # the linear rival's verdict, per seed (the first seed's is above)
+            say(f"    start: {line}")
     run = Run(np.stack([naive(x, p.horizon) for x in p.train]), seconds, ensemble=c.model.ensemble or 1)
     fc = fc.assign(id=fc["id"].astype(str))
     groups = dict(tuple(fc.groupby("id", sort=False)))
