@@ -168,3 +168,45 @@ def test_the_linear_anchor_with_scaler_last_fits_the_raw_least_squares_map():
     inputs, (loc, scale, (target, _)) = data.batch(torch.as_tensor(starts), 10, 1)
     err = (inputs["x"] @ weight.T + bias - target) * scale
     assert float(err.abs().max()) < 0.02 * float(np.std(y))
+
+
+class _StopIn:
+    """A training callback that asks for a stop, as SIGTERM would, after step k of the run-th
+    training of one fit_table call (1: the first networks, 2: those the linear rival retrains)."""
+
+    def __init__(self, run: int, k: int):
+        from grucast.ops import signals
+
+        self.run, self.k, self.started, self.stop = run, k, 0, signals.StopRequest()
+
+    def on_start(self, total_steps, steps_per_epoch, windows_per_epoch):
+        self.started += 1
+
+    def on_step(self, step):
+        if self.started == self.run and step == self.k:
+            self.stop.signum = 15
+
+    def on_eval(self, record):
+        pass
+
+    def on_end(self, result):
+        pass
+
+
+@pytest.mark.parametrize("run", [1, 2], ids=["before-the-rival", "while-the-rival-trains"])
+def test_a_run_interrupted_around_the_rival_resumes_to_the_uninterrupted_checkpoint(tmp_path, run):
+    from grucast.errors import Interrupted
+    from grucast.workflows import train
+
+    data, out = tmp_path / "d.csv", tmp_path / "m.pt"
+    _drifting().to_csv(data, index=False)
+    cfg = files.load(None, {"model": {"horizon": 12, "input_size": 48, "hidden_size": 4, "ensemble": 1},
+                            "training": {"max_steps": 4}})
+    cb = _StopIn(run, 2)
+    with pytest.raises(Interrupted):
+        train.train(data, out, cfg, callback=cb, stop=cb.stop)
+    resumed = train.train(data, out, cfg, resume_from=train.resume_path(out))
+    straight = train.train(data, tmp_path / "straight.pt", cfg)
+    assert straight.config.model.scaler == "last"  # the rival won, so both trainings ran
+    assert resumed.config.model.scaler == "last"
+    assert out.read_bytes() == (tmp_path / "straight.pt").read_bytes()

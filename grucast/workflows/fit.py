@@ -148,8 +148,10 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     n_rows = len(table.frame)
     if not keep_rows:
         table.frame = table.frame.iloc[:0].copy()  # a copy: a slice would keep the rows alive
-    # Left open, the start and scaling may go to the linear rival after training (_rival).
-    open_start = base is None and resume is None and cfg.model.anchor is None and cfg.model.scaler is None
+    # Left open, the start and scaling may go to the linear rival after training (_rival); a run
+    # interrupted before that check does it when resumed.
+    open_start = (base is None and resume is None and cfg.model.anchor is None and cfg.model.scaler is None) or \
+        bool(resume and resume.get("rival_pending"))
     cfg, notes = resolve(cfg, panel.freq, panel.lengths)
     # Gaps are filled knowing where validation starts, so no held-out value shapes a training target.
     panel.fill(cfg.data.fill, holdout=cfg.training.val_size)
@@ -186,8 +188,9 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
         load_weights(model, base.state_dict, "the starting checkpoint")
     elif anchored:
         _anchor(model, cfg, data, train_starts, alpha)
-    result, scores, calibration = run.train(model, cfg, spec, data, resume, anchored)
-    if open_start and cfg.model.anchor == "none":
+    rival_pending = open_start and cfg.model.anchor == "none"
+    result, scores, calibration = run.train(model, cfg, spec, data, resume, anchored, rival_pending)
+    if rival_pending:
         cfg, spec, model, result, scores, calibration, rival_notes = _rival(run, cfg, spec, model, result, scores, calibration)
         notes = notes + rival_notes
     ckpt = checkpoint.Checkpoint(
@@ -227,14 +230,17 @@ class _Run:
         return _info(self.table, self.panel, self.train_starts, self.val_starts)
 
     def train(self, model: torch.nn.Module, cfg: Config, spec: features_spec.FeatureSpec, data: WindowData,
-              resume: Optional[dict[str, Any]], check_start: bool) -> tuple[FitResult, dict[str, Any], dict[str, Any]]:
+              resume: Optional[dict[str, Any]], check_start: bool,
+              rival_pending: bool = False) -> tuple[FitResult, dict[str, Any], dict[str, Any]]:
         """fit, then the validation scores and calibration of the trained network. Interrupted
         carries the weights as they stand (an ensemble's finished members, the current one, the
-        rest untrained) for `grucast info`; the run goes on from the state in resume."""
+        rest untrained) for `grucast info`; the run goes on from the state in resume, which says
+        whether the linear rival is still to be tried after this training (rival_pending)."""
         try:
             result = fit(model, data, self.train_starts, self.val_starts, cfg, self.callback, stop=self.stop,
                          resume=resume, check_start=check_start)
         except Interrupted as e:
+            e.state["rival_pending"] = rival_pending
             e.checkpoint = checkpoint.Checkpoint(config=cfg, schema=self.table.schema, freq=self.panel.freq,
                                                  features=spec, state_dict=model.state_dict(), info=self.info(),
                                                  resume={"fit": e.state})
