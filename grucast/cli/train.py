@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -53,6 +54,8 @@ def train(
     setup_logging(verbose)
     stdin = Stdin()
     argument = str(data)
+    if not _rank_zero():  # under torchrun: rank 0 locks, logs, prints and writes; the others train
+        quiet, json_out, log_file, wait = True, False, None, False
 
     def preflight() -> None:
         from grucast.ops import paths
@@ -76,7 +79,8 @@ def train(
         cfg = files.load(config, settings.overrides())  # settings and the data fail before torch is imported
         from grucast.ops import locks
 
-        held.enter_context(locks.lock(output, wait))  # a second run exits 75 before the heavy imports
+        if _rank_zero():
+            held.enter_context(locks.lock(output, wait))  # a second run exits 75 before the heavy imports
         table = None
         if init_from is None and resume is None:  # those read DATA with the checkpoint's columns
             from grucast.data.table import load_table
@@ -107,6 +111,12 @@ def train(
                  seconds=result.seconds, exit_code=0)
         log_broken(log, show.err, not show.human)
         show.shown.flush()
+
+
+def _rank_zero() -> bool:
+    """Not one of the other ranks of a torchrun job (RANK set and above 0); read from the
+    environment without importing torch (training.distributed checks the values)."""
+    return os.environ.get("RANK", "0").strip() in ("0", "")
 
 
 class _Show:

@@ -25,6 +25,7 @@ from grucast.config.settings import Config, output_quantiles
 from grucast.errors import GrucastError, Interrupted
 from grucast.features.layout import WindowData
 from grucast.models.network import members
+from grucast.training.distributed import SINGLE, World
 from grucast.training.losses import MaskedLoss, evaluate_loss, loss_function
 
 
@@ -114,6 +115,11 @@ class LoopState:
     best_state: dict[str, torch.Tensor] = field(default_factory=dict)  # and the weights then
     bad_checks: int = 0  # checks since, without improvement (early stopping's patience)
     history: list[EvalRecord] = field(default_factory=list)
+    # Not in the snapshot: the model wrapped in DistributedDataParallel when several ranks train
+    # it (training.distributed), which the training steps run through; and whether any rank was
+    # asked to stop at the last step.
+    ddp: Optional[nn.Module] = None
+    stop_asked: bool = False
 
     def snapshot(self) -> dict[str, Any]:
         """The resume state: plain containers and tensors, copies of those later steps change.
@@ -192,10 +198,12 @@ class _Job:
     steps_per_epoch: int
     total_steps: int
     check_start: bool = False  # validate the untrained network before the first step (fit)
+    world: World = SINGLE  # the ranks training together (training.distributed)
 
 
 def _job(data: WindowData, train_starts: np.ndarray, val_starts: np.ndarray, cfg: Config,
-         callback: Optional[Callback], stop: Optional[Any], check_start: bool = False) -> _Job:
+         callback: Optional[Callback], stop: Optional[Any], check_start: bool = False,
+         world: World = SINGLE) -> _Job:
     t, device = cfg.training, data.values.device
     train_idx = torch.as_tensor(train_starts, dtype=torch.long)
     steps_per_epoch = math.ceil(len(train_idx) / t.batch_size)
@@ -205,7 +213,7 @@ def _job(data: WindowData, train_starts: np.ndarray, val_starts: np.ndarray, cfg
         cfg=cfg, cb=callback or NullCallback(), stop=stop,
         loss_fn=loss_function(t.loss, output_quantiles(cfg.model)), autocast=mixed_precision(t.precision, device),
         steps_per_epoch=steps_per_epoch, total_steps=min(t.max_steps, epoch_steps),
-        check_start=check_start,
+        check_start=check_start, world=world,
     )
 
 
@@ -241,12 +249,15 @@ def _train_step(state: LoopState, job: _Job) -> None:
     started = time.perf_counter()
     b = state.batch
     s = state.perm[b * t.batch_size:(b + 1) * t.batch_size].to(job.data.values.device, non_blocking=True)  # [B]
-    inputs, (_, _, (y, ym)) = job.data.batch(s, L, H)  # y: [B, H] scaled targets, ym: their mask or None
-    state.optimizer.zero_grad(set_to_none=True)
-    with job.autocast:
-        out = state.model(inputs["x"], inputs)  # [B, L] -> [B, H] (or [B, H, Q] quantiles)
-    loss = job.loss_fn(out.float(), y, ym)
-    if not torch.isfinite(loss):
+    if job.world.active:
+        loss, logged, s = _shared_step(state, job, s)
+    else:
+        inputs, (_, _, (y, ym)) = job.data.batch(s, L, H)  # y: [B, H] scaled targets, ym: their mask or None
+        state.optimizer.zero_grad(set_to_none=True)
+        with job.autocast:
+            out = state.model(inputs["x"], inputs)  # [B, L] -> [B, H] (or [B, H, Q] quantiles)
+        loss = logged = job.loss_fn(out.float(), y, ym)
+    if not torch.isfinite(logged):
         raise GrucastError(
             f"training diverged at step {state.step + 1}: the loss is not a finite number; "
             "try a lower --lr, or check the data for extreme values"
@@ -258,7 +269,7 @@ def _train_step(state: LoopState, job: _Job) -> None:
     if state.schedule is not None:
         state.schedule.step()
     state.step += 1
-    state.run_loss += float(loss.detach())
+    state.run_loss += float(logged.detach())
     state.run_n += 1
     state.run_windows += len(s)
     state.seen += len(s)
@@ -270,9 +281,37 @@ def _train_step(state: LoopState, job: _Job) -> None:
         state.epoch, state.batch, state.perm = state.epoch + 1, 0, None
 
 
+def _shared_step(state: LoopState, job: _Job, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The forward pass of one rank over its share of the global batch s: (the loss to
+    backpropagate, the global batch's loss, the global batch). The ranks' loss sums and target
+    counts are added up first, so each rank's loss is its sum over the global count, times the
+    number of ranks that DistributedDataParallel then averages the gradients over: the gradient
+    of the global batch's mean loss, as one rank would take it. A rank whose share is empty (a
+    last batch smaller than the number of ranks) runs one window at weight 0, because every rank
+    must take part in the gradient average. The stop flag travels in the same sum."""
+    L, H, world = job.cfg.model.input_size, job.cfg.model.horizon, job.world
+    mine = world.share(s)
+    weight = 1.0
+    if len(mine) == 0:
+        mine, weight = s[:1], 0.0
+    inputs, (_, _, (y, ym)) = job.data.batch(mine, L, H)
+    state.optimizer.zero_grad(set_to_none=True)
+    with job.autocast:
+        out = state.ddp(inputs["x"], inputs)
+    each = job.loss_fn.each(out.float(), y)
+    total = (each if ym is None else each * ym).sum() * weight
+    count = (float(each.numel()) if ym is None else ym.sum()) * weight
+    asked = 1.0 if job.stop is not None and job.stop.signum is not None else 0.0
+    sums = world.sum(torch.stack([total.detach().double(), torch.as_tensor(count, dtype=torch.float64),
+                                  torch.tensor(asked, dtype=torch.float64)]).to(out.device))
+    state.stop_asked = bool(sums[2] > 0)
+    n = sums[1].clamp_min(1.0)
+    return total * (world.size / n.float()), (sums[0] / n).float(), s
+
+
 def _validate(state: LoopState, job: _Job, member: int) -> bool:
     """A validation check, recorded and reported; True when early stopping says stop."""
-    val_loss = evaluate_loss(state.model, job.data, job.val_idx, job.cfg, job.loss_fn)
+    val_loss = evaluate_loss(state.model, job.data, job.val_idx, job.cfg, job.loss_fn, world=job.world)
     improved = math.isinf(state.best_loss) or val_loss < state.best_loss - 1e-7 * abs(state.best_loss)
     if improved:
         state.best_loss, state.best_step, state.bad_checks = val_loss, state.step, 0
@@ -308,6 +347,8 @@ def _after_step(state: LoopState, job: _Job, member: int) -> Optional[str]:
     check = state.batch == 0 or state.step % t.eval_every == 0  # batch 0: this step ended an epoch
     if check and _validate(state, job, member):
         return "early_stopping"
+    if job.world.active and state.stop_asked:  # every rank stops at the same step
+        raise Interrupted(int(job.stop.signum or 15) if job.stop is not None else 15, state.step, state.snapshot())
     if job.stop is not None and job.stop.signum is not None:
         raise Interrupted(int(job.stop.signum), state.step, state.snapshot())
     return None
@@ -317,6 +358,10 @@ def _fit_network(model: nn.Module, job: _Job, seed: int, member: int = 0,
                  resume: Optional[dict[str, Any]] = None) -> FitResult:
     """Train one network from seed (or on from the snapshot resume); its best weights end in model."""
     state = _start(model, job, seed, resume)
+    if job.world.active:
+        from torch.nn.parallel import DistributedDataParallel
+
+        state.ddp = DistributedDataParallel(model)  # every rank built the same weights from the seed
     job.cb.on_start(job.total_steps, job.steps_per_epoch, state.windows)
     if job.check_start and resume is None:
         _validate(state, job, member)  # step 0: training must beat the start on held-out data to replace it
@@ -350,7 +395,7 @@ def _fit_network(model: nn.Module, job: _Job, seed: int, member: int = 0,
 
 def fit(model: nn.Module, data: WindowData, train_starts: np.ndarray, val_starts: np.ndarray, cfg: Config,
         callback: Optional[Callback] = None, stop: Optional[Any] = None,
-        resume: Optional[dict[str, Any]] = None, check_start: bool = False) -> FitResult:
+        resume: Optional[dict[str, Any]] = None, check_start: bool = False, world: World = SINGLE) -> FitResult:
     """Train model on windows of the data layout (already on the model's device) and return
     the best weights by validation loss. Repeatable on CPU for a given seed.
 
@@ -366,8 +411,11 @@ def fit(model: nn.Module, data: WindowData, train_starts: np.ndarray, val_starts
 
     check_start: validate every network before its first step too, so a start that no training
     step beats on the validation windows is what the network keeps (an anchored start: the
-    baseline forecast itself)."""
-    job = _job(data, train_starts, val_starts, cfg, callback, stop, check_start)
+    baseline forecast itself).
+
+    world: the ranks that train this model together under torchrun (training.distributed):
+    each takes its share of every batch and of the validation windows."""
+    job = _job(data, train_starts, val_starts, cfg, callback, stop, check_start, world)
     nets = members(model)
     if len(nets) == 1:
         return _fit_network(model, job, cfg.training.seed, resume=resume)
@@ -403,7 +451,7 @@ def _fit_ensemble(model: nn.Module, nets: list[nn.Module], job: _Job, resume: Op
         state_dict=model.state_dict(),
         history=[EvalRecord(**r) for d in done for r in d["history"]],
         best_step=max(d["best_step"] for d in done),
-        best_val_loss=evaluate_loss(model, job.data, job.val_idx, job.cfg, job.loss_fn),
+        best_val_loss=evaluate_loss(model, job.data, job.val_idx, job.cfg, job.loss_fn, world=job.world),
         steps=sum(d["steps"] for d in done),
         epochs=sum(d["epochs"] for d in done),
         train_seconds=sum(d["train_seconds"] for d in done),

@@ -11,6 +11,7 @@ from torch import nn
 
 from grucast.config.settings import Config
 from grucast.features.layout import WindowData
+from grucast.training.distributed import SINGLE, World
 
 
 class MaskedLoss(nn.Module):
@@ -77,15 +78,20 @@ def loss_function(name: Optional[str], quantiles: tuple[float, ...] = ()) -> Mas
 
 
 def evaluate_loss(model: nn.Module, data: WindowData, starts: torch.Tensor, cfg: Config, loss_fn: MaskedLoss,
-                  batch_size: int = 512) -> float:
+                  batch_size: int = 512, world: World = SINGLE) -> float:
     """Mean scaled loss over the observed targets of the given windows. Batches stay small:
     nn.GRU on the CPU holds the input projections of every step of a batch at once, so memory
-    grows with the batch size and speed does not (see benchmarks/README.md, 'Performance')."""
+    grows with the batch size and speed does not (see benchmarks/README.md, 'Performance').
+    With several ranks (training.distributed) each scores its share of the windows and the sums
+    are added up, so every rank gets the same loss."""
     model.eval()
     total, count = 0.0, 0.0
+    starts = world.share(starts)
     with torch.inference_mode():
         for i in range(0, len(starts), batch_size):
             inputs, (_, _, (y, ym)) = data.batch(starts[i:i + batch_size], cfg.model.input_size, cfg.model.horizon)
             a, b = loss_fn.total(model(inputs["x"], inputs), y, ym)
             total, count = total + a, count + b
+    if world.active:
+        total, count = world.sum(torch.tensor([total, count], dtype=torch.float64, device=data.values.device)).tolist()
     return total / max(count, 1.0)

@@ -28,6 +28,7 @@ from grucast.features.windows import series_of, split_windows
 from grucast.models import kernels
 from grucast.models import network as model_mod
 from grucast.models.inference import predict_windows
+from grucast.training import distributed
 from grucast.training.defaults import choose_anchor, resolve, too_short
 from grucast.training.linear import fit_linear
 from grucast.training.loop import Callback, FitResult, fit
@@ -168,7 +169,8 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
         cfg = validate.replace(cfg, model={"min_input": L - spec.pad})
     summary = summarize(table, panel, warnings, n_rows)
     set_threads(cfg.training.threads)
-    device = select_device(cfg.training.device)
+    world, device = distributed.setup(select_device(cfg.training.device))
+    distributed.check_batch(cfg.training.batch_size, world)
     kernel = kernels.select(cfg.training.kernel, device, cfg.training.precision,
                             notify=getattr(callback, "on_note", None))
     if cfg.training.kernel == "auto":
@@ -181,7 +183,7 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     short = [str(i) for i in panel.ids[~has_train]]
     if on_ready is not None:
         on_ready(summary, cfg, notes)
-    run = _Run(table, panel, device, kernel, train_starts, val_starts, callback, stop)
+    run = _Run(table, panel, device, kernel, train_starts, val_starts, callback, stop, world)
     model = run.network(cfg, spec)
     anchored = (base is None or resume is not None) and cfg.model.anchor not in (None, "none")
     if base is not None:
@@ -220,6 +222,7 @@ class _Run:
     val_starts: np.ndarray
     callback: Optional[Callback]
     stop: Optional[Any]
+    world: distributed.World = distributed.SINGLE  # the ranks under torchrun
 
     def network(self, cfg: Config, spec: features_spec.FeatureSpec) -> torch.nn.Module:
         model = model_mod.build(cfg.model, spec.sizes(cfg.model.series_embedding), cfg.training.seed).to(self.device)
@@ -238,7 +241,7 @@ class _Run:
         whether the linear rival is still to be tried after this training (rival_pending)."""
         try:
             result = fit(model, data, self.train_starts, self.val_starts, cfg, self.callback, stop=self.stop,
-                         resume=resume, check_start=check_start)
+                         resume=resume, check_start=check_start, world=self.world)
         except Interrupted as e:
             e.state["rival_pending"] = rival_pending
             e.checkpoint = checkpoint.Checkpoint(config=cfg, schema=self.table.schema, freq=self.panel.freq,

@@ -16,6 +16,7 @@ from grucast.data.schema import Table
 from grucast.data.table import load_table, load_table_like
 from grucast.errors import CheckpointError, DataError, Interrupted
 from grucast.ops import gates, paths, publish
+from grucast.training import distributed
 from grucast.training.loop import Callback
 from grucast.workflows.fit import TrainResult, fit_table
 
@@ -73,6 +74,8 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
         ckpt, result = fit_table(table, cfg, callback, on_ready, base=base, resume=state, stop=stop, keep_rows=False)
     except Interrupted as e:
         path = resume_path(out_path)
+        if not distributed.from_env().main:
+            raise  # rank 0 saves the run, which is the same on every rank
         e.checkpoint.resume["data_sha256"] = data_sha
         e.args = (f"training interrupted by {e.args[0]}; the run so far is saved in {path}: continue it with "
                   f"grucast train {data_path} -o {out_path} --resume {path}",)
@@ -83,6 +86,8 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     result.data_file = source
     result.checkpoint_path = out_path
     result.seconds = time.perf_counter() - started
+    if not distributed.from_env().main:
+        return result  # under torchrun only rank 0 writes: the model is the same on every rank
     described = None if manifest is None else (lambda identity: manifest(result, identity))
     staged = publish.Staged(out_path, checkpoint.writer(ckpt), manifest=described)
     if before_publish is not None:

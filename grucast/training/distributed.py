@@ -1,0 +1,96 @@
+"""Data-parallel training across processes started by torchrun, with torch.distributed.
+
+grucast does not launch or coordinate processes itself: `torchrun --nproc-per-node N -m grucast
+train ...` starts N copies of the command, sets RANK, WORLD_SIZE and LOCAL_RANK (and the
+rendezvous) in their environment, and ends them all when one fails. Every rank reads the same
+data and resolves the same settings; each step, the global batch of --batch-size windows is cut
+into one share per rank, DistributedDataParallel averages the gradients, and the loss is the
+global batch's, so the result does not depend on the number of ranks beyond float rounding.
+Validation is shared the same way and its sums added up, so early stopping decides alike on
+every rank. Only rank 0 writes files or prints; without torchrun (WORLD_SIZE unset or 1) none
+of this is used and a run is what it always was.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from grucast.errors import ConfigError
+
+# How long a rank waits in a collective for the others before failing: a rank that died or hangs
+# ends the job within this time instead of never (torchrun usually ends it sooner).
+TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the ranks of one training job."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def active(self) -> bool:
+        """More than one rank: the collectives below run."""
+        return self.size > 1
+
+    @property
+    def main(self) -> bool:
+        """The rank that writes files and prints."""
+        return self.rank == 0
+
+    def share(self, items: torch.Tensor) -> torch.Tensor:
+        """This rank's share of items: every size-th one, from its rank on."""
+        return items[self.rank::self.size].contiguous() if self.active else items
+
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """values added up over the ranks (the same result on every rank)."""
+        if self.active:
+            dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        return values
+
+
+SINGLE = World()
+
+
+def from_env() -> World:
+    """The world torchrun describes in the environment; one rank without it."""
+    try:
+        size = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", str(rank)))
+    except ValueError:
+        raise ConfigError("WORLD_SIZE, RANK and LOCAL_RANK must be whole numbers (torchrun sets them)") from None
+    if size < 1 or not 0 <= rank < size:
+        raise ConfigError(f"RANK {rank} is not one of the WORLD_SIZE {size} ranks (torchrun sets them)")
+    return World(rank=rank, size=size, local_rank=local)
+
+
+def setup(device: torch.device) -> tuple[World, torch.device]:
+    """The world of this process, its process group joined (gloo on the CPU, nccl on CUDA) when
+    there is more than one rank, and the device it trains on: a CUDA rank takes the GPU of its
+    local rank."""
+    world = from_env()
+    if not world.active:
+        return world, device
+    if device.type == "cuda":
+        device = torch.device("cuda", world.local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    return world, device
+
+
+def check_batch(batch_size: int, world: World) -> None:
+    """The global batch must split evenly, so every rank's share is the same size and a run's
+    batches do not depend on the number of ranks."""
+    if world.active and batch_size % world.size:
+        raise ConfigError(f"--batch-size {batch_size} does not split evenly over {world.size} processes: "
+                          f"use a multiple of {world.size}, e.g. {batch_size - batch_size % world.size or world.size}")
