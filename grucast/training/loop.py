@@ -347,9 +347,11 @@ def _after_step(state: LoopState, job: _Job, member: int) -> Optional[str]:
     check = state.batch == 0 or state.step % t.eval_every == 0  # batch 0: this step ended an epoch
     if check and _validate(state, job, member):
         return "early_stopping"
-    if job.world.active and state.stop_asked:  # every rank stops at the same step
-        raise Interrupted(int(job.stop.signum or 15) if job.stop is not None else 15, state.step, state.snapshot())
-    if job.stop is not None and job.stop.signum is not None:
+    if job.world.active:  # only the flag summed over the ranks decides, so every rank stops at the same step
+        if state.stop_asked:
+            signum = job.stop.signum if job.stop is not None and job.stop.signum is not None else 15
+            raise Interrupted(int(signum), state.step, state.snapshot())
+    elif job.stop is not None and job.stop.signum is not None:
         raise Interrupted(int(job.stop.signum), state.step, state.snapshot())
     return None
 
