@@ -109,3 +109,49 @@ def test_a_stopped_two_process_run_resumes_on_one_process_to_the_uninterrupted_r
     assert a.info["steps"] == b.info["steps"] == 400
     for name, w in a.state_dict.items():
         torch.testing.assert_close(b.state_dict[name], w, rtol=0, atol=TOLERANCE)
+
+
+# ---------------------------------------------------------------- grucast train --nproc
+
+
+def grucast(cwd, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grucast", *[str(a) for a in args]], cwd=cwd, capture_output=True,
+                          text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_nproc_trains_the_torchrun_model_and_keeps_grucast_exit_codes(tmp_path, panel):
+    r = grucast(tmp_path, "train", panel, "-o", "m.pt", *TRAIN, "--ensemble", "1", "--nproc", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "m.pt.manifest.json"]
+    assert "W1201" not in r.stderr and "torch.distributed" not in r.stderr  # the launcher's log stays out
+    assert checkpoint.load(tmp_path / "m.pt").info["steps"] == 30  # the ranks' model: as torchrun's, tested above
+    # the first rank to fail gives the exit code: 5 for a failed quality gate, the model kept
+    before = (tmp_path / "m.pt").read_bytes()
+    gate = grucast(tmp_path, "train", panel, "-o", "m.pt", *TRAIN[:6], "--max-steps", "1", "--anchor", "none",
+                   "--fail-if-worse-than", "seasonal-naive", "--nproc", "2", "-q")
+    assert gate.returncode == 5 and "Error: quality gate failed" in gate.stderr, gate.stderr[-2000:]
+    assert (tmp_path / "m.pt").read_bytes() == before
+    odd = grucast(tmp_path, "train", panel, "-o", "m.pt", *TRAIN[:-1], "63", "--nproc", "2")
+    assert odd.returncode == 1 and "does not split evenly over 2 processes" in odd.stderr
+    piped = grucast(tmp_path, "train", "-", "-o", "m.pt", "--nproc", "2")
+    assert piped.returncode == 2 and "give files, not '-'" in piped.stderr
+
+
+def test_sigterm_to_nproc_saves_the_run_and_exits_143(tmp_path, panel):
+    import signal
+    import time
+
+    with open(tmp_path / "err.txt", "w") as err:
+        job = subprocess.Popen([sys.executable, "-m", "grucast", "train", str(panel), "-o", "m.pt", *TRAIN[:6],
+                                "--max-steps", "3000", "--patience", "1000", "--ensemble", "1", "--nproc", "2"],
+                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+        deadline = time.monotonic() + 120
+        while "epoch 2 step" not in (tmp_path / "err.txt").read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        job.send_signal(signal.SIGTERM)
+        job.wait(timeout=120)
+    said = (tmp_path / "err.txt").read_text()
+    assert job.returncode == 143, said[-3000:]
+    assert said.count("Error:") == 1 and "the run so far is saved in m.pt.resume" in said
+    assert (tmp_path / "m.pt.resume").is_file() and not (tmp_path / "m.pt").exists()

@@ -85,7 +85,8 @@ def user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
                 log = _event_log(command, log_file, log_format)
             yield log
         except GrucastError as e:
-            error_line(str(e), e.exit_code)
+            if str(e):  # empty: another rank of a torchrun job says it (workflows.train)
+                error_line(str(e), e.exit_code)
             raise typer.Exit(code=e.exit_code) from None
         except KeyboardInterrupt:
             error_line("interrupted (SIGINT); outputs were left as they were", 130)

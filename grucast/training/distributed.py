@@ -94,3 +94,52 @@ def check_batch(batch_size: int, world: World) -> None:
     if world.active and batch_size % world.size:
         raise ConfigError(f"--batch-size {batch_size} does not split evenly over {world.size} processes: "
                           f"use a multiple of {world.size}, e.g. {batch_size - batch_size % world.size or world.size}")
+
+
+def launch(nproc: int, args: list[str]) -> int:
+    """`python -m grucast *args` as nproc ranks on this machine, started by torch's elastic
+    launcher as `torchrun --standalone` starts them (a c10d rendezvous on a free local port, no
+    restarts), and the exit code the job ends with: that of the rank that failed first by itself
+    (the launcher then ends the others), 128 + the signal number for a rank ended by a signal,
+    and 128 + the signal for a job stopped by one (SIGTERM: 143, after rank 0 saved
+    MODEL.resume); 0 when every rank finished. Without --threads every rank gets its share of the cores."""
+    import logging
+    import sys
+    import uuid
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    # The ranks say what went wrong, one line each; the launcher's own log would say it again.
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("torch.distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
+                          rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0)
+    try:
+        elastic_launch(config, entrypoint=sys.executable)("-m", "grucast", *args)
+    except ChildFailedError as e:
+        # The rank that failed first by itself (a positive exit code): the launcher ends the
+        # others with a signal, which is not what went wrong.
+        own = [f for f in e.failures.values() if f.exitcode > 0]
+        failure = min(own, key=lambda f: f.timestamp) if own else e.get_first_failure()[1]
+        code = failure.exitcode
+        return code if code > 0 else 128 - code
+    except SignalException as e:
+        return 128 + int(e.sigval)
+    return 0
+
+
+def without_nproc(argv: list[str]) -> list[str]:
+    """argv less its --nproc N / --nproc=N, for the ranks --nproc starts."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out

@@ -75,7 +75,8 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     except Interrupted as e:
         path = resume_path(out_path)
         if not distributed.from_env().main:
-            raise  # rank 0 saves the run, which is the same on every rank
+            e.args = ("",)  # rank 0 saves the run, which is the same on every rank, and says where
+            raise
         e.checkpoint.resume["data_sha256"] = data_sha
         e.args = (f"training interrupted by {e.args[0]}; the run so far is saved in {path}: continue it with "
                   f"grucast train {data_path} -o {out_path} --resume {path}",)
