@@ -27,6 +27,24 @@ def torchrun(tmp_path, *args, nproc: int = 2) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
 
 
+def stopped(cwd, args: list[str]) -> tuple[int, str]:
+    """python args started in cwd and sent SIGTERM once its training is in its second epoch:
+    (its exit code, what it printed on stderr)."""
+    import signal
+    import time
+
+    log = cwd.parent / f"{cwd.name}.err"
+    with open(log, "w") as err:
+        job = subprocess.Popen([sys.executable, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=err,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+        deadline = time.monotonic() + 120
+        while "epoch 2 step" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        job.send_signal(signal.SIGTERM)
+        job.wait(timeout=120)
+    return job.returncode, log.read_text()
+
+
 @pytest.fixture(scope="module")
 def panel(tmp_path_factory):
     from conftest import sine_panel
@@ -78,25 +96,13 @@ def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path, pan
 def test_a_stopped_two_process_run_resumes_on_one_process_to_the_uninterrupted_result(tmp_path, panel):
     """SIGTERM to torchrun: every rank stops at the same step, rank 0 saves MODEL.resume, and
     one process continues it to the weights the uninterrupted two-process run ends with."""
-    import signal
-    import time
-
     from conftest import cli
 
     budget = [*TRAIN[:6], "--max-steps", "400", "--batch-size", "64", "--patience", "1000", "--ensemble", "1"]
     (tmp_path / "stop").mkdir()
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    with open(tmp_path / "err.txt", "w") as err:
-        job = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-                                "-m", "grucast", "train", str(panel), "-o", "m.pt", *budget],
-                               cwd=tmp_path / "stop", env=env, stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + 120
-        while "epoch 2 step" not in (tmp_path / "err.txt").read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        job.send_signal(signal.SIGTERM)
-        job.wait(timeout=120)
-    said = (tmp_path / "err.txt").read_text()
-    assert job.returncode != 0 and "training interrupted by SIGTERM at step" in said, said[-3000:]
+    code, said = stopped(tmp_path / "stop", ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                                             "-m", "grucast", "train", str(panel), "-o", "m.pt", *budget])
+    assert code != 0 and "training interrupted by SIGTERM at step" in said, said[-3000:]
     assert sorted(p.name for p in (tmp_path / "stop").iterdir()) == ["m.pt.resume"]
     stopped_at = checkpoint.load(tmp_path / "stop" / "m.pt.resume").resume["fit"]["step"]
     assert 26 <= stopped_at < 400
@@ -138,20 +144,10 @@ def test_nproc_trains_the_torchrun_model_and_keeps_grucast_exit_codes(tmp_path, 
 
 
 def test_sigterm_to_nproc_saves_the_run_and_exits_143(tmp_path, panel):
-    import signal
-    import time
-
-    with open(tmp_path / "err.txt", "w") as err:
-        job = subprocess.Popen([sys.executable, "-m", "grucast", "train", str(panel), "-o", "m.pt", *TRAIN[:6],
-                                "--max-steps", "3000", "--patience", "1000", "--ensemble", "1", "--nproc", "2"],
-                               cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
-        deadline = time.monotonic() + 120
-        while "epoch 2 step" not in (tmp_path / "err.txt").read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        job.send_signal(signal.SIGTERM)
-        job.wait(timeout=120)
-    said = (tmp_path / "err.txt").read_text()
-    assert job.returncode == 143, said[-3000:]
+    (tmp_path / "run").mkdir()
+    code, said = stopped(tmp_path / "run", ["-m", "grucast", "train", str(panel), "-o", "m.pt", *TRAIN[:6],
+                                            "--max-steps", "3000", "--patience", "1000", "--ensemble", "1", "--nproc", "2"])
+    tmp_path = tmp_path / "run"
+    assert code == 143, said[-3000:]
     assert said.count("Error:") == 1 and "the run so far is saved in m.pt.resume" in said
     assert (tmp_path / "m.pt.resume").is_file() and not (tmp_path / "m.pt").exists()
