@@ -82,13 +82,13 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
                   f"grucast train {data_path} -o {out_path} --resume {path}",)
         checkpoint.save(e.checkpoint, path, announce=False)  # the state to resume from: no result
         raise
+    if not distributed.from_env().main:
+        return result  # under torchrun only rank 0 judges and writes: the model is the same on every rank
     result.gate = gates.quality_gate(result.metrics, fail_if_worse_than)
     ckpt.info["data_sha256"] = data_sha
     result.data_file = source
     result.checkpoint_path = out_path
     result.seconds = time.perf_counter() - started
-    if not distributed.from_env().main:
-        return result  # under torchrun only rank 0 writes: the model is the same on every rank
     described = None if manifest is None else (lambda identity: manifest(result, identity))
     staged = publish.Staged(out_path, checkpoint.writer(ckpt), manifest=described)
     if before_publish is not None:
