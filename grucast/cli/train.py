@@ -43,7 +43,7 @@ def train(
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON document on stdout."),
     quiet: bool = QUIET_OPT,
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Print the resolved config and debug logs."),
-    nproc: int = typer.Option(1, "--nproc", min=1, metavar="N", help="Train with N processes on this machine, started by torch's elastic launcher (as torchrun --standalone --nproc-per-node N does); the exit code is rank 0's."),
+    nproc: int = typer.Option(1, "--nproc", min=1, metavar="N", help="Train with N processes on this machine, started by torch's elastic launcher (as torchrun --standalone --nproc-per-node N does); grucast's exit codes are kept (the first failing rank's; 143 after SIGTERM)."),
 ) -> None:
     """Train a global GRU forecaster on every series of DATA and save it to -o MODEL.
 
