@@ -8,6 +8,7 @@ per-point array, so a batch is still one gather.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -169,18 +170,31 @@ def build(panel: Panel, spec: FeatureSpec, scaler: Optional[str], device, ext: i
         known_ahead=spec.known_ahead, mask=spec.mask, scaler=scaler,
         calendar=torch.from_numpy(calendar).to(device) if calendar is not None else None,
         calendar_shift=torch.from_numpy(shift).to(device) if shift is not None else None,
-        spread=_spread(panel, spec, observed, scaler, device),
+        spread=_spread(panel.values, observed, panel.offsets, scaler, device, spec.series_scale, panel.ids),
     )
 
 
-def _spread(panel: Panel, spec: FeatureSpec, observed: np.ndarray, scaler: str, device) -> Optional[torch.Tensor]:
+def rescaled(data: WindowData, panel: Panel, spec: FeatureSpec, scaler: str) -> WindowData:
+    """The layout of the same panel with another scaler (spec holding its series scales): the
+    per-point arrays are shared, not built again."""
+    observed = panel.observed if panel.observed is not None else np.ones(len(panel.values), dtype=bool)
+    return dataclasses.replace(data, scaler=scaler, spread=_spread(
+        panel.values, observed, panel.offsets, scaler, data.values.device, spec.series_scale, panel.ids))
+
+
+def _spread(values: np.ndarray, observed: np.ndarray, offsets: np.ndarray, scaler: str, device,
+            stored: Optional[dict[str, float]] = None, ids: Optional[np.ndarray] = None) -> Optional[torch.Tensor]:
     """Scaler 'last': every series' scale, the one stored for its id in training, else (a series
-    the model has not seen) its spread over all of its points here; None for the other scalers."""
+    the model has not seen, or no ids) its spread over all of its points here; None for the
+    other scalers."""
     if scaler != "last":
         return None
-    own = scaling.series_spread(panel.values, observed, panel.offsets, panel.lengths)
-    stored = np.array([spec.series_scale.get(str(i), np.nan) for i in panel.ids], dtype=np.float64)
-    return torch.as_tensor(np.where(np.isnan(stored), own, stored), dtype=torch.float32, device=device)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    own = scaling.series_spread(np.asarray(values), observed, offsets, np.diff(offsets))
+    if stored and ids is not None:
+        known = np.array([stored.get(str(i), np.nan) for i in ids], dtype=np.float64)
+        own = np.where(np.isnan(known), own, known)
+    return torch.as_tensor(own, dtype=torch.float32, device=device)
 
 
 def plain(values: np.ndarray, offsets: np.ndarray, scaler: Optional[str], device="cpu") -> WindowData:
@@ -188,10 +202,7 @@ def plain(values: np.ndarray, offsets: np.ndarray, scaler: Optional[str], device
     scaler None is standard."""
     scaler = scaler or "standard"
     lengths = np.diff(offsets).astype(np.int64)
-    spread = None
-    if scaler == "last":
-        own = scaling.series_spread(np.asarray(values), np.ones(len(values), dtype=bool), np.asarray(offsets), lengths)
-        spread = torch.as_tensor(own, dtype=torch.float32, device=device)
+    spread = _spread(values, np.ones(len(values), dtype=bool), offsets, scaler, device)
     return WindowData(
         offsets=np.asarray(offsets, dtype=np.int64), lengths=lengths, pad=0, ext=0,
         values=torch.as_tensor(values, dtype=torch.float32, device=device),

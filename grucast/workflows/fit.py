@@ -193,7 +193,8 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     rival_pending = open_start and cfg.model.anchor == "none"
     result, scores, calibration = run.train(model, cfg, spec, data, resume, anchored, rival_pending)
     if rival_pending:
-        cfg, spec, model, result, scores, calibration, rival_notes = _rival(run, cfg, spec, model, result, scores, calibration)
+        cfg, spec, model, result, scores, calibration, rival_notes = _rival(
+            run, cfg, spec, model, data, result, scores, calibration)
         notes = notes + rival_notes
     ckpt = checkpoint.Checkpoint(
         config=cfg, schema=table.schema, freq=panel.freq, features=spec, calibration=calibration,
@@ -252,23 +253,24 @@ class _Run:
         return result, scores, calibration
 
 
-def _rival(run: _Run, cfg: Config, spec: features_spec.FeatureSpec, model: torch.nn.Module, result: FitResult,
-           scores: dict[str, Any], calibration: dict[str, Any]) -> tuple:
+def _rival(run: _Run, cfg: Config, spec: features_spec.FeatureSpec, model: torch.nn.Module, data: WindowData,
+           result: FitResult, scores: dict[str, Any], calibration: dict[str, Any]) -> tuple:
     """The linear rival of a network started at random: the least-squares map from the input
     window to the horizon on NLinear's normalisation (scaler 'last', the linear anchor), fitted
     in closed form on the training windows and scored on the validation windows as the trained
-    network was. Where it errs less there, the networks are trained again from it (anchored,
-    start checked, so they keep it unless training beats it) and replace the first ones. Returns
+    network was, on the same layout rescaled (layout.rescaled). Where it errs less there, the
+    networks are trained again from it (anchored, start checked, so they keep it unless training
+    beats it) and replace the first ones. Returns
     (cfg, spec, model, result, scores, calibration, notes), the first ones where the rival loses."""
     if not scores.get("windows"):
         return cfg, spec, model, result, scores, calibration, []
     key = scores["skill_metric"]
     rival_cfg = validate.replace(cfg, model={"anchor": "linear", "scaler": "last"})
     rival_spec = dataclasses.replace(spec, series_scale=features_spec.training_spreads(run.panel, cfg.training.val_size))
-    data = layout.build(run.panel, rival_spec, "last", run.device)
+    rival_data = layout.rescaled(data, run.panel, rival_spec, "last")
     rival = run.network(rival_cfg, rival_spec)
-    _anchor(rival, rival_cfg, data, run.train_starts, None)
-    linear = _validation_metrics(rival, run.panel, data, run.val_starts, rival_cfg)[0]["gru"][key]
+    _anchor(rival, rival_cfg, rival_data, run.train_starts, None)
+    linear = _validation_metrics(rival, run.panel, rival_data, run.val_starts, rival_cfg)[0]["gru"][key]
     trained = scores["gru"][key]
     said = f"validation {key.upper()} {linear:#.4g} against the trained network's {trained:#.4g}"
     wins = linear < trained
@@ -279,7 +281,7 @@ def _rival(run: _Run, cfg: Config, spec: features_spec.FeatureSpec, model: torch
         run.callback.on_note(note[0].upper() + note[1:])
     if not wins:
         return cfg, spec, model, result, scores, calibration, [note]
-    result, scores, calibration = run.train(rival, rival_cfg, rival_spec, data, None, True)
+    result, scores, calibration = run.train(rival, rival_cfg, rival_spec, rival_data, None, True)
     return rival_cfg, rival_spec, rival, result, scores, calibration, [note]
 
 
