@@ -53,8 +53,13 @@ def train(
     245,000 windows per epoch) in about 5 minutes on 2 CPU cores (13 with --kernel reference).
     """
     setup_logging(verbose)
-    if nproc > 1 and "RANK" not in os.environ:
-        raise typer.Exit(code=_launch(nproc, data, config))
+    launching = nproc > 1 and "RANK" not in os.environ  # --nproc: this process starts the ranks
+    if launching and "-" in (str(data), str(config)):
+        from grucast.cli import render
+
+        render.stderr_console().print(f"[red]Error:[/red] --nproc {nproc} starts {nproc} processes that each read "
+                                      "DATA and --config: give files, not '-' (stdin)", highlight=False)
+        raise typer.Exit(code=2)
     stdin = Stdin()
     argument = str(data)
     if not _rank_zero():  # under torchrun: rank 0 locks, logs, prints and writes; the others train
@@ -78,6 +83,8 @@ def train(
     with user_errors("train", log_file, log_format, preflight, sniff, stdin) as log, ExitStack() as held:
         from grucast.config import files
 
+        if launching:  # the paths, the data's first bytes and the settings were checked once, here
+            raise typer.Exit(code=_launch(nproc, files.load(config, settings.overrides())))
         log.emit("started", argv=sys.argv[1:], data=argument, output=str(output))
         cfg = files.load(config, settings.overrides())  # settings and the data fail before torch is imported
         from grucast.ops import locks
@@ -116,16 +123,17 @@ def train(
         show.shown.flush()
 
 
-def _launch(nproc: int, data: Path, config: Optional[Path]) -> int:
-    """--nproc: this command again as nproc ranks (training.distributed.launch), its exit code."""
-    if str(data) == "-" or str(config) == "-":
-        from grucast.cli import render
-
-        render.stderr_console().print(f"[red]Error:[/red] --nproc {nproc} starts {nproc} processes that each read "
-                                      "DATA and --config: give files, not '-' (stdin)", highlight=False)
-        return 2
+def _launch(nproc: int, cfg) -> int:
+    """--nproc: this command again as nproc ranks (training.distributed.launch), its exit code;
+    what every rank would refuse alike (too many processes, a batch they cannot share) is refused
+    here once, before any starts."""
+    from grucast.errors import ConfigError
     from grucast.training import distributed
 
+    cores = os.cpu_count() or 1
+    if nproc > cores:
+        raise ConfigError(f"--nproc {nproc} asks for more processes than this machine's {cores} CPU cores")
+    distributed.check_batch(cfg.training.batch_size, distributed.World(size=nproc))
     argv = sys.argv[sys.argv.index("train") + 1:] if "train" in sys.argv else []
     return distributed.launch(nproc, ["train", *distributed.without_nproc(argv)])
 
