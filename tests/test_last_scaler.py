@@ -96,7 +96,8 @@ def test_a_network_that_loses_to_the_linear_map_is_trained_again_from_it(tmp_pat
     report, stderr = _train(tmp_path, frame, "--hidden-size", "4", "--max-steps", "3")
     note = report["defaults_chosen"][-1]
     assert note.startswith("anchor linear, scaler last (default: the least-squares linear map's validation MASE")
-    assert "Anchor linear, scaler last" in stderr  # said on the terminal as it happens
+    assert "beat the trained network on the validation windows (MASE " in stderr  # said on the terminal as it happens
+    assert "training again from it (anchor linear, scaler last)" in stderr
     assert report["config"]["model"]["anchor"] == "linear" and report["config"]["model"]["scaler"] == "last"
     assert report["training"]["history"][0]["step"] == 0  # the anchored start was scored
     linear, first = _verdict(note)
@@ -138,10 +139,12 @@ def test_the_network_is_kept_where_it_beats_the_linear_map(tmp_path, monkeypatch
     import grucast.workflows.fit as fit_mod
 
     monkeypatch.setattr(fit_mod, "fit_linear", lambda data, starts, L, H: (torch.zeros(H, L), torch.zeros(H)))
-    report, _ = _train(tmp_path, sine_panel(n_series=3, length=600), "--hidden-size", "16", "--max-steps", "150")
+    report, stderr = _train(tmp_path, sine_panel(n_series=3, length=600), "--hidden-size", "16", "--max-steps", "150")
     note = report["defaults_chosen"][-1]
     assert note.startswith("anchor none kept (default: the least-squares linear map's validation MASE")
     linear, trained = _verdict(note)
+    assert (f"Kept the trained network: on the validation windows it scores MASE {trained:#.4g}, a linear "
+            f"least-squares forecast {linear:#.4g}") in " ".join(stderr.split())
     assert trained < linear and report["metrics"]["gru"]["mase"] == pytest.approx(trained, rel=1e-3)
     assert report["config"]["model"]["scaler"] == "standard" and checkpoint.load(tmp_path / "m.pt").features.series_scale == {}
 

@@ -272,13 +272,17 @@ def _rival(run: _Run, cfg: Config, spec: features_spec.FeatureSpec, model: torch
     _anchor(rival, rival_cfg, rival_data, run.train_starts, None)
     linear = _validation_metrics(rival, run.panel, rival_data, run.val_starts, rival_cfg)[0]["gru"][key]
     trained = scores["gru"][key]
-    said = f"validation {key.upper()} {linear:#.4g} against the trained network's {trained:#.4g}"
+    said = f"validation {key.upper()} {linear:#.4g} against the trained network's {trained:#.4g}"  # the stored note
     wins = linear < trained
     note = (f"anchor linear, scaler last (default: the least-squares linear map's {said}; "
             "the networks were trained again from it)" if wins else
             f"anchor none kept (default: the least-squares linear map's {said})")
-    if run.callback is not None and hasattr(run.callback, "on_note"):
-        run.callback.on_note(note[0].upper() + note[1:])
+    if run.callback is not None and hasattr(run.callback, "on_note"):  # said plainly on the terminal
+        run.callback.on_note(
+            f"A linear least-squares forecast beat the trained network on the validation windows ({key.upper()} {linear:#.4g} "
+            f"against {trained:#.4g}): training again from it (anchor linear, scaler last)" if wins else
+            f"Kept the trained network: on the validation windows it scores {key.upper()} {trained:#.4g}, a linear "
+            f"least-squares forecast {linear:#.4g} (this check runs by default; --anchor none skips it)")
     if not wins:
         return cfg, spec, model, result, scores, calibration, [note]
     result, scores, calibration = run.train(rival, rival_cfg, rival_spec, rival_data, None, True)
