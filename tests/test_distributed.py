@@ -54,6 +54,19 @@ def panel(tmp_path_factory):
     return folder / "d.csv"
 
 
+@pytest.fixture(scope="module")
+def covariate_panel(panel):
+    """The sine panel with a past covariate (a noisy copy of the daily cycle) and a static
+    category per series."""
+    df = pd.read_csv(panel)
+    hour = pd.to_datetime(df["timestamp"]).dt.hour.to_numpy()
+    df["temp"] = np.round(np.sin(2 * np.pi * hour / 24) + np.random.default_rng(1).normal(0, 0.1, len(df)), 3)
+    df["region"] = df["series_id"].map({"s0": "north", "s1": "south", "s2": "north"})
+    path = panel.parent / "covariates.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
 def forecasts(model, data) -> pd.DataFrame:
     from conftest import cli
 
@@ -62,10 +75,14 @@ def forecasts(model, data) -> pd.DataFrame:
     return pd.read_csv(pd.io.common.StringIO(r.stdout))
 
 
-@pytest.mark.parametrize("extra", [["--ensemble", "1"], ["--ensemble", "2"], ["--intervals", "80", "--ensemble", "1"]],
-                         ids=["point", "ensemble", "quantile"])
-def test_two_processes_train_the_model_one_process_trains(tmp_path, panel, extra):
+@pytest.mark.parametrize("extra", [["--ensemble", "1"], ["--ensemble", "2"], ["--intervals", "80", "--ensemble", "1"],
+                                   ["--past-cols", "temp", "--static-cols", "region", "--ensemble", "1"]],
+                         ids=["point", "ensemble", "quantile", "covariates"])
+def test_two_processes_train_the_model_one_process_trains(tmp_path, panel, covariate_panel, extra):
     from conftest import cli
+
+    if "--past-cols" in extra:
+        panel = covariate_panel
 
     one = cli("train", panel, "-o", tmp_path / "one.pt", *TRAIN, *extra, "-q")
     assert one.exit_code == 0, one.stderr
