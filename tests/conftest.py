@@ -62,6 +62,17 @@ def sine_panel(n_series: int = 3, length: int = 240, freq: str = "h", start: str
     return pd.concat(frames, ignore_index=True)
 
 
+def shard_sorted(frame: pd.DataFrame, id_col: str = "series_id") -> pd.DataFrame:
+    """A forecast frame's rows in the order predict writes them: series in shard order (by the
+    CRC-32 of the id, data.shards), each series' rows as they were."""
+    from grucast.data import shards
+
+    ids = frame[id_col].astype(str)
+    first = pd.unique(ids)
+    rank = pd.Series(np.argsort(shards.order(first)), index=first)
+    return frame.iloc[np.argsort(rank[ids].to_numpy(), kind="stable")].reset_index(drop=True)
+
+
 @pytest.fixture
 def long_csv(tmp_path) -> Path:
     path = tmp_path / "long.csv"

@@ -899,7 +899,7 @@ case("gate.worse-than-seasonal-naive", "gate", "train --fail-if-worse-than seaso
 # ---------------------------------------------------------------- terminal: text from outside is shown as written
 
 case("terminal.markup-ids.predict", "terminal", "series ids that look like rich markup ([/], [bold]...[/bold])", 0,
-     r"\[/\]a[\s\S]*\[bold\]b\[/bold\]", "exit 0: the table shows the ids [/]a and [bold]b[/bold] as written",
+     r"\[bold\]b\[/bold\][\s\S]*\[/\]a", "exit 0: the table shows the ids [/]a and [bold]b[/bold] as written",
      lambda c: ["predict", "m.pt", c.edit("x.csv", with_ids("[/]a", "[bold]b[/bold]", "c[red]"))])
 case("terminal.markup-ids.evaluate", "terminal", "markup-like ids through evaluate", 0,
      r"(MAE|mae)", "exit 0: the metrics table is printed",

@@ -27,6 +27,7 @@ import pytest
 
 import grucast
 from grucast.config import files
+from grucast.data import shards
 from grucast.errors import CheckpointError, Interrupted
 from grucast.ops import gates, locks, paths, signals
 from grucast.workflows import info, train
@@ -333,7 +334,7 @@ def test_shards_split_the_series_between_them(tmp_path):
     for i, part in enumerate(parts, start=1):
         ids = set(part.series_id)
         assert ids and not ids & seen, f"shard {i}/3 repeats series {ids & seen}"
-        assert ids == set(all_ids[gates.in_shard(all_ids, (i, 3))])
+        assert ids == set(all_ids[shards.contains(all_ids, (i, 3))])
         seen |= ids
     assert seen == set(all_ids)
     together = pd.concat(parts).sort_values(SHARD_KEY).reset_index(drop=True)
@@ -348,6 +349,32 @@ def test_shards_together_are_exactly_the_unsharded_forecast(tmp_path):
     pd.testing.assert_frame_equal(together, whole.sort_values(SHARD_KEY).reset_index(drop=True), check_exact=True)
 
 
+def test_shard_files_concatenate_to_the_unsharded_file_byte_for_byte(tmp_path):
+    """The rows come in shard order (by the CRC-32 of the id), so shard files 1..n, headers
+    dropped, are the one-process file: `tail -q -n +2` of the parts after one header."""
+    sharded_forecasts(tmp_path)
+    whole = (tmp_path / "all.csv").read_bytes()
+    parts = [(tmp_path / f"part{i}.csv").read_bytes() for i in (1, 2, 3)]
+    header = whole.split(b"\n", 1)[0] + b"\n"
+    assert all(p.startswith(header) for p in parts)
+    assert header + b"".join(p[len(header):] for p in parts) == whole
+
+
+def test_shards_are_runs_of_one_order_for_every_number_of_shards():
+    rng = np.random.default_rng(0)
+    ids = np.array([f"id-{rng.integers(1 << 40)}" for _ in range(500)] + ["x", "y", "z"], dtype=object)
+    order = shards.order(ids)
+    for n in (1, 2, 3, 7, 64, 1000):
+        of = shards.of(ids[order], n)
+        assert (np.diff(of) >= 0).all() and of.min() >= 0 and of.max() < n  # contiguous, in shard order
+        sizes = np.bincount(of, minlength=n)
+        assert sizes.sum() == len(ids) and (n > 64 or sizes.min() > 0)
+        for i in (1, n):
+            assert (shards.contains(ids, (i, n)) == (shards.of(ids, n) == i - 1)).all()
+    shuffled = ids[rng.permutation(len(ids))]
+    assert (shuffled[shards.order(shuffled)] == ids[order]).all()  # one order, whatever the file's
+
+
 @pytest.mark.parametrize("shard", ["0/2", "3/2", "x"])
 def test_bad_shard_exits_1(trained, tmp_path, shard):
     data, model = trained
@@ -360,7 +387,7 @@ def test_an_empty_shard_exits_1_and_writes_nothing(trained, tmp_path):
     data, model = trained
     ids = pd.read_csv(data).series_id.unique()
     n = 50  # more shards than series: some hold none of them
-    empty = next(i for i in range(1, n + 1) if not gates.in_shard(ids, (i, n)).any())
+    empty = next(i for i in range(1, n + 1) if not shards.contains(ids, (i, n)).any())
     r = cli("predict", model, data, "-o", "f.csv", "--shard", f"{empty}/{n}")
     assert one_error_line(r) == f"Error: shard {empty}/{n} holds none of the {len(ids)} series in d.csv"
     assert not (tmp_path / "f.csv").exists() and not (tmp_path / "f.csv.manifest.json").exists()

@@ -37,7 +37,7 @@ def predict(
     settings: Settings = SETTINGS,  # --device, --threads, --kernel (grucast.config.flags)
     max_age: Optional[str] = typer.Option(None, "--max-age", help="Staleness guard, e.g. 2d or 36h: exit 4 and write nothing when the newest observation in DATA is older than this (relative to now, or --as-of)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="The time --max-age is measured from (default: now), e.g. 2024-06-01T06:00."),
-    shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Forecast only shard I of N (1 <= I <= N): the series whose id hashes (CRC-32) to it. The N outputs together are exactly the unsharded forecast."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Forecast only shard I of N (1 <= I <= N): the series whose id hashes (CRC-32) to it. Rows come in this hash order, so the CSV outputs of shards 1..N concatenate (headers dropped) to the unsharded file."),
     wait: bool = WAIT_OPT,
     manifest: bool = MANIFEST_OPT,
     log_file: Optional[Path] = LOG_FILE_OPT,

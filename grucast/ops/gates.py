@@ -6,12 +6,12 @@ exit codes of grucast.errors.
 from __future__ import annotations
 
 import warnings
-import zlib
 from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
 
+from grucast.data import shards
 from grucast.errors import ConfigError, QualityGateError, StaleDataError
 
 BASELINES = {"naive": "naive", "seasonal-naive": "seasonal_naive"}
@@ -144,33 +144,9 @@ def _duration(d: pd.Timedelta) -> str:
 # ---------------------------------------------------------------- shards
 
 
-MAX_SHARDS = 2**32  # shards are CRC-32 values modulo n: more than this leaves shards empty forever
-
-
 def parse_shard(text: Optional[str]) -> Optional[tuple[int, int]]:
-    """'i/n' with 1 <= i <= n <= 2**32: the i-th of n shards."""
-    if text is None:
-        return None
-    parts = text.split("/")
-    try:
-        i, n = (int(p) for p in parts)
-    except ValueError:
-        raise ConfigError(f"--shard takes i/n, for example 1/4, got '{text}'") from None
-    if not 1 <= i <= n:
-        raise ConfigError(f"--shard i/n needs 1 <= i <= n, got '{text}'")
-    if n > MAX_SHARDS:
-        raise ConfigError(f"--shard i/n needs n at most {MAX_SHARDS:,} (series are split by a 32-bit hash), got '{text}'")
-    return i, n
-
-
-def in_shard(ids: np.ndarray, shard: Optional[tuple[int, int]]) -> np.ndarray:
-    """Which series belong to shard i of n: by CRC-32 of the id's text, so the split depends on
-    nothing but the ids (not their order, the file, the machine or the Python version)."""
-    if shard is None:
-        return np.ones(len(ids), dtype=bool)
-    i, n = shard
-    codes = np.fromiter((zlib.crc32(str(x).encode("utf-8")) for x in ids), dtype=np.uint64, count=len(ids))
-    return codes % np.uint64(n) == np.uint64(i - 1)
+    """'i/n' with 1 <= i <= n <= 2**32: the i-th of n shards (data.shards)."""
+    return shards.parse(text)
 
 
 # ---------------------------------------------------------------- quality gate

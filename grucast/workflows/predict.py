@@ -17,6 +17,7 @@ import pandas as pd
 
 from grucast import checkpoint
 from grucast.config import settings
+from grucast.data import shards
 from grucast.data.panel import Panel, build_panel
 from grucast.data.read import Source
 from grucast.data.schema import Table
@@ -73,7 +74,7 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     same file, target empty) or from future_path.
 
     max_age: StaleDataError (nothing written) when the newest observation is older than this
-    at as_of (now when None). shard (i, n): only the series of shard i of n (ops.gates.in_shard).
+    at as_of (now when None). shard (i, n): only the series of shard i of n (data.shards); the rows come in shard order.
     out_path is published with manifest(result, identity) beside it, after before_publish(result)
     (see train)."""
     started = time.perf_counter()
@@ -121,7 +122,7 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
     summary = summarize(table, panel)
     L, H = cfg.model.input_size, cfg.model.horizon
     if shard is not None:
-        panel = panel.select(np.flatnonzero(gates.in_shard(panel.ids, shard)))
+        panel = panel.select(np.flatnonzero(shards.contains(panel.ids, shard)))
         if panel.n_series == 0:
             raise DataError(f"shard {shard[0]}/{shard[1]} holds none of the {summary.n_series} series in {name}")
     panel = panel.tail(L)  # the forecast reads only the last L points: no features for older ones
@@ -175,11 +176,11 @@ def _with_fallback(ckpt: checkpoint.Checkpoint, panel: Panel, ok: np.ndarray, f:
 
 def _forecast_frame(ckpt: checkpoint.Checkpoint, table: Table, panel: Panel, methods: np.ndarray,
                     f: np.ndarray) -> pd.DataFrame:
-    """The forecast file's rows, every series of the panel: its id column(s), the time column,
-    the forecast columns and the method column (which model made the row: 'gru', or the
-    baseline standing in for a series too short for the network); DataError when a network's
-    forecast is not finite. A baseline's interval is empty where the series is too short to
-    show an error."""
+    """The forecast file's rows, every series of the panel in shard order (data.shards, by the
+    CRC-32 of the id): its id column(s), the time column, the forecast columns and the method
+    column (which model made the row: 'gru', or the baseline standing in for a series too short
+    for the network); DataError when a network's forecast is not finite. A baseline's interval
+    is empty where the series is too short to show an error."""
     H = ckpt.config.model.horizon
     net = methods == GRU
     finite = np.isfinite(f).reshape(len(f), -1).all(axis=1) | ~net
@@ -189,10 +190,11 @@ def _forecast_frame(ckpt: checkpoint.Checkpoint, table: Table, panel: Panel, met
             f"the model's forecasts are not finite (NaN or infinite) for {len(bad)} of {int(net.sum())} series: "
             f"{preview(bad)}; their values are probably far outside what it was trained on; nothing was written"
         )
-    columns = id_columns(table, ckpt.schema, np.repeat(panel.ids, H))
-    columns[ckpt.schema.time_col] = panel.times_after(np.arange(panel.n_series), H)
-    columns.update(forecast_columns(ckpt.config, f))
-    columns["method" if "method" not in columns else "forecast_method"] = np.repeat(methods, H)
+    rows = shards.order(panel.ids)  # shard order: the files of --shard 1/n .. n/n concatenate to this one
+    columns = id_columns(table, ckpt.schema, np.repeat(panel.ids[rows], H))
+    columns[ckpt.schema.time_col] = panel.times_after(rows, H)
+    columns.update(forecast_columns(ckpt.config, f[rows]))
+    columns["method" if "method" not in columns else "forecast_method"] = np.repeat(methods[rows], H)
     return pd.DataFrame(columns)
 
 
