@@ -375,6 +375,24 @@ def test_shards_are_runs_of_one_order_for_every_number_of_shards():
     assert (shuffled[shards.order(shuffled)] == ids[order]).all()  # one order, whatever the file's
 
 
+def test_a_shard_of_series_too_short_for_the_network_gets_their_fallback(trained, tmp_path):
+    """The unsharded run gives a short series its naive forecast; so does the shard holding only it."""
+    data, model = trained
+    df = pd.read_csv(data)
+    long_id = df.series_id.iloc[0]
+    short_id = next(f"short{k}" for k in range(100) if shards.of([f"short{k}"], 2)[0] != shards.of([long_id], 2)[0])
+    few = df[df.series_id == long_id].tail(5).assign(series_id=short_id)
+    pd.concat([df[df.series_id == long_id], few]).to_csv(tmp_path / "two.csv", index=False)
+    i = int(shards.of([short_id], 2)[0]) + 1
+    r = cli("predict", model, "two.csv", "-o", "part.csv", "--shard", f"{i}/2")
+    assert r.exit_code == 0, r.stderr
+    part = pd.read_csv(tmp_path / "part.csv")
+    assert set(part.series_id) == {short_id} and set(part.method) == {"naive"}
+    assert cli("predict", model, "two.csv", "-o", "all.csv").exit_code == 0
+    whole = pd.read_csv(tmp_path / "all.csv")
+    pd.testing.assert_frame_equal(whole[whole.series_id == short_id].reset_index(drop=True), part)
+
+
 @pytest.mark.parametrize("shard", ["0/2", "3/2", "x"])
 def test_bad_shard_exits_1(trained, tmp_path, shard):
     data, model = trained

@@ -175,3 +175,53 @@ def test_sigterm_to_nproc_saves_the_run_and_exits_143(tmp_path, panel):
     assert code == 143, said[-3000:]
     assert said.count("Error:") == 1 and "the run so far is saved in m.pt.resume" in said
     assert (tmp_path / "m.pt.resume").is_file() and not (tmp_path / "m.pt").exists()
+
+
+# ---------------------------------------------------------------- torchrun ... predict
+
+
+@pytest.fixture(scope="module")
+def model(panel, tmp_path_factory):
+    from conftest import cli
+
+    path = tmp_path_factory.mktemp("model") / "m.pt"
+    r = cli("train", panel, "-o", path, *TRAIN, "--ensemble", "1", "-q")
+    assert r.exit_code == 0, r.stderr
+    return path
+
+
+def test_processes_forecast_their_shards_and_rank_0_writes_the_one_process_file(tmp_path, panel, model):
+    """Three ranks for three series: each forecasts its shard (one of them may hold none), rank 0
+    gathers them in shard order and writes the file one process writes, byte for byte."""
+    one = grucast(tmp_path, "predict", model, panel, "-o", "one.csv")
+    assert one.returncode == 0, one.stderr
+    (tmp_path / "three").mkdir()
+    r = torchrun(tmp_path / "three", "predict", model, panel, "-o", "three.csv", nproc=3)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "three").iterdir()) == ["three.csv", "three.csv.manifest.json"]
+    assert (tmp_path / "three" / "three.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+    assert r.stderr.count("Wrote 18 forecasts for 3 series to three.csv") == 1
+    import json
+
+    a = json.loads((tmp_path / "one.csv.manifest.json").read_text())
+    b = json.loads((tmp_path / "three" / "three.csv.manifest.json").read_text())
+    assert a["output"]["sha256"] == b["output"]["sha256"] and a["origins"] == b["origins"]
+    assert list(a["origins"]) == list(b["origins"])  # in the rows' order
+
+
+def test_shard_under_torchrun_is_refused(tmp_path, panel, model):
+    r = torchrun(tmp_path, "predict", model, panel, "-o", "f.csv", "--shard", "1/2")
+    assert r.returncode == 1
+    assert "Error: --shard 1/2 under torchrun: each of its 2 processes forecasts its own shard already; " \
+           "leave --shard out" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stdin_under_torchrun_is_refused(tmp_path, panel, model):
+    """Every rank would read stdin: refused before anything starts (RANK and WORLD_SIZE as torchrun sets them)."""
+    r = subprocess.run([sys.executable, "-m", "grucast", "predict", str(model), "-", "-o", "f.csv"], cwd=tmp_path,
+                       input=panel.read_text(), capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"})
+    assert r.returncode == 1
+    assert r.stderr.strip() == "Error: under torchrun every process reads MODEL, DATA and --future: give files, not '-' (stdin)"
+    assert list(tmp_path.iterdir()) == []

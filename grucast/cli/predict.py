@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -23,7 +24,7 @@ from grucast.cli.options import (
     Settings,
     settings_flags,
 )
-from grucast.cli.running import Shown, Stdin, log_broken, user_errors
+from grucast.cli.running import Shown, Stdin, log_broken, rank_zero, user_errors
 
 
 @app.command()
@@ -52,11 +53,17 @@ def predict(
 
     stdin = Stdin()
     names = {"model": str(model), "data": str(data)}  # as given: '-' for stdin
+    if not rank_zero():  # under torchrun: rank 0 locks, logs, prints and writes; the others forecast their shard
+        quiet, log_file, log_format, wait, manifest = True, None, LogFormat.text, False, False
 
     def preflight() -> None:
         from grucast.ops import paths
 
         nonlocal model, data, future
+        if "WORLD_SIZE" in os.environ and "-" in (str(model), str(data), str(future)):
+            from grucast.errors import ConfigError
+
+            raise ConfigError("under torchrun every process reads MODEL, DATA and --future: give files, not '-' (stdin)")
         model, data, future = stdin.take(model, "MODEL"), stdin.take(data, "DATA"), stdin.take(future, "--future")
         paths.run_paths(model=model, data=data, future=future, output=output, log_file=log_file)
 
@@ -84,7 +91,8 @@ def predict(
         if when is not None and age is None:
             raise ConfigError("--as-of only applies with --max-age")
         part = gates.parse_shard(shard)
-        held.enter_context(locks.lock(output, wait))  # a second run exits 75 before torch is imported
+        if rank_zero():
+            held.enter_context(locks.lock(output, wait))  # a second run exits 75 before torch is imported
         from grucast import api
         from grucast.cli import render
 

@@ -4,6 +4,7 @@ SIGTERM, the event log, and reports rendered before outputs are published and sh
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from enum import Enum
@@ -262,3 +263,10 @@ class Stdin:
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
+
+
+def rank_zero() -> bool:
+    """Not one of the other ranks of a torchrun job (RANK set and above 0): rank 0 locks, logs,
+    prints and writes. Read from the environment without importing torch (training.distributed
+    checks the values)."""
+    return os.environ.get("RANK", "0").strip() in ("0", "")

@@ -23,7 +23,7 @@ from grucast.cli.options import (
     Settings,
     settings_flags,
 )
-from grucast.cli.running import Shown, Stdin, log_broken, user_errors
+from grucast.cli.running import Shown, Stdin, log_broken, rank_zero, user_errors
 
 
 @app.command()
@@ -62,8 +62,8 @@ def train(
         raise typer.Exit(code=2)
     stdin = Stdin()
     argument = str(data)
-    if not _rank_zero():  # under torchrun: rank 0 locks, logs, prints and writes; the others train
-        quiet, json_out, log_file, wait = True, False, None, False
+    if not rank_zero():  # under torchrun: rank 0 locks, logs, prints and writes; the others train
+        quiet, json_out, log_file, log_format, wait = True, False, None, LogFormat.text, False
 
     def preflight() -> None:
         from grucast.ops import paths
@@ -89,7 +89,7 @@ def train(
         cfg = files.load(config, settings.overrides())  # settings and the data fail before torch is imported
         from grucast.ops import locks
 
-        if _rank_zero():
+        if rank_zero():
             held.enter_context(locks.lock(output, wait))  # a second run exits 75 before the heavy imports
         table = None
         if init_from is None and resume is None:  # those read DATA with the checkpoint's columns
@@ -136,12 +136,6 @@ def _launch(nproc: int, cfg) -> int:
     distributed.check_batch(cfg.training.batch_size, distributed.World(size=nproc))
     argv = sys.argv[sys.argv.index("train") + 1:] if "train" in sys.argv else []
     return distributed.launch(nproc, ["train", *distributed.without_nproc(argv)])
-
-
-def _rank_zero() -> bool:
-    """Not one of the other ranks of a torchrun job (RANK set and above 0); read from the
-    environment without importing torch (training.distributed checks the values)."""
-    return os.environ.get("RANK", "0").strip() in ("0", "")
 
 
 class _Show:

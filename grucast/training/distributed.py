@@ -88,6 +88,14 @@ def setup(device: torch.device) -> tuple[World, torch.device]:
     return world, device
 
 
+def finish(world: World) -> None:
+    """Leave the process group once every rank has come this far, so that no rank exits while
+    another still sends to it (gloo aborts a process that ends with a collective in flight)."""
+    if world.active and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def check_batch(batch_size: int, world: World) -> None:
     """The global batch must split evenly, so every rank's share is the same size and a run's
     batches do not depend on the number of ranks."""

@@ -28,6 +28,7 @@ from grucast.evaluation import baselines
 from grucast.features import future, layout
 from grucast.features import spec as features_spec
 from grucast.ops import gates, paths, publish
+from grucast.training import distributed
 from grucast.training.runtime import select_device, set_threads
 from grucast.workflows.forecasting import forecast, forecast_columns, id_columns, load_model
 from grucast.workflows.summary import DataSummary, panel_time_text, summarize
@@ -45,8 +46,20 @@ class PredictResult:
     output_path: Optional[Path] = None
     seconds: float = 0.0
     min_input: Optional[int] = None  # the network forecasts series this long or longer (input_size unless padded)
-    notes: list[str] = field(default_factory=list)  # what the user should know (unseen categories)
     origins: dict[str, str] = field(default_factory=dict)  # series id -> time of its last observation
+    unseen_ids: list[str] = field(default_factory=list)  # forecast series the series embedding never saw
+    unseen_categories: dict[str, list[str]] = field(default_factory=dict)  # static covariate -> new values
+
+    @property
+    def notes(self) -> list[str]:
+        """What the user should know: series and categories the model never saw."""
+        notes = []
+        if self.unseen_ids:
+            notes.append(f"{len(self.unseen_ids)} series not seen in training use the average series embedding: "
+                         f"{preview(sorted(self.unseen_ids))}")
+        for name, new in self.unseen_categories.items():
+            notes.append(f"static covariate '{name}' has values not seen in training (treated as unknown): {preview(new)}")
+        return notes
 
     @property
     def n_forecast(self) -> int:
@@ -79,10 +92,21 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     (see train)."""
     started = time.perf_counter()
     paths.run_paths(model=model_path, data=data_path, future=future_path, output=out_path, lock=False)
+    world = distributed.from_env()
+    if world.active:  # under torchrun: every rank forecasts its shard, rank 0 writes them all
+        if shard is not None:
+            raise ConfigError(f"--shard {shard[0]}/{shard[1]} under torchrun: each of its {world.size} processes "
+                              "forecasts its own shard already; leave --shard out")
+        world, dev = distributed.setup(select_device(device))
+        device, shard = str(dev), (world.rank + 1, world.size)
     ckpt = checkpoint.load(Path(model_path))
     result = forecast_data(ckpt, Path(data_path), None if future_path is None else Path(future_path),
                            model_file=Path(model_path), device=device, threads=threads, max_age=max_age,
-                           as_of=as_of, shard=shard, kernel=kernel)
+                           as_of=as_of, shard=shard, kernel=kernel, empty_shard=world.active)
+    if world.active:
+        result = _gathered(result, world)
+        if not world.main:
+            return result  # its own shard's forecasts: rank 0 writes them with the others'
     result.output_path = Path(out_path) if out_path else None
     result.seconds = time.perf_counter() - started
     staged = []
@@ -99,10 +123,11 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
                   model_file: Optional[Path] = None, future_label: str = "--future", device: str = "auto",
                   threads: Optional[int] = None, max_age: Optional[pd.Timedelta] = None,
                   as_of: Optional[pd.Timestamp] = None, shard: Optional[tuple[int, int]] = None,
-                  kernel: str = "auto") -> PredictResult:
+                  kernel: str = "auto", empty_shard: bool = False) -> PredictResult:
     """predict's work on a loaded checkpoint: data and future_data are paths or DataFrames.
     model_file names the checkpoint in messages ('the model' when None); future_label is what
-    gives future_data ('--future', or 'future=' in Python)."""
+    gives future_data ('--future', or 'future=' in Python). empty_shard: a shard without series
+    gives a result without forecasts (a torchrun rank) instead of DataError (--shard)."""
     started = time.perf_counter()
     cfg, spec = ckpt.config, ckpt.features
     model_name = model_file.name if model_file is not None else "the model"
@@ -121,9 +146,13 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
         gates.check_fresh(panel.last_times().max(), max_age, as_of, name)
     summary = summarize(table, panel)
     L, H = cfg.model.input_size, cfg.model.horizon
+    longest = int(panel.lengths.max())  # of the whole file: a shard of short series only is not an error
     if shard is not None:
         panel = panel.select(np.flatnonzero(shards.contains(panel.ids, shard)))
         if panel.n_series == 0:
+            if empty_shard:
+                return PredictResult(forecasts=pd.DataFrame(), fallback={}, horizon=H, input_size=L, data=summary,
+                                     min_input=L - spec.pad)
             raise DataError(f"shard {shard[0]}/{shard[1]} holds none of the {summary.n_series} series in {name}")
     panel = panel.tail(L)  # the forecast reads only the last L points: no features for older ones
     set_threads(threads)
@@ -132,24 +161,31 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
     data_layout = layout.build(panel, spec, cfg.model.scaler, dev, ext=H, future=block)
     ok, starts = data_layout.last_starts(L)
     min_input = L - spec.pad  # observed points a series needs: input_size, or less for a padded model
-    if len(ok) == 0:
+    if len(ok) == 0 and (shard is None or longest < min_input):
         raise DataError(
             f"every series in {name} is too short for the model: it needs the last {min_input} points, and the "
-            f"longest series has {int(panel.lengths.max())} (a shorter series gets a naive forecast, but not every "
+            f"longest series has {longest} (a shorter series gets a naive forecast, but not every "
             f"series: is this the right file?)"
         )
-    model = load_model(ckpt, dev, str(model_file) if model_file is not None else model_name, kernel)
-    f, methods = _with_fallback(ckpt, panel, ok, forecast(ckpt, model, data_layout, starts))  # [n, H(, Q)], [n]
+    if len(ok):
+        model = load_model(ckpt, dev, str(model_file) if model_file is not None else model_name, kernel)
+        f = forecast(ckpt, model, data_layout, starts)  # [n, H(, Q)]
+    else:  # a shard of series too short for the network: all of them get the fallback
+        q = settings.output_quantiles(cfg.model)
+        f = np.empty((0, H, len(q)) if q else (0, H))
+    f, methods = _with_fallback(ckpt, panel, ok, f)
+    rows = shards.order(panel.ids)  # shard order: the files of --shard 1/n .. n/n concatenate to this one
+    ids = panel.ids[rows]
     return PredictResult(
-        origins={str(i): panel_time_text(panel, t) for i, t in zip(panel.ids, panel.last_times())},
-        forecasts=_forecast_frame(ckpt, table, panel, methods, f),
-        fallback={str(i): str(m) for i, m in zip(panel.ids, methods) if m != GRU},
+        origins={str(i): panel_time_text(panel, t) for i, t in zip(ids, panel.last_times(rows))},
+        forecasts=_forecast_frame(ckpt, table, panel, methods, f, rows),
+        fallback={str(i): str(m) for i, m in zip(ids, methods[rows]) if m != GRU},
         horizon=H,
         input_size=L,
         data=summary,
         seconds=time.perf_counter() - started,
         min_input=min_input,
-        notes=_unseen(panel, spec, ok),
+        **_unseen(panel, spec, rows[np.isin(rows, ok)]),
     )
 
 
@@ -175,9 +211,9 @@ def _with_fallback(ckpt: checkpoint.Checkpoint, panel: Panel, ok: np.ndarray, f:
 
 
 def _forecast_frame(ckpt: checkpoint.Checkpoint, table: Table, panel: Panel, methods: np.ndarray,
-                    f: np.ndarray) -> pd.DataFrame:
-    """The forecast file's rows, every series of the panel in shard order (data.shards, by the
-    CRC-32 of the id): its id column(s), the time column, the forecast columns and the method
+                    f: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
+    """The forecast file's rows, every series of the panel in the order rows (shard order,
+    data.shards: by the CRC-32 of the id): its id column(s), the time column, the forecast columns and the method
     column (which model made the row: 'gru', or the baseline standing in for a series too short
     for the network); DataError when a network's forecast is not finite. A baseline's interval
     is empty where the series is too short to show an error."""
@@ -190,7 +226,6 @@ def _forecast_frame(ckpt: checkpoint.Checkpoint, table: Table, panel: Panel, met
             f"the model's forecasts are not finite (NaN or infinite) for {len(bad)} of {int(net.sum())} series: "
             f"{preview(bad)}; their values are probably far outside what it was trained on; nothing was written"
         )
-    rows = shards.order(panel.ids)  # shard order: the files of --shard 1/n .. n/n concatenate to this one
     columns = id_columns(table, ckpt.schema, np.repeat(panel.ids[rows], H))
     columns[ckpt.schema.time_col] = panel.times_after(rows, H)
     columns.update(forecast_columns(ckpt.config, f[rows]))
@@ -198,17 +233,38 @@ def _forecast_frame(ckpt: checkpoint.Checkpoint, table: Table, panel: Panel, met
     return pd.DataFrame(columns)
 
 
-def _unseen(panel: Panel, spec: features_spec.FeatureSpec, ok: np.ndarray) -> list[str]:
-    """Notes on series ids and categories the model never saw: they get its 'unseen' embedding."""
-    notes = []
+def _unseen(panel: Panel, spec: features_spec.FeatureSpec, index: np.ndarray) -> dict[str, Any]:
+    """Among the series index (those the network forecasts), the ids and the categories of
+    static covariates the model never saw: they get its 'unseen' embedding (PredictResult.notes)."""
+    ids: list[str] = []
     if spec.ids:
         known = set(spec.ids)
-        new = [str(i) for i in panel.ids[ok] if str(i) not in known]
-        if new:
-            notes.append(f"{len(new)} series not seen in training use the average series embedding: {preview(new)}")
+        ids = [str(i) for i in panel.ids[index] if str(i) not in known]
+    categories = {}
     for name in spec.static_cat:
-        known = set(spec.categories[name])
-        new = sorted({str(v) for v in panel.static[name][ok]} - known)
+        new = sorted({str(v) for v in panel.static[name][index]} - set(spec.categories[name]))
         if new:
-            notes.append(f"static covariate '{name}' has values not seen in training (treated as unknown): {preview(new)}")
-    return notes
+            categories[name] = new
+    return {"unseen_ids": ids, "unseen_categories": categories}
+
+
+def _gathered(result: PredictResult, world: distributed.World) -> PredictResult:
+    """Rank 0: its result with every rank's forecasts added, in rank order, which is shard order
+    (data.shards), so the rows are those of one process, in its order. Every other rank: its
+    own result, once rank 0 has it."""
+    import torch.distributed as dist
+
+    mine = (result.forecasts, result.fallback, result.origins, result.unseen_ids, result.unseen_categories)
+    parts: Optional[list] = [None] * world.size if world.main else None
+    dist.gather_object(mine, parts, dst=0)
+    distributed.finish(world)
+    if not world.main:
+        return result
+    frames = [p[0] for p in parts if len(p[0])]
+    result.forecasts = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    result.fallback = {k: v for p in parts for k, v in p[1].items()}
+    result.origins = {k: v for p in parts for k, v in p[2].items()}
+    result.unseen_ids = [i for p in parts for i in p[3]]
+    names = {name for p in parts for name in p[4]}
+    result.unseen_categories = {name: sorted({v for p in parts for v in p[4].get(name, ())}) for name in sorted(names)}
+    return result
