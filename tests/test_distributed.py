@@ -225,3 +225,24 @@ def test_stdin_under_torchrun_is_refused(tmp_path, panel, model):
     assert r.returncode == 1
     assert r.stderr.strip() == "Error: under torchrun every process reads MODEL, DATA and --future: give files, not '-' (stdin)"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_rank_that_fails_alone_ends_the_job_with_exit_1_and_no_output(tmp_path, panel):
+    """Future covariates missing for one series only: the rank whose shard holds it fails (the
+    others have their forecasts), the job ends with exit 1, that rank's one Error line, and no file."""
+    from conftest import cli
+
+    df = pd.read_csv(panel)
+    df["promo"] = (pd.to_datetime(df["timestamp"]).dt.hour % 5 == 0).astype(int)
+    df.to_csv(tmp_path / "promo.csv", index=False)
+    r = cli("train", tmp_path / "promo.csv", "-o", tmp_path / "m.pt", *TRAIN, "--future-cols", "promo", "--ensemble", "1", "-q")
+    assert r.exit_code == 0, r.stderr
+    ahead = df.groupby("series_id").tail(6).copy()
+    ahead["timestamp"] = pd.to_datetime(ahead["timestamp"]) + pd.Timedelta(hours=6)
+    ahead["value"] = np.nan
+    pd.concat([df, ahead[ahead.series_id != "s2"]]).to_csv(tmp_path / "ahead.csv", index=False)
+    (tmp_path / "run").mkdir()
+    r = torchrun(tmp_path / "run", "predict", tmp_path / "m.pt", tmp_path / "ahead.csv", "-o", "f.csv")
+    assert r.returncode == 1
+    assert r.stderr.count("Error: series 's2' has no value of future covariate 'promo'") == 1
+    assert list((tmp_path / "run").iterdir()) == []
