@@ -246,3 +246,29 @@ def test_a_rank_that_fails_alone_ends_the_job_with_exit_1_and_no_output(tmp_path
     assert r.returncode == 1
     assert r.stderr.count("Error: series 's2' has no value of future covariate 'promo'") == 1
     assert list((tmp_path / "run").iterdir()) == []
+
+
+def test_two_nodes_meet_at_a_rendezvous_endpoint_and_train_the_one_process_model(tmp_path, panel):
+    """The README's multi-node command, as two 'machines' on this one: two torchrun commands,
+    --nnodes 2, one process each, a c10d rendezvous endpoint; rank 0's node writes the model."""
+    import socket
+
+    from conftest import cli
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+           "--rdzv-backend", "c10d", "--rdzv-endpoint", f"localhost:{port}", "--rdzv-id", "grucast-test",
+           "-m", "grucast", "train", str(panel), "-o", "m.pt", *TRAIN, "--ensemble", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    nodes = [subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    said = [n.communicate(timeout=240) for n in nodes]
+    assert [n.returncode for n in nodes] == [0, 0], said
+    assert sum(out.count("Saved model to m.pt") + err.count("Saved model to m.pt") for out, err in said) == 1
+    one = cli("train", panel, "-o", tmp_path / "one.pt", *TRAIN, "--ensemble", "1", "-q")
+    assert one.exit_code == 0, one.stderr
+    a, b = checkpoint.load(tmp_path / "one.pt"), checkpoint.load(tmp_path / "m.pt")
+    for name, w in a.state_dict.items():
+        torch.testing.assert_close(b.state_dict[name], w, rtol=0, atol=TOLERANCE)
