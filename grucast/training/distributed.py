@@ -56,6 +56,20 @@ class World:
         return values
 
 
+    def sum_async(self, values: torch.Tensor):
+        """Start adding values up over the ranks, in place; wait() on the result before reading
+        them (a no-op with one rank)."""
+        if self.active:
+            return dist.all_reduce(values, op=dist.ReduceOp.SUM, async_op=True)
+        return _DONE
+
+
+class _Done:
+    def wait(self) -> bool:
+        return True
+
+
+_DONE = _Done()
 SINGLE = World()
 
 

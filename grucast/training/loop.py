@@ -15,7 +15,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 import numpy as np
 import torch
@@ -249,20 +249,23 @@ def _train_step(state: LoopState, job: _Job) -> None:
     started = time.perf_counter()
     b = state.batch
     s = state.perm[b * t.batch_size:(b + 1) * t.batch_size].to(job.data.values.device, non_blocking=True)  # [B]
+    shared = None
     if job.world.active:
-        loss, logged, s = _shared_step(state, job, s)
+        loss, shared = _shared_step(state, job, s)
     else:
         inputs, (_, _, (y, ym)) = job.data.batch(s, L, H)  # y: [B, H] scaled targets, ym: their mask or None
         state.optimizer.zero_grad(set_to_none=True)
         with job.autocast:
             out = state.model(inputs["x"], inputs)  # [B, L] -> [B, H] (or [B, H, Q] quantiles)
         loss = logged = job.loss_fn(out.float(), y, ym)
+    loss.backward()
+    if shared is not None:
+        logged = shared()
     if not torch.isfinite(logged):
         raise GrucastError(
             f"training diverged at step {state.step + 1}: the loss is not a finite number; "
             "try a lower --lr, or check the data for extreme values"
         )
-    loss.backward()
     if t.grad_clip > 0:
         nn.utils.clip_grad_norm_(state.model.parameters(), t.grad_clip)
     state.optimizer.step()
@@ -281,32 +284,46 @@ def _train_step(state: LoopState, job: _Job) -> None:
         state.epoch, state.batch, state.perm = state.epoch + 1, 0, None
 
 
-def _shared_step(state: LoopState, job: _Job, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _shared_step(state: LoopState, job: _Job, s: torch.Tensor) -> tuple[torch.Tensor, Callable[[], torch.Tensor]]:
     """The forward pass of one rank over its share of the global batch s: (the loss to
-    backpropagate, the global batch's loss, the global batch). The ranks' loss sums and target
-    counts are added up first, so each rank's loss is its sum over the global count, times the
-    number of ranks that DistributedDataParallel then averages the gradients over: the gradient
-    of the global batch's mean loss, as one rank would take it. A rank whose share is empty (a
+    backpropagate, and what to call after the backward pass, which returns the global batch's
+    mean loss). The loss is this rank's sum over its targets times the number of ranks that
+    DistributedDataParallel averages the gradients over, so the gradients add up over the
+    ranks; the call then divides them by the global number of targets: the gradient of the
+    global batch's mean loss, as one rank would take it. The target count (with the stop flag)
+    and the loss sum travel in all-reduces that run while the network computes, so a step
+    waits for the other ranks only in DDP's gradient all-reduce. A rank whose share is empty (a
     last batch smaller than the number of ranks) runs one window at weight 0, because every rank
-    must take part in the gradient average. The stop flag travels in the same sum."""
+    must take part in the gradient average."""
     L, H, world = job.cfg.model.input_size, job.cfg.model.horizon, job.world
     mine = world.share(s)
     weight = 1.0
     if len(mine) == 0:
         mine, weight = s[:1], 0.0
     inputs, (_, _, (y, ym)) = job.data.batch(mine, L, H)
+    count = (float(y.numel()) if ym is None else float(ym.sum())) * weight
+    asked = 1.0 if job.stop is not None and job.stop.signum is not None else 0.0
+    counts = torch.tensor([count, asked], dtype=torch.float64, device=y.device)
+    counted = world.sum_async(counts)
     state.optimizer.zero_grad(set_to_none=True)
     with job.autocast:
         out = state.ddp(inputs["x"], inputs)
     each = job.loss_fn.each(out.float(), y)
     total = (each if ym is None else each * ym).sum() * weight
-    count = (float(each.numel()) if ym is None else ym.sum()) * weight
-    asked = 1.0 if job.stop is not None and job.stop.signum is not None else 0.0
-    sums = world.sum(torch.stack([total.detach().double(), torch.as_tensor(count, dtype=torch.float64),
-                                  torch.tensor(asked, dtype=torch.float64)]).to(out.device))
-    state.stop_asked = bool(sums[2] > 0)
-    n = sums[1].clamp_min(1.0)
-    return total * (world.size / n.float()), (sums[0] / n).float(), s
+    summed = total.detach().double().reshape(1)
+    totalled = world.sum_async(summed)
+
+    def finish() -> torch.Tensor:
+        counted.wait()
+        totalled.wait()
+        state.stop_asked = bool(counts[1] > 0)
+        n = counts[0].clamp_min(1.0)
+        for p in state.model.parameters():
+            if p.grad is not None:
+                p.grad.div_(n.to(p.grad.dtype))
+        return (summed[0] / n).float()
+
+    return total * world.size, finish
 
 
 def _validate(state: LoopState, job: _Job, member: int) -> bool:
