@@ -69,6 +69,17 @@ class Interrupted(GrucastError):
         self.exit_code = 128 + signum
 
 
+class PeerLost(Interrupted):
+    """Training under torchrun stopped because another rank of the job failed, died or stopped
+    answering: a collective failed. state holds the run as it stood after the last finished
+    step, for train --resume; exits 1."""
+
+    def __init__(self, step: int, state: dict, detail: str):
+        GrucastError.__init__(self, f"the loss of another process of the job after step {step:,} ({detail})")
+        self.signum, self.step, self.state = None, step, state
+        self.exit_code = 1
+
+
 def preview(items: list[str], n: int = 5) -> str:
     """The first n names, and how many more: how a message lists series, columns or values."""
     shown = ", ".join(str(x) for x in items[:n])

@@ -4,6 +4,7 @@ one process trains, up to float rounding, and only rank 0 writes (training.distr
 import os
 import subprocess
 import sys
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -272,3 +273,56 @@ def test_two_nodes_meet_at_a_rendezvous_endpoint_and_train_the_one_process_model
     a, b = checkpoint.load(tmp_path / "one.pt"), checkpoint.load(tmp_path / "m.pt")
     for name, w in a.state_dict.items():
         torch.testing.assert_close(b.state_dict[name], w, rtol=0, atol=TOLERANCE)
+
+
+def rank_pid(launcher_pid: int, rank: int) -> Optional[int]:
+    """The process id of one rank of a torchrun job: a child of the launcher with RANK=rank in
+    its environment (Linux /proc)."""
+    import pathlib
+
+    for proc in pathlib.Path("/proc").iterdir():
+        try:
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) if proc.name.isdigit() else None
+            if parent == launcher_pid and f"RANK={rank}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the rank's process in /proc")
+def test_a_rank_killed_mid_run_ends_the_job_and_rank_0_saves_the_run(tmp_path, panel):
+    """SIGKILL to rank 1 while it trains: rank 0's next collective fails; it says so in one line,
+    saves the run as it stood after the last finished step, and one process resumes it."""
+    import signal
+    import time
+
+    from conftest import cli
+
+    budget = [*TRAIN[:6], "--max-steps", "400", "--batch-size", "64", "--patience", "1000", "--ensemble", "1"]
+    log = tmp_path / "err.txt"
+    (tmp_path / "run").mkdir()
+    with open(log, "w") as err:
+        job = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                                "-m", "grucast", "train", str(panel), "-o", "m.pt", *budget], cwd=tmp_path / "run",
+                               stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        deadline = time.monotonic() + 120
+        while "epoch 2 step" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        victim = rank_pid(job.pid, 1)
+        assert victim is not None
+        os.kill(victim, signal.SIGKILL)
+        job.wait(timeout=120)
+    said = log.read_text()
+    assert job.returncode == 1, said[-3000:]
+    lines = [line for line in said.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and lines[0].startswith("Error: training interrupted by the loss of another process of "
+                                                   "the job after step "), said[-3000:]
+    assert "m.pt.resume: continue it with grucast train" in lines[0]
+    assert "/grucast/" not in said  # no traceback of grucast's
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["m.pt.resume"]
+    assert 26 <= checkpoint.load(tmp_path / "run" / "m.pt.resume").resume["fit"]["step"] < 400
+    r = cli("train", panel, "-o", tmp_path / "run" / "m.pt", "--resume", tmp_path / "run" / "m.pt.resume", "-q")
+    assert r.exit_code == 0, r.stderr
+    assert checkpoint.load(tmp_path / "run" / "m.pt").info["steps"] == 400
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["m.pt", "m.pt.manifest.json"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import os
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 import torch.distributed as dist
@@ -108,6 +109,20 @@ def finish(world: World) -> None:
     if world.active and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def lost_peer(error: BaseException) -> Optional[str]:
+    """What a failed collective says, in one short line, when error is one (another rank died,
+    stopped answering within TIMEOUT_S or closed its connection); None for any other error,
+    which is a bug to show as it is."""
+    text = str(error)
+    backend = isinstance(error, getattr(dist, "DistError", ())) or any(
+        k in text for k in ("gloo", "Gloo", "NCCL", "Connection reset", "Connection closed", "Broken pipe"))
+    if not backend:
+        return None
+    line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    line = line.split("] ", 1)[-1]  # without the source file of the C++ side
+    return line.split(". This is typically", 1)[0][:200]
 
 
 def check_batch(batch_size: int, world: World) -> None:

@@ -22,9 +22,10 @@ import torch
 from torch import nn
 
 from grucast.config.settings import Config, output_quantiles
-from grucast.errors import GrucastError, Interrupted
+from grucast.errors import GrucastError, Interrupted, PeerLost
 from grucast.features.layout import WindowData
 from grucast.models.network import members
+from grucast.training import distributed
 from grucast.training.distributed import SINGLE, World
 from grucast.training.losses import MaskedLoss, evaluate_loss, loss_function
 
@@ -390,9 +391,15 @@ def _fit_network(model: nn.Module, job: _Job, seed: int, member: int = 0,
     while stop_reason is None and (epochs is None or state.epoch < epochs):
         if state.perm is None:
             state.perm = job.train_idx[torch.randperm(state.windows, generator=state.generator)]  # [n]
-        _train_step(state, job)
-        job.cb.on_step(state.step)
-        stop_reason = _after_step(state, job, member)
+        try:
+            _train_step(state, job)
+            job.cb.on_step(state.step)
+            stop_reason = _after_step(state, job, member)
+        except RuntimeError as e:  # another rank failed: the run as it stood after the last finished step
+            detail = distributed.lost_peer(e) if job.world.active else None
+            if detail is None:
+                raise
+            raise PeerLost(state.step, state.snapshot(), detail) from None
     model.load_state_dict(state.best_state)
     result = FitResult(
         state_dict=state.best_state,
