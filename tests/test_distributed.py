@@ -326,3 +326,31 @@ def test_a_rank_killed_mid_run_ends_the_job_and_rank_0_saves_the_run(tmp_path, p
     assert r.exit_code == 0, r.stderr
     assert checkpoint.load(tmp_path / "run" / "m.pt").info["steps"] == 400
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["m.pt", "m.pt.manifest.json"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the rank's process in /proc")
+def test_torchrun_restarts_a_job_that_lost_a_rank_from_the_saved_run(tmp_path, panel):
+    """torchrun --max-restarts 1, rank 1 killed: rank 0 saves the run, torchrun starts both
+    ranks again, and they go on from MODEL.resume to the whole budget; the job exits 0."""
+    import signal
+    import time
+
+    budget = [*TRAIN[:6], "--max-steps", "400", "--batch-size", "64", "--patience", "1000", "--ensemble", "1"]
+    log = tmp_path / "err.txt"
+    (tmp_path / "run").mkdir()
+    with open(log, "w") as err:
+        job = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--max-restarts", "1",
+                                "--nproc-per-node=2", "-m", "grucast", "train", str(panel), "-o", "m.pt", *budget],
+                               cwd=tmp_path / "run", stdout=subprocess.DEVNULL, stderr=err,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+        deadline = time.monotonic() + 120
+        while "epoch 2 step" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(rank_pid(job.pid, 1), signal.SIGKILL)
+        job.wait(timeout=180)
+    said = log.read_text()
+    assert job.returncode == 0, said[-3000:]
+    assert "the run so far is saved in m.pt.resume: torchrun restarts the job from it" in said
+    assert said.count("torchrun restarted the job: going on from the run saved in m.pt.resume") == 1
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["m.pt", "m.pt.manifest.json"]
+    assert checkpoint.load(tmp_path / "run" / "m.pt").info["steps"] == 400

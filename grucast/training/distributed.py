@@ -98,9 +98,27 @@ def setup(device: torch.device) -> tuple[World, torch.device]:
         device = torch.device("cuda", world.local_rank % torch.cuda.device_count())
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
-                                timeout=datetime.timedelta(seconds=TIMEOUT_S))
+        backend, timeout = "nccl" if device.type == "cuda" else "gloo", datetime.timedelta(seconds=TIMEOUT_S)
+        store = _restart_store(world, timeout)
+        if store is None:
+            dist.init_process_group(backend, timeout=timeout)
+        else:
+            dist.init_process_group(backend, store=store, rank=world.rank, world_size=world.size, timeout=timeout)
     return world, device
+
+
+def _restart_store(world: World, timeout: datetime.timedelta):
+    """For a torchrun restart (TORCHELASTIC_RESTART_COUNT above 0) whose ranks meet in the
+    agent's store: that store under a prefix of this attempt, else None (the default env://
+    rendezvous). The agent keeps its store across restarts, and the default keys of the failed
+    attempt are still in it: a restarted rank could read a dead rank's address there and fail to
+    connect (seen with torch 2.13: 'Gloo connectFullMesh failed ... Connection refused')."""
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0").strip() or "0"
+    if attempt == "0" or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world.size, is_master=False,
+                          timeout=timeout)
+    return dist.PrefixStore(f"grucast/attempt_{attempt}", store)
 
 
 def finish(world: World) -> None:

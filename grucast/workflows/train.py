@@ -5,6 +5,7 @@ checkpoint with its manifest.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -51,6 +52,10 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     files.regular_file(Path(data_path), "DATA", DataError, "data file")  # hashed below, before it is read
     gates.check_baseline(fail_if_worse_than)  # a bad name fails before training, not after
     base, state = None, None
+    if resume_from is None and init_from is None:
+        resume_from = _restarted(resume_path(out_path))
+        if resume_from is not None and hasattr(callback, "on_note"):
+            callback.on_note(f"torchrun restarted the job: going on from the run saved in {resume_from}")
     if resume_from is not None:
         base = checkpoint.load(Path(resume_from))
         if not base.resume:
@@ -78,8 +83,10 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
             e.args = ("",)  # rank 0 saves the run, which is the same on every rank, and says where
             raise
         e.checkpoint.resume["data_sha256"] = data_sha
-        e.args = (f"training interrupted by {e.args[0]}; the run so far is saved in {path}: continue it with "
-                  f"grucast train {data_path} -o {out_path} --resume {path}",)
+        e.checkpoint.resume["torchrun_run_id"] = os.environ.get("TORCHELASTIC_RUN_ID")  # for an elastic restart
+        e.args = (f"training interrupted by {e.args[0]}; the run so far is saved in {path}: " + (
+            "torchrun restarts the job from it" if _restarts_left() else
+            f"continue it with grucast train {data_path} -o {out_path} --resume {path}"),)
         checkpoint.save(e.checkpoint, path, announce=False)  # the state to resume from: no result
         raise
     if not distributed.from_env().main:
@@ -103,3 +110,26 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
 
 
 resume_path = paths.resume_path
+
+
+def _restarts_left() -> bool:
+    """Under torchrun with --max-restarts: whether it will start the job again after this attempt."""
+    try:
+        return int(os.environ.get("TORCHELASTIC_MAX_RESTARTS", "0")) > int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    except ValueError:
+        return False
+
+
+def _restarted(path: Path) -> Optional[Path]:
+    """path, when this process is torchrun's restart of a failed job (TORCHELASTIC_RESTART_COUNT
+    above 0) and path holds the run an earlier attempt of the same job saved (the same
+    TORCHELASTIC_RUN_ID): an elastic restart goes on from it instead of starting again. A file
+    another job left is not taken."""
+    run = os.environ.get("TORCHELASTIC_RUN_ID")
+    if not run or os.environ.get("TORCHELASTIC_RESTART_COUNT", "0").strip() in ("", "0") or not path.is_file():
+        return None
+    try:
+        saved = checkpoint.load(path).resume
+    except CheckpointError:
+        return None
+    return path if saved and saved.get("torchrun_run_id") == run else None
