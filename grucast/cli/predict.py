@@ -91,6 +91,10 @@ def predict(
         if when is not None and age is None:
             raise ConfigError("--as-of only applies with --max-age")
         part = gates.parse_shard(shard)
+        world = os.environ.get("WORLD_SIZE", "1").strip()
+        if part is not None and world not in ("", "1"):  # the library says so too; here before torch is imported
+            raise ConfigError(f"--shard {shard} under torchrun: each of its {world} processes forecasts its own shard "
+                              "already; leave --shard out")
         if rank_zero():
             held.enter_context(locks.lock(output, wait))  # a second run exits 75 before torch is imported
         from grucast import api
