@@ -76,7 +76,7 @@ def forecasts(model, data) -> pd.DataFrame:
     return pd.read_csv(pd.io.common.StringIO(r.stdout))
 
 
-@pytest.mark.parametrize("extra", [["--ensemble", "1"], ["--ensemble", "2"],
+@pytest.mark.parametrize("extra", [["--ensemble", "1"], ["--ensemble", "3"],
                                    ["--intervals", "80", "--past-cols", "temp", "--static-cols", "region", "--ensemble", "1"]],
                          ids=["point", "ensemble", "quantile-covariates"])
 def test_two_processes_train_the_model_one_process_trains(tmp_path, panel, covariate_panel, extra):
@@ -131,6 +131,33 @@ def test_a_stopped_two_process_run_resumes_on_one_process_to_the_uninterrupted_r
     assert straight.returncode == 0, straight.stderr[-3000:]
     a, b = checkpoint.load(tmp_path / "straight" / "m.pt"), checkpoint.load(tmp_path / "stop" / "m.pt")
     assert a.info["steps"] == b.info["steps"] == 400
+    for name, w in a.state_dict.items():
+        torch.testing.assert_close(b.state_dict[name], w, rtol=0, atol=TOLERANCE)
+
+
+def test_ensemble_members_train_in_parallel_across_ranks_and_resume_on_one_process(tmp_path, panel):
+    """--ensemble 2 on 2 ranks: member k on rank k, each trained alone, said in the defaults line.
+    SIGTERM mid-run saves every rank's member (finished or under way) in one MODEL.resume, and one
+    process continues it to the model one process trains straight."""
+    from conftest import cli
+
+    budget = [*TRAIN[:6], "--max-steps", "400", "--batch-size", "64", "--patience", "1000", "--ensemble", "2",
+              "--anchor", "none"]
+    (tmp_path / "stop").mkdir()
+    code, said = stopped(tmp_path / "stop", ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                                             "-m", "grucast", "train", str(panel), "-o", "m.pt", *budget])
+    assert "ensemble members in parallel, member k on process k mod 2 (default: 2 members split evenly over 2 " \
+           "processes; each trains alone, as one process trains it)" in said
+    assert code != 0 and "training interrupted by SIGTERM at step" in said, said[-3000:]
+    assert sorted(p.name for p in (tmp_path / "stop").iterdir()) == ["m.pt.resume"]
+    members = checkpoint.load(tmp_path / "stop" / "m.pt.resume").resume["fit"]["members"]
+    assert sorted(int(k) for k in [*members["done"], *members["running"]]) == [0, 1]  # both ranks' members, whatever their stage
+    r = cli("train", panel, "-o", tmp_path / "stop" / "m.pt", "--resume", tmp_path / "stop" / "m.pt.resume", "-q")
+    assert r.exit_code == 0, r.stderr
+    one = cli("train", panel, "-o", tmp_path / "one.pt", *budget, "-q")
+    assert one.exit_code == 0, one.stderr
+    a, b = checkpoint.load(tmp_path / "one.pt"), checkpoint.load(tmp_path / "stop" / "m.pt")
+    assert a.info["steps"] == b.info["steps"] == 800
     for name, w in a.state_dict.items():
         torch.testing.assert_close(b.state_dict[name], w, rtol=0, atol=TOLERANCE)
 

@@ -143,6 +143,25 @@ def lost_peer(error: BaseException) -> Optional[str]:
     return line.split(". This is typically", 1)[0][:200]
 
 
+def members_across_ranks(members: int, world: World) -> bool:
+    """Whether an ensemble's members train in parallel, member k on rank k mod the number of
+    ranks, each by its rank alone, rather than one after another, each by all ranks together:
+    when they split evenly over the ranks. Then no step waits for another rank, and each member
+    is exactly the network one process trains; otherwise the last round would leave ranks idle."""
+    return world.active and members >= world.size and members % world.size == 0
+
+
+def members_note(members: int, world: World) -> Optional[str]:
+    """The defaults line of an ensemble trained by several ranks."""
+    if not world.active or members < 2:
+        return None
+    if members_across_ranks(members, world):
+        return (f"ensemble members in parallel, member k on process k mod {world.size} (default: {members} members "
+                f"split evenly over {world.size} processes; each trains alone, as one process trains it)")
+    return (f"ensemble members one after another, each data-parallel over {world.size} processes (default: "
+            f"{members} members do not split evenly over {world.size} processes)")
+
+
 def check_batch(batch_size: int, world: World) -> None:
     """The global batch must split evenly, so every rank's share is the same size and a run's
     batches do not depend on the number of ranks."""

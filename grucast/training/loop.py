@@ -445,6 +445,8 @@ def fit(model: nn.Module, data: WindowData, train_starts: np.ndarray, val_starts
     nets = members(model)
     if len(nets) == 1:
         return _fit_network(model, job, cfg.training.seed, resume=resume)
+    if distributed.members_across_ranks(len(nets), world):
+        return _fit_members_across_ranks(model, nets, job, resume)
     return _fit_ensemble(model, nets, job, resume)
 
 
@@ -459,20 +461,92 @@ def _summary(result: FitResult, seed: int) -> dict[str, Any]:
 
 
 def _fit_ensemble(model: nn.Module, nets: list[nn.Module], job: _Job, resume: Optional[dict[str, Any]]) -> FitResult:
+    """The members one after another, each trained by every rank together (or by the one)."""
     seed = job.cfg.training.seed
-    ens = EnsembleState.from_snapshot(resume, nets) if resume is not None else EnsembleState()
-    first = ens.member
-    for k in range(first, len(nets)):
-        ens.member = k
+    done, running = _members_resume(resume, nets)
+    for k in range(len(nets)):
+        if k in done:
+            continue
         if hasattr(job.cb, "on_member"):  # a callback written before ensembles need not have it
             job.cb.on_member(k, len(nets), seed + k)
         try:
-            r = _fit_network(nets[k], job, seed + k, member=k, resume=resume if k == first else None)
+            r = _fit_network(nets[k], job, seed + k, member=k, resume=running.pop(k, None))
         except Interrupted as e:
-            e.state.update(ens.snapshot(nets))
+            if set(done) == set(range(k)) and not running:  # the form every earlier grucast wrote
+                e.state.update(EnsembleState(member=k, done=[done[i] for i in range(k)]).snapshot(nets))
+            else:
+                e.state = _members_snapshot(nets, done, {**running, k: e.state})
             raise
-        ens.done.append(_summary(r, seed + k))
-    done = ens.done
+        done[k] = _summary(r, seed + k)
+    return _ensemble_result(model, [done[k] for k in range(len(nets))], job)
+
+
+def _fit_members_across_ranks(model: nn.Module, nets: list[nn.Module], job: _Job,
+                              resume: Optional[dict[str, Any]]) -> FitResult:
+    """The members in parallel, member k on rank k mod the number of ranks, each trained by its
+    rank alone exactly as one process trains it (training.distributed.members_across_ranks says
+    when); then every rank has every member. Stopped (a signal on every rank, or another rank
+    lost), the members finished and those under way, from every rank still there, make one
+    snapshot that resumes on any number of processes."""
+    world, seed = job.world, job.cfg.training.seed
+    alone = dataclasses.replace(job, world=SINGLE)
+    done, running = _members_resume(resume, nets)
+    stopped: Optional[Interrupted] = None
+    for k in range(world.rank, len(nets), world.size):
+        if k in done or stopped is not None:
+            continue
+        if hasattr(job.cb, "on_member"):
+            job.cb.on_member(k, len(nets), seed + k)
+        try:
+            done[k] = _summary(_fit_network(nets[k], alone, seed + k, member=k, resume=running.pop(k, None)), seed + k)
+        except Interrupted as e:
+            stopped, running[k] = e, e.state
+    own = lambda k: k % world.size == world.rank  # noqa: E731
+    mine = ({k: (nets[k].state_dict(), done[k]) for k in done if own(k)}, {k: v for k, v in running.items() if own(k)},
+            None if stopped is None else (stopped.signum, stopped.step))
+    parts: list = [None] * world.size
+    try:
+        torch.distributed.all_gather_object(parts, mine)
+    except RuntimeError as e:
+        detail = distributed.lost_peer(e)
+        if detail is None:
+            raise
+        raise PeerLost(stopped.step if stopped else 0, _members_snapshot(nets, done, running), detail) from None
+    for finished, under_way, _ in parts:
+        for k, (weights, summary) in finished.items():
+            nets[k].load_state_dict(weights)
+            done[k] = summary
+        running.update(under_way)
+    stops = [p[2] for p in parts if p[2] is not None]
+    if stops:
+        signum, step = stops[0]
+        raise Interrupted(signum if signum is not None else 15, step, _members_snapshot(nets, done, running))
+    return _ensemble_result(model, [done[k] for k in range(len(nets))], job)
+
+
+def _members_resume(snap: Optional[dict[str, Any]], nets: list[nn.Module]) -> tuple[dict[int, dict], dict[int, dict]]:
+    """(finished members: index -> summary, their weights loaded into nets; members under way:
+    index -> LoopState snapshot) from an ensemble's snapshot: one member at a time (EnsembleState),
+    or several at once (_members_snapshot)."""
+    if snap is None:
+        return {}, {}
+    if "members" in snap:
+        done = {}
+        for k, d in snap["members"]["done"].items():
+            nets[int(k)].load_state_dict(d["weights"])
+            done[int(k)] = d["result"]
+        return done, {int(k): v for k, v in snap["members"]["running"].items()}
+    ens = EnsembleState.from_snapshot(snap, nets)
+    return dict(enumerate(ens.done)), {ens.member: snap}
+
+
+def _members_snapshot(nets: list[nn.Module], done: dict[int, dict], running: dict[int, dict]) -> dict[str, Any]:
+    """An ensemble's resume state with any set of members finished and under way."""
+    return {"members": {"done": {k: {"weights": copy.deepcopy(nets[k].state_dict()), "result": r} for k, r in done.items()},
+                        "running": dict(running)}}
+
+
+def _ensemble_result(model: nn.Module, done: list[dict[str, Any]], job: _Job) -> FitResult:
     return FitResult(
         state_dict=model.state_dict(),
         history=[EvalRecord(**r) for d in done for r in d["history"]],
@@ -485,4 +559,3 @@ def _fit_ensemble(model: nn.Module, nets: list[nn.Module], job: _Job, resume: Op
         stop_reason=collections.Counter(d["stop_reason"] for d in done).most_common(1)[0][0],
         members=done,
     )
-

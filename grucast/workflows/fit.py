@@ -171,6 +171,8 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     set_threads(cfg.training.threads)
     world, device = distributed.setup(select_device(cfg.training.device))
     distributed.check_batch(cfg.training.batch_size, world)
+    across = distributed.members_note(cfg.model.ensemble, world)
+    notes = notes + ([across] if across else [])
     kernel = kernels.select(cfg.training.kernel, device, cfg.training.precision,
                             notify=getattr(callback, "on_note", None))
     if cfg.training.kernel == "auto":
