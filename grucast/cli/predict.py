@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -24,7 +23,7 @@ from grucast.cli.options import (
     Settings,
     settings_flags,
 )
-from grucast.cli.running import Shown, Stdin, log_broken, rank_zero, user_errors
+from grucast.cli.running import Shown, Stdin, log_broken, rank_zero, user_errors, world_size
 
 
 @app.command()
@@ -60,7 +59,7 @@ def predict(
         from grucast.ops import paths
 
         nonlocal model, data, future
-        if "WORLD_SIZE" in os.environ and "-" in (str(model), str(data), str(future)):
+        if world_size() > 1 and "-" in (str(model), str(data), str(future)):
             from grucast.errors import ConfigError
 
             raise ConfigError("under torchrun every process reads MODEL, DATA and --future: give files, not '-' (stdin)")
@@ -91,10 +90,9 @@ def predict(
         if when is not None and age is None:
             raise ConfigError("--as-of only applies with --max-age")
         part = gates.parse_shard(shard)
-        world = os.environ.get("WORLD_SIZE", "1").strip()
-        if part is not None and world not in ("", "1"):  # the library says so too; here before torch is imported
-            raise ConfigError(f"--shard {shard} under torchrun: each of its {world} processes forecasts its own shard "
-                              "already; leave --shard out")
+        if part is not None and world_size() > 1:  # the library says so too; here before torch is imported
+            raise ConfigError(f"--shard {shard} under torchrun: each of its {world_size()} processes forecasts its "
+                              "own shard already; leave --shard out")
         if rank_zero():
             held.enter_context(locks.lock(output, wait))  # a second run exits 75 before torch is imported
         from grucast import api

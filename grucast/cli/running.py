@@ -270,3 +270,12 @@ def rank_zero() -> bool:
     prints and writes. Read from the environment without importing torch (training.distributed
     checks the values)."""
     return os.environ.get("RANK", "0").strip() in ("0", "")
+
+
+def world_size() -> int:
+    """The number of processes of the torchrun job this one is part of (WORLD_SIZE), 1 without
+    torchrun; read without importing torch."""
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1").strip() or "1"))
+    except ValueError:
+        return 1
