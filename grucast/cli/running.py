@@ -90,10 +90,12 @@ def user_errors(command: Optional[str] = None, log_file: Optional[Path] = None,
                 error_line(str(e), e.exit_code)
             raise typer.Exit(code=e.exit_code) from None
         except KeyboardInterrupt:
-            error_line("interrupted (SIGINT); outputs were left as they were", 130)
+            if rank_zero():  # the other ranks of a torchrun job: the launcher ends them when one fails
+                error_line("interrupted (SIGINT); outputs were left as they were", 130)
             raise typer.Exit(code=130) from None
         except Terminated:
-            error_line("terminated (SIGTERM); outputs were left as they were", 143)
+            if rank_zero():
+                error_line("terminated (SIGTERM); outputs were left as they were", 143)
             raise typer.Exit(code=143) from None
         except BrokenPipeError:
             # A reader like `head` closed the pipe before the command finished: stop quietly, with

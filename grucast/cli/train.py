@@ -54,12 +54,6 @@ def train(
     """
     setup_logging(verbose)
     launching = nproc > 1 and "RANK" not in os.environ  # --nproc: this process starts the ranks
-    if launching and "-" in (str(data), str(config)):
-        from grucast.cli import render
-
-        render.stderr_console().print(f"[red]Error:[/red] --nproc {nproc} starts {nproc} processes that each read "
-                                      "DATA and --config: give files, not '-' (stdin)", highlight=False)
-        raise typer.Exit(code=2)
     stdin = Stdin()
     argument = str(data)
     if not rank_zero():  # under torchrun: rank 0 locks, logs, prints and writes; the others train
@@ -69,6 +63,11 @@ def train(
         from grucast.ops import paths
 
         nonlocal data, config
+        if launching and "-" in (str(data), str(config)):
+            from grucast.errors import ConfigError
+
+            raise ConfigError(f"--nproc {nproc} starts {nproc} processes that each read DATA and --config: give files, "
+                              "not '-' (stdin)")
         data, config = stdin.take(data, "DATA"), stdin.take(config, "--config")
         paths.run_paths(data=data, config=config, init_from=init_from, resume=resume, output=output,
                         log_file=log_file, train=True)
@@ -130,9 +129,11 @@ def _launch(nproc: int, cfg) -> int:
     from grucast.errors import ConfigError
     from grucast.training import distributed
 
-    cores = os.cpu_count() or 1
+    from grucast.config.machine import usable_cpus
+
+    cores = usable_cpus()
     if nproc > cores:
-        raise ConfigError(f"--nproc {nproc} asks for more processes than this machine's {cores} CPU cores")
+        raise ConfigError(f"--nproc {nproc} asks for more processes than the {cores} CPU cores this process may use")
     distributed.check_batch(cfg.training.batch_size, distributed.World(size=nproc))
     argv = sys.argv[sys.argv.index("train") + 1:] if "train" in sys.argv else []
     return distributed.launch(nproc, ["train", *distributed.without_nproc(argv)])

@@ -15,6 +15,15 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
+def usable_cpus() -> int:
+    """The CPU cores this process may run on: fewer than the machine's under taskset, a
+    container's cpuset or a Slurm allocation (the scheduler's affinity mask)."""
+    try:
+        return len(os.sched_getaffinity(0)) or cpu_count()
+    except (AttributeError, OSError):  # no affinity on this platform
+        return cpu_count()
+
+
 def max_threads() -> int:
     """The most CPU threads a run may ask for on this machine."""
     return MAX_THREADS_PER_CPU * cpu_count()

@@ -176,7 +176,8 @@ def launch(nproc: int, args: list[str]) -> int:
     restarts), and the exit code the job ends with: that of the rank that failed first by itself
     (the launcher then ends the others), 128 + the signal number for a rank ended by a signal,
     and 128 + the signal for a job stopped by one (SIGTERM: 143, after rank 0 saved
-    MODEL.resume); 0 when every rank finished. Without --threads every rank gets its share of the cores."""
+    MODEL.resume); 0 when every rank finished. Without --threads every rank gets its share of the
+    cores this process may use."""
     import logging
     import sys
     import uuid
@@ -189,7 +190,9 @@ def launch(nproc: int, args: list[str]) -> int:
     for name in list(logging.root.manager.loggerDict):
         if name.startswith("torch.distributed"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    from grucast.config.machine import usable_cpus
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, usable_cpus() // nproc)))
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
                           rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0)
     try:

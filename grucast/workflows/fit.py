@@ -204,7 +204,8 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
         history=[{"epoch": r.epoch, "step": r.step, "train_loss": r.train_loss, "val_loss": r.val_loss,
                   "member": r.member} for r in result.history],
         metrics=scores,
-        info={**run.info(), "best_step": result.best_step, "steps": result.steps},
+        info={**run.info(), "best_step": result.best_step, "steps": result.steps,
+              **({"processes": world.size} if world.active else {})},  # torchrun: equal to one process's up to rounding
     )
     return ckpt, TrainResult(
         checkpoint_path=None, config=cfg, config_notes=notes, data=summary, short_series=short,

@@ -102,7 +102,7 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     ckpt = checkpoint.load(Path(model_path))
     result = forecast_data(ckpt, Path(data_path), None if future_path is None else Path(future_path),
                            model_file=Path(model_path), device=device, threads=threads, max_age=max_age,
-                           as_of=as_of, shard=shard, kernel=kernel, empty_shard=world.active)
+                           as_of=as_of, shard=shard, kernel=kernel)
     if world.active:
         result = _gathered(result, world)
         if not world.main:
@@ -123,11 +123,11 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
                   model_file: Optional[Path] = None, future_label: str = "--future", device: str = "auto",
                   threads: Optional[int] = None, max_age: Optional[pd.Timedelta] = None,
                   as_of: Optional[pd.Timestamp] = None, shard: Optional[tuple[int, int]] = None,
-                  kernel: str = "auto", empty_shard: bool = False) -> PredictResult:
+                  kernel: str = "auto") -> PredictResult:
     """predict's work on a loaded checkpoint: data and future_data are paths or DataFrames.
     model_file names the checkpoint in messages ('the model' when None); future_label is what
-    gives future_data ('--future', or 'future=' in Python). empty_shard: a shard without series
-    gives a result without forecasts (a torchrun rank) instead of DataError (--shard)."""
+    gives future_data ('--future', or 'future=' in Python). A shard without series gives a result
+    without forecasts (rows: none), whose file has the header alone."""
     started = time.perf_counter()
     cfg, spec = ckpt.config, ckpt.features
     model_name = model_file.name if model_file is not None else "the model"
@@ -149,11 +149,13 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
     longest = int(panel.lengths.max())  # of the whole file: a shard of short series only is not an error
     if shard is not None:
         panel = panel.select(np.flatnonzero(shards.contains(panel.ids, shard)))
-        if panel.n_series == 0:
-            if empty_shard:
-                return PredictResult(forecasts=pd.DataFrame(), fallback={}, horizon=H, input_size=L, data=summary,
-                                     min_input=L - spec.pad)
-            raise DataError(f"shard {shard[0]}/{shard[1]} holds none of the {summary.n_series} series in {name}")
+        if panel.n_series == 0:  # a shard may hold none: its file has the header alone, and shards still compose
+            none = np.zeros(0, dtype=np.int64)
+            q = settings.output_quantiles(cfg.model)
+            frame = _forecast_frame(ckpt, table, panel, np.zeros(0, dtype=object),
+                                    np.empty((0, H, len(q)) if q else (0, H)), none)
+            return PredictResult(forecasts=frame, fallback={}, horizon=H, input_size=L, data=summary,
+                                 min_input=L - spec.pad, seconds=time.perf_counter() - started)
     panel = panel.tail(L)  # the forecast reads only the last L points: no features for older ones
     set_threads(threads)
     dev = select_device(device)
@@ -219,7 +221,7 @@ def _forecast_frame(ckpt: checkpoint.Checkpoint, table: Table, panel: Panel, met
     is empty where the series is too short to show an error."""
     H = ckpt.config.model.horizon
     net = methods == GRU
-    finite = np.isfinite(f).reshape(len(f), -1).all(axis=1) | ~net
+    finite = np.isfinite(f).all(axis=tuple(range(1, f.ndim))) | ~net
     if not finite.all():
         bad = [str(i) for i in panel.ids[~finite]]
         raise DataError(
