@@ -40,9 +40,10 @@ def coverage(panel: Panel, names: tuple[str, ...], horizon: int) -> list[str]:
     return lines
 
 
-def future_block(panel: Panel, spec: FeatureSpec, horizon: int, source: str) -> np.ndarray:
+def future_block(panel: Panel, spec: FeatureSpec, horizon: int, source: str, given: bool = False) -> np.ndarray:
     """[n, horizon, F] future covariates over every series' forecast horizon, from the rows
-    after its last observed target; a missing one is an error naming the series and time."""
+    after its last observed target; a missing one is an error naming the series and time and
+    where to add it: source, the data file, or the future file given (--future)."""
     names = spec.future
     block = _future_values(panel, names, horizon)
     missing = np.isnan(block)
@@ -52,6 +53,7 @@ def future_block(panel: Panel, spec: FeatureSpec, horizon: int, source: str) -> 
         raise DataError(
             f"series '{panel.ids[i]}' has no value of future covariate '{names[j]}' at {_when(panel, i, k)}, the "
             f"forecast step {k + 1} of {horizon} ({n_bad} series lack future values); the model needs them over the "
-            f"whole horizon: add rows after the last observed target (target empty) to {source}, or pass --future FILE"
+            + (f"whole horizon: add the missing rows to {source}" if given else
+               f"whole horizon: add rows after the last observed target (target empty) to {source}, or pass --future FILE")
         )
     return block

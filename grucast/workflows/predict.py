@@ -159,7 +159,7 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
     panel = panel.tail(L)  # the forecast reads only the last L points: no features for older ones
     set_threads(threads)
     dev = select_device(device)
-    block = future.future_block(panel, spec, H, source) if spec.future else None
+    block = future.future_block(panel, spec, H, source, given=future_data is not None) if spec.future else None
     data_layout = layout.build(panel, spec, cfg.model.scaler, dev, ext=H, future=block)
     ok, starts = data_layout.last_starts(L)
     min_input = L - spec.pad  # observed points a series needs: input_size, or less for a padded model
