@@ -1,6 +1,6 @@
 """Data-parallel training under torchrun: speed per added process, and memory per rank.
 
-    python benchmarks/scaling.py [--series 1000] [--length 1000] [--steps 150]
+    python benchmarks/scaling.py [--series 1000] [--length 1000] [--steps 150] [--skip-speed]
                                  [--memory-series 10000] [--memory-length 1000] [--skip-memory]
 
 Speed: one long CSV of --series hourly series x --length points; `grucast train` (input 168,
@@ -15,8 +15,8 @@ process per GPU (or 2 processes sharing the one GPU there is).
 
 Memory: the 10 M-row panel (--memory-series x --memory-length), `grucast train` for 30 steps
 as 1 process and as 2 torchrun ranks of 1 thread, each rank's peak resident set size read by
-the rank itself (ru_maxrss of RUSAGE_SELF, written when its command ends). Every rank reads the
-whole file, so without partitioned reading a rank holds what one process holds.
+the rank itself (ru_maxrss of RUSAGE_SELF, written when its command ends), and 2 ranks with
+--shard-data, where each parses only its shard's rows and the ranks share the compact panel.
 
 Run it alone: two torch processes on 2 cores beside another job measure the other job.
 """
@@ -59,7 +59,8 @@ def launcher(procs: int, module_or_script: list[str]) -> list[str]:
     """python [-m torch.distributed.run --standalone --nproc-per-node procs] ..."""
     if procs == 1:
         return [sys.executable, *module_or_script]
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={procs}", *module_or_script]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={procs}",
+            *module_or_script]
 
 
 def speed(data: Path, out: Path, procs: int, threads: int, steps: int, device: str) -> float:
@@ -72,16 +73,16 @@ def speed(data: Path, out: Path, procs: int, threads: int, steps: int, device: s
     return float(json.loads(stdout)["training"]["windows_per_s"])
 
 
-def memory(data: Path, out: Path, procs: int, tmp: Path) -> tuple[list[float], float]:
+def memory(data: Path, out: Path, procs: int, tmp: Path, shard_data: bool = False) -> tuple[list[float], float]:
     """(peak RSS of every rank in MB, seconds) of a 30-step `grucast train` as procs ranks."""
-    rss = tmp / f"rss{procs}"
+    rss = tmp / f"rss{procs}{'s' if shard_data else ''}"
     rss.mkdir()
     wrapper = tmp / "rank_rss.py"
     wrapper.write_text(RANK_WRAPPER)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "RSS_DIR": str(rss)}
     args = ["train", str(data), "-o", str(out), "--input-size", str(L), "--horizon", str(H), "--hidden-size", "64",
             "--max-steps", "30", "--batch-size", "256", "--ensemble", "1", "--anchor", "none", "--device", "cpu",
-            "--threads", "1", "-q"]
+            "--threads", "1", "-q", *(["--shard-data"] if shard_data else [])]
     _, secs = run(launcher(procs, [str(wrapper), *args]), env)
     return [float((rss / f"rank{r}").read_text()) for r in range(procs)], secs
 
@@ -93,6 +94,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--memory-series", type=int, default=10_000)
     ap.add_argument("--memory-length", type=int, default=1000)
+    ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
     a = ap.parse_args()
     import torch
@@ -101,33 +103,43 @@ def main() -> None:
           f"{torch.cuda.device_count() if torch.cuda.is_available() else 0} GPU(s)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        data = tmp / "panel.csv"
-        hourly_panel(data, a.series, a.length, seed=3)
-        print(f"speed: {a.series:,} series x {a.length:,} points, {a.steps} steps of 256 windows", flush=True)
-        wps = {}
-        for procs, threads in ((1, 1), (1, 2), (2, 1)):
-            wps[procs, threads] = speed(data, tmp / "m.pt", procs, threads, a.steps, "cpu")
-            print(f"  CPU {procs} process(es) x {threads} thread(s): {wps[procs, threads]:,.0f} windows/s", flush=True)
-        eff = wps[2, 1] / (2 * wps[1, 1])
-        print(f"  scaling efficiency of the second process: {eff:.2f}; 2 x 1 against 1 x 2 threads: "
-              f"{wps[2, 1] / wps[1, 2]:.2f}", flush=True)
-        if torch.cuda.is_available():
-            n = max(2, torch.cuda.device_count())
-            one = speed(data, tmp / "m.pt", 1, 1, a.steps, "cuda")
-            many = speed(data, tmp / "m.pt", n, 1, a.steps, "cuda")
-            print(f"  GPU 1 process: {one:,.0f} windows/s; {n} processes on {torch.cuda.device_count()} GPU(s): "
-                  f"{many:,.0f} windows/s, efficiency {many / (n * one):.2f}", flush=True)
-        data.unlink()
-        if a.skip_memory:
-            return
-        data = tmp / "big.csv"
-        hourly_panel(data, a.memory_series, a.memory_length, seed=2)
-        rows = a.memory_series * a.memory_length
-        print(f"memory: {rows:,} rows ({data.stat().st_size / 1e6:.0f} MB CSV), 30 steps, 1 thread a rank", flush=True)
-        for procs in (1, 2):
-            ranks, secs = memory(data, tmp / "big.pt", procs, tmp)
-            print(f"  {procs} process(es): peak RSS " + ", ".join(f"rank {r} {mb:,.0f} MB" for r, mb in enumerate(ranks))
-                  + f" ({sum(ranks):,.0f} MB in all), {secs:.0f} s", flush=True)
+        if not a.skip_speed:
+            speeds(tmp, a)
+        if not a.skip_memory:
+            memories(tmp, a)
+
+
+def speeds(tmp: Path, a: argparse.Namespace) -> None:
+    import torch
+
+    data = tmp / "panel.csv"
+    hourly_panel(data, a.series, a.length, seed=3)
+    print(f"speed: {a.series:,} series x {a.length:,} points, {a.steps} steps of 256 windows", flush=True)
+    wps = {}
+    for procs, threads in ((1, 1), (1, 2), (2, 1)):
+        wps[procs, threads] = speed(data, tmp / "m.pt", procs, threads, a.steps, "cpu")
+        print(f"  CPU {procs} process(es) x {threads} thread(s): {wps[procs, threads]:,.0f} windows/s", flush=True)
+    print(f"  scaling efficiency of the second process: {wps[2, 1] / (2 * wps[1, 1]):.2f}; 2 x 1 against 1 x 2 "
+          f"threads: {wps[2, 1] / wps[1, 2]:.2f}", flush=True)
+    if torch.cuda.is_available():
+        n = max(2, torch.cuda.device_count())
+        one = speed(data, tmp / "m.pt", 1, 1, a.steps, "cuda")
+        many = speed(data, tmp / "m.pt", n, 1, a.steps, "cuda")
+        print(f"  GPU 1 process: {one:,.0f} windows/s; {n} processes on {torch.cuda.device_count()} GPU(s): "
+              f"{many:,.0f} windows/s, efficiency {many / (n * one):.2f}", flush=True)
+    data.unlink()
+
+
+def memories(tmp: Path, a: argparse.Namespace) -> None:
+    data = tmp / "big.csv"
+    hourly_panel(data, a.memory_series, a.memory_length, seed=2)
+    rows = a.memory_series * a.memory_length
+    print(f"memory: {rows:,} rows ({data.stat().st_size / 1e6:.0f} MB CSV), 30 steps, 1 thread a rank", flush=True)
+    for procs, shard_data in ((1, False), (2, False), (2, True)):
+        ranks, secs = memory(data, tmp / "big.pt", procs, tmp, shard_data)
+        print(f"  {procs} process(es){' --shard-data' if shard_data else ''}: peak RSS "
+              + ", ".join(f"rank {r} {mb:,.0f} MB" for r, mb in enumerate(ranks))
+              + f" ({sum(ranks):,.0f} MB in all), {secs:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

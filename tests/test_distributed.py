@@ -379,3 +379,62 @@ def test_torchrun_restarts_a_job_that_lost_a_rank_from_the_saved_run(tmp_path, p
     assert said.count("torchrun restarted the job: going on from the run saved in m.pt.resume") == 1
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["m.pt", "m.pt.manifest.json"]
     assert checkpoint.load(tmp_path / "run" / "m.pt").info["steps"] == 400
+
+
+# ---------------------------------------------------------------- --shard-data
+
+
+def test_shard_data_reads_a_shard_per_rank_and_trains_the_same_model(tmp_path, panel, model):
+    """Each rank reads only its shard's rows, the ranks share the compact panel: the model is the
+    one of the same settings without it (the module's one-process model, to the tolerance), and
+    rank 0 reports the whole file."""
+    r = torchrun(tmp_path, "train", panel, "-o", "m.pt", *TRAIN, "--ensemble", "1", "--shard-data")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "3 series, 900 points" in r.stderr
+    assert "id column 'series_id'" in r.stderr
+    a, b = checkpoint.load(model), checkpoint.load(tmp_path / "m.pt")
+    assert a.info["n_series"] == b.info["n_series"] == 3 and a.info["train_windows"] == b.info["train_windows"]
+    for name, w in a.state_dict.items():
+        torch.testing.assert_close(b.state_dict[name], w, rtol=0, atol=TOLERANCE)
+
+
+def test_bad_rows_in_one_ranks_shard_end_the_job_with_exit_1_and_no_output(tmp_path, panel):
+    """With --shard-data only the rank holding series s1 reads its rows: it alone fails, with the
+    line the one-process run names, and the job writes nothing."""
+    df = pd.read_csv(panel)
+    df["value"] = df["value"].astype(object)
+    df.loc[df.index[(df.series_id == "s1").to_numpy()][10], "value"] = "oops"
+    df.to_csv(tmp_path / "bad.csv", index=False)
+    (tmp_path / "run").mkdir()
+    r = torchrun(tmp_path / "run", "train", tmp_path / "bad.csv", "-o", "m.pt", *TRAIN, "--shard-data")
+    assert r.returncode == 1
+    line = f"Error: non-numeric value 'oops' in column 'value' at line {int(np.flatnonzero(df.series_id == 's1')[10]) + 2}"
+    assert r.stderr.count(line) == 1, r.stderr[-3000:]
+    assert list((tmp_path / "run").iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["parquet", "wide", "empty"])
+def test_shard_data_refuses_what_it_cannot_split_before_any_collective(tmp_path, panel, case):
+    """Refused while reading, before the ranks meet (RANK and WORLD_SIZE as torchrun sets them)."""
+    df = pd.read_csv(panel)
+    rank, size = "0", "2"
+    if case == "parquet":
+        pytest.importorskip("pyarrow")
+        data, said = tmp_path / "d.parquet", "Error: d.parquet: --shard-data reads CSV files so far, not Parquet; leave it out"
+        df.to_parquet(data)
+    elif case == "wide":
+        data = tmp_path / "wide.csv"
+        df.pivot(index="timestamp", columns="series_id", values="value").reset_index().to_csv(data, index=False)
+        said = "Error: --shard-data splits a long file's rows by series id; wide.csv is wide (a column per series): leave it out"
+    else:  # 3 series over 64 processes: this rank's shard holds none
+        from grucast.data import shards
+
+        size = "64"
+        rank = str(next(r for r in range(64) if not shards.contains(df.series_id.unique(), (r + 1, 64)).any()))
+        data = panel
+        said = f"Error: {panel}: this process's shard {int(rank) + 1} of 64 holds none of its series; use fewer processes than series"
+    r = subprocess.run([sys.executable, "-m", "grucast", "train", str(data), "-o", "m.pt", *TRAIN, "--shard-data"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "RANK": rank, "WORLD_SIZE": size, "LOCAL_RANK": rank})
+    assert r.returncode == 1 and r.stderr.strip() == said, r.stderr
+    assert not (tmp_path / "m.pt").exists()

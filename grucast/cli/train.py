@@ -23,7 +23,7 @@ from grucast.cli.options import (
     Settings,
     settings_flags,
 )
-from grucast.cli.running import Shown, Stdin, log_broken, rank_zero, user_errors
+from grucast.cli.running import Shown, Stdin, log_broken, rank_zero, user_errors, world_size
 
 
 @app.command()
@@ -44,6 +44,7 @@ def train(
     quiet: bool = QUIET_OPT,
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Print the resolved config and debug logs."),
     nproc: int = typer.Option(1, "--nproc", min=1, metavar="N", help="Train with N processes on this machine, started by torch's elastic launcher (as torchrun --standalone --nproc-per-node N does); grucast's exit codes are kept (the first failing rank's; 143 after SIGTERM)."),
+    shard_data: bool = typer.Option(False, "--shard-data", help="With several processes (torchrun, --nproc): each reads only the rows of its shard of the series (a long CSV file, by the --shard rule), then the processes share the compact panel; the model is the one they train without it."),
 ) -> None:
     """Train a global GRU forecaster on every series of DATA and save it to -o MODEL.
 
@@ -94,7 +95,8 @@ def train(
         if init_from is None and resume is None:  # those read DATA with the checkpoint's columns
             from grucast.data.table import load_table
 
-            table = load_table(data, cfg.data)
+            part = (int(os.environ.get("RANK", "0")) + 1, world_size()) if shard_data and world_size() > 1 else None
+            table = load_table(data, cfg.data, shard=part)
         from grucast import api
         from grucast.ops import events, signals
         from grucast.ops import manifest as ops_manifest

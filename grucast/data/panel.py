@@ -122,6 +122,30 @@ class Panel:
         return time_at(self.freq, self.start[index], self.lengths[index] - 1)
 
 
+def concat(panels: list[Panel]) -> Panel:
+    """The series of several panels of one frequency and covariates, one panel after another:
+    the shards of one file that several processes read (--shard-data), put back together."""
+    first = panels[0]
+    offsets = np.concatenate([[0], np.cumsum(np.concatenate([p.lengths for p in panels]))]).astype(np.int64)
+    after = None
+    if any(p.after is not None for p in panels):
+        shift = np.cumsum([0] + [p.n_series for p in panels[:-1]])
+        pieces = [(p.after[0] + k, p.after[1], p.after[2]) for p, k in zip(panels, shift) if p.after is not None]
+        after = tuple(np.concatenate([piece[i] for piece in pieces]) for i in range(3))
+    observed = None
+    if any(p.observed is not None for p in panels):
+        observed = np.concatenate([p.observed if p.observed is not None else np.ones(len(p.values), dtype=bool)
+                                   for p in panels])
+    return Panel(
+        ids=np.concatenate([p.ids for p in panels]), values=np.concatenate([p.values for p in panels]),
+        offsets=offsets, start=np.concatenate([p.start for p in panels]), freq=first.freq,
+        n_filled=sum(p.n_filled for p in panels), n_empty=sum(p.n_empty for p in panels),
+        dropped=[d for p in panels for d in p.dropped], observed=observed, cov_names=first.cov_names,
+        covs=None if first.covs is None else np.concatenate([p.covs for p in panels]), after=after,
+        static={k: np.concatenate([p.static[k] for p in panels]) for k in first.static},
+    )
+
+
 # ---------------------------------------------------------------- building
 
 

@@ -225,3 +225,62 @@ def ids_as_written(df: pd.DataFrame, schema: Schema, path: Path, layout: Optiona
     df = df.copy()
     df[schema.id_col] = ids.loc[df.index]
     return df
+
+
+# ---------------------------------------------------------------- one shard of the series
+
+
+CHUNK_ROWS = 1_000_000  # rows parsed at once when a process reads only its shard of a CSV file
+
+
+def head_rows(path: Path, sep: Optional[str], rows: int = 10_000) -> pd.DataFrame:
+    """The first rows of a CSV file as read_with_layout reads them, to find its columns' roles
+    before the whole file is read in shards."""
+    regular_file(path, "DATA", DataError, "data file")
+    layout = csv_layout(path, sep)
+    df = pd.read_csv(path, **_csv_options(layout), nrows=rows)
+    df = df[df.notna().any(axis=1)]
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def read_shard(path: Path, sep: Optional[str], id_col: str, shard: tuple[int, int]
+               ) -> tuple[pd.DataFrame, Optional[Layout], list[str]]:
+    """read_with_layout for the rows of one shard of a long file's series (data.shards, by the
+    CRC-32 of the id's text; rows without an id go to shard 1, which refuses them): the CSV
+    parsed in chunks of CHUNK_ROWS rows, each cut to its shard before the next is read (Parquet:
+    not yet). Row numbers, and so the file lines in messages, are those of the whole file."""
+    from grucast.data import shards
+
+    def mine(ids: pd.Series) -> np.ndarray:
+        text = ids.astype("string").str.strip()
+        keep = np.zeros(len(ids), dtype=bool)
+        known = text.notna().to_numpy()
+        keep[known] = shards.contains(text[known].to_numpy(dtype=object), shard)
+        if shard[0] == 1:
+            keep[~known] = True
+        return keep
+
+    regular_file(path, "DATA", DataError, "data file")
+    layout = None
+    try:
+        layout = csv_layout(path, sep)
+        opts = {**_csv_options(layout), "dtype": {id_col: str}, "chunksize": CHUNK_ROWS}
+        parts = []
+        with pd.read_csv(path, **opts) as reader:
+            for chunk in reader:
+                chunk = chunk[chunk.notna().any(axis=1)]
+                chunk.columns = [str(c).strip() for c in chunk.columns]
+                parts.append(chunk[mine(chunk[id_col])])
+        df = pd.concat(parts) if parts else pd.DataFrame()
+        if layout.skip:
+            df.index = df.index + layout.skip
+    except pd.errors.ParserError as e:
+        raise DataError(f"{path} is not a readable CSV file: {one_line(e)}") from None
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read {path}: {one_line(e)}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df) == 0:
+        raise DataError(f"{path}: this process's shard {shard[0]} of {shard[1]} holds none of its series; "
+                        "use fewer processes than series")
+    return df, layout, []

@@ -89,3 +89,4 @@ class Table:
     notes: list[str] = field(default_factory=list)  # what was detected, for the user
     # With several targets, every series is one (id, target) pair: series_id -> (id, target).
     parts: dict[str, tuple[Optional[str], str]] = field(default_factory=dict)
+    shard: Optional[tuple[int, int]] = None  # (i, n): only the series of shard i of n were read (--shard-data)

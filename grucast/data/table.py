@@ -17,7 +17,7 @@ import pandas as pd
 from grucast.config.settings import DataConfig
 from grucast.data.detect import detect_schema, is_label_column, need_column
 from grucast.data.parse import distinct_text, file_lines, parse_time, parse_values, static_values
-from grucast.data.read import FUTURE_FRAME, Source, ids_as_written, read_source
+from grucast.data.read import FUTURE_FRAME, Source, head_rows, ids_as_written, read_shard, read_source
 from grucast.data.schema import COV, SINGLE_SERIES_ID, STATIC, Schema, Table
 from grucast.errors import DataError
 
@@ -143,9 +143,13 @@ def _fmt_time(t) -> str:
     return str(t)
 
 
-def load_table(source: Source, cfg: DataConfig) -> Table:
+def load_table(source: Source, cfg: DataConfig, shard: Optional[tuple[int, int]] = None) -> Table:
     """Read a file (or take a DataFrame) and find its series, detecting what the settings leave
-    open."""
+    open. shard (i, n): only the series of shard i of n (--shard-data: one process of a torchrun
+    job each), read from a long CSV file; the columns' roles are found on its first rows and
+    taken for the whole of it. The table remembers its shard (Table.shard)."""
+    if shard is not None and shard[1] > 1 and not isinstance(source, pd.DataFrame):
+        return _load_shard(Path(source), cfg, shard)
     df, layout, read_notes, path = read_source(source, cfg.sep)
     schema, notes = detect_schema(df, cfg, path)
     df = ids_as_written(df, schema, path, layout)
@@ -153,6 +157,26 @@ def load_table(source: Source, cfg: DataConfig) -> Table:
     if sep not in (",", ""):
         notes.append(f"separator {sep!r}")
     return to_table(df, schema, path, notes + read_notes, duplicates=cfg.duplicates, sep=sep)
+
+
+def _load_shard(path: Path, cfg: DataConfig, shard: tuple[int, int]) -> Table:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        raise DataError(f"{path.name}: --shard-data reads CSV files so far, not Parquet; leave it out")
+    schema, detected = detect_schema(head_rows(path, cfg.sep), cfg, path)  # what detection found, said once
+    if schema.format != "long":
+        raise DataError(f"--shard-data splits a long file's rows by series id; {path.name} is "
+                        f"{'wide (a column per series)' if schema.format == 'wide' else 'a single series'}: leave it out")
+    fixed = dataclasses.replace(cfg, id_col=schema.id_col, time_col=schema.time_col, target=",".join(schema.targets),
+                                format="long")
+    df, layout, read_notes = read_shard(path, cfg.sep, schema.id_col, shard)
+    schema, _ = detect_schema(df, fixed, path)
+    notes = detected
+    sep = layout.sep if layout else ""
+    if sep not in (",", ""):
+        notes.append(f"separator {sep!r}")
+    table = to_table(df, schema, path, notes + read_notes, duplicates=cfg.duplicates, sep=sep)
+    table.shard = shard
+    return table
 
 
 def _trained_on(schema: Schema) -> str:

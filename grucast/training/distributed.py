@@ -162,6 +162,34 @@ def members_note(members: int, world: World) -> Optional[str]:
             f"{members} members do not split evenly over {world.size} processes)")
 
 
+def gather_panel(panel, first_lines: dict[str, int], rows: int, world: World):
+    """--shard-data: (the panel of the whole file, its rows) from every rank's panel of its shard
+    (and the rows it read), its series
+    in the order one process finds them (by the file line each first appears on), with the
+    series left out for having no value (Panel.dropped) ordered the same way. The ranks must
+    agree on the frequency and the covariates: each inferred them from its own series."""
+    import numpy as np
+
+    from grucast.data.panel import concat
+
+    parts: list = [None] * world.size
+    dist.all_gather_object(parts, (panel, first_lines, rows))
+    panels = [p[0] for p in parts]
+    for rank, p in enumerate(panels[1:], start=1):
+        if p.freq != panels[0].freq:
+            raise ConfigError(f"the shards of the data have different frequencies ({panels[0].freq.name or 'steps'} on "
+                              f"process 0, {p.freq.name or 'steps'} on process {rank}): leave --shard-data out")
+        if p.cov_names != panels[0].cov_names or sorted(p.static) != sorted(panels[0].static):
+            raise ConfigError(f"the shards of the data have different covariates on process 0 and process {rank}")
+    lines = {k: v for _, fl, _ in parts for k, v in fl.items()}
+    whole = concat(panels)
+    order = np.argsort(np.array([lines[str(i)] for i in whole.ids], dtype=np.int64), kind="stable")
+    out = whole.select(order)
+    out.n_filled, out.n_empty = whole.n_filled, whole.n_empty
+    out.dropped = sorted(whole.dropped, key=lambda i: lines.get(str(i), 0))
+    return out, sum(p[2] for p in parts)
+
+
 def check_batch(batch_size: int, world: World) -> None:
     """The global batch must split evenly, so every rank's share is the same size and a run's
     batches do not depend on the number of ranks."""

@@ -147,6 +147,10 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     started = time.perf_counter()
     panel = build_panel(table, fill=None, freq=base.freq if base else None)
     n_rows = len(table.frame)
+    if table.shard is not None:  # --shard-data: every rank read its shard; the compact panel is shared
+        first = table.frame.groupby("series_id", sort=False)["line"].min()
+        world, _ = distributed.setup(select_device(cfg.training.device))
+        panel, n_rows = distributed.gather_panel(panel, {str(k): int(v) for k, v in first.items()}, n_rows, world)
     if not keep_rows:
         table.frame = table.frame.iloc[:0].copy()  # a copy: a slice would keep the rows alive
     # Left open, the start and scaling may go to the linear rival after training (_rival); a run
