@@ -162,12 +162,12 @@ def members_note(members: int, world: World) -> Optional[str]:
             f"{members} members do not split evenly over {world.size} processes)")
 
 
-def gather_panel(panel, first_lines: dict[str, int], rows: int, world: World):
+def gather_panel(panel, first_lines: dict[str, tuple[int, int]], rows: int, world: World):
     """--shard-data: (the panel of the whole file, its rows) from every rank's panel of its shard
-    (and the rows it read), its series
-    in the order one process finds them (by the file line each first appears on), with the
-    series left out for having no value (Panel.dropped) ordered the same way. The ranks must
-    agree on the frequency and the covariates: each inferred them from its own series."""
+    and the rows it read. The series come in the order one process finds them (first_lines: by
+    target, then by the file line each first appears on), and so do those left out for having
+    no value (Panel.dropped). The ranks must agree on the frequency and the covariates: each
+    inferred them from its own series."""
     import numpy as np
 
     from grucast.data.panel import concat
@@ -183,10 +183,11 @@ def gather_panel(panel, first_lines: dict[str, int], rows: int, world: World):
             raise ConfigError(f"the shards of the data have different covariates on process 0 and process {rank}")
     lines = {k: v for _, fl, _ in parts for k, v in fl.items()}
     whole = concat(panels)
-    order = np.argsort(np.array([lines[str(i)] for i in whole.ids], dtype=np.int64), kind="stable")
+    keys = np.array([lines[str(i)] for i in whole.ids], dtype=np.int64).reshape(-1, 2)
+    order = np.lexsort((keys[:, 1], keys[:, 0]))
     out = whole.select(order)
     out.n_filled, out.n_empty = whole.n_filled, whole.n_empty
-    out.dropped = sorted(whole.dropped, key=lambda i: lines.get(str(i), 0))
+    out.dropped = sorted(whole.dropped, key=lambda i: lines.get(str(i), (0, 0)))
     return out, sum(p[2] for p in parts)
 
 

@@ -149,8 +149,10 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     n_rows = len(table.frame)
     if table.shard is not None:  # --shard-data: every rank read its shard; the compact panel is shared
         first = table.frame.groupby("series_id", sort=False)["line"].min()
+        target = {k: table.schema.targets.index(t) for k, (_, t) in table.parts.items()}  # several targets: a's, then b's
         world, _ = distributed.setup(select_device(cfg.training.device))
-        panel, n_rows = distributed.gather_panel(panel, {str(k): int(v) for k, v in first.items()}, n_rows, world)
+        panel, n_rows = distributed.gather_panel(panel, {str(k): (target.get(k, 0), int(v)) for k, v in first.items()},
+                                                 n_rows, world)
     if not keep_rows:
         table.frame = table.frame.iloc[:0].copy()  # a copy: a slice would keep the rows alive
     # Left open, the start and scaling may go to the linear rival after training (_rival); a run
