@@ -145,6 +145,7 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     lets go of the table's rows once the panel holds them (10 M rows: about 380 MB less while
     training); the table is then only good for its schema, path and notes."""
     started = time.perf_counter()
+    distributed.check_batch(cfg.training.batch_size, distributed.from_env())  # before the ranks meet: no rank waits
     panel = build_panel(table, fill=None, freq=base.freq if base else None)
     n_rows = len(table.frame)
     if table.shard is not None:  # --shard-data: every rank read its shard; the compact panel is shared
@@ -176,7 +177,6 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     summary = summarize(table, panel, warnings, n_rows)
     set_threads(cfg.training.threads)
     world, device = distributed.setup(select_device(cfg.training.device))
-    distributed.check_batch(cfg.training.batch_size, world)
     across = distributed.members_note(cfg.model.ensemble, world)
     notes = notes + ([across] if across else [])
     kernel = kernels.select(cfg.training.kernel, device, cfg.training.precision,
