@@ -4,8 +4,8 @@ A series' place depends on nothing but its id's text: the CRC-32 of its UTF-8 by
 [0, 2**32). Shard i of n holds the ids whose CRC-32 falls in the i-th of n equal ranges of that
 interval, so shards are contiguous runs of one order, the order of (CRC-32, id text): outputs
 written in that order concatenate, shard 1 to n, to the one-process output byte for byte, for
-every n. `predict --shard i/n`, the ranks of `torchrun ... predict` and `train --partition-data`
-all split the series by this rule.
+every n. `predict --shard i/n`, the ranks of `torchrun ... predict` and `train --shard-data` (by
+the id column's text, so the targets of one id stay together) all split the series by this rule.
 """
 
 from __future__ import annotations
