@@ -46,6 +46,14 @@ def stopped(cwd, args: list[str]) -> tuple[int, str]:
     return job.returncode, log.read_text()
 
 
+def as_rank(cwd, *args, rank: int = 0, size: int = 2, stdin: Optional[str] = None) -> subprocess.CompletedProcess:
+    """`python -m grucast ARGS` as rank `rank` of `size` (RANK, WORLD_SIZE and LOCAL_RANK as
+    torchrun sets them) without a launcher: for what a rank refuses before the ranks meet."""
+    env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": str(size), "LOCAL_RANK": str(rank)}
+    return subprocess.run([sys.executable, "-m", "grucast", *[str(a) for a in args]], cwd=cwd, input=stdin,
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
 @pytest.fixture(scope="module")
 def panel(tmp_path_factory):
     from conftest import sine_panel
@@ -108,63 +116,55 @@ def test_two_processes_train_the_model_one_process_trains(tmp_path, panel, covar
 
 def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path, panel):
     """Refused before the ranks meet (RANK and WORLD_SIZE as torchrun sets them), so no rank waits."""
-    r = subprocess.run([sys.executable, "-m", "grucast", "train", str(panel), "-o", "m.pt", *TRAIN[:-1], "63"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})
+    r = as_rank(tmp_path, "train", panel, "-o", "m.pt", *TRAIN[:-1], "63", rank=1)
     assert r.returncode == 1
     assert r.stderr.strip() == "Error: --batch-size 63 does not split evenly over 2 processes: use a multiple of 2, e.g. 62"
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_stopped_two_process_run_resumes_on_one_process_to_the_uninterrupted_result(tmp_path, panel):
-    """SIGTERM to torchrun: every rank stops at the same step, rank 0 saves MODEL.resume, and
-    one process continues it to the weights of the uninterrupted run."""
+def stop_on_two_resume_on_one(tmp_path, panel, budget: list[str]) -> tuple[str, dict]:
+    """SIGTERM to a two-rank torchrun job in its second epoch; one process resumes the
+    MODEL.resume it saved (the only file left), and the result must equal the run of one process
+    straight (which two train to the tolerance: tested above). (its stderr, the saved fit state)"""
     from conftest import cli
 
-    budget = [*TRAIN[:6], "--max-steps", "400", "--batch-size", "64", "--patience", "1000", "--ensemble", "1"]
     (tmp_path / "stop").mkdir()
     code, said = stopped(tmp_path / "stop", ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
                                              "-m", "grucast", "train", str(panel), "-o", "m.pt", *budget])
     assert code != 0 and "training interrupted by SIGTERM at step" in said, said[-3000:]
     assert sorted(p.name for p in (tmp_path / "stop").iterdir()) == ["m.pt.resume"]
-    stopped_at = checkpoint.load(tmp_path / "stop" / "m.pt.resume").resume["fit"]["step"]
-    assert 26 <= stopped_at < 400
+    state = checkpoint.load(tmp_path / "stop" / "m.pt.resume").resume["fit"]
     r = cli("train", panel, "-o", tmp_path / "stop" / "m.pt", "--resume", tmp_path / "stop" / "m.pt.resume", "-q")
     assert r.exit_code == 0, r.stderr
-    # the uninterrupted run: one process's, which two processes train to the tolerance (tested above)
     straight = cli("train", panel, "-o", tmp_path / "straight.pt", *budget, "-q")
     assert straight.exit_code == 0, straight.stderr
     a, b = checkpoint.load(tmp_path / "straight.pt"), checkpoint.load(tmp_path / "stop" / "m.pt")
-    assert a.info["steps"] == b.info["steps"] == 400
+    assert a.info["steps"] == b.info["steps"]
     for name, w in a.state_dict.items():
         torch.testing.assert_close(b.state_dict[name], w, rtol=0, atol=TOLERANCE)
+    return said, {**state, "steps": b.info["steps"]}
+
+
+def test_a_stopped_two_process_run_resumes_on_one_process_to_the_uninterrupted_result(tmp_path, panel):
+    """SIGTERM to torchrun: every rank stops at the same step, rank 0 saves MODEL.resume, and
+    one process continues it to the weights of the uninterrupted run."""
+    budget = [*TRAIN[:6], "--max-steps", "400", "--batch-size", "64", "--patience", "1000", "--ensemble", "1"]
+    _, state = stop_on_two_resume_on_one(tmp_path, panel, budget)
+    assert 26 <= state["step"] < 400 and state["steps"] == 400
 
 
 def test_ensemble_members_train_in_parallel_across_ranks_and_resume_on_one_process(tmp_path, panel):
     """--ensemble 2 on 2 ranks: member k on rank k, each trained alone, said in the defaults line.
     SIGTERM mid-run saves every rank's member (finished or under way) in one MODEL.resume, and one
     process continues it to the model one process trains straight."""
-    from conftest import cli
-
     budget = [*TRAIN[:6], "--max-steps", "400", "--batch-size", "64", "--patience", "1000", "--ensemble", "2",
               "--anchor", "none"]
-    (tmp_path / "stop").mkdir()
-    code, said = stopped(tmp_path / "stop", ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-                                             "-m", "grucast", "train", str(panel), "-o", "m.pt", *budget])
+    said, state = stop_on_two_resume_on_one(tmp_path, panel, budget)
     assert "ensemble members in parallel, member k on process k mod 2 (default: 2 members split evenly over 2 " \
            "processes; each trains alone, as one process trains it)" in said
-    assert code != 0 and "training interrupted by SIGTERM at step" in said, said[-3000:]
-    assert sorted(p.name for p in (tmp_path / "stop").iterdir()) == ["m.pt.resume"]
-    members = checkpoint.load(tmp_path / "stop" / "m.pt.resume").resume["fit"]["members"]
+    members = state["members"]
     assert sorted(int(k) for k in [*members["done"], *members["running"]]) == [0, 1]  # both ranks' members, whatever their stage
-    r = cli("train", panel, "-o", tmp_path / "stop" / "m.pt", "--resume", tmp_path / "stop" / "m.pt.resume", "-q")
-    assert r.exit_code == 0, r.stderr
-    one = cli("train", panel, "-o", tmp_path / "one.pt", *budget, "-q")
-    assert one.exit_code == 0, one.stderr
-    a, b = checkpoint.load(tmp_path / "one.pt"), checkpoint.load(tmp_path / "stop" / "m.pt")
-    assert a.info["steps"] == b.info["steps"] == 800
-    for name, w in a.state_dict.items():
-        torch.testing.assert_close(b.state_dict[name], w, rtol=0, atol=TOLERANCE)
+    assert state["steps"] == 800
 
 
 # ---------------------------------------------------------------- grucast train --nproc
@@ -247,9 +247,7 @@ def test_processes_forecast_their_shards_and_rank_0_writes_the_one_process_file(
 
 def test_shard_under_torchrun_is_refused(tmp_path, panel, model):
     """Refused before anything starts (RANK and WORLD_SIZE as torchrun sets them)."""
-    r = subprocess.run([sys.executable, "-m", "grucast", "predict", str(model), str(panel), "-o", "f.csv", "--shard", "1/2"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"})
+    r = as_rank(tmp_path, "predict", model, panel, "-o", "f.csv", "--shard", "1/2")
     assert r.returncode == 1
     assert r.stderr.strip() == "Error: --shard 1/2 under torchrun: each of its 2 processes forecasts its own shard " \
                                "already; leave --shard out"
@@ -258,9 +256,7 @@ def test_shard_under_torchrun_is_refused(tmp_path, panel, model):
 
 def test_stdin_under_torchrun_is_refused(tmp_path, panel, model):
     """Every rank would read stdin: refused before anything starts (RANK and WORLD_SIZE as torchrun sets them)."""
-    r = subprocess.run([sys.executable, "-m", "grucast", "predict", str(model), "-", "-o", "f.csv"], cwd=tmp_path,
-                       input=panel.read_text(), capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"})
+    r = as_rank(tmp_path, "predict", model, "-", "-o", "f.csv", stdin=panel.read_text())
     assert r.returncode == 1
     assert r.stderr.strip() == "Error: under torchrun every process reads MODEL, DATA and --future: give files, not '-' (stdin)"
     assert list(tmp_path.iterdir()) == []
@@ -380,7 +376,7 @@ def test_bad_rows_in_one_ranks_shard_end_the_job_with_exit_1_and_no_output(tmp_p
 def test_shard_data_refuses_what_it_cannot_split_before_any_collective(tmp_path, panel, case):
     """Refused while reading, before the ranks meet (RANK and WORLD_SIZE as torchrun sets them)."""
     df = pd.read_csv(panel)
-    rank, size = "0", "2"
+    rank, size = 0, 2
     if case == "parquet":
         pytest.importorskip("pyarrow")
         data, said = tmp_path / "d.parquet", "Error: d.parquet: --shard-data reads CSV files so far, not Parquet; leave it out"
@@ -392,12 +388,10 @@ def test_shard_data_refuses_what_it_cannot_split_before_any_collective(tmp_path,
     else:  # 3 series over 64 processes: this rank's shard holds none
         from grucast.data import shards
 
-        size = "64"
-        rank = str(next(r for r in range(64) if not shards.contains(df.series_id.unique(), (r + 1, 64)).any()))
+        size = 64
+        rank = next(r for r in range(64) if not shards.contains(df.series_id.unique(), (r + 1, 64)).any())
         data = panel
-        said = f"Error: {panel}: this process's shard {int(rank) + 1} of 64 holds none of its series; use fewer processes than series"
-    r = subprocess.run([sys.executable, "-m", "grucast", "train", str(data), "-o", "m.pt", *TRAIN, "--shard-data"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "RANK": rank, "WORLD_SIZE": size, "LOCAL_RANK": rank})
+        said = f"Error: {panel}: this process's shard {rank + 1} of 64 holds none of its series; use fewer processes than series"
+    r = as_rank(tmp_path, "train", data, "-o", "m.pt", *TRAIN, "--shard-data", rank=rank, size=size)
     assert r.returncode == 1 and r.stderr.strip() == said, r.stderr
     assert not (tmp_path / "m.pt").exists()

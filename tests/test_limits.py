@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from grucast.config import files, machine, settings, validate
+from grucast.data import shards
 from grucast.errors import ConfigError, DataError, StaleDataError
 from grucast.ops import gates
 from grucast.training import losses, runtime
@@ -347,7 +348,7 @@ def test_predict_refuses_data_from_the_future_and_writes_nothing(model, tmp_path
     ("shard", "2/1", "--shard i/n needs 1 <= i <= n, got '2/1'"),
 ])
 def test_staleness_and_shard_values(flag, text, message):
-    parse = {"age": gates.parse_age, "as_of": gates.parse_as_of, "shard": gates.parse_shard}[flag]
+    parse = {"age": gates.parse_age, "as_of": gates.parse_as_of, "shard": shards.parse}[flag]
     with pytest.raises(ConfigError) as e:
         parse(text)
     assert str(e.value) == message

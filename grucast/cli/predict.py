@@ -89,10 +89,10 @@ def predict(
         when = gates.parse_as_of(as_of)
         if when is not None and age is None:
             raise ConfigError("--as-of only applies with --max-age")
-        part = gates.parse_shard(shard)
-        if part is not None and world_size() > 1:  # the library says so too; here before torch is imported
-            raise ConfigError(f"--shard {shard} under torchrun: each of its {world_size()} processes forecasts its "
-                              "own shard already; leave --shard out")
+        from grucast.data import shards
+
+        part = shards.parse(shard)
+        shards.refuse_under_torchrun(part, world_size())  # as the library does, but before torch is imported
         if rank_zero():
             held.enter_context(locks.lock(output, wait))  # a second run exits 75 before torch is imported
         from grucast import api

@@ -267,17 +267,25 @@ class Stdin:
             self.folder = None
 
 
+def _env_number(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, str(default)).strip() or default)
+    except ValueError:
+        return default  # training.distributed.from_env refuses it once the run gets there
+
+
+def rank() -> int:
+    """This process's rank in a torchrun job (RANK), 0 without torchrun; read from the
+    environment without importing torch (training.distributed checks the values)."""
+    return _env_number("RANK", 0)
+
+
 def rank_zero() -> bool:
-    """Not one of the other ranks of a torchrun job (RANK set and above 0): rank 0 locks, logs,
-    prints and writes. Read from the environment without importing torch (training.distributed
-    checks the values)."""
-    return os.environ.get("RANK", "0").strip() in ("0", "")
+    """Not one of the other ranks of a torchrun job: rank 0 locks, logs, prints and writes."""
+    return rank() == 0
 
 
 def world_size() -> int:
     """The number of processes of the torchrun job this one is part of (WORLD_SIZE), 1 without
-    torchrun; read without importing torch."""
-    try:
-        return max(1, int(os.environ.get("WORLD_SIZE", "1").strip() or "1"))
-    except ValueError:
-        return 1
+    torchrun."""
+    return max(1, _env_number("WORLD_SIZE", 1))

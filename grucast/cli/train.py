@@ -23,7 +23,7 @@ from grucast.cli.options import (
     Settings,
     settings_flags,
 )
-from grucast.cli.running import Shown, Stdin, log_broken, rank_zero, user_errors, world_size
+from grucast.cli.running import Shown, Stdin, log_broken, rank, rank_zero, user_errors, world_size
 
 
 @app.command()
@@ -95,7 +95,7 @@ def train(
         if init_from is None and resume is None:  # those read DATA with the checkpoint's columns
             from grucast.data.table import load_table
 
-            part = (int(os.environ.get("RANK", "0")) + 1, world_size()) if shard_data and world_size() > 1 else None
+            part = (rank() + 1, world_size()) if shard_data and world_size() > 1 else None
             table = load_table(data, cfg.data, shard=part)
         from grucast import api
         from grucast.ops import events, signals
@@ -128,10 +128,9 @@ def _launch(nproc: int, cfg) -> int:
     """--nproc: this command again as nproc ranks (training.distributed.launch), its exit code;
     what every rank would refuse alike (too many processes, a batch they cannot share) is refused
     here once, before any starts."""
+    from grucast.config.machine import usable_cpus
     from grucast.errors import ConfigError
     from grucast.training import distributed
-
-    from grucast.config.machine import usable_cpus
 
     cores = usable_cpus()
     if nproc > cores:

@@ -253,12 +253,10 @@ def read_shard(path: Path, sep: Optional[str], id_col: str, shard: tuple[int, in
     from grucast.data import shards
 
     def mine(ids: pd.Series) -> np.ndarray:
-        text = ids.astype("string").str.strip()
-        keep = np.zeros(len(ids), dtype=bool)
+        text = ids.str.strip()  # read as text (dtype str): the id as written
         known = text.notna().to_numpy()
+        keep = np.full(len(ids), shard[0] == 1)  # rows without an id: shard 1, which refuses them
         keep[known] = shards.contains(text[known].to_numpy(dtype=object), shard)
-        if shard[0] == 1:
-            keep[~known] = True
         return keep
 
     regular_file(path, "DATA", DataError, "data file")

@@ -1,5 +1,5 @@
 """The gates an unattended run passes: input fresh enough (--max-age), a model better than a
-baseline (--fail-if-worse-than), and the series of its shard (--shard). The errors carry the
+baseline (--fail-if-worse-than); shards are data.shards'. The errors carry the
 exit codes of grucast.errors.
 """
 
@@ -11,7 +11,6 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from grucast.data import shards
 from grucast.errors import ConfigError, QualityGateError, StaleDataError
 
 BASELINES = {"naive": "naive", "seasonal-naive": "seasonal_naive"}
@@ -139,14 +138,6 @@ def _duration(d: pd.Timedelta) -> str:
         if abs(seconds) >= size:
             return f"{seconds / size:.1f} {unit}"
     return f"{seconds:.0f} seconds"
-
-
-# ---------------------------------------------------------------- shards
-
-
-def parse_shard(text: Optional[str]) -> Optional[tuple[int, int]]:
-    """'i/n' with 1 <= i <= n <= 2**32: the i-th of n shards (data.shards)."""
-    return shards.parse(text)
 
 
 # ---------------------------------------------------------------- quality gate

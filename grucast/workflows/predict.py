@@ -94,9 +94,7 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     paths.run_paths(model=model_path, data=data_path, future=future_path, output=out_path, lock=False)
     world = distributed.from_env()
     if world.active:  # under torchrun: every rank forecasts its shard, rank 0 writes them all
-        if shard is not None:
-            raise ConfigError(f"--shard {shard[0]}/{shard[1]} under torchrun: each of its {world.size} processes "
-                              "forecasts its own shard already; leave --shard out")
+        shards.refuse_under_torchrun(shard, world.size)
         world, dev = distributed.setup(select_device(device))
         device, shard = str(dev), (world.rank + 1, world.size)
     ckpt = checkpoint.load(Path(model_path))
