@@ -15,6 +15,25 @@ from torch.utils.cpp_extension import get_default_build_root
 # CLI run as a subprocess) would build the kernel again.
 os.environ.setdefault("TORCH_EXTENSIONS_DIR", get_default_build_root())
 
+
+def _share_the_cores() -> None:
+    """Under pytest-xdist (-n auto, see pyproject.toml) every test process gets its share of the
+    cores, for torch here and for the processes the tests start: two processes of two threads on
+    two cores would take turns and run slower than one."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2 or "OMP_NUM_THREADS" in os.environ:
+        return
+    import torch
+
+    from grucast.config.machine import usable_cpus
+
+    threads = max(1, usable_cpus() // workers)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch.set_num_threads(threads)
+
+
+_share_the_cores()
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "m4_hourly.csv"
 
