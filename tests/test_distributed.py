@@ -187,18 +187,20 @@ def test_nproc_trains_the_torchrun_model_and_keeps_grucast_exit_codes(tmp_path, 
                    "--fail-if-worse-than", "seasonal-naive", "--nproc", "2", "-q")
     assert gate.returncode == 5 and gate.stderr.count("Error: quality gate failed") == 1, gate.stderr[-2000:]
     assert (tmp_path / "m.pt").read_bytes() == before
-    # what every rank would refuse alike is refused once, before any rank starts
+    # what every rank would refuse alike is refused once, before any rank starts (so in-process here)
+    from conftest import cli
+
     for args, said in [([*TRAIN[:-1], "63"], "--batch-size 63 does not split evenly over 2 processes"),
                        (["--set", "model.scaler=lst"], "model.scaler must be one of standard, robust, last, none"),
                        (["-o", str(panel)], "is DATA: grucast never writes over one of its own inputs")]:
-        refused = grucast(tmp_path, "train", panel, "-o", "m.pt", *args, "--nproc", "2")
-        assert refused.returncode == 1 and refused.stderr.count("Error:") == 1 and said in refused.stderr, refused.stderr
+        refused = cli("train", panel, "-o", tmp_path / "m.pt", *args, "--nproc", "2")
+        assert refused.exit_code == 1 and refused.stderr.count("Error:") == 1 and said in refused.stderr, refused.stderr
     assert (tmp_path / "m.pt").read_bytes() == before
-    piped = grucast(tmp_path, "train", "-", "-o", "m.pt", "--nproc", "2")
-    assert piped.returncode == 1 and piped.stderr.strip() == (
+    piped = cli("train", "-", "-o", tmp_path / "m.pt", "--nproc", "2")
+    assert piped.exit_code == 1 and piped.stderr.strip() == (
         "Error: --nproc 2 starts 2 processes that each read DATA and --config: give files, not '-' (stdin)")
-    many = grucast(tmp_path, "train", panel, "-o", "m.pt", "--nproc", str(1000 * (os.cpu_count() or 1)))
-    assert many.returncode == 1 and "asks for more processes than the" in many.stderr
+    many = cli("train", panel, "-o", tmp_path / "m.pt", "--nproc", str(1000 * (os.cpu_count() or 1)))
+    assert many.exit_code == 1 and "asks for more processes than the" in many.stderr
 
 
 def test_sigterm_to_nproc_saves_the_run_and_exits_143(tmp_path, panel):
