@@ -2,7 +2,8 @@
 opening it: that it is a regular file. Standard library only, below everything else.
 
 regular_file refuses a missing path, a folder, a device or a FIFO (a link to /dev/zero would
-never end) with a one-line error of the caller's kind.
+never end) with a one-line error of the caller's kind. data_input takes, as well, a folder that
+is a Parquet dataset (dataset_files lists its files).
 """
 
 from __future__ import annotations
@@ -38,3 +39,46 @@ def regular_file(path: Path, label: str, error: type, what: str, missing: str = 
             "(to check, read and hash it) and never from a device: copy it to a file first"
         )
     return st
+
+
+MAX_DATASET_FILES = 100_000  # a folder of more files is no dataset grucast can read in one run
+
+
+def dataset_files(folder: Path, error: type) -> list[Path]:
+    """The files of a Parquet dataset folder, in the order they are read: every regular file
+    below it, by path relative to it (as text), except names starting with '.' or '_' (Spark's
+    _SUCCESS and .crc files, _metadata) and what is inside such folders; links to files are read,
+    links to folders are not followed. A one-line error of the caller's kind when there is none."""
+    folder = Path(folder)
+    found: list[Path] = []
+    for root, dirs, names in os.walk(folder, onerror=None, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        for name in names:
+            if name.startswith((".", "_")):
+                continue
+            path = Path(root) / name
+            try:
+                if stat.S_ISREG(os.stat(path).st_mode):
+                    found.append(path)
+            except OSError:  # a dangling link
+                continue
+        if len(found) > MAX_DATASET_FILES:
+            raise error(f"{folder} holds over {MAX_DATASET_FILES:,} files; grucast reads a folder of at most that many "
+                        "as one Parquet dataset")
+    if not found:
+        raise error(f"{folder} is a folder without data files; give a CSV or Parquet file, or a folder of Parquet "
+                    "files (a Parquet dataset)")
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def data_input(path: Path, label: str, error: type) -> None:
+    """A data input: a regular file, or a folder of files (a Parquet dataset, whose files the
+    reader checks); else a one-line error of the caller's kind."""
+    path = Path(path)
+    try:
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            dataset_files(path, error)
+            return
+    except OSError:
+        pass  # regular_file says what is wrong
+    regular_file(path, label, error, "data file")

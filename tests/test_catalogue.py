@@ -112,6 +112,13 @@ class Ctx:
         df = fn(df)
         return self.save(df, name)
 
+    def dataset(self, name: str, **files) -> str:
+        """A folder of Parquet files: relative path -> frame (sine_panel's columns by default)."""
+        for rel, df in (files or {"part-0.parquet": sine_panel()}).items():
+            (self.tmp / name / rel).parent.mkdir(parents=True, exist_ok=True)
+            df.to_parquet(self.tmp / name / rel, index=False)
+        return name
+
     def mkdir(self, name: str) -> str:
         (self.tmp / name).mkdir(parents=True, exist_ok=True)
         return name
@@ -328,6 +335,17 @@ case("data.not-utf8", "data", "train on a Latin-1 file (not UTF-8)", 1,
 case("data.folder", "data", "train on a folder instead of a file", 1,
      r"dd\.csv.*(folder|directory)", "Error: dd.csv is a folder, not a data file",
      lambda c: train(c, c.mkdir("dd.csv")))
+case("data.dataset-not-parquet", "data", "train on a folder (a Parquet dataset) that also holds a CSV file", 1,
+     r"notes\.csv in ds is not a Parquet file", "Error: notes.csv in ds is not a Parquet file",
+     lambda c: train(c, c.dataset("ds") and c.write("ds/notes.csv", "a,b\n1,2\n") and "ds"))
+case("data.dataset-columns", "data", "train on a folder of Parquet files whose columns differ", 1,
+     both(r"part-1\.parquet", "same columns"), "Error: part-1.parquet in ds has the columns ...; every file of one "
+     "dataset needs the same columns",
+     lambda c: train(c, c.dataset("ds", **{"part-0.parquet": sine_panel(),
+                                           "part-1.parquet": sine_panel().rename(columns={"value": "v"})})))
+case("data.dataset-key-clash", "data", "a hive-style folder name repeats a column of its files", 1,
+     r"column 'series_id' .* folder's name", "Error: column 'series_id' of ... is also in its folder's name",
+     lambda c: train(c, c.dataset("ds", **{"series_id=s0/a.parquet": sine_panel()})))
 case("data.fifo", "data", "train on a named pipe (FIFO)", 1,
      r"p\.csv.*(not a regular file|FIFO|pipe)", "Error: p.csv is not a regular file (a FIFO)",
      lambda c: train(c, c.fifo("p.csv")))
@@ -604,6 +622,12 @@ case("paths.output-is-input.train", "paths", "train DATA -o DATA", 1,
 case("paths.output-is-input.predict", "paths", "predict MODEL DATA -o DATA", 1,
      r"d\.csv", "Error: the output d.csv is the data file this run reads: choose another -o",
      lambda c: ["predict", "m.pt", "d.csv", "-o", "d.csv"])
+case("paths.output-in-data-folder.train", "paths", "train DATASET -o DATASET/m.pt (a Parquet dataset folder)", 1,
+     r"-o ds/m\.pt is inside DATA ds", "Error: -o ds/m.pt is inside DATA ds: grucast never writes into one of its "
+     "own inputs", lambda c: [T, c.dataset("ds"), "-o", "ds/m.pt", *QUICK])
+case("paths.output-in-data-folder.predict", "paths", "predict MODEL DATASET -o DATASET/sub/f.csv", 1,
+     r"-o ds/x=1/f\.csv is inside DATA ds", "Error: -o ds/x=1/f.csv is inside DATA ds",
+     lambda c: ["predict", "m.pt", c.dataset("ds") and c.mkdir("ds/x=1") and "ds", "-o", "ds/x=1/f.csv"])
 case("paths.output-is-model.predict", "paths", "predict MODEL DATA -o MODEL", 1,
      r"m\.pt", "Error: the output m.pt is the checkpoint this run reads: choose another -o",
      lambda c: ["predict", "m.pt", "d.csv", "-o", "m.pt"])

@@ -64,6 +64,14 @@ def panel(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def panel_dataset(panel):
+    """The sine panel as a Parquet dataset partitioned by series (a folder series_id=ID each)."""
+    folder = panel.parent / "dataset"
+    pd.read_csv(panel).to_parquet(folder, partition_cols=["series_id"], index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
 def covariate_panel(panel):
     """The sine panel with a past covariate (a noisy copy of the daily cycle) and a static
     category per series."""
@@ -87,7 +95,9 @@ def forecasts(model, data) -> pd.DataFrame:
 @pytest.mark.parametrize("extra", [["--ensemble", "1", "--shard-data"], ["--ensemble", "3"],
                                    ["--intervals", "80", "--past-cols", "temp", "--static-cols", "region", "--ensemble", "1"]],
                          ids=["point-shard-data", "ensemble", "quantile-covariates"])
-def test_two_processes_train_the_model_one_process_trains(tmp_path, panel, covariate_panel, extra):
+def test_two_processes_train_the_model_one_process_trains(tmp_path, panel, covariate_panel, panel_dataset, extra):
+    """With --shard-data the two processes read the panel as a Parquet dataset partitioned by
+    series, each only its own series' files, and train the model one process trains on the CSV."""
     from conftest import cli
 
     if "--past-cols" in extra:
@@ -96,10 +106,15 @@ def test_two_processes_train_the_model_one_process_trains(tmp_path, panel, covar
     one = cli("train", panel, "-o", tmp_path / "one.pt", *TRAIN, *extra, "-q")
     assert one.exit_code == 0, one.stderr
     (tmp_path / "two").mkdir()
-    r = torchrun(tmp_path / "two", "train", panel, "-o", "two.pt", *TRAIN, *extra)
+    data = panel_dataset if "--shard-data" in extra else panel
+    r = torchrun(tmp_path / "two", "train", data, "-o", "two.pt", *TRAIN, *extra)
     assert r.returncode == 0, r.stderr[-3000:]
-    if "--shard-data" in extra:  # each rank read its shard's rows; rank 0 reports the whole file
+    if "--shard-data" in extra:  # each rank read its shard's rows; rank 0 reports the whole data
         assert "3 series, 900 points" in r.stderr and "id column 'series_id'" in r.stderr
+        from grucast.data import shards
+
+        own = int(shards.contains(["s0", "s1", "s2"], (1, 2)).sum())  # rank 0's series, a file each
+        assert f"shard 1 of 2 read from {own} of 3 Parquet row groups" in r.stderr
     # only rank 0 wrote: the checkpoint and its manifest, nothing else, no lock left
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["two.pt", "two.pt.manifest.json"]
     assert r.stdout.count("Saved model to") + r.stderr.count("Saved model to") == 1
@@ -374,19 +389,16 @@ def test_bad_rows_in_one_ranks_shard_end_the_job_with_exit_1_and_no_output(tmp_p
     assert list((tmp_path / "run").iterdir()) == []
 
 
-@pytest.mark.parametrize("case", ["parquet", "wide", "empty"])
+@pytest.mark.parametrize("case", ["wide", "wide-parquet", "empty"])
 def test_shard_data_refuses_what_it_cannot_split_before_any_collective(tmp_path, panel, case):
     """Refused while reading, before the ranks meet (RANK and WORLD_SIZE as torchrun sets them)."""
     df = pd.read_csv(panel)
     rank, size = 0, 2
-    if case == "parquet":
-        pytest.importorskip("pyarrow")
-        data, said = tmp_path / "d.parquet", "Error: d.parquet: --shard-data reads CSV files so far, not Parquet; leave it out"
-        df.to_parquet(data)
-    elif case == "wide":
-        data = tmp_path / "wide.csv"
-        df.pivot(index="timestamp", columns="series_id", values="value").reset_index().to_csv(data, index=False)
-        said = "Error: --shard-data splits a long file's rows by series id; wide.csv is wide (a column per series): leave it out"
+    if case.startswith("wide"):
+        data = tmp_path / ("wide.parquet" if case == "wide-parquet" else "wide.csv")
+        wide = df.pivot(index="timestamp", columns="series_id", values="value").reset_index()
+        wide.to_parquet(data, index=False) if case == "wide-parquet" else wide.to_csv(data, index=False)
+        said = f"Error: --shard-data splits a long file's rows by series id; {data.name} is wide (a column per series): leave it out"
     else:  # 3 series over 64 processes: this rank's shard holds none
         from grucast.data import shards
 

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from grucast.data.schema import Schema
-from grucast.data.sniff import MAX_COLUMNS, Layout, csv_layout, one_line, parquet_head, refuse_duplicates
+from grucast.data import dataset
+from grucast.data.sniff import MAX_COLUMNS, Layout, csv_layout, one_line, refuse_duplicates
 from grucast.errors import DataError
-from grucast.files import regular_file
+from grucast.files import data_input
 
 # ---------------------------------------------------------------- reading
 
@@ -60,11 +61,10 @@ def read_with_layout(path: Path, sep: Optional[str]) -> tuple[pd.DataFrame, Opti
     """The raw table of a CSV or Parquet file (by extension), its CSV layout (None for Parquet)
     and notes on columns left out. Without sep, a comma is tried first, then ';', tab and '|' when
     a comma gives one column whose name holds one of them."""
-    regular_file(path, "DATA", DataError, "data file")
-    suffix = path.suffix.lower()
+    data_input(path, "DATA", DataError)
     layout = None
     try:
-        if suffix in (".parquet", ".pq"):
+        if dataset.is_parquet(path):
             df = _read_parquet(path)
         else:
             layout = csv_layout(path, sep)
@@ -95,29 +95,19 @@ def read_with_layout(path: Path, sep: Optional[str]) -> tuple[pd.DataFrame, Opti
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
-    parquet_head(path)
+    """A Parquet file or a folder of them (data.dataset), a named index (a DatetimeIndex pandas
+    wrote) as a column."""
+    return _parquet(lambda: dataset.read(path), path)
+
+
+def _parquet(read, path: Path):
+    """read(), pyarrow's errors on a damaged file as one DataError line."""
     try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise DataError("reading Parquet needs pyarrow: pip install 'grucast[parquet]'") from None
-    try:
-        names = pq.read_schema(path).names
-    except Exception as e:  # pyarrow.ArrowInvalid and friends: a damaged file
-        raise DataError(f"{path} is not a readable Parquet file: {one_line(e)}") from None
-    refuse_duplicates(path, [str(n) for n in names])
-    if len(names) > MAX_COLUMNS:
-        raise DataError(f"{path} has {len(names):,} columns; grucast reads at most {MAX_COLUMNS:,}")
-    try:
-        df = pd.read_parquet(path)
-    except MemoryError:
+        return read()
+    except (DataError, MemoryError):
         raise
-    except Exception as e:
+    except Exception as e:  # pyarrow.ArrowInvalid and friends
         raise DataError(f"{path} is not a readable Parquet file: {one_line(e)}") from None
-    # A named index (a DatetimeIndex written by pandas) is a column of the data; a bare row
-    # number is not.
-    if any(n is not None for n in df.index.names):
-        df = df.reset_index()
-    return df.reset_index(drop=True)
 
 
 def _unnamed(df: pd.DataFrame, path: Path, pandas_names: bool) -> list[str]:
@@ -234,9 +224,11 @@ CHUNK_ROWS = 1_000_000  # rows parsed at once when a process reads only its shar
 
 
 def head_rows(path: Path, sep: Optional[str], rows: int = 10_000) -> pd.DataFrame:
-    """The first rows of a CSV file as read_with_layout reads them, to find its columns' roles
-    before the whole file is read in shards."""
-    regular_file(path, "DATA", DataError, "data file")
+    """The first rows of a CSV or Parquet file (or dataset) as read_with_layout reads them, to
+    find its columns' roles before the whole of it is read in shards."""
+    data_input(path, "DATA", DataError)
+    if dataset.is_parquet(path):
+        return _parquet(lambda: dataset.read(path, rows=rows), path)
     layout = csv_layout(path, sep)
     df = pd.read_csv(path, **_csv_options(layout), nrows=rows)
     df = df[df.notna().any(axis=1)]
@@ -247,38 +239,39 @@ def head_rows(path: Path, sep: Optional[str], rows: int = 10_000) -> pd.DataFram
 def read_shard(path: Path, sep: Optional[str], id_col: str, shard: tuple[int, int]
                ) -> tuple[pd.DataFrame, Optional[Layout], list[str]]:
     """read_with_layout for the rows of one shard of a long file's series (data.shards, by the
-    CRC-32 of the id's text; rows without an id go to shard 1, which refuses them): the CSV
-    parsed in chunks of CHUNK_ROWS rows, each cut to its shard before the next is read (Parquet:
-    not yet). Row numbers, and so the file lines in messages, are those of the whole file."""
-    from grucast.data import shards
-
-    def mine(ids: pd.Series) -> np.ndarray:
-        text = ids.str.strip()  # read as text (dtype str): the id as written
-        known = text.notna().to_numpy()
-        keep = np.full(len(ids), shard[0] == 1)  # rows without an id: shard 1, which refuses them
-        keep[known] = shards.contains(text[known].to_numpy(dtype=object), shard)
-        return keep
-
-    regular_file(path, "DATA", DataError, "data file")
-    layout = None
-    try:
+    CRC-32 of the id's text; rows without an id go to shard 1, which refuses them). A CSV file is
+    parsed in chunks of CHUNK_ROWS rows, each cut to its shard before the next is read; of
+    Parquet, only the row groups that hold ids of the shard are read (data.dataset). Row
+    numbers, and so the file lines in messages, are those of the whole file."""
+    data_input(path, "DATA", DataError)
+    layout, notes = None, []
+    if dataset.is_parquet(path):
+        df, stats = _parquet(lambda: dataset.read_shard(path, id_col, shard), path)
+        notes = [f"shard {shard[0]} of {shard[1]} read from {stats.read:,} of {stats.row_groups:,} Parquet row groups"]
+    else:
         layout = csv_layout(path, sep)
+        df = _csv_shard(path, layout, id_col, shard)
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df) == 0:
+        raise DataError(f"{path}: this process's shard {shard[0]} of {shard[1]} holds none of its series; "
+                        "use fewer processes than series")
+    return df, layout, notes
+
+
+def _csv_shard(path: Path, layout: Layout, id_col: str, shard: tuple[int, int]) -> pd.DataFrame:
+    try:
         opts = {**_csv_options(layout), "dtype": {id_col: str}, "chunksize": CHUNK_ROWS}
         parts = []
         with pd.read_csv(path, **opts) as reader:
             for chunk in reader:
                 chunk = chunk[chunk.notna().any(axis=1)]
                 chunk.columns = [str(c).strip() for c in chunk.columns]
-                parts.append(chunk[mine(chunk[id_col])])
+                parts.append(chunk[dataset.shard_rows(chunk[id_col], shard)])
         df = pd.concat(parts) if parts else pd.DataFrame()
-        if layout.skip:
-            df.index = df.index + layout.skip
     except pd.errors.ParserError as e:
         raise DataError(f"{path} is not a readable CSV file: {one_line(e)}") from None
     except (OSError, ValueError) as e:
         raise DataError(f"cannot read {path}: {one_line(e)}") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    if len(df) == 0:
-        raise DataError(f"{path}: this process's shard {shard[0]} of {shard[1]} holds none of its series; "
-                        "use fewer processes than series")
-    return df, layout, []
+    if layout.skip:
+        df.index = df.index + layout.skip
+    return df

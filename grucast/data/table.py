@@ -146,8 +146,8 @@ def _fmt_time(t) -> str:
 def load_table(source: Source, cfg: DataConfig, shard: Optional[tuple[int, int]] = None) -> Table:
     """Read a file (or take a DataFrame) and find its series, detecting what the settings leave
     open. shard (i, n): only the series of shard i of n (--shard-data: one process of a torchrun
-    job each), read from a long CSV file; the columns' roles are found on its first rows and
-    taken for the whole of it. The table remembers its shard (Table.shard)."""
+    job each), read from a long CSV or Parquet file or a Parquet dataset; the columns' roles are
+    found on its first rows and taken for the whole of it. The table remembers its shard (Table.shard)."""
     if shard is not None and shard[1] > 1 and not isinstance(source, pd.DataFrame):
         return _load_shard(Path(source), cfg, shard)
     df, layout, read_notes, path = read_source(source, cfg.sep)
@@ -160,8 +160,6 @@ def load_table(source: Source, cfg: DataConfig, shard: Optional[tuple[int, int]]
 
 
 def _load_shard(path: Path, cfg: DataConfig, shard: tuple[int, int]) -> Table:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        raise DataError(f"{path.name}: --shard-data reads CSV files so far, not Parquet; leave it out")
     schema, detected = detect_schema(head_rows(path, cfg.sep), cfg, path)  # what detection found, said once
     if schema.format != "long":
         raise DataError(f"--shard-data splits a long file's rows by series id; {path.name} is "

@@ -99,10 +99,12 @@ def check_paths(inputs: Sequence[Role], outputs: Sequence[Role], appended: Seque
     may_share: (input label, output label) pairs that may be one file by design (train --resume
     reads the state it replaces)."""
     seen = _identities(inputs)
+    folders = _input_folders(inputs)
     claimed: dict[Any, Role] = {}  # output identity -> the output that claims it
     for role in list(outputs) + list(appended):
         if role.path is None:
             continue
+        _outside(role, folders)
         key = _check_output(role, role in appended, seen, set(may_share))
         for alias in (key, _name_key(Path(role.path))):
             other = claimed.get(alias)
@@ -124,6 +126,21 @@ def _identities(inputs: Sequence[Role]) -> dict[tuple[int, int], Role]:
             except OSError:
                 pass
     return seen
+
+
+def _input_folders(inputs: Sequence[Role]) -> list[tuple[str, Role]]:
+    """The inputs that are folders (a Parquet dataset), by their real path."""
+    return [(os.path.realpath(r.path), r) for r in inputs if r.path is not None and os.path.isdir(r.path)]
+
+
+def _outside(role: Role, folders: list[tuple[str, Role]]) -> None:
+    """PathError for an output inside an input folder: the next run would read it as data."""
+    where = os.path.realpath(folder_of(Path(role.path)))
+    for real, source in folders:
+        if where == real or where.startswith(real.rstrip(os.sep) + os.sep):
+            raise PathError(f"{role.label} {role.path} is inside {source.label} {source.path}: grucast never writes "
+                            "into one of its own inputs (the folder's files are all read as data); choose another "
+                            "folder")
 
 
 def _check_log(role: Role, path: Path) -> None:
@@ -251,7 +268,19 @@ def _check_writable(role: Role, path: Path) -> None:
 
 
 def file_identity(path: Path, name: Optional[Path] = None) -> dict[str, Any]:
-    """Path (name, when given: a temporary file's final name), size in bytes and SHA-256."""
+    """Path (name, when given: a temporary file's final name), size in bytes and SHA-256. Of a
+    folder (a Parquet dataset): the bytes of all its files (files.dataset_files), their number,
+    and the SHA-256 of the list of their paths relative to it and their own SHA-256, so that a
+    file added, removed, renamed or changed changes it."""
+    if os.path.isdir(path):
+        listing, size = hashlib.sha256(), 0
+        found = files.dataset_files(Path(path), PathError)
+        for p in found:
+            one = file_identity(p)
+            listing.update(f"{p.relative_to(path).as_posix()}\0{one['sha256']}\n".encode())
+            size += one["bytes"]
+        return {"path": str(name if name is not None else path), "bytes": size, "sha256": listing.hexdigest(),
+                "files": len(found)}
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as f:

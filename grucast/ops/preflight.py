@@ -26,7 +26,9 @@ def sniff_data(path: Optional[Path], label: str = "DATA") -> None:
     if path is None:
         return
     path = Path(path)
-    files.regular_file(path, label, DataError, "data file")
+    files.data_input(path, label, DataError)
+    if path.is_dir():  # a Parquet dataset: data.dataset checks every file's signature
+        return
     if path.suffix.lower() in (".parquet", ".pq"):
         sniff.parquet_head(path)
     else:

@@ -232,7 +232,7 @@ def train(data: Data, horizon: Optional[int] = None, *, config: ConfigLike = Non
     source = _source(data, "data")
     identity: dict[str, Any] = {}
     if isinstance(source, Path):  # as `grucast train` reads a file, so the checkpoints are the same
-        files.regular_file(source, "DATA", DataError, "data file")
+        files.data_input(source, "DATA", DataError)
         identity = paths.file_identity(source)
     table = load_table(source, cfg.data)
     ckpt, result = fit_table(table, cfg, callback, keep_rows=False)

@@ -49,7 +49,7 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     started = time.perf_counter()
     out_path = Path(out_path)
     paths.run_paths(data=data_path, init_from=init_from, resume=resume_from, output=out_path, train=True, lock=False)
-    files.regular_file(Path(data_path), "DATA", DataError, "data file")  # hashed below, before it is read
+    files.data_input(Path(data_path), "DATA", DataError)  # hashed below, before it is read
     gates.check_baseline(fail_if_worse_than)  # a bad name fails before training, not after
     base, state = None, None
     if resume_from is None and init_from is None:

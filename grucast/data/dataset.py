@@ -1,0 +1,200 @@
+"""Parquet, one file or a dataset: a folder of Parquet files as Spark, Dask, pyarrow's
+write_dataset or pandas' to_parquet(partition_cols=...) write them, hive-style (folders named
+column=value, whose value is a column of every row below; read as text, as written) or not.
+A dataset is read as one table: its files in the order of their paths (files.dataset_files),
+each file's rows in order, so row i counts as line i + 2 in messages, as in one Parquet file.
+
+With a shard (train --shard-data), a process reads only the row groups that hold ids of its
+shard (data.shards). It learns a row group's ids from the folder names (a dataset partitioned
+by the id), else from the row group's statistics when they show one id (a file sorted by id,
+written a series or a few per row group), else by reading the id column alone; every other
+column is read only for the row groups that hold ids of its shard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+from urllib.parse import unquote
+
+import numpy as np
+import pandas as pd
+
+from grucast import files
+from grucast.data import shards
+from grucast.data.parse import distinct_text
+from grucast.data.sniff import MAX_COLUMNS, one_line, parquet_head, refuse_duplicates
+from grucast.errors import DataError
+
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # Hive's folder name for a missing partition value
+_INDEX = "__index_level_"  # pandas' column for an index without a name: row numbers, not data
+
+
+@dataclass
+class Part:
+    """One Parquet file of the data."""
+
+    path: Path
+    keys: dict[str, Optional[str]]  # hive-style columns from its folders' names
+    file: Any  # pyarrow.parquet.ParquetFile
+    columns: list[str]  # its own columns, pandas' row-number column left out
+
+    @property
+    def row_groups(self) -> int:
+        return self.file.metadata.num_row_groups
+
+    def rows(self, group: int) -> int:
+        return self.file.metadata.row_group(group).num_rows
+
+
+@dataclass
+class Read:
+    """What a shard's reading read, for messages and tests."""
+
+    row_groups: int = 0  # in the data
+    read: int = 0  # read whole (every column), because they hold ids of the shard
+
+
+def _pq():
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # an install without the parquet extra
+        raise DataError("reading Parquet needs pyarrow: pip install 'grucast[parquet]'") from None
+    return pq
+
+
+def is_parquet(path: Path) -> bool:
+    """A Parquet file by its name, or a folder (read as a Parquet dataset)."""
+    path = Path(path)
+    return path.suffix.lower() in (".parquet", ".pq") or path.is_dir()
+
+
+def _keys(folder: Path, path: Path) -> dict[str, Optional[str]]:
+    keys: dict[str, Optional[str]] = {}
+    for name in path.relative_to(folder).parts[:-1]:
+        if "=" in name:
+            key, value = name.split("=", 1)
+            value = unquote(value)
+            keys[key.strip()] = None if value == HIVE_NULL else value
+    return keys
+
+
+def _signature(path: Path, where: Optional[str]) -> None:
+    """parquet_head, saying for a file of a folder (where) that every file there is read."""
+    if where is None:
+        return parquet_head(path)
+    try:
+        parquet_head(path)
+    except DataError:
+        raise DataError(f"{where} is not a Parquet file; grucast reads every file of a folder (but names starting "
+                        "with '.' or '_') as part of one Parquet dataset") from None
+
+
+def parts(path: Path) -> tuple[list[Part], list[str]]:
+    """The Parquet files of a file or folder and the data's columns (the first file's, then the
+    folder names' keys); DataError for a file that is not Parquet or whose columns differ."""
+    path = Path(path)
+    folder = path.is_dir()
+    found: list[Part] = []
+    names: Optional[list[str]] = None
+    for p in files.dataset_files(path, DataError) if folder else [path]:
+        where = f"{p.relative_to(path)} in {path}" if folder else str(p)
+        _signature(p, where if folder else None)
+        try:
+            f = _pq().ParquetFile(p)
+        except Exception as e:  # pyarrow.ArrowInvalid and friends: a damaged file
+            raise DataError(f"{where} is not a readable Parquet file: {one_line(e)}") from None
+        columns = [str(n) for n in f.schema_arrow.names if not str(n).startswith(_INDEX)]
+        refuse_duplicates(p, columns)
+        keys = _keys(path, p) if folder else {}
+        clash = sorted(set(keys) & set(columns))
+        if clash:
+            raise DataError(f"column '{clash[0]}' of {where} is also in its folder's name ({clash[0]}=...); "
+                            "a dataset partitioned by a column leaves it out of the files")
+        here = columns + sorted(keys)
+        if names is None:
+            names, first = here, where
+        elif sorted(here) != sorted(names):
+            raise DataError(f"{where} has the columns {', '.join(here)}, but {first} has {', '.join(names)}; "
+                            "every file of one dataset needs the same columns")
+        found.append(Part(p, keys, f, columns))
+    assert names is not None
+    if len(names) > MAX_COLUMNS:
+        raise DataError(f"{path} has {len(names):,} columns; grucast reads at most {MAX_COLUMNS:,}")
+    return found, names
+
+
+def _frame(part: Part, group: Optional[int], first_row: int, names: list[str]) -> pd.DataFrame:
+    """A file's rows (one row group's, or all) as a raw frame in the data's column order, row i
+    of the data at index i."""
+    table = part.file.read() if group is None else part.file.read_row_group(group)
+    df = table.to_pandas()
+    if any(n is not None for n in df.index.names):  # a named index (a DatetimeIndex pandas wrote) is data
+        df = df.reset_index()
+    df.columns = [str(c) for c in df.columns]
+    for key, value in part.keys.items():
+        df[key] = pd.Series([value] * len(df), dtype="str")
+    df.index = pd.RangeIndex(first_row, first_row + len(df))
+    return df[names]
+
+
+def read(path: Path, rows: Optional[int] = None) -> pd.DataFrame:
+    """The raw frame of a Parquet file or dataset (its first rows, about, with rows)."""
+    found, names = parts(path)
+    frames, first = [], 0
+    for part in found:
+        if rows is not None:  # the first row group(s) are enough
+            for g in range(part.row_groups):
+                frames.append(_frame(part, g, first, names))
+                first += part.rows(g)
+                if first >= rows:
+                    return pd.concat(frames).head(rows)
+            continue
+        frames.append(_frame(part, None, first, names))
+        first += len(frames[-1])
+    return pd.concat(frames) if len(frames) > 1 else frames[0]
+
+
+def shard_rows(ids: pd.Series, shard: tuple[int, int]) -> np.ndarray:
+    """[rows] bool: the rows whose id (its stripped text, as the table takes it) is in shard;
+    rows without an id go to shard 1, which refuses them."""
+    codes, text = distinct_text(ids)
+    mine = shards.contains(text.to_numpy(dtype=object), shard)
+    keep = np.full(len(ids), shard[0] == 1)
+    known = codes >= 0
+    keep[known] = mine[codes[known]]
+    return keep
+
+
+def _group_ids(part: Part, group: int, id_col: str) -> pd.Series:
+    """The ids of one row group: from the folder's name, from its statistics when they show one
+    id, else its id column read alone."""
+    if id_col in part.keys:
+        return pd.Series([part.keys[id_col]], dtype=object)
+    meta = part.file.metadata.row_group(group)
+    leaf = next((meta.column(j) for j in range(meta.num_columns) if meta.column(j).path_in_schema == id_col), None)
+    stats = leaf.statistics if leaf is not None else None
+    if stats is not None and stats.has_min_max and stats.min == stats.max and \
+            getattr(stats, "is_min_exact", True) and getattr(stats, "is_max_exact", True):
+        return pd.Series([stats.min], dtype=object)
+    return part.file.read_row_group(group, columns=[id_col]).column(0).to_pandas()
+
+
+def read_shard(path: Path, id_col: str, shard: tuple[int, int]) -> tuple[pd.DataFrame, Read]:
+    """The rows of a Parquet file or dataset whose id is in shard, each at its row number in
+    the whole data, reading whole only the row groups that hold some of them."""
+    found, names = parts(path)
+    if id_col not in names:
+        raise DataError(f"id column '{id_col}' is not in {path}; its columns are {', '.join(names)}")
+    frames, first, stats = [], 0, Read()
+    for part in found:
+        for g in range(part.row_groups):
+            stats.row_groups += 1
+            n = part.rows(g)
+            if n and shard_rows(_group_ids(part, g, id_col), shard).any():
+                stats.read += 1
+                df = _frame(part, g, first, names)
+                frames.append(df[shard_rows(df[id_col], shard)])
+            first += n
+    return (pd.concat(frames) if frames else pd.DataFrame(columns=names)), stats

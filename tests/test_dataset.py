@@ -1,0 +1,127 @@
+"""A folder of Parquet files (a dataset, hive-style or not) is data like one file, and a process
+with a shard reads only the row groups that hold its ids (data.dataset)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from conftest import TINY, cli, sine_panel
+from grucast import checkpoint
+from grucast.data import dataset, shards
+from grucast.ops.paths import file_identity
+
+FAST = [*TINY, "--horizon", "6", "--input-size", "24", "--max-steps", "20"]
+
+
+def hive(df: pd.DataFrame, folder) -> None:
+    """A folder per series, series_id=ID, as pandas and Spark write a dataset partitioned by it."""
+    df.to_parquet(folder, partition_cols=["series_id"], index=False)
+
+
+def plain(df: pd.DataFrame, folder, files: int = 2, group: int = 100) -> None:
+    """The rows cut into files, in order, each written in row groups of `group` rows."""
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(df)), files)):
+        pq.write_table(pa.Table.from_pandas(df.iloc[part], preserve_index=False), folder / f"part-{i}.parquet",
+                       row_group_size=group)
+    (folder / "_SUCCESS").write_text("")  # Spark's marker: not data
+
+
+@pytest.mark.parametrize("layout", ["hive", "plain"])
+def test_a_parquet_dataset_trains_and_forecasts_as_the_csv_file(tmp_path, layout):
+    df = sine_panel(n_series=3, length=200)
+    df.to_csv(tmp_path / "d.csv", index=False)
+    (hive if layout == "hive" else plain)(df, tmp_path / "ds")
+    assert cli("train", tmp_path / "d.csv", "-o", tmp_path / "csv.pt", *FAST, "-q").exit_code == 0
+    r = cli("train", tmp_path / "ds", "-o", tmp_path / "ds.pt", *FAST)
+    assert r.exit_code == 0, r.stderr
+    assert "id column 'series_id'" in r.stderr and "3 series, 600 points" in r.stderr
+    a, b = checkpoint.load(tmp_path / "csv.pt"), checkpoint.load(tmp_path / "ds.pt")
+    for name, w in a.state_dict.items():
+        assert torch.equal(b.state_dict[name], w), name
+    r = cli("predict", tmp_path / "ds.pt", tmp_path / "ds", "-o", tmp_path / "f.csv")
+    assert r.exit_code == 0, r.stderr
+    f = pd.read_csv(tmp_path / "f.csv")
+    assert sorted(f["series_id"].unique()) == ["s0", "s1", "s2"] and len(f) == 18
+    shown = json.loads((tmp_path / "f.csv.manifest.json").read_text())["input"]
+    assert shown["files"] == (3 if layout == "hive" else 2) and shown["sha256"] == file_identity(tmp_path / "ds")["sha256"]
+
+
+def test_ids_in_folder_names_are_kept_as_written(tmp_path):
+    df = sine_panel(n_series=2, length=200).replace({"series_id": {"s0": "007", "s1": "a b"}})
+    hive(df, tmp_path / "ds")  # folders series_id=007 and series_id=a%20b
+    r = cli("train", tmp_path / "ds", "-o", tmp_path / "m.pt", *FAST, "-q")
+    assert r.exit_code == 0, r.stderr
+    r = cli("predict", tmp_path / "m.pt", tmp_path / "ds", "-o", tmp_path / "f.csv")
+    assert r.exit_code == 0, r.stderr
+    assert sorted(pd.read_csv(tmp_path / "f.csv", dtype={"series_id": str})["series_id"].unique()) == ["007", "a b"]
+
+
+def test_the_identity_of_a_dataset_changes_with_its_files_not_with_markers(tmp_path):
+    plain(sine_panel(), tmp_path / "ds")
+    first = file_identity(tmp_path / "ds")
+    (tmp_path / "ds" / "_committed").write_text("x")
+    (tmp_path / "ds" / ".part-0.parquet.crc").write_text("x")
+    assert file_identity(tmp_path / "ds") == first
+    (tmp_path / "ds" / "part-1.parquet").rename(tmp_path / "ds" / "part-2.parquet")
+    assert file_identity(tmp_path / "ds")["sha256"] != first["sha256"]
+
+
+def reads(monkeypatch) -> list:
+    """Every row group read: (group, the columns asked for, None for all)."""
+    seen = []
+    real = pq.ParquetFile.read_row_group
+
+    def spy(self, i, columns=None, **kw):
+        seen.append((i, columns))
+        return real(self, i, columns=columns, **kw)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", spy)
+    return seen
+
+
+@pytest.mark.parametrize("layout", ["hive", "sorted", "mixed"])
+def test_a_shard_reads_only_the_row_groups_of_its_ids(tmp_path, monkeypatch, layout):
+    """Hive folders by id: the other shards' files are not opened for rows at all. One id per
+    row group (a file sorted by id): their statistics tell, no id column is read. Ids mixed in
+    row groups: the id column alone is read to tell, the other columns only where the shard has
+    ids. In every case the shards' rows, put together, are the whole data's, at the same rows."""
+    df = sine_panel(n_series=12, length=50)
+    if layout == "hive":
+        hive(df, tmp_path / "ds")
+    elif layout == "sorted":
+        plain(df, tmp_path / "ds", files=3, group=50)
+    else:
+        plain(df.sample(frac=1, random_state=0).reset_index(drop=True), tmp_path / "ds", files=2, group=100)
+    whole = dataset.read(tmp_path / "ds")
+    seen = reads(monkeypatch)
+    got = []
+    for i in (1, 2, 3):
+        seen.clear()
+        rows, stats = dataset.read_shard(tmp_path / "ds", "series_id", (i, 3))
+        mine = set(rows["series_id"])
+        assert mine == {s for s in whole["series_id"].unique() if shards.contains([s], (i, 3))[0]}
+        groups = 12 if layout != "mixed" else 6
+        assert stats.row_groups == groups
+        whole_reads = [s for s in seen if s[1] is None]
+        assert stats.read == len(whole_reads)
+        if layout != "mixed":
+            assert stats.read == len(mine) and all(s[1] is None for s in seen)  # ids from names or statistics
+        else:
+            assert [s[1] for s in seen if s[1] is not None] == [["series_id"]] * groups
+        got.append(rows)
+    together = pd.concat(got).sort_index()
+    pd.testing.assert_frame_equal(together, whole)
+
+
+def test_a_shard_of_a_single_parquet_file_sorted_by_id(tmp_path, monkeypatch):
+    df = sine_panel(n_series=4, length=50)
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "d.parquet", row_group_size=50)
+    rows, stats = dataset.read_shard(tmp_path / "d.parquet", "series_id", (1, 2))
+    assert stats.row_groups == 4 and stats.read == rows["series_id"].nunique()
+    assert list(rows.index) == [i for i, s in enumerate(df["series_id"]) if shards.contains([s], (1, 2))[0]]
