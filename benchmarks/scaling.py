@@ -17,6 +17,8 @@ Memory: the 10 M-row panel (--memory-series x --memory-length), `grucast train` 
 as 1 process and as 2 torchrun ranks of 1 thread, each rank's peak resident set size read by
 the rank itself (ru_maxrss of RUSAGE_SELF, written when its command ends), and 2 ranks with
 --shard-data, where each parses only its shard's rows and the ranks share the compact panel.
+Then the same panel as one Parquet file (a row group per series, as a file sorted by id is
+written): 1 process, and 2 ranks with --shard-data, each reading only its series' row groups.
 
 Run it alone: two torch processes on 2 cores beside another job measure the other job.
 """
@@ -73,9 +75,10 @@ def speed(data: Path, out: Path, procs: int, threads: int, steps: int, device: s
     return float(json.loads(stdout)["training"]["windows_per_s"])
 
 
-def memory(data: Path, out: Path, procs: int, tmp: Path, shard_data: bool = False) -> tuple[list[float], float]:
+def memory(data: Path, out: Path, procs: int, tmp: Path, shard_data: bool = False, tag: str = ""
+           ) -> tuple[list[float], float]:
     """(peak RSS of every rank in MB, seconds) of a 30-step `grucast train` as procs ranks."""
-    rss = tmp / f"rss{procs}{'s' if shard_data else ''}"
+    rss = tmp / f"rss{tag}{procs}{'s' if shard_data else ''}"
     rss.mkdir()
     wrapper = tmp / "rank_rss.py"
     wrapper.write_text(RANK_WRAPPER)
@@ -137,9 +140,23 @@ def memories(tmp: Path, a: argparse.Namespace) -> None:
     print(f"memory: {rows:,} rows ({data.stat().st_size / 1e6:.0f} MB CSV), 30 steps, 1 thread a rank", flush=True)
     for procs, shard_data in ((1, False), (2, False), (2, True)):
         ranks, secs = memory(data, tmp / "big.pt", procs, tmp, shard_data)
-        print(f"  {procs} process(es){' --shard-data' if shard_data else ''}: peak RSS "
-              + ", ".join(f"rank {r} {mb:,.0f} MB" for r, mb in enumerate(ranks))
-              + f" ({sum(ranks):,.0f} MB in all), {secs:.0f} s", flush=True)
+        say(f"CSV, {procs} process(es)", shard_data, ranks, secs)
+    import pyarrow.csv
+    import pyarrow.parquet as pq
+
+    parquet = tmp / "big.parquet"
+    pq.write_table(pyarrow.csv.read_csv(data), parquet, row_group_size=a.memory_length)
+    data.unlink()
+    print(f"  the same as Parquet: {parquet.stat().st_size / 1e6:.0f} MB, {a.memory_series:,} row groups", flush=True)
+    for procs, shard_data in ((1, False), (2, True)):
+        ranks, secs = memory(parquet, tmp / "big.pt", procs, tmp, shard_data, tag="p")
+        say(f"Parquet, {procs} process(es)", shard_data, ranks, secs)
+
+
+def say(what: str, shard_data: bool, ranks: list[float], secs: float) -> None:
+    print(f"  {what}{' --shard-data' if shard_data else ''}: peak RSS "
+          + ", ".join(f"rank {r} {mb:,.0f} MB" for r, mb in enumerate(ranks))
+          + f" ({sum(ranks):,.0f} MB in all), {secs:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -75,13 +75,18 @@ def test_the_identity_of_a_dataset_changes_with_its_files_not_with_markers(tmp_p
 def reads(monkeypatch) -> list:
     """Every row group read: (group, the columns asked for, None for all)."""
     seen = []
-    real = pq.ParquetFile.read_row_group
+    one, many = pq.ParquetFile.read_row_group, pq.ParquetFile.read_row_groups
 
-    def spy(self, i, columns=None, **kw):
+    def spy_one(self, i, columns=None, **kw):
         seen.append((i, columns))
-        return real(self, i, columns=columns, **kw)
+        return one(self, i, columns=columns, **kw)
 
-    monkeypatch.setattr(pq.ParquetFile, "read_row_group", spy)
+    def spy_many(self, groups, columns=None, **kw):
+        seen.extend((i, columns) for i in groups)
+        return many(self, groups, columns=columns, **kw)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", spy_one)
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", spy_many)
     return seen
 
 
@@ -122,6 +127,9 @@ def test_a_shard_reads_only_the_row_groups_of_its_ids(tmp_path, monkeypatch, lay
 def test_a_shard_of_a_single_parquet_file_sorted_by_id(tmp_path, monkeypatch):
     df = sine_panel(n_series=4, length=50)
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "d.parquet", row_group_size=50)
-    rows, stats = dataset.read_shard(tmp_path / "d.parquet", "series_id", (1, 2))
-    assert stats.row_groups == 4 and stats.read == rows["series_id"].nunique()
-    assert list(rows.index) == [i for i, s in enumerate(df["series_id"]) if shards.contains([s], (1, 2))[0]]
+    expected = [i for i, s in enumerate(df["series_id"]) if shards.contains([s], (1, 2))[0]]
+    for batch in (1_000_000, 60):  # the row groups read together, or a read each
+        rows, stats = dataset.read_shard(tmp_path / "d.parquet", "series_id", (1, 2), batch_rows=batch)
+        assert stats.row_groups == 4 and stats.read == rows["series_id"].nunique()
+        assert list(rows.index) == expected
+        pd.testing.assert_frame_equal(rows, dataset.read(tmp_path / "d.parquet").loc[expected])

@@ -70,7 +70,7 @@ def evaluate(
 @app.command(name="backtest")
 @settings_flags("backtest")
 def backtest_cmd(
-    data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file, as for train; '-' reads it from stdin."),
+    data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file (or a folder of Parquet files), as for train; '-' reads it from stdin."),
     config: Optional[Path] = CONFIG_OPT,
     windows: Optional[int] = WINDOWS_OPT,
     stride: Optional[int] = STRIDE_OPT,

@@ -17,7 +17,7 @@ from grucast.cli.running import Stdin, user_errors
 @app.command()
 @settings_flags("check")
 def check(
-    data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file to examine; '-' reads it from stdin."),
+    data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file (or a folder of Parquet files) to examine; '-' reads it from stdin."),
     config: Optional[Path] = CONFIG_OPT,
     settings: Settings = SETTINGS,  # the data and window flags of train (grucast.config.flags), and --set
     json_out: bool = typer.Option(False, "--json", help="Print the report as one JSON document on stdout."),

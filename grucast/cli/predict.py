@@ -30,7 +30,7 @@ from grucast.cli.running import Shown, Stdin, log_broken, rank_zero, user_errors
 @settings_flags("predict")
 def predict(
     model: Path = MODEL_ARG,
-    data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file with the same columns as the training data; '-' reads it from stdin."),
+    data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file (or a folder of Parquet files) with the same columns as the training data; '-' reads it from stdin."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the forecasts here, atomically: CSV, or Parquet for .parquet, JSON records for .json; -o - prints CSV on stdout."),
     future: Optional[Path] = typer.Option(None, "--future", help="File of future covariates over the horizon (id, time and the model's future columns), instead of rows after the history in DATA."),
     output_format: Optional[OutputFormat] = typer.Option(None, "--format", help="What to print on stdout: table (default without -o), csv or json."),

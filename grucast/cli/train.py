@@ -29,7 +29,7 @@ from grucast.cli.running import Shown, Stdin, log_broken, rank, rank_zero, user_
 @app.command()
 @settings_flags("train")
 def train(
-    data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file: long (id, time, target), single series, or wide; '-' reads it from stdin."),
+    data: Path = typer.Argument(..., metavar="DATA", help="CSV or Parquet file, or a folder of Parquet files (a dataset): long (id, time, target), single series, or wide; '-' reads it from stdin."),
     output: Path = typer.Option(..., "-o", "--output", help="Checkpoint file to write (atomically)."),
     config: Optional[Path] = CONFIG_OPT,
     settings: Settings = SETTINGS,  # every settings flag of train (grucast.config.flags), and --set
@@ -44,7 +44,7 @@ def train(
     quiet: bool = QUIET_OPT,
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Print the resolved config and debug logs."),
     nproc: int = typer.Option(1, "--nproc", min=1, metavar="N", help="Train with N processes on this machine, started by torch's elastic launcher (as torchrun --standalone --nproc-per-node N does); grucast's exit codes are kept (the first failing rank's; 143 after SIGTERM)."),
-    shard_data: bool = typer.Option(False, "--shard-data", help="With several processes (torchrun, --nproc): each reads only the rows of its shard of the series (a long CSV file, by the --shard rule), then the processes share the compact panel; the model is the one they train without it."),
+    shard_data: bool = typer.Option(False, "--shard-data", help="With several processes (torchrun, --nproc): each reads only the rows of its shard of the series (a long CSV or Parquet file or Parquet folder, by the --shard rule; of Parquet only the row groups holding them), then the processes share the compact panel; the model is the one they train without it."),
 ) -> None:
     """Train a global GRU forecaster on every series of DATA and save it to -o MODEL.
 

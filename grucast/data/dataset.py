@@ -125,17 +125,22 @@ def parts(path: Path) -> tuple[list[Part], list[str]]:
     return found, names
 
 
-def _frame(part: Part, group: Optional[int], first_row: int, names: list[str]) -> pd.DataFrame:
-    """A file's rows (one row group's, or all) as a raw frame in the data's column order, row i
-    of the data at index i."""
-    table = part.file.read() if group is None else part.file.read_row_group(group)
+def _frame(part: Part, groups: Optional[list[int]], rows: Any, names: list[str]) -> pd.DataFrame:
+    """A file's rows (of some row groups, or all) as a raw frame in the data's column order,
+    row i of the data at index i (rows: the index, or the first row's number)."""
+    if groups is None:
+        table = part.file.read()
+    elif len(groups) == 1:
+        table = part.file.read_row_group(groups[0])
+    else:
+        table = part.file.read_row_groups(groups)
     df = table.to_pandas()
     if any(n is not None for n in df.index.names):  # a named index (a DatetimeIndex pandas wrote) is data
         df = df.reset_index()
     df.columns = [str(c) for c in df.columns]
     for key, value in part.keys.items():
         df[key] = pd.Series([value] * len(df), dtype="str")
-    df.index = pd.RangeIndex(first_row, first_row + len(df))
+    df.index = pd.RangeIndex(rows, rows + len(df)) if isinstance(rows, int) else rows
     return df[names]
 
 
@@ -146,7 +151,7 @@ def read(path: Path, rows: Optional[int] = None) -> pd.DataFrame:
     for part in found:
         if rows is not None:  # the first row group(s) are enough
             for g in range(part.row_groups):
-                frames.append(_frame(part, g, first, names))
+                frames.append(_frame(part, [g], first, names))
                 first += part.rows(g)
                 if first >= rows:
                     return pd.concat(frames).head(rows)
@@ -181,20 +186,39 @@ def _group_ids(part: Part, group: int, id_col: str) -> pd.Series:
     return part.file.read_row_group(group, columns=[id_col]).column(0).to_pandas()
 
 
-def read_shard(path: Path, id_col: str, shard: tuple[int, int]) -> tuple[pd.DataFrame, Read]:
+def read_shard(path: Path, id_col: str, shard: tuple[int, int], batch_rows: int = 1_000_000
+               ) -> tuple[pd.DataFrame, Read]:
     """The rows of a Parquet file or dataset whose id is in shard, each at its row number in
-    the whole data, reading whole only the row groups that hold some of them."""
+    the whole data, reading whole only the row groups that hold some of them (about batch_rows
+    rows at a time)."""
     found, names = parts(path)
     if id_col not in names:
         raise DataError(f"id column '{id_col}' is not in {path}; its columns are {', '.join(names)}")
     frames, first, stats = [], 0, Read()
     for part in found:
+        wanted: list[tuple[int, int, int]] = []  # (row group, its first row, its rows)
         for g in range(part.row_groups):
             stats.row_groups += 1
             n = part.rows(g)
             if n and shard_rows(_group_ids(part, g, id_col), shard).any():
-                stats.read += 1
-                df = _frame(part, g, first, names)
-                frames.append(df[shard_rows(df[id_col], shard)])
+                wanted.append((g, first, n))
             first += n
+        stats.read += len(wanted)
+        for batch in _batches(wanted, batch_rows):
+            rows = pd.Index(np.concatenate([np.arange(f, f + n) for _, f, n in batch]))
+            df = _frame(part, [g for g, _, _ in batch], rows, names)
+            frames.append(df[shard_rows(df[id_col], shard)])
     return (pd.concat(frames) if frames else pd.DataFrame(columns=names)), stats
+
+
+def _batches(groups: list[tuple[int, int, int]], rows: int) -> list[list[tuple[int, int, int]]]:
+    """The row groups cut into runs of about `rows` rows (one group at least)."""
+    out: list[list[tuple[int, int, int]]] = []
+    size = 0
+    for g in groups:
+        if not out or size + g[2] > rows:
+            out.append([])
+            size = 0
+        out[-1].append(g)
+        size += g[2]
+    return out
