@@ -92,29 +92,36 @@ def forecasts(model, data) -> pd.DataFrame:
     return pd.read_csv(pd.io.common.StringIO(r.stdout))
 
 
-@pytest.mark.parametrize("extra", [["--ensemble", "1", "--shard-data"], ["--ensemble", "3"],
+@pytest.mark.parametrize("extra", [["--ensemble", "1", "--shard-data"], ["--ensemble", "1", "--shard-data", "wide"],
+                                   ["--ensemble", "3"],
                                    ["--intervals", "80", "--past-cols", "temp", "--static-cols", "region", "--ensemble", "1"]],
-                         ids=["point-shard-data", "ensemble", "quantile-covariates"])
+                         ids=["point-shard-data", "wide-shard-data", "ensemble", "quantile-covariates"])
 def test_two_processes_train_the_model_one_process_trains(tmp_path, panel, covariate_panel, panel_dataset, extra):
     """With --shard-data the two processes read the panel as a Parquet dataset partitioned by
-    series, each only its own series' files, and train the model one process trains on the CSV."""
+    series (each only its own series' files), or as a wide Parquet file (each only its own
+    series' columns), and train the model one process trains on the long CSV."""
     from conftest import cli
+    from grucast.data import shards
 
     if "--past-cols" in extra:
         panel = covariate_panel
-
+    wide = extra[-1] == "wide"
+    extra = [a for a in extra if a != "wide"]
     one = cli("train", panel, "-o", tmp_path / "one.pt", *TRAIN, *extra, "-q")
     assert one.exit_code == 0, one.stderr
     (tmp_path / "two").mkdir()
     data = panel_dataset if "--shard-data" in extra else panel
+    if wide:
+        data = tmp_path / "wide.parquet"
+        pd.read_csv(panel).pivot(index="timestamp", columns="series_id", values="value").reset_index().to_parquet(data)
     r = torchrun(tmp_path / "two", "train", data, "-o", "two.pt", *TRAIN, *extra)
     assert r.returncode == 0, r.stderr[-3000:]
-    if "--shard-data" in extra:  # each rank read its shard's rows; rank 0 reports the whole data
+    own = int(shards.contains(["s0", "s1", "s2"], (1, 2)).sum())  # rank 0's series
+    if wide:
+        assert f"shard 1 of 2 read from {own} of 3 series columns" in r.stderr and "3 series, 900 points" in r.stderr
+    elif "--shard-data" in extra:  # each rank read its shard's rows; rank 0 reports the whole data
         assert "3 series, 900 points" in r.stderr and "id column 'series_id'" in r.stderr
-        from grucast.data import shards
-
-        own = int(shards.contains(["s0", "s1", "s2"], (1, 2)).sum())  # rank 0's series, a file each
-        assert f"shard 1 of 2 read from {own} of 3 Parquet row groups" in r.stderr
+        assert f"shard 1 of 2 read from {own} of 3 Parquet row groups" in r.stderr  # a file a series
     # only rank 0 wrote: the checkpoint and its manifest, nothing else, no lock left
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["two.pt", "two.pt.manifest.json"]
     assert r.stdout.count("Saved model to") + r.stderr.count("Saved model to") == 1
@@ -123,7 +130,7 @@ def test_two_processes_train_the_model_one_process_trains(tmp_path, panel, covar
     assert b.info["processes"] == 2 and "processes" not in a.info
     for name, w in a.state_dict.items():
         torch.testing.assert_close(b.state_dict[name], w, rtol=0, atol=TOLERANCE)
-    fa, fb = forecasts(tmp_path / "one.pt", panel), forecasts(tmp_path / "two" / "two.pt", panel)
+    fa, fb = forecasts(tmp_path / "one.pt", panel), forecasts(tmp_path / "two" / "two.pt", data)
     assert list(fa.columns) == list(fb.columns) and len(fa) == 18
     number = [c for c in fa.columns if c not in ("series_id", "timestamp", "method")]
     np.testing.assert_allclose(fb[number].to_numpy(), fa[number].to_numpy(), rtol=TOLERANCE)
@@ -389,16 +396,24 @@ def test_bad_rows_in_one_ranks_shard_end_the_job_with_exit_1_and_no_output(tmp_p
     assert list((tmp_path / "run").iterdir()) == []
 
 
-@pytest.mark.parametrize("case", ["wide", "wide-parquet", "empty"])
+@pytest.mark.parametrize("case", ["single", "empty", "wide-empty"])
 def test_shard_data_refuses_what_it_cannot_split_before_any_collective(tmp_path, panel, case):
     """Refused while reading, before the ranks meet (RANK and WORLD_SIZE as torchrun sets them)."""
     df = pd.read_csv(panel)
     rank, size = 0, 2
-    if case.startswith("wide"):
-        data = tmp_path / ("wide.parquet" if case == "wide-parquet" else "wide.csv")
-        wide = df.pivot(index="timestamp", columns="series_id", values="value").reset_index()
-        wide.to_parquet(data, index=False) if case == "wide-parquet" else wide.to_csv(data, index=False)
-        said = f"Error: --shard-data splits a long file's rows by series id; {data.name} is wide (a column per series): leave it out"
+    if case == "single":
+        data = tmp_path / "one.csv"
+        df[df.series_id == "s0"][["timestamp", "value"]].to_csv(data, index=False)
+        said = "Error: --shard-data splits a file's series over the processes; one.csv is a single series: leave it out"
+    elif case == "wide-empty":  # 3 series columns over 64 processes: this rank's shard holds none
+        from grucast.data import shards
+
+        size = 64
+        rank = next(r for r in range(64) if not shards.contains(df.series_id.unique(), (r + 1, 64)).any())
+        data = tmp_path / "wide.parquet"
+        df.pivot(index="timestamp", columns="series_id", values="value").reset_index().to_parquet(data, index=False)
+        said = (f"Error: {data}: this process's shard {rank + 1} of 64 holds none of its 3 series columns; "
+                "use fewer processes than series")
     else:  # 3 series over 64 processes: this rank's shard holds none
         from grucast.data import shards
 

@@ -126,27 +126,33 @@ def parts(path: Path) -> tuple[list[Part], list[str]]:
 
 
 def _frame(part: Part, groups: Optional[list[int]], rows: Any, names: list[str]) -> pd.DataFrame:
-    """A file's rows (of some row groups, or all) as a raw frame in the data's column order,
-    row i of the data at index i (rows: the index, or the first row's number)."""
+    """A file's rows (of some row groups, or all) as a raw frame of the columns names, in that
+    order, row i of the data at index i (rows: the index, or the first row's number)."""
+    own = [c for c in part.columns if c in names]
+    columns = None if len(own) == len(part.columns) else own  # a pandas index column comes with the metadata
     if groups is None:
-        table = part.file.read()
+        table = part.file.read(columns=columns, use_pandas_metadata=True)
     elif len(groups) == 1:
-        table = part.file.read_row_group(groups[0])
+        table = part.file.read_row_group(groups[0], columns=columns, use_pandas_metadata=True)
     else:
-        table = part.file.read_row_groups(groups)
+        table = part.file.read_row_groups(groups, columns=columns, use_pandas_metadata=True)
     df = table.to_pandas()
     if any(n is not None for n in df.index.names):  # a named index (a DatetimeIndex pandas wrote) is data
         df = df.reset_index()
     df.columns = [str(c) for c in df.columns]
     for key, value in part.keys.items():
-        df[key] = pd.Series([value] * len(df), dtype="str")
+        if key in names:
+            df[key] = pd.Series([value] * len(df), dtype="str")
     df.index = pd.RangeIndex(rows, rows + len(df)) if isinstance(rows, int) else rows
     return df[names]
 
 
-def read(path: Path, rows: Optional[int] = None) -> pd.DataFrame:
-    """The raw frame of a Parquet file or dataset (its first rows, about, with rows)."""
+def read(path: Path, rows: Optional[int] = None, columns: Optional[list[str]] = None) -> pd.DataFrame:
+    """The raw frame of a Parquet file or dataset (its first rows with rows; only the named
+    columns, each read alone, with columns)."""
     found, names = parts(path)
+    if columns is not None:
+        names = [c for c in names if c in columns]
     frames, first = [], 0
     for part in found:
         if rows is not None:  # the first row group(s) are enough

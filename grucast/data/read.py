@@ -32,7 +32,7 @@ def _csv_options(layout: Layout) -> dict:
     return opts
 
 
-def _read_csv(path: Path, layout: Layout) -> pd.DataFrame:
+def _read_csv(path: Path, layout: Layout, columns: Optional[list[str]] = None) -> pd.DataFrame:
     # Blank lines are read as empty rows and then dropped, so that row i is line i + 2 of the
     # file (+ the blank lines before the header) and error messages point at the right line.
     import warnings
@@ -42,7 +42,8 @@ def _read_csv(path: Path, layout: Layout) -> pd.DataFrame:
         # column the index (shifting every value one column) or drop the extra fields.
         warnings.filterwarnings("error", message="Length of header", category=pd.errors.ParserWarning)
         try:
-            df = pd.read_csv(path, **_csv_options(layout))
+            usecols = None if columns is None else (lambda c: str(c).strip() in columns)
+            df = pd.read_csv(path, **_csv_options(layout), usecols=usecols)
         except pd.errors.ParserWarning:
             n = f" ({len(layout.names)})" if layout.names is not None else ""
             raise DataError(
@@ -57,18 +58,20 @@ def _read_csv(path: Path, layout: Layout) -> pd.DataFrame:
 _FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-def read_with_layout(path: Path, sep: Optional[str]) -> tuple[pd.DataFrame, Optional[Layout], list[str]]:
-    """The raw table of a CSV or Parquet file (by extension), its CSV layout (None for Parquet)
-    and notes on columns left out. Without sep, a comma is tried first, then ';', tab and '|' when
+def read_with_layout(path: Path, sep: Optional[str], columns: Optional[list[str]] = None
+                     ) -> tuple[pd.DataFrame, Optional[Layout], list[str]]:
+    """The raw table of a CSV or Parquet file (by extension) or a Parquet folder, its CSV layout
+    (None for Parquet) and notes on columns left out; only the named columns when columns are
+    given (a wide file's shard). Without sep, a comma is tried first, then ';', tab and '|' when
     a comma gives one column whose name holds one of them."""
     data_input(path, "DATA", DataError)
     layout = None
     try:
         if dataset.is_parquet(path):
-            df = _read_parquet(path)
+            df = _parquet(lambda: dataset.read(path, columns=columns), path)
         else:
             layout = csv_layout(path, sep)
-            df = _read_csv(path, layout)
+            df = _read_csv(path, layout, columns)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
     except pd.errors.ParserError as e:
@@ -92,12 +95,6 @@ def read_with_layout(path: Path, sep: Optional[str]) -> tuple[pd.DataFrame, Opti
     if len(df) == 0:
         raise DataError(f"{path} has a header but no data rows")
     return df, layout, notes
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    """A Parquet file or a folder of them (data.dataset), a named index (a DatetimeIndex pandas
-    wrote) as a column."""
-    return _parquet(lambda: dataset.read(path), path)
 
 
 def _parquet(read, path: Path):

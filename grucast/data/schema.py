@@ -90,3 +90,6 @@ class Table:
     # With several targets, every series is one (id, target) pair: series_id -> (id, target).
     parts: dict[str, tuple[Optional[str], str]] = field(default_factory=dict)
     shard: Optional[tuple[int, int]] = None  # (i, n): only the series of shard i of n were read (--shard-data)
+    # With a shard: every series' place in the whole file, whose order the gathered panel takes:
+    # (target, first line) for a long file, (0, column) for a wide one.
+    places: dict[str, tuple[int, int]] = field(default_factory=dict)

@@ -161,9 +161,11 @@ def load_table(source: Source, cfg: DataConfig, shard: Optional[tuple[int, int]]
 
 def _load_shard(path: Path, cfg: DataConfig, shard: tuple[int, int]) -> Table:
     schema, detected = detect_schema(head_rows(path, cfg.sep), cfg, path)  # what detection found, said once
-    if schema.format != "long":
-        raise DataError(f"--shard-data splits a long file's rows by series id; {path.name} is "
-                        f"{'wide (a column per series)' if schema.format == 'wide' else 'a single series'}: leave it out")
+    if schema.format == "single":
+        raise DataError(f"--shard-data splits a file's series over the processes; {path.name} is a single series: "
+                        "leave it out")
+    if schema.format == "wide":
+        return _load_wide_shard(path, cfg, shard, schema, detected)
     fixed = dataclasses.replace(cfg, id_col=schema.id_col, time_col=schema.time_col, target=",".join(schema.targets),
                                 format="long")
     df, layout, read_notes = read_shard(path, cfg.sep, schema.id_col, shard)
@@ -174,6 +176,34 @@ def _load_shard(path: Path, cfg: DataConfig, shard: tuple[int, int]) -> Table:
         notes.append(f"separator {sep!r}")
     table = to_table(df, schema, path, notes + read_notes, duplicates=cfg.duplicates, sep=sep)
     table.shard = shard
+    # The series' order in the whole file: by target (several: a's, then b's), then first line.
+    first = table.frame.groupby("series_id", sort=False)["line"].min()
+    target = {k: table.schema.targets.index(t) for k, (_, t) in table.parts.items()}
+    table.places = {str(k): (target.get(k, 0), int(v)) for k, v in first.items()}
+    return table
+
+
+def _load_wide_shard(path: Path, cfg: DataConfig, shard: tuple[int, int], whole: Schema, notes: list[str]) -> Table:
+    """A wide file's shard: the time column and the series columns of the shard, read alone
+    (the columns of a CSV file parsed, of Parquet read, only for those)."""
+    from grucast.data.read import read_with_layout
+    from grucast.data.shards import contains
+
+    own = [c for c, mine in zip(whole.series_cols, contains(list(whole.series_cols), shard)) if mine]
+    if not own:
+        raise DataError(f"{path}: this process's shard {shard[0]} of {shard[1]} holds none of its "
+                        f"{len(whole.series_cols)} series columns; use fewer processes than series")
+    df, layout, _ = read_with_layout(path, cfg.sep, columns=[whole.time_col, *own])
+    fixed = dataclasses.replace(cfg, time_col=whole.time_col, format="wide", target=None, id_col=None)
+    schema, _ = detect_schema(df, fixed, path)
+    sep = layout.sep if layout else ""
+    notes = notes + ([f"separator {sep!r}"] if sep not in (",", "") else [])
+    notes.append(f"shard {shard[0]} of {shard[1]} read from {len(own):,} of {len(whole.series_cols):,} series columns")
+    table = to_table(df, schema, path, notes, duplicates=cfg.duplicates, sep=sep)
+    table.schema = dataclasses.replace(table.schema, series_cols=whole.series_cols)  # the file's, as one process has
+    table.shard = shard
+    column = {c: i for i, c in enumerate(whole.series_cols)}
+    table.places = {c: (0, column[c]) for c in own}  # the series' order in the whole file: the columns'
     return table
 
 

@@ -162,18 +162,18 @@ def members_note(members: int, world: World) -> Optional[str]:
             f"{members} members do not split evenly over {world.size} processes)")
 
 
-def gather_panel(panel, first_lines: dict[str, tuple[int, int]], rows: int, world: World):
+def gather_panel(panel, places: dict[str, tuple[int, int]], rows: int, world: World):
     """--shard-data: (the panel of the whole file, its rows) from every rank's panel of its shard
-    and the rows it read. The series come in the order one process finds them (first_lines: by
-    target, then by the file line each first appears on), and so do those left out for having
-    no value (Panel.dropped). The ranks must agree on the frequency and the covariates: each
-    inferred them from its own series."""
+    and the rows it read. The series come in the order one process finds them (places, from
+    Table.places: by target, then by the file line each first appears on; by column in a wide
+    file), and so do those left out for having no value (Panel.dropped). The ranks must agree
+    on the frequency and the covariates: each inferred them from its own series."""
     import numpy as np
 
     from grucast.data.panel import concat
 
     parts: list = [None] * world.size
-    dist.all_gather_object(parts, (panel, first_lines, rows))
+    dist.all_gather_object(parts, (panel, places, rows))
     panels = [p[0] for p in parts]
     for rank, p in enumerate(panels[1:], start=1):
         if p.freq != panels[0].freq:

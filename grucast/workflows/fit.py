@@ -148,16 +148,11 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     distributed.check_batch(cfg.training.batch_size, distributed.from_env())  # before the ranks meet: no rank waits
     panel = build_panel(table, fill=None, freq=base.freq if base else None)
     n_rows = len(table.frame)
-    first_lines = None
-    if table.shard is not None:  # --shard-data: every rank read its shard; the compact panel is shared
-        first = table.frame.groupby("series_id", sort=False)["line"].min()
-        target = {k: table.schema.targets.index(t) for k, (_, t) in table.parts.items()}  # several targets: a's, then b's
-        first_lines = {str(k): (target.get(k, 0), int(v)) for k, v in first.items()}
     if not keep_rows:  # before the gather, which holds the panels of every rank for a while
         table.frame = table.frame.iloc[:0].copy()  # a copy: a slice would keep the rows alive
-    if first_lines is not None:
+    if table.shard is not None:  # --shard-data: every rank read its shard; the compact panel is shared
         world, _ = distributed.setup(select_device(cfg.training.device))
-        panel, n_rows = distributed.gather_panel(panel, first_lines, n_rows, world)
+        panel, n_rows = distributed.gather_panel(panel, table.places, n_rows, world)
     # Left open, the start and scaling may go to the linear rival after training (_rival); a run
     # interrupted before that check does it when resumed.
     open_start = (base is None and resume is None and cfg.model.anchor is None and cfg.model.scaler is None) or \
