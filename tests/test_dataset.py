@@ -10,10 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from conftest import TINY, cli, sine_panel
 from grucast import checkpoint
 from grucast.data import dataset, shards
 from grucast.ops.paths import file_identity
+
+from conftest import TINY, cli, sine_panel
 
 FAST = [*TINY, "--horizon", "6", "--input-size", "24", "--max-steps", "20"]
 

@@ -100,8 +100,9 @@ def test_two_processes_train_the_model_one_process_trains(tmp_path, panel, covar
     """With --shard-data the two processes read the panel as a Parquet dataset partitioned by
     series (each only its own series' files), or as a wide Parquet file (each only its own
     series' columns), and train the model one process trains on the long CSV."""
-    from conftest import cli
     from grucast.data import shards
+
+    from conftest import cli
 
     if "--past-cols" in extra:
         panel = covariate_panel

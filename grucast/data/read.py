@@ -12,8 +12,8 @@ from typing import Optional, Union
 import numpy as np
 import pandas as pd
 
-from grucast.data.schema import Schema
 from grucast.data import dataset
+from grucast.data.schema import Schema
 from grucast.data.sniff import MAX_COLUMNS, Layout, csv_layout, one_line, refuse_duplicates
 from grucast.errors import DataError
 from grucast.files import data_input
