@@ -51,7 +51,11 @@ def dataset_files(folder: Path, error: type) -> list[Path]:
     links to folders are not followed. A one-line error of the caller's kind when there is none."""
     folder = Path(folder)
     found: list[Path] = []
-    for root, dirs, names in os.walk(folder, onerror=None, followlinks=False):
+
+    def unreadable(e: OSError) -> None:  # a folder left out would be data silently missing
+        raise error(f"cannot read the folder {e.filename} of {folder}: {e.strerror}")
+
+    for root, dirs, names in os.walk(folder, onerror=unreadable, followlinks=False):
         dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
         for name in names:
             if name.startswith((".", "_")):
