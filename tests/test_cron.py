@@ -309,14 +309,14 @@ def test_the_same_run_twice_gives_the_same_bytes(tmp_path):
 # ---------------------------------------------------------------- shards
 
 
-def sharded_forecasts(tmp_path):
+def sharded_forecasts(tmp_path, *extra):
     """(whole, [shard 1/3, 2/3, 3/3]): forecasts of 10 series, unsharded and in three shards."""
     sine_panel(n_series=10, length=120).to_csv(tmp_path / "d.csv", index=False)
     train_ok("d.csv", "m.pt")
     assert cli("predict", "m.pt", "d.csv", "-o", "all.csv").exit_code == 0
     parts = []
     for i in (1, 2, 3):
-        r = cli("predict", "m.pt", "d.csv", "-o", f"part{i}.csv", "--shard", f"{i}/3")
+        r = cli("predict", "m.pt", "d.csv", "-o", f"part{i}.csv", "--shard", f"{i}/3", *extra)
         assert r.exit_code == 0, r.stderr
         assert json.loads((tmp_path / f"part{i}.csv.manifest.json").read_text())["shard"] == f"{i}/3"
         parts.append(pd.read_csv(tmp_path / f"part{i}.csv"))
@@ -349,15 +349,23 @@ def test_shards_together_are_exactly_the_unsharded_forecast(tmp_path):
     pd.testing.assert_frame_equal(together, whole.sort_values(SHARD_KEY).reset_index(drop=True), check_exact=True)
 
 
-def test_shard_files_concatenate_to_the_unsharded_file_byte_for_byte(tmp_path):
+@pytest.mark.parametrize("read", ["whole", "shard-data"])
+def test_shard_files_concatenate_to_the_unsharded_file_byte_for_byte(tmp_path, read):
     """The rows come in shard order (by the CRC-32 of the id), so shard files 1..n, headers
-    dropped, are the one-process file: `tail -q -n +2` of the parts after one header."""
-    sharded_forecasts(tmp_path)
+    dropped, are the one-process file: `tail -q -n +2` of the parts after one header. With
+    --shard-data each shard reads only its series' rows, and its manifest counts those."""
+    sharded_forecasts(tmp_path, *(["--shard-data"] if read == "shard-data" else []))
     whole = (tmp_path / "all.csv").read_bytes()
     parts = [(tmp_path / f"part{i}.csv").read_bytes() for i in (1, 2, 3)]
     header = whole.split(b"\n", 1)[0] + b"\n"
     assert all(p.startswith(header) for p in parts)
     assert header + b"".join(p[len(header):] for p in parts) == whole
+    read_in = [json.loads((tmp_path / f"part{i}.csv.manifest.json").read_text())["input"] for i in (1, 2, 3)]
+    if read == "shard-data":
+        assert sum(r["observations"] for r in read_in) == 1200 and sum(r["series"] for r in read_in) == 10
+        assert all(0 < r["series"] < 10 for r in read_in)
+    else:
+        assert all((r["observations"], r["series"]) == (1200, 10) for r in read_in)
 
 
 def test_shards_are_runs_of_one_order_for_every_number_of_shards():
@@ -375,8 +383,10 @@ def test_shards_are_runs_of_one_order_for_every_number_of_shards():
     assert (shuffled[shards.order(shuffled)] == ids[order]).all()  # one order, whatever the file's
 
 
-def test_a_shard_of_series_too_short_for_the_network_gets_their_fallback(trained, tmp_path):
-    """The unsharded run gives a short series its naive forecast; so does the shard holding only it."""
+@pytest.mark.parametrize("extra", [[], ["--shard-data"]], ids=["whole", "shard-data"])
+def test_a_shard_of_series_too_short_for_the_network_gets_their_fallback(trained, tmp_path, extra):
+    """The unsharded run gives a short series its naive forecast; so does the shard holding only
+    it, whether it reads the whole file or its series' rows alone."""
     data, model = trained
     df = pd.read_csv(data)
     long_id = df.series_id.iloc[0]
@@ -384,7 +394,7 @@ def test_a_shard_of_series_too_short_for_the_network_gets_their_fallback(trained
     few = df[df.series_id == long_id].tail(5).assign(series_id=short_id)
     pd.concat([df[df.series_id == long_id], few]).to_csv(tmp_path / "two.csv", index=False)
     i = int(shards.of([short_id], 2)[0]) + 1
-    r = cli("predict", model, "two.csv", "-o", "part.csv", "--shard", f"{i}/2")
+    r = cli("predict", model, "two.csv", "-o", "part.csv", "--shard", f"{i}/2", *extra)
     assert r.exit_code == 0, r.stderr
     part = pd.read_csv(tmp_path / "part.csv")
     assert set(part.series_id) == {short_id} and set(part.method) == {"naive"}
@@ -401,18 +411,24 @@ def test_bad_shard_exits_1(trained, tmp_path, shard):
     assert not (tmp_path / "f.csv").exists()
 
 
-def test_an_empty_shard_writes_the_header_alone_so_shards_still_compose(trained, tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--shard-data"]], ids=["whole", "shard-data"])
+def test_an_empty_shard_writes_the_header_alone_so_shards_still_compose(trained, tmp_path, extra):
     """More shards than series leave some empty: such a task exits 0 with a file of the header
-    alone (and its manifest), so an array job's outputs still concatenate to the whole."""
+    alone (and its manifest), so an array job's outputs still concatenate to the whole; with
+    --shard-data it read no series, and says so, even with --max-age (none of its series is stale)."""
     data, model = trained
     ids = pd.read_csv(data).series_id.unique()
     n = 50  # more shards than series: some hold none of them
     empty = next(i for i in range(1, n + 1) if not shards.contains(ids, (i, n)).any())
-    r = cli("predict", model, data, "-o", "f.csv", "--shard", f"{empty}/{n}")
-    assert r.exit_code == 0, r.stderr
+    r = cli("predict", model, data, "-o", "f.csv", "--shard", f"{empty}/{n}", "--max-age", "1d", *extra)
+    assert r.exit_code == (0 if extra else 4), r.stderr
+    if not extra:  # the whole file's newest observation is checked, and it is years old
+        r = cli("predict", model, data, "-o", "f.csv", "--shard", f"{empty}/{n}")
     assert "Wrote 0 forecasts for 0 series to f.csv" in r.stderr
     assert (tmp_path / "f.csv").read_text() == "series_id,timestamp,forecast,method\n"
-    assert json.loads((tmp_path / "f.csv.manifest.json").read_text())["output"]["rows"] == 0
+    shown = json.loads((tmp_path / "f.csv.manifest.json").read_text())
+    assert shown["output"]["rows"] == 0
+    assert shown["input"]["series"] == (0 if extra else len(ids))
 
 
 # ---------------------------------------------------------------- lock

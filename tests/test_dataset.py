@@ -134,3 +134,36 @@ def test_a_shard_of_a_single_parquet_file_sorted_by_id(tmp_path, monkeypatch):
         assert stats.row_groups == 4 and stats.read == rows["series_id"].nunique()
         assert list(rows.index) == expected
         pd.testing.assert_frame_equal(rows, dataset.read(tmp_path / "d.parquet").loc[expected])
+
+
+@pytest.mark.parametrize("shape", ["two-targets", "wide-parquet", "hive"])
+def test_predict_shard_data_reads_its_series_and_the_shards_compose(tmp_path, shape):
+    """predict --shard i/n --shard-data reads only shard i's rows (its columns of a wide file,
+    its files of a dataset); the shard files 1..n, headers dropped, are the one-process file,
+    and the observations their manifests count add up to the whole file's. A model of two
+    targets forecasts a series 'id/target' each and shards by that text: an id's rows are read
+    by every shard that holds one of its series."""
+    df = sine_panel(n_series=5, length=120)
+    if shape == "two-targets":
+        data, extra = tmp_path / "d.csv", ["--target", "value,v2"]
+        df.assign(v2=df["value"] * 2 + 1).to_csv(data, index=False)
+    elif shape == "wide-parquet":
+        data, extra = tmp_path / "w.parquet", []
+        df.pivot(index="timestamp", columns="series_id", values="value").reset_index().to_parquet(data, index=False)
+    else:
+        data, extra = tmp_path / "ds", []
+        hive(df, data)
+    assert cli("train", data, "-o", tmp_path / "m.pt", *FAST, *extra, "-q").exit_code == 0
+    r = cli("predict", tmp_path / "m.pt", data, "-o", tmp_path / "all.csv")
+    assert r.exit_code == 0, r.stderr
+    whole = (tmp_path / "all.csv").read_bytes()
+    header = whole.split(b"\n", 1)[0] + b"\n"
+    parts, counted = [], 0
+    for i in (1, 2, 3):
+        out = tmp_path / f"part{i}.csv"
+        r = cli("predict", tmp_path / "m.pt", data, "-o", out, "--shard", f"{i}/3", "--shard-data")
+        assert r.exit_code == 0, r.stderr
+        parts.append(out.read_bytes()[len(header):])
+        counted += json.loads((tmp_path / f"part{i}.csv.manifest.json").read_text())["input"]["observations"]
+    assert header + b"".join(parts) == whole
+    assert counted == json.loads((tmp_path / "all.csv.manifest.json").read_text())["input"]["observations"]

@@ -249,15 +249,20 @@ def model(panel, tmp_path_factory):
     return path
 
 
-def test_processes_forecast_their_shards_and_rank_0_writes_the_one_process_file(tmp_path, panel, model):
+@pytest.mark.parametrize("read", ["whole", "shard-data"])
+def test_processes_forecast_their_shards_and_rank_0_writes_the_one_process_file(tmp_path, panel, panel_dataset,
+                                                                                model, read):
     """Three ranks for three series: each forecasts its shard (one of them may hold none), rank 0
-    gathers them in shard order and writes the file one process writes, byte for byte."""
+    gathers them in shard order and writes the file one process writes, byte for byte. With
+    --shard-data each rank reads only its series' files of the panel as a Parquet dataset, and
+    the manifest adds up what the ranks read."""
     from conftest import cli
 
     one = cli("predict", model, panel, "-o", tmp_path / "one.csv")
     assert one.exit_code == 0, one.stderr
     (tmp_path / "three").mkdir()
-    r = torchrun(tmp_path / "three", "predict", model, panel, "-o", "three.csv", nproc=3)
+    data, extra = (panel_dataset, ["--shard-data"]) if read == "shard-data" else (panel, [])
+    r = torchrun(tmp_path / "three", "predict", model, data, "-o", "three.csv", *extra, nproc=3)
     assert r.returncode == 0, r.stderr[-3000:]
     assert sorted(p.name for p in (tmp_path / "three").iterdir()) == ["three.csv", "three.csv.manifest.json"]
     assert (tmp_path / "three" / "three.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
@@ -268,6 +273,8 @@ def test_processes_forecast_their_shards_and_rank_0_writes_the_one_process_file(
     b = json.loads((tmp_path / "three" / "three.csv.manifest.json").read_text())
     assert a["output"]["sha256"] == b["output"]["sha256"] and a["origins"] == b["origins"]
     assert list(a["origins"]) == list(b["origins"])  # in the rows' order
+    assert (b["input"]["observations"], b["input"]["series"]) == (900, 3)
+    assert b.get("shard_data") is (True if read == "shard-data" else None)
 
 
 def test_shard_under_torchrun_is_refused(tmp_path, panel, model):

@@ -38,6 +38,7 @@ def predict(
     max_age: Optional[str] = typer.Option(None, "--max-age", help="Staleness guard, e.g. 2d or 36h: exit 4 and write nothing when the newest observation in DATA is older than this (relative to now, or --as-of)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="The time --max-age is measured from (default: now), e.g. 2024-06-01T06:00."),
     shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Forecast only shard I of N (1 <= I <= N): the series whose id hashes (CRC-32) to it. Rows come in this hash order, so the CSV outputs of shards 1..N concatenate (headers dropped) to the unsharded file."),
+    shard_data: bool = typer.Option(False, "--shard-data", help="With --shard or under torchrun: read only the rows of the shard's series (of a wide file its columns, of Parquet the row groups holding them), so no process holds the whole file; the summary, --max-age and the too-short check are then of those series."),
     wait: bool = WAIT_OPT,
     manifest: bool = MANIFEST_OPT,
     log_file: Optional[Path] = LOG_FILE_OPT,
@@ -102,10 +103,10 @@ def predict(
 
         def described(result, identity):
             return stdin.plain(ops_manifest.predict_manifest(result, identity, model, data, future, shard=part,
-                                                             max_age=max_age, as_of=when))
+                                                             max_age=max_age, as_of=when, shard_data=shard_data))
 
         result = api.predict(model, data, out_path=output, device=device or "auto", threads=threads, future_path=future,
-                             max_age=age, as_of=when, shard=part, kernel=kernel or "auto",
+                             max_age=age, as_of=when, shard=part, kernel=kernel or "auto", shard_data=shard_data,
                              manifest=described if manifest else None,
                              before_publish=lambda result: _show(result, shown, output, output_format, quiet, warn))
         for message in _left_out(result):

@@ -92,10 +92,10 @@ def train(
         if rank_zero():
             held.enter_context(locks.lock(output, wait))  # a second run exits 75 before the heavy imports
         table = None
+        part = (rank() + 1, world_size()) if shard_data and world_size() > 1 else None
         if init_from is None and resume is None:  # those read DATA with the checkpoint's columns
             from grucast.data.table import load_table
 
-            part = (rank() + 1, world_size()) if shard_data and world_size() > 1 else None
             table = load_table(data, cfg.data, shard=part)
         from grucast import api
         from grucast.ops import events, signals
@@ -115,7 +115,7 @@ def train(
                 result = api.train(data, output, cfg, callback=events.EvalEvents(log, display), on_ready=show.ready(log),
                                    fail_if_worse_than=fail_if_worse_than, init_from=init_from, resume_from=resume,
                                    stop=stop, manifest=described if manifest else None,
-                                   before_publish=show.result, table=table)
+                                   before_publish=show.result, table=table, shard=part)
         finally:
             display.close()
         log.emit("finished", checkpoint=str(output), metrics=result.metrics, quality_gate=result.gate,

@@ -167,11 +167,15 @@ def read(path: Path, rows: Optional[int] = None, columns: Optional[list[str]] = 
     return pd.concat(frames) if len(frames) > 1 else frames[0]
 
 
-def shard_rows(ids: pd.Series, shard: tuple[int, int]) -> np.ndarray:
-    """[rows] bool: the rows whose id (its stripped text, as the table takes it) is in shard;
-    rows without an id go to shard 1, which refuses them."""
+def shard_rows(ids: pd.Series, shard: tuple[int, int], suffixes: Optional[list[str]] = None) -> np.ndarray:
+    """[rows] bool: the rows whose id (its stripped text, as the table takes it) is in shard,
+    or, with suffixes, whose id with any of them is; rows without an id go to shard 1, which
+    refuses them."""
     codes, text = distinct_text(ids)
-    mine = shards.contains(text.to_numpy(dtype=object), shard)
+    names = text.to_numpy(dtype=object)
+    mine = np.zeros(len(names), dtype=bool)
+    for suffix in suffixes or [""]:
+        mine |= shards.contains(names + suffix if suffix else names, shard)
     keep = np.full(len(ids), shard[0] == 1)
     known = codes >= 0
     keep[known] = mine[codes[known]]
@@ -192,11 +196,11 @@ def _group_ids(part: Part, group: int, id_col: str) -> pd.Series:
     return part.file.read_row_group(group, columns=[id_col]).column(0).to_pandas()
 
 
-def read_shard(path: Path, id_col: str, shard: tuple[int, int], batch_rows: int = 1_000_000
-               ) -> tuple[pd.DataFrame, Read]:
+def read_shard(path: Path, id_col: str, shard: tuple[int, int], batch_rows: int = 1_000_000,
+               suffixes: Optional[list[str]] = None) -> tuple[pd.DataFrame, Read]:
     """The rows of a Parquet file or dataset whose id is in shard, each at its row number in
     the whole data, reading whole only the row groups that hold some of them (about batch_rows
-    rows at a time)."""
+    rows at a time); suffixes as for shard_rows."""
     found, names = parts(path)
     if id_col not in names:
         raise DataError(f"id column '{id_col}' is not in {path}; its columns are {', '.join(names)}")
@@ -206,14 +210,14 @@ def read_shard(path: Path, id_col: str, shard: tuple[int, int], batch_rows: int 
         for g in range(part.row_groups):
             stats.row_groups += 1
             n = part.rows(g)
-            if n and shard_rows(_group_ids(part, g, id_col), shard).any():
+            if n and shard_rows(_group_ids(part, g, id_col), shard, suffixes).any():
                 wanted.append((g, first, n))
             first += n
         stats.read += len(wanted)
         for batch in _batches(wanted, batch_rows):
             rows = pd.Index(np.concatenate([np.arange(f, f + n) for _, f, n in batch]))
             df = _frame(part, [g for g, _, _ in batch], rows, names)
-            frames.append(df[shard_rows(df[id_col], shard)])
+            frames.append(df[shard_rows(df[id_col], shard, suffixes)])
     return (pd.concat(frames) if frames else pd.DataFrame(columns=names)), stats
 
 

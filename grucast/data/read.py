@@ -233,29 +233,32 @@ def head_rows(path: Path, sep: Optional[str], rows: int = 10_000) -> pd.DataFram
     return df
 
 
-def read_shard(path: Path, sep: Optional[str], id_col: str, shard: tuple[int, int]
-               ) -> tuple[pd.DataFrame, Optional[Layout], list[str]]:
+def read_shard(path: Path, sep: Optional[str], id_col: str, shard: tuple[int, int], empty_ok: bool = False,
+               suffixes: Optional[list[str]] = None) -> tuple[pd.DataFrame, Optional[Layout], list[str]]:
     """read_with_layout for the rows of one shard of a long file's series (data.shards, by the
     CRC-32 of the id's text; rows without an id go to shard 1, which refuses them). A CSV file is
     parsed in chunks of CHUNK_ROWS rows, each cut to its shard before the next is read; of
     Parquet, only the row groups that hold ids of the shard are read (data.dataset). Row
-    numbers, and so the file lines in messages, are those of the whole file."""
+    numbers, and so the file lines in messages, are those of the whole file. A shard without
+    rows is an error unless empty_ok. suffixes: a row belongs to the shard when its id with any
+    of them does (the series 'id/target' of a model of several targets)."""
     data_input(path, "DATA", DataError)
     layout, notes = None, []
     if dataset.is_parquet(path):
-        df, stats = _parquet(lambda: dataset.read_shard(path, id_col, shard), path)
+        df, stats = _parquet(lambda: dataset.read_shard(path, id_col, shard, suffixes=suffixes), path)
         notes = [f"shard {shard[0]} of {shard[1]} read from {stats.read:,} of {stats.row_groups:,} Parquet row groups"]
     else:
         layout = csv_layout(path, sep)
-        df = _csv_shard(path, layout, id_col, shard)
+        df = _csv_shard(path, layout, id_col, shard, suffixes)
     df.columns = [str(c).strip() for c in df.columns]
-    if len(df) == 0:
+    if len(df) == 0 and not empty_ok:
         raise DataError(f"{path}: this process's shard {shard[0]} of {shard[1]} holds none of its series; "
                         "use fewer processes than series")
     return df, layout, notes
 
 
-def _csv_shard(path: Path, layout: Layout, id_col: str, shard: tuple[int, int]) -> pd.DataFrame:
+def _csv_shard(path: Path, layout: Layout, id_col: str, shard: tuple[int, int], suffixes: Optional[list[str]]
+               ) -> pd.DataFrame:
     try:
         opts = {**_csv_options(layout), "dtype": {id_col: str}, "chunksize": CHUNK_ROWS}
         parts = []
@@ -263,7 +266,7 @@ def _csv_shard(path: Path, layout: Layout, id_col: str, shard: tuple[int, int]) 
             for chunk in reader:
                 chunk = chunk[chunk.notna().any(axis=1)]
                 chunk.columns = [str(c).strip() for c in chunk.columns]
-                parts.append(chunk[dataset.shard_rows(chunk[id_col], shard)])
+                parts.append(chunk[dataset.shard_rows(chunk[id_col], shard, suffixes)])
         df = pd.concat(parts) if parts else pd.DataFrame()
     except pd.errors.ParserError as e:
         raise DataError(f"{path} is not a readable CSV file: {one_line(e)}") from None

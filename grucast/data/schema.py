@@ -93,3 +93,4 @@ class Table:
     # With a shard: every series' place in the whole file, whose order the gathered panel takes:
     # (target, first line) for a long file, (0, column) for a wide one.
     places: dict[str, tuple[int, int]] = field(default_factory=dict)
+    stand_in: bool = False  # a shard of no series: the file's first row stands in, for its columns

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ from grucast.data.detect import detect_schema, is_label_column, need_column
 from grucast.data.parse import distinct_text, file_lines, parse_time, parse_values, static_values
 from grucast.data.read import FUTURE_FRAME, Source, head_rows, ids_as_written, read_shard, read_source
 from grucast.data.schema import COV, SINGLE_SERIES_ID, STATIC, Schema, Table
+from grucast.data.sniff import Layout
 from grucast.errors import DataError
 
 
@@ -176,11 +177,16 @@ def _load_shard(path: Path, cfg: DataConfig, shard: tuple[int, int]) -> Table:
         notes.append(f"separator {sep!r}")
     table = to_table(df, schema, path, notes + read_notes, duplicates=cfg.duplicates, sep=sep)
     table.shard = shard
-    # The series' order in the whole file: by target (several: a's, then b's), then first line.
+    table.places = _places(table)
+    return table
+
+
+def _places(table: Table) -> dict[str, tuple[int, int]]:
+    """The series' order in the whole long file: by target (several: a's, then b's), then by
+    the line each first appears on."""
     first = table.frame.groupby("series_id", sort=False)["line"].min()
     target = {k: table.schema.targets.index(t) for k, (_, t) in table.parts.items()}
-    table.places = {str(k): (target.get(k, 0), int(v)) for k, v in first.items()}
-    return table
+    return {str(k): (target.get(k, 0), int(v)) for k, v in first.items()}
 
 
 def _load_wide_shard(path: Path, cfg: DataConfig, shard: tuple[int, int], whole: Schema, notes: list[str]) -> Table:
@@ -236,10 +242,20 @@ def _need_trained(df: pd.DataFrame, schema: Schema, path: Path, future: bool = F
             )
 
 
-def load_table_like(source: Source, schema: Schema, cfg: DataConfig) -> Table:
+def load_table_like(source: Source, schema: Schema, cfg: DataConfig, shard: Optional[tuple[int, int]] = None,
+                    by_id: bool = False) -> Table:
     """Read a new file (or take a DataFrame) with the columns a model was trained on (no
-    detection), with the reading settings it was trained with."""
-    df, layout, _, path = read_source(source, cfg.sep)
+    detection), with the reading settings it was trained with. shard (i, n): only the rows (a
+    wide file: the columns) of the series of shard i of n are read from a file (Table.shard and
+    Table.places set, as load_table sets them); a shard that holds none gives a table of no
+    series, whose columns come from the file's first row (Table.stand_in). A model of several
+    targets has a series 'id/target' each, and predict shards by that text: the rows of an id
+    are read when any of its series is in the shard; by_id: when the id is (train's rule)."""
+    sharded = shard is not None and shard[1] > 1 and not isinstance(source, pd.DataFrame) and schema.format != "single"
+    if sharded:
+        df, layout, path, own, columns = _read_shard_like(Path(source), schema, cfg, shard, by_id)
+    else:
+        df, layout, _, path = read_source(source, cfg.sep)
     _need_trained(df, schema, path)
     if schema.format == "wide":
         # A wide file may carry other series than the training file: forecast all of them.
@@ -255,8 +271,41 @@ def load_table_like(source: Source, schema: Schema, cfg: DataConfig) -> Table:
                 )
         schema = dataclasses.replace(schema, series_cols=present)
     df = ids_as_written(df, schema, path, layout)
-    return to_table(df, schema, path, expected_kind=schema.time_kind, duplicates=cfg.duplicates,
-                    sep=layout.sep if layout else "")
+    table = to_table(df, schema, path, expected_kind=schema.time_kind, duplicates=cfg.duplicates,
+                     sep=layout.sep if layout else "")
+    if sharded:
+        table.shard, table.stand_in = shard, not own
+        table.places = _places(table) if schema.format == "long" else own
+        if columns is not None:  # a wide file's: all of them, as one process reads them
+            table.schema = dataclasses.replace(table.schema, series_cols=columns)
+    return table
+
+
+def _read_shard_like(path: Path, schema: Schema, cfg: DataConfig, shard: tuple[int, int], by_id: bool
+                     ) -> tuple[pd.DataFrame, Optional[Layout], Path, Any, Optional[tuple[str, ...]]]:
+    """The raw rows of shard's series for load_table_like, its layout, the path, what the shard
+    holds (true when it holds series; of a wide file its series columns, each with its place in
+    the file, for Table.places) and a wide file's series columns. by_id (training): a shard of
+    no series is an error, as load_table's."""
+    from grucast.data.read import read_with_layout
+    from grucast.data.shards import contains
+
+    head = head_rows(path, cfg.sep, rows=1)
+    if schema.format == "long":
+        need_column(head, schema.id_col, "id", path)
+        # A model of several targets forecasts a series 'id/target' each, sharded by that text.
+        suffixes = [f"/{t}" for t in schema.targets] if len(schema.targets) > 1 and not by_id else None
+        df, layout, _ = read_shard(path, cfg.sep, schema.id_col, shard, empty_ok=not by_id, suffixes=suffixes)
+        if len(df):
+            return df, layout, path, True, None
+        return head.astype({schema.id_col: str}), layout, path, False, None  # it stands in, for the columns
+    present = [c for c in head.columns if c != schema.time_col]
+    own = {c: (0, i) for i, (c, mine) in enumerate(zip(present, contains(present, shard))) if mine}
+    if not own and by_id:
+        raise DataError(f"{path}: this process's shard {shard[0]} of {shard[1]} holds none of its {len(present)} "
+                        "series columns; use fewer processes than series")
+    df, layout, _ = read_with_layout(path, cfg.sep, columns=[schema.time_col, *(list(own) or present[:1])])
+    return df, layout, path, own, tuple(present)
 
 
 def load_future(source: Source, schema: Schema, cfg: DataConfig) -> Table:
@@ -292,4 +341,4 @@ def merge_future(table: Table, future: Table) -> Table:
         if c not in g.columns:
             g[c] = np.nan
     frame = pd.concat([f, g[f.columns]], ignore_index=True)
-    return Table(frame=frame, schema=table.schema, path=table.path, notes=table.notes)
+    return dataclasses.replace(table, frame=frame)  # its schema, notes, targets and shard kept

@@ -77,9 +77,10 @@ def train_manifest(result: Any, output: dict[str, Any]) -> dict[str, Any]:
 
 def predict_manifest(result: Any, output: dict[str, Any], model_path: Path, data_path: Path,
                      future_path: Optional[Path], shard: Optional[tuple[int, int]], max_age: Optional[str],
-                     as_of: Optional[pd.Timestamp]) -> dict[str, Any]:
+                     as_of: Optional[pd.Timestamp], shard_data: bool = False) -> dict[str, Any]:
     """What a forecast was made from and where it starts (result: api.PredictResult; output:
-    the forecast file's path, size and sha256)."""
+    the forecast file's path, size and sha256). With shard_data the input's observations and
+    series are those of the shard, which alone was read."""
     fields: dict[str, Any] = {
         "input": {**file_identity(data_path), "observations": result.data.n_rows, "series": result.data.n_series},
         "checkpoint": file_identity(model_path),
@@ -88,6 +89,7 @@ def predict_manifest(result: Any, output: dict[str, Any], model_path: Path, data
         "series_forecast": result.n_forecast,
         "series_fallback": result.fallback,
         "shard": f"{shard[0]}/{shard[1]}" if shard else None,
+        **({"shard_data": True} if shard_data else {}),
         "max_age": max_age,
         "as_of": as_of.isoformat() if as_of is not None else None,
         "origins": result.origins,

@@ -7,6 +7,7 @@ calls with DataFrames as well.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +80,7 @@ class PredictResult:
 def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, device: str = "auto",
             threads: Optional[int] = None, future_path: Optional[Path] = None,
             max_age: Optional[pd.Timedelta] = None, as_of: Optional[pd.Timestamp] = None,
-            shard: Optional[tuple[int, int]] = None, kernel: str = "auto",
+            shard: Optional[tuple[int, int]] = None, kernel: str = "auto", shard_data: bool = False,
             manifest: Optional[Callable[[PredictResult, dict[str, Any]], dict[str, Any]]] = None,
             before_publish: Optional[Callable[[PredictResult], None]] = None) -> PredictResult:
     """Forecast horizon steps after the last observation of every series in a file. Future
@@ -88,6 +89,8 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
 
     max_age: StaleDataError (nothing written) when the newest observation is older than this
     at as_of (now when None). shard (i, n): only the series of shard i of n (data.shards); the rows come in shard order.
+    shard_data: with a shard (or under torchrun), read only the rows of its series (or, of a wide
+    file, its columns; of Parquet, the row groups that hold them), and check only those.
     out_path is published with manifest(result, identity) beside it, after before_publish(result)
     (see train)."""
     started = time.perf_counter()
@@ -100,9 +103,9 @@ def predict(model_path: Path, data_path: Path, out_path: Optional[Path] = None, 
     ckpt = checkpoint.load(Path(model_path))
     result = forecast_data(ckpt, Path(data_path), None if future_path is None else Path(future_path),
                            model_file=Path(model_path), device=device, threads=threads, max_age=max_age,
-                           as_of=as_of, shard=shard, kernel=kernel)
+                           as_of=as_of, shard=shard, kernel=kernel, shard_data=shard_data)
     if world.active:
-        result = _gathered(result, world)
+        result = _gathered(result, world, summed=shard_data)
         if not world.main:
             return result  # its own shard's forecasts: rank 0 writes them with the others'
     result.output_path = Path(out_path) if out_path else None
@@ -121,15 +124,17 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
                   model_file: Optional[Path] = None, future_label: str = "--future", device: str = "auto",
                   threads: Optional[int] = None, max_age: Optional[pd.Timedelta] = None,
                   as_of: Optional[pd.Timestamp] = None, shard: Optional[tuple[int, int]] = None,
-                  kernel: str = "auto") -> PredictResult:
+                  kernel: str = "auto", shard_data: bool = False) -> PredictResult:
     """predict's work on a loaded checkpoint: data and future_data are paths or DataFrames.
     model_file names the checkpoint in messages ('the model' when None); future_label is what
     gives future_data ('--future', or 'future=' in Python). A shard without series gives a result
-    without forecasts (rows: none), whose file has the header alone."""
+    without forecasts (rows: none), whose file has the header alone. shard_data: only the
+    shard's rows of a file are read (data.table.load_table_like), and the data summary, the
+    max_age check and the too-short check are of those."""
     started = time.perf_counter()
     cfg, spec = ckpt.config, ckpt.features
     model_name = model_file.name if model_file is not None else "the model"
-    table = load_table_like(data, ckpt.schema, cfg.data)
+    table = load_table_like(data, ckpt.schema, cfg.data, shard=shard if shard_data else None)
     name = table.path.name
     source = name
     if future_data is not None:
@@ -137,14 +142,20 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
             raise ConfigError(f"{future_label} gives future covariates, but {model_name} was trained without any")
         extra = load_future(future_data, ckpt.schema, cfg.data)
         table, source = merge_future(table, extra), extra.path.name
+    if shard is not None and shard_data and not table.stand_in:
+        # Only the shard's series: rows read for another target of one id, or --future rows, are not its.
+        table = dataclasses.replace(table, frame=table.frame[shards.contains(table.frame["series_id"].to_numpy(), shard)])
     panel = build_panel(table, cfg.data.fill, freq=ckpt.freq)
-    if max_age is not None:
+    if max_age is not None and not table.stand_in:
         if panel.freq.kind != "datetime":
             raise ConfigError("--max-age needs datetime timestamps; this data has integer steps")
         gates.check_fresh(panel.last_times().max(), max_age, as_of, name)
     summary = summarize(table, panel)
+    if table.stand_in:  # a shard of no series read none
+        summary = dataclasses.replace(summary, n_series=0, n_points=0, n_rows=0, n_filled=0, dropped=[])
     L, H = cfg.model.input_size, cfg.model.horizon
-    longest = int(panel.lengths.max())  # of the whole file: a shard of short series only is not an error
+    # Of the whole file: a shard of short series only is not an error (nor when only the shard was read).
+    longest = int(panel.lengths.max()) if table.shard is None else 0
     if shard is not None:
         panel = panel.select(np.flatnonzero(shards.contains(panel.ids, shard)))
         if panel.n_series == 0:  # a shard may hold none: its file has the header alone, and shards still compose
@@ -161,7 +172,7 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
     data_layout = layout.build(panel, spec, cfg.model.scaler, dev, ext=H, future=block)
     ok, starts = data_layout.last_starts(L)
     min_input = L - spec.pad  # observed points a series needs: input_size, or less for a padded model
-    if len(ok) == 0 and (shard is None or longest < min_input):
+    if len(ok) == 0 and (shard is None or longest < min_input) and table.shard is None:
         raise DataError(
             f"every series in {name} is too short for the model: it needs the last {min_input} points, and the "
             f"longest series has {longest} (a shorter series gets a naive forecast, but not every "
@@ -248,13 +259,15 @@ def _unseen(panel: Panel, spec: features_spec.FeatureSpec, index: np.ndarray) ->
     return {"unseen_ids": ids, "unseen_categories": categories}
 
 
-def _gathered(result: PredictResult, world: distributed.World) -> PredictResult:
+def _gathered(result: PredictResult, world: distributed.World, summed: bool = False) -> PredictResult:
     """Rank 0: its result with every rank's forecasts added, in rank order, which is shard order
-    (data.shards), so the rows are those of one process, in its order. Every other rank: its
-    own result, once rank 0 has it."""
+    (data.shards), so the rows are those of one process, in its order; summed: each rank read
+    only its shard, so the data summary is their sum. Every other rank: its own result, once
+    rank 0 has it."""
     import torch.distributed as dist
 
-    mine = (result.forecasts, result.fallback, result.origins, result.unseen_ids, result.unseen_categories)
+    mine = (result.forecasts, result.fallback, result.origins, result.unseen_ids, result.unseen_categories,
+            result.data)
     parts: Optional[list] = [None] * world.size if world.main else None
     dist.gather_object(mine, parts, dst=0)
     distributed.finish(world)
@@ -267,4 +280,14 @@ def _gathered(result: PredictResult, world: distributed.World) -> PredictResult:
     result.unseen_ids = [i for p in parts for i in p[3]]
     names = {name for p in parts for name in p[4]}
     result.unseen_categories = {name: sorted({v for p in parts for v in p[4].get(name, ())}) for name in sorted(names)}
+    if summed:
+        read = [p[5] for p in parts]
+        filled: dict[str, int] = {}
+        for s in read:
+            for k, v in s.covariates_filled.items():
+                filled[k] = filled.get(k, 0) + v
+        result.data = dataclasses.replace(
+            result.data, n_series=sum(s.n_series for s in read), n_points=sum(s.n_points for s in read),
+            n_rows=sum(s.n_rows for s in read), n_filled=sum(s.n_filled for s in read),
+            dropped=[d for s in read for d in s.dropped], covariates_filled=filled)
     return result

@@ -26,7 +26,8 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
           on_ready: Optional[Any] = None, fail_if_worse_than: Optional[str] = None,
           init_from: Optional[Path] = None, resume_from: Optional[Path] = None, stop: Optional[Any] = None,
           manifest: Optional[Callable[[TrainResult, dict[str, Any]], dict[str, Any]]] = None,
-          before_publish: Optional[Callable[[TrainResult], None]] = None, table: Optional[Table] = None) -> TrainResult:
+          before_publish: Optional[Callable[[TrainResult], None]] = None, table: Optional[Table] = None,
+          shard: Optional[tuple[int, int]] = None) -> TrainResult:
     """Read a file, train a global GRU forecaster on all its series, score it on the held-out
     last part of every series and save a checkpoint atomically.
 
@@ -45,7 +46,8 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     one of the inputs (ops.paths.run_paths). before_publish(result) runs last before the checkpoint
     becomes visible (the CLI renders its report there): if it fails, nothing is written.
     table: data_path already read with cfg.data (data.table.load_table), so that a bad file fails
-    before torch is imported; not with init_from or resume_from, which read it their own way."""
+    before torch is imported; not with init_from or resume_from, which read it their own way,
+    only shard (i, n) of its series when shard is given (--shard-data, as load_table reads it)."""
     started = time.perf_counter()
     out_path = Path(out_path)
     paths.run_paths(data=data_path, init_from=init_from, resume=resume_from, output=out_path, train=True, lock=False)
@@ -72,7 +74,7 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
             f"({base.info.get('data_file')}): a run resumes on the same data, byte for byte"
         )
     if base is not None:
-        table = load_table_like(Path(data_path), base.schema, cfg.data)
+        table = load_table_like(Path(data_path), base.schema, cfg.data, shard=shard, by_id=True)
     elif table is None:
         table = load_table(Path(data_path), cfg.data)
     try:
