@@ -34,6 +34,24 @@ def test_every_target_column_of_every_series_is_forecast(tmp_path):
             == [str(t) for t in pd.date_range("2024-01-07 06:00", periods=6, freq="h")])
 
 
+def test_several_targets_with_a_future_file_keep_the_id_and_target_columns(tmp_path):
+    """--future used to drop what the table knew of its targets: the forecast file then named
+    its series 's0/sales' in the id column and had no target column."""
+    df = two_targets().assign(promo=lambda d: (d["ts"].dt.hour % 5 == 0).astype(int))
+    df.to_csv(tmp_path / "d.csv", index=False)
+    ahead = pd.date_range(df["ts"].max() + pd.Timedelta(hours=1), periods=6, freq="h")
+    pd.DataFrame([{"store": s, "ts": t, "promo": int(t.hour % 5 == 0)} for s in ("s0", "s1") for t in ahead]
+                 ).to_csv(tmp_path / "future.csv", index=False)
+    r = cli("train", "d.csv", "-o", "m.pt", "--target", "sales,visits", "--future-cols", "promo", "--horizon", "6",
+            "--input-size", "24", *TINY)
+    assert r.exit_code == 0, r.stderr
+    p = cli("predict", "m.pt", "d.csv", "--future", "future.csv", "-o", "f.csv")
+    assert p.exit_code == 0, p.stderr
+    f = pd.read_csv(tmp_path / "f.csv")
+    assert list(f.columns) == ["store", "target", "ts", "forecast", "method"]
+    assert sorted(f["store"].unique()) == ["s0", "s1"] and sorted(f["target"].unique()) == ["sales", "visits"]
+
+
 def test_a_single_series_file_with_several_targets(tmp_path):
     two_targets(n_series=1).drop(columns="store").to_csv(tmp_path / "d.csv", index=False)
     assert cli("train", "d.csv", "-o", "m.pt", "--target", "sales,visits", "--horizon", "6", "--input-size", "24",
