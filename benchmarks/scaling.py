@@ -18,7 +18,9 @@ as 1 process and as 2 torchrun ranks of 1 thread, each rank's peak resident set 
 the rank itself (ru_maxrss of RUSAGE_SELF, written when its command ends), and 2 ranks with
 --shard-data, where each parses only its shard's rows and the ranks share the compact panel.
 Then the same panel as one Parquet file (a row group per series, as a file sorted by id is
-written): 1 process, and 2 ranks with --shard-data, each reading only its series' row groups.
+written): 1 process, and 2 ranks with --shard-data, each reading only its series' row groups;
+and `grucast predict` of it with the model just trained: 1 process, 2 ranks each reading the
+whole file, and 2 and 4 ranks with --shard-data.
 
 Run it alone: two torch processes on 2 cores beside another job measure the other job.
 """
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 from _data import hourly_panel
 
@@ -75,17 +78,22 @@ def speed(data: Path, out: Path, procs: int, threads: int, steps: int, device: s
     return float(json.loads(stdout)["training"]["windows_per_s"])
 
 
-def memory(data: Path, out: Path, procs: int, tmp: Path, shard_data: bool = False, tag: str = ""
-           ) -> tuple[list[float], float]:
-    """(peak RSS of every rank in MB, seconds) of a 30-step `grucast train` as procs ranks."""
+def memory(data: Path, out: Path, procs: int, tmp: Path, shard_data: bool = False, tag: str = "",
+           model: Optional[Path] = None) -> tuple[list[float], float]:
+    """(peak RSS of every rank in MB, seconds) of a 30-step `grucast train` as procs ranks, or
+    with model, of `grucast predict MODEL DATA -o OUT`."""
     rss = tmp / f"rss{tag}{procs}{'s' if shard_data else ''}"
     rss.mkdir()
     wrapper = tmp / "rank_rss.py"
     wrapper.write_text(RANK_WRAPPER)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "RSS_DIR": str(rss)}
-    args = ["train", str(data), "-o", str(out), "--input-size", str(L), "--horizon", str(H), "--hidden-size", "64",
-            "--max-steps", "30", "--batch-size", "256", "--ensemble", "1", "--anchor", "none", "--device", "cpu",
-            "--threads", "1", "-q", *(["--shard-data"] if shard_data else [])]
+    if model is not None:
+        args = ["predict", str(model), str(data), "-o", str(out), "--device", "cpu", "--threads", "1", "-q"]
+    else:
+        args = ["train", str(data), "-o", str(out), "--input-size", str(L), "--horizon", str(H), "--hidden-size", "64",
+                "--max-steps", "30", "--batch-size", "256", "--ensemble", "1", "--anchor", "none", "--device", "cpu",
+                "--threads", "1", "-q"]
+    args += ["--shard-data"] if shard_data else []
     _, secs = run(launcher(procs, [str(wrapper), *args]), env)
     return [float((rss / f"rank{r}").read_text()) for r in range(procs)], secs
 
@@ -151,6 +159,9 @@ def memories(tmp: Path, a: argparse.Namespace) -> None:
     for procs, shard_data in ((1, False), (2, True)):
         ranks, secs = memory(parquet, tmp / "big.pt", procs, tmp, shard_data, tag="p")
         say(f"Parquet, {procs} process(es)", shard_data, ranks, secs)
+    for procs, shard_data in ((1, False), (2, False), (2, True), (4, True)):
+        ranks, secs = memory(parquet, tmp / "f.csv", procs, tmp, shard_data, tag="f", model=tmp / "big.pt")
+        say(f"predict, Parquet, {procs} process(es)", shard_data, ranks, secs)
 
 
 def say(what: str, shard_data: bool, ranks: list[float], secs: float) -> None:
