@@ -125,25 +125,39 @@ def parts(path: Path) -> tuple[list[Part], list[str]]:
     return found, names
 
 
-def _frame(part: Part, groups: Optional[list[int]], rows: Any, names: list[str]) -> pd.DataFrame:
-    """A file's rows (of some row groups, or all) as a raw frame of the columns names, in that
-    order, row i of the data at index i (rows: the index, or the first row's number)."""
+def _arrow(part: Part, groups: Optional[list[int]], names: list[str]) -> Any:
+    """A file's rows (of some row groups, or all) as an Arrow table: its columns among names
+    (a pandas index column comes along), then its folder names' columns."""
+    import pyarrow as pa
+
     own = [c for c in part.columns if c in names]
-    columns = None if len(own) == len(part.columns) else own  # a pandas index column comes with the metadata
+    columns = None if len(own) == len(part.columns) else own
     if groups is None:
         table = part.file.read(columns=columns, use_pandas_metadata=True)
     elif len(groups) == 1:
         table = part.file.read_row_group(groups[0], columns=columns, use_pandas_metadata=True)
     else:
         table = part.file.read_row_groups(groups, columns=columns, use_pandas_metadata=True)
+    for key, value in part.keys.items():
+        if key in names:
+            column = pa.nulls(table.num_rows, pa.string()) if value is None else pa.repeat(value, table.num_rows)
+            table = table.append_column(key, column)
+    return table
+
+
+def _frame(tables: list, index: Any, names: list[str]) -> pd.DataFrame:
+    """Arrow tables of the data's rows as one raw frame of the columns names, in that order,
+    row i of the data at index i (index: the index, or the first row's number). Put together as
+    Arrow, which copies nothing, then made a frame once."""
+    import pyarrow as pa
+
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
     df = table.to_pandas()
+    del table
     if any(n is not None for n in df.index.names):  # a named index (a DatetimeIndex pandas wrote) is data
         df = df.reset_index()
     df.columns = [str(c) for c in df.columns]
-    for key, value in part.keys.items():
-        if key in names:
-            df[key] = pd.Series([value] * len(df), dtype="str")
-    df.index = pd.RangeIndex(rows, rows + len(df)) if isinstance(rows, int) else rows
+    df.index = pd.RangeIndex(index, index + len(df)) if isinstance(index, int) else index
     return df[names]
 
 
@@ -153,18 +167,18 @@ def read(path: Path, rows: Optional[int] = None, columns: Optional[list[str]] = 
     found, names = parts(path)
     if columns is not None:
         names = [c for c in names if c in columns]
-    frames, first = [], 0
+    tables, first = [], 0
     for part in found:
         if rows is not None:  # the first row group(s) are enough
             for g in range(part.row_groups):
-                frames.append(_frame(part, [g], first, names))
+                tables.append(_arrow(part, [g], names))
                 first += part.rows(g)
                 if first >= rows:
-                    return pd.concat(frames).head(rows)
+                    return _frame(tables, 0, names).head(rows)
             continue
-        frames.append(_frame(part, None, first, names))
-        first += len(frames[-1])
-    return pd.concat(frames) if len(frames) > 1 else frames[0]
+        tables.append(_arrow(part, None, names))
+        first += tables[-1].num_rows
+    return _frame(tables, 0, names)
 
 
 def shard_rows(ids: pd.Series, shard: tuple[int, int], suffixes: Optional[list[str]] = None) -> np.ndarray:
@@ -204,7 +218,9 @@ def read_shard(path: Path, id_col: str, shard: tuple[int, int], batch_rows: int 
     found, names = parts(path)
     if id_col not in names:
         raise DataError(f"id column '{id_col}' is not in {path}; its columns are {', '.join(names)}")
-    frames, first, stats = [], 0, Read()
+    import pyarrow as pa
+
+    tables, index, first, stats = [], [], 0, Read()
     for part in found:
         wanted: list[tuple[int, int, int]] = []  # (row group, its first row, its rows)
         for g in range(part.row_groups):
@@ -215,10 +231,13 @@ def read_shard(path: Path, id_col: str, shard: tuple[int, int], batch_rows: int 
             first += n
         stats.read += len(wanted)
         for batch in _batches(wanted, batch_rows):
-            rows = pd.Index(np.concatenate([np.arange(f, f + n) for _, f, n in batch]))
-            df = _frame(part, [g for g, _, _ in batch], rows, names)
-            frames.append(df[shard_rows(df[id_col], shard, suffixes)])
-    return (pd.concat(frames) if frames else pd.DataFrame(columns=names)), stats
+            table = _arrow(part, [g for g, _, _ in batch], names)
+            keep = shard_rows(table.column(id_col).to_pandas(), shard, suffixes)
+            tables.append(table.filter(pa.array(keep)))
+            index.append(np.concatenate([np.arange(f, f + n) for _, f, n in batch])[keep])
+    if not tables:
+        return pd.DataFrame(columns=names), stats
+    return _frame(tables, pd.Index(np.concatenate(index)), names), stats
 
 
 def _batches(groups: list[tuple[int, int, int]], rows: int) -> list[list[tuple[int, int, int]]]:
