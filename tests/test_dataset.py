@@ -167,3 +167,21 @@ def test_predict_shard_data_reads_its_series_and_the_shards_compose(tmp_path, sh
         counted += json.loads((tmp_path / f"part{i}.csv.manifest.json").read_text())["input"]["observations"]
     assert header + b"".join(parts) == whole
     assert counted == json.loads((tmp_path / "all.csv.manifest.json").read_text())["input"]["observations"]
+
+
+def test_a_dataset_of_more_files_than_may_be_open_at_once(tmp_path):
+    """A dataset partitioned by id holds a file per series: thousands of them. Reading it must
+    not hold them all open (a first version died here with 'Too many open files')."""
+    resource = pytest.importorskip("resource")  # POSIX
+
+    df = sine_panel(n_series=300, length=30)
+    hive(df, tmp_path / "ds")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (200, hard))
+    try:
+        whole = dataset.read(tmp_path / "ds")
+        rows, stats = dataset.read_shard(tmp_path / "ds", "series_id", (1, 2))
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert len(whole) == 9000 and whole["series_id"].nunique() == 300
+    assert stats.row_groups == 300 and stats.read == rows["series_id"].nunique()

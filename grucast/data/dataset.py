@@ -37,15 +37,29 @@ class Part:
 
     path: Path
     keys: dict[str, Optional[str]]  # hive-style columns from its folders' names
-    file: Any  # pyarrow.parquet.ParquetFile
+    meta: Any  # pyarrow.parquet.FileMetaData: row groups, their statistics (no open file)
     columns: list[str]  # its own columns, pandas' row-number column left out
 
     @property
     def row_groups(self) -> int:
-        return self.file.metadata.num_row_groups
+        return self.meta.num_row_groups
 
     def rows(self, group: int) -> int:
-        return self.file.metadata.row_group(group).num_rows
+        return self.meta.row_group(group).num_rows
+
+    def read(self, groups: Optional[list[int]], columns: Optional[list[str]]) -> Any:
+        """Some row groups (all: None) of some columns (all: None) as an Arrow table, a pandas
+        index column with them. The file is open only meanwhile: a dataset of thousands of
+        files must not hold thousands of them open."""
+        f = _pq().ParquetFile(self.path)
+        try:
+            if groups is None:
+                return f.read(columns=columns, use_pandas_metadata=True)
+            if len(groups) == 1:
+                return f.read_row_group(groups[0], columns=columns, use_pandas_metadata=True)
+            return f.read_row_groups(groups, columns=columns, use_pandas_metadata=True)
+        finally:
+            f.close()
 
 
 @dataclass
@@ -102,10 +116,13 @@ def parts(path: Path) -> tuple[list[Part], list[str]]:
         where = f"{p.relative_to(path)} in {path}" if folder else str(p)
         _signature(p, where if folder else None)
         try:
-            f = _pq().ParquetFile(p)
+            meta = _pq().read_metadata(p)
+            names_here = meta.schema.to_arrow_schema().names
+        except DataError:
+            raise
         except Exception as e:  # pyarrow.ArrowInvalid and friends: a damaged file
             raise DataError(f"{where} is not a readable Parquet file: {one_line(e)}") from None
-        columns = [str(n) for n in f.schema_arrow.names if not str(n).startswith(_INDEX)]
+        columns = [str(n) for n in names_here if not str(n).startswith(_INDEX)]
         refuse_duplicates(p, columns)
         keys = _keys(path, p) if folder else {}
         clash = sorted(set(keys) & set(columns))
@@ -118,7 +135,7 @@ def parts(path: Path) -> tuple[list[Part], list[str]]:
         elif sorted(here) != sorted(names):
             raise DataError(f"{where} has the columns {', '.join(here)}, but {first} has {', '.join(names)}; "
                             "every file of one dataset needs the same columns")
-        found.append(Part(p, keys, f, columns))
+        found.append(Part(p, keys, meta, columns))
     assert names is not None
     if len(names) > MAX_COLUMNS:
         raise DataError(f"{path} has {len(names):,} columns; grucast reads at most {MAX_COLUMNS:,}")
@@ -131,13 +148,7 @@ def _arrow(part: Part, groups: Optional[list[int]], names: list[str]) -> Any:
     import pyarrow as pa
 
     own = [c for c in part.columns if c in names]
-    columns = None if len(own) == len(part.columns) else own
-    if groups is None:
-        table = part.file.read(columns=columns, use_pandas_metadata=True)
-    elif len(groups) == 1:
-        table = part.file.read_row_group(groups[0], columns=columns, use_pandas_metadata=True)
-    else:
-        table = part.file.read_row_groups(groups, columns=columns, use_pandas_metadata=True)
+    table = part.read(groups, None if len(own) == len(part.columns) else own)
     for key, value in part.keys.items():
         if key in names:
             column = pa.nulls(table.num_rows, pa.string()) if value is None else pa.repeat(value, table.num_rows)
@@ -201,13 +212,13 @@ def _group_ids(part: Part, group: int, id_col: str) -> pd.Series:
     id, else its id column read alone."""
     if id_col in part.keys:
         return pd.Series([part.keys[id_col]], dtype=object)
-    meta = part.file.metadata.row_group(group)
+    meta = part.meta.row_group(group)
     leaf = next((meta.column(j) for j in range(meta.num_columns) if meta.column(j).path_in_schema == id_col), None)
     stats = leaf.statistics if leaf is not None else None
     if stats is not None and stats.has_min_max and stats.min == stats.max and \
             getattr(stats, "is_min_exact", True) and getattr(stats, "is_max_exact", True):
         return pd.Series([stats.min], dtype=object)
-    return part.file.read_row_group(group, columns=[id_col]).column(0).to_pandas()
+    return part.read([group], [id_col]).column(id_col).to_pandas()
 
 
 def read_shard(path: Path, id_col: str, shard: tuple[int, int], batch_rows: int = 1_000_000,
