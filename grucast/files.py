@@ -47,15 +47,22 @@ MAX_DATASET_FILES = 100_000  # a folder of more files is no dataset grucast can 
 def dataset_files(folder: Path, error: type) -> list[Path]:
     """The files of a Parquet dataset folder, in the order they are read: every regular file
     below it, by path relative to it (as text), except names starting with '.' or '_' (Spark's
-    _SUCCESS and .crc files, _metadata) and what is inside such folders; links to files are read,
-    links to folders are not followed. A one-line error of the caller's kind when there is none."""
+    _SUCCESS and .crc files, _metadata) and what is inside such folders; links to files and to
+    folders are followed (a folder reached twice, as a link loop would, is an error). A one-line
+    error of the caller's kind when there is none."""
     folder = Path(folder)
     found: list[Path] = []
+    seen: dict[str, str] = {}  # real path of every folder walked -> how it was reached
 
     def unreadable(e: OSError) -> None:  # a folder left out would be data silently missing
         raise error(f"cannot read the folder {e.filename} of {folder}: {e.strerror}")
 
-    for root, dirs, names in os.walk(folder, onerror=unreadable, followlinks=False):
+    for root, dirs, names in os.walk(folder, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            raise error(f"{folder} reaches the folder {real} twice ({seen[real]} and {root}, through a link); "
+                        "its files would be read twice")
+        seen[real] = root
         dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
         for name in names:
             if name.startswith((".", "_")):
@@ -73,6 +80,20 @@ def dataset_files(folder: Path, error: type) -> list[Path]:
         raise error(f"{folder} is a folder without data files; give a CSV or Parquet file, or a folder of Parquet "
                     "files (a Parquet dataset)")
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def dataset_folders(folder: Path) -> list[str]:
+    """The real paths of a dataset folder and of every folder below it that dataset_files walks
+    (those reached through links too): where no output may go."""
+    out = []
+    for root, dirs, _ in os.walk(folder, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        real = os.path.realpath(root)
+        if real in out:
+            dirs[:] = []
+            continue
+        out.append(real)
+    return out
 
 
 def data_input(path: Path, label: str, error: type) -> None:

@@ -185,3 +185,69 @@ def test_a_dataset_of_more_files_than_may_be_open_at_once(tmp_path):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert len(whole) == 9000 and whole["series_id"].nunique() == 300
     assert stats.row_groups == 300 and stats.read == rows["series_id"].nunique()
+
+
+def test_a_row_without_an_id_is_read_by_shard_1_even_in_a_row_group_of_one_id(tmp_path):
+    """Statistics of a row group with one id and a missing one show min == max: the group must
+    still reach shard 1, which refuses rows without an id, as the unsharded read does."""
+    df = sine_panel(n_series=3, length=50).astype({"series_id": object})
+    df.loc[60, "series_id"] = None  # in s1's row group
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "d.parquet", row_group_size=50)
+    first, _ = dataset.read_shard(tmp_path / "d.parquet", "series_id", (1, 3))
+    assert 60 in first.index
+    from grucast.config.settings import DataConfig
+    from grucast.data.table import load_table
+    from grucast.errors import DataError
+
+    with pytest.raises(DataError, match="empty series id in column 'series_id' at line 62"):
+        load_table(tmp_path / "d.parquet", DataConfig(), shard=(1, 3))
+
+
+def test_shards_of_parquet_with_spaces_around_column_names_and_of_a_wide_csv_with_row_numbers(tmp_path):
+    from grucast.config.settings import DataConfig
+    from grucast.data.table import load_table
+
+    df = sine_panel(n_series=3, length=50)
+    df.rename(columns={"series_id": " series_id", "value": "value "}).to_parquet(tmp_path / "s.parquet", index=False)
+    got = [load_table(tmp_path / "s.parquet", DataConfig(), shard=(i, 2)) for i in (1, 2)]
+    assert sorted(s for t in got for s in t.frame["series_id"].unique()) == ["s0", "s1", "s2"]
+    wide = df.pivot(index="timestamp", columns="series_id", values="value").reset_index()
+    wide.to_csv(tmp_path / "w.csv")  # with pandas' row numbers, a column without a name
+    got = [load_table(tmp_path / "w.csv", DataConfig(), shard=(i, 2)) for i in (1, 2)]
+    assert all(t.schema.series_cols == ("s0", "s1", "s2") for t in got)
+    assert sorted(s for t in got for s in t.frame["series_id"].unique()) == ["s0", "s1", "s2"]
+
+
+def test_links_in_a_dataset_are_followed_and_guarded(tmp_path):
+    """A link to a folder is read; a link loop is an error; an output may not replace a file a
+    link in the dataset points to, nor go into a folder a link reaches."""
+    df = sine_panel(n_series=2, length=200)
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    df[df.series_id == "s0"].to_parquet(tmp_path / "ds" / "a.parquet", index=False)
+    df[df.series_id == "s1"].to_parquet(tmp_path / "elsewhere" / "b.parquet", index=False)
+    (tmp_path / "ds" / "more").symlink_to(tmp_path / "elsewhere")
+    assert sorted(dataset.read(tmp_path / "ds")["series_id"].unique()) == ["s0", "s1"]
+    assert cli("train", tmp_path / "ds", "-o", tmp_path / "m.pt", *FAST, "-q").exit_code == 0
+    r = cli("predict", tmp_path / "m.pt", tmp_path / "ds", "-o", tmp_path / "elsewhere" / "f.csv")
+    assert r.exit_code == 1 and "is inside DATA" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == ["b.parquet"]
+    df[df.series_id == "s1"].to_parquet(tmp_path / "c.parquet", index=False)
+    (tmp_path / "ds" / "more").unlink()
+    (tmp_path / "ds" / "c.parquet").symlink_to(tmp_path / "c.parquet")  # a link to a file outside
+    before = (tmp_path / "c.parquet").read_bytes()
+    r = cli("predict", tmp_path / "m.pt", tmp_path / "ds", "-o", tmp_path / "c.parquet")
+    assert r.exit_code == 1 and "grucast never writes over one of its own inputs" in r.stderr
+    assert (tmp_path / "c.parquet").read_bytes() == before
+    (tmp_path / "ds" / "loop").symlink_to(tmp_path)
+    r = cli("check", tmp_path / "ds")
+    assert r.exit_code == 1 and "twice" in r.stdout + r.stderr
+
+
+def test_files_whose_column_types_disagree_are_one_error(tmp_path):
+    (tmp_path / "ds").mkdir()
+    df = sine_panel(n_series=2, length=100)
+    df.iloc[:100].to_parquet(tmp_path / "ds" / "a.parquet", index=False)
+    df.iloc[100:].astype({"value": str}).to_parquet(tmp_path / "ds" / "b.parquet", index=False)
+    r = cli("check", tmp_path / "ds")
+    assert r.exit_code == 1 and "types that do not go together" in r.stdout + r.stderr and "Traceback" not in r.stderr

@@ -103,7 +103,8 @@ def predict(
 
         def described(result, identity):
             return stdin.plain(ops_manifest.predict_manifest(result, identity, model, data, future, shard=part,
-                                                             max_age=max_age, as_of=when, shard_data=shard_data))
+                                                             max_age=max_age, as_of=when,
+                                                             shard_data=shard_data and (part is not None or world_size() > 1)))
 
         result = api.predict(model, data, out_path=output, device=device or "auto", threads=threads, future_path=future,
                              max_age=age, as_of=when, shard=part, kernel=kernel or "auto", shard_data=shard_data,

@@ -51,7 +51,7 @@ class Part:
         """Some row groups (all: None) of some columns (all: None) as an Arrow table, a pandas
         index column with them. The file is open only meanwhile: a dataset of thousands of
         files must not hold thousands of them open."""
-        f = _pq().ParquetFile(self.path)
+        f = _pq().ParquetFile(self.path, metadata=self.meta)  # the footer parsed once, in parts()
         try:
             if groups is None:
                 return f.read(columns=columns, use_pandas_metadata=True)
@@ -147,10 +147,11 @@ def _arrow(part: Part, groups: Optional[list[int]], names: list[str]) -> Any:
     (a pandas index column comes along), then its folder names' columns."""
     import pyarrow as pa
 
-    own = [c for c in part.columns if c in names]
+    wanted = set(names)
+    own = [c for c in part.columns if c in wanted]
     table = part.read(groups, None if len(own) == len(part.columns) else own)
     for key, value in part.keys.items():
-        if key in names:
+        if key in wanted:
             column = pa.nulls(table.num_rows, pa.string()) if value is None else pa.repeat(value, table.num_rows)
             table = table.append_column(key, column)
     return table
@@ -162,14 +163,18 @@ def _frame(tables: list, index: Any, names: list[str]) -> pd.DataFrame:
     Arrow, which copies nothing, then made a frame once."""
     import pyarrow as pa
 
-    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+    try:
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+        raise DataError(f"the files of the data give a column types that do not go together ({one_line(e)}); "
+                        "write every file with the same column types") from None
     df = table.to_pandas()
     del table
     if any(n is not None for n in df.index.names):  # a named index (a DatetimeIndex pandas wrote) is data
         df = df.reset_index()
-    df.columns = [str(c) for c in df.columns]
+    df.columns = [str(c).strip() for c in df.columns]
     df.index = pd.RangeIndex(index, index + len(df)) if isinstance(index, int) else index
-    return df[names]
+    return df[[n.strip() for n in names]]
 
 
 def read(path: Path, rows: Optional[int] = None, columns: Optional[list[str]] = None) -> pd.DataFrame:
@@ -177,7 +182,8 @@ def read(path: Path, rows: Optional[int] = None, columns: Optional[list[str]] = 
     columns, each read alone, with columns)."""
     found, names = parts(path)
     if columns is not None:
-        names = [c for c in names if c in columns]
+        wanted = set(columns)
+        names = [c for c in names if c.strip() in wanted]
     tables, first = [], 0
     for part in found:
         if rows is not None:  # the first row group(s) are enough
@@ -189,7 +195,7 @@ def read(path: Path, rows: Optional[int] = None, columns: Optional[list[str]] = 
             continue
         tables.append(_arrow(part, None, names))
         first += tables[-1].num_rows
-    return _frame(tables, 0, names)
+    return _frame(tables, 0, names) if tables else pd.DataFrame(columns=[n.strip() for n in names])
 
 
 def shard_rows(ids: pd.Series, shard: tuple[int, int], suffixes: Optional[list[str]] = None) -> np.ndarray:
@@ -215,9 +221,9 @@ def _group_ids(part: Part, group: int, id_col: str) -> pd.Series:
     meta = part.meta.row_group(group)
     leaf = next((meta.column(j) for j in range(meta.num_columns) if meta.column(j).path_in_schema == id_col), None)
     stats = leaf.statistics if leaf is not None else None
-    if stats is not None and stats.has_min_max and stats.min == stats.max and \
-            getattr(stats, "is_min_exact", True) and getattr(stats, "is_max_exact", True):
-        return pd.Series([stats.min], dtype=object)
+    if stats is not None and stats.has_min_max and stats.min == stats.max and stats.has_null_count and \
+            stats.null_count == 0 and getattr(stats, "is_min_exact", True) and getattr(stats, "is_max_exact", True):
+        return pd.Series([stats.min], dtype=object)  # one id, and no row without one (those go to shard 1)
     return part.read([group], [id_col]).column(id_col).to_pandas()
 
 
@@ -227,8 +233,10 @@ def read_shard(path: Path, id_col: str, shard: tuple[int, int], batch_rows: int 
     the whole data, reading whole only the row groups that hold some of them (about batch_rows
     rows at a time); suffixes as for shard_rows."""
     found, names = parts(path)
-    if id_col not in names:
+    raw = next((n for n in names if n.strip() == id_col), None)  # the name as the file writes it
+    if raw is None:
         raise DataError(f"id column '{id_col}' is not in {path}; its columns are {', '.join(names)}")
+    id_col = raw
     import pyarrow as pa
 
     tables, index, first, stats = [], [], 0, Read()
@@ -247,7 +255,7 @@ def read_shard(path: Path, id_col: str, shard: tuple[int, int], batch_rows: int 
             tables.append(table.filter(pa.array(keep)))
             index.append(np.concatenate([np.arange(f, f + n) for _, f, n in batch])[keep])
     if not tables:
-        return pd.DataFrame(columns=names), stats
+        return pd.DataFrame(columns=[n.strip() for n in names]), stats
     return _frame(tables, pd.Index(np.concatenate(index)), names), stats
 
 

@@ -42,7 +42,8 @@ def _read_csv(path: Path, layout: Layout, columns: Optional[list[str]] = None) -
         # column the index (shifting every value one column) or drop the extra fields.
         warnings.filterwarnings("error", message="Length of header", category=pd.errors.ParserWarning)
         try:
-            usecols = None if columns is None else (lambda c: str(c).strip() in columns)
+            wanted = None if columns is None else set(columns)
+            usecols = None if wanted is None else (lambda c: str(c).strip() in wanted)
             df = pd.read_csv(path, **_csv_options(layout), usecols=usecols)
         except pd.errors.ParserWarning:
             n = f" ({len(layout.names)})" if layout.names is not None else ""
@@ -225,11 +226,15 @@ def head_rows(path: Path, sep: Optional[str], rows: int = 10_000) -> pd.DataFram
     find its columns' roles before the whole of it is read in shards."""
     data_input(path, "DATA", DataError)
     if dataset.is_parquet(path):
-        return _parquet(lambda: dataset.read(path, rows=rows), path)
-    layout = csv_layout(path, sep)
-    df = pd.read_csv(path, **_csv_options(layout), nrows=rows)
-    df = df[df.notna().any(axis=1)]
-    df.columns = [str(c).strip() for c in df.columns]
+        df, layout = _parquet(lambda: dataset.read(path, rows=rows), path), None
+    else:
+        layout = csv_layout(path, sep)
+        df = pd.read_csv(path, **_csv_options(layout), nrows=rows)
+        df = df[df.notna().any(axis=1)]
+        df.columns = [str(c).strip() for c in df.columns]
+    _unnamed(df, path, pandas_names=layout is not None and layout.names is None)  # as read_with_layout leaves them out
+    if len(df) == 0:
+        raise DataError(f"{path} has a header but no data rows")
     return df
 
 

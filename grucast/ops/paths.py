@@ -116,21 +116,28 @@ def check_paths(inputs: Sequence[Role], outputs: Sequence[Role], appended: Seque
 
 
 def _identities(inputs: Sequence[Role]) -> dict[tuple[int, int], Role]:
-    """The inputs by device and inode (following links); a missing or unreadable one is left
-    out: its reader says so."""
+    """The inputs by device and inode (following links), and the files of an input folder (a
+    Parquet dataset, whose files may be links to files elsewhere); a missing or unreadable one
+    is left out: its reader says so."""
     seen: dict[tuple[int, int], Role] = {}
     for role in inputs:
-        if role.path is not None:
-            try:
-                seen.setdefault(inode_key(os.stat(role.path)), role)
-            except OSError:
-                pass
+        if role.path is None:
+            continue
+        try:
+            seen.setdefault(inode_key(os.stat(role.path)), role)
+            if os.path.isdir(role.path):
+                for p in files.dataset_files(Path(role.path), PathError):
+                    seen.setdefault(inode_key(os.stat(p)), Role(f"a file of {role.label}", p))
+        except (OSError, PathError):
+            pass
     return seen
 
 
 def _input_folders(inputs: Sequence[Role]) -> list[tuple[str, Role]]:
-    """The inputs that are folders (a Parquet dataset), by their real path."""
-    return [(os.path.realpath(r.path), r) for r in inputs if r.path is not None and os.path.isdir(r.path)]
+    """The inputs that are folders (a Parquet dataset) and the folders they reach through links,
+    by their real path."""
+    return [(real, r) for r in inputs if r.path is not None and os.path.isdir(r.path)
+            for real in files.dataset_folders(Path(r.path))]
 
 
 def _outside(role: Role, folders: list[tuple[str, Role]]) -> None:

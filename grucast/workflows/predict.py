@@ -151,8 +151,9 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
             raise ConfigError("--max-age needs datetime timestamps; this data has integer steps")
         gates.check_fresh(panel.last_times().max(), max_age, as_of, name)
     summary = summarize(table, panel)
-    if table.stand_in:  # a shard of no series read none
-        summary = dataclasses.replace(summary, n_series=0, n_points=0, n_rows=0, n_filled=0, dropped=[])
+    if table.stand_in:  # a shard of no series read none (but --future may name some of its series)
+        summary = dataclasses.replace(summary, n_series=0, n_points=0, n_rows=0, n_filled=0,
+                                      dropped=[d for d in summary.dropped if shards.contains([d], shard)[0]])
     L, H = cfg.model.input_size, cfg.model.horizon
     # Of the whole file: a shard of short series only is not an error (nor when only the shard was read).
     longest = int(panel.lengths.max()) if table.shard is None else 0
