@@ -46,16 +46,18 @@ def one_error_line(r) -> str:
 
 
 def _zip(members: dict) -> bytes:
+    """A zip archive of members, the same bytes whenever it is made: its bytes name the tests
+    (parametrize ids), and pytest-xdist needs every test process to collect the same names."""
     b = io.BytesIO()
     with zipfile.ZipFile(b, "w") as z:
         for name, data in members.items():
-            z.writestr(name, data)
+            z.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)
     return b.getvalue()
 
 
 @pytest.mark.parametrize("name, data, message", [
     ("b.csv", bytes(range(256)) * 4, "{p} holds NUL bytes (in line 1): it is a binary file, not CSV text"),
-    ("b.csv", gzip.compress(CSV), "{p} is not CSV text: it is gzip-compressed; name it b.csv.gz or decompress it"),
+    ("b.csv", gzip.compress(CSV, mtime=0), "{p} is not CSV text: it is gzip-compressed; name it b.csv.gz or decompress it"),
     ("b.csv", _zip({"a.csv": CSV}), "{p} is not CSV text: it is a zip archive or an Excel workbook; export the sheet as CSV"),
     ("b.csv", b"\x89PNG\r\n\x1a\n" + bytes(40), "{p} is not CSV text: it is a PNG image"),
     ("b.csv", b"\x00" * 100, "{p} holds only NUL bytes, no text"),
@@ -94,7 +96,7 @@ def test_a_parquet_file_named_csv_and_a_cut_parquet_file(tmp_path):
 
 
 def test_compressed_csv_files_named_so_are_read(tmp_path):
-    for name, data in [("d.csv.gz", gzip.compress(CSV)), ("d.zip", _zip({"d.csv": CSV}))]:
+    for name, data in [("d.csv.gz", gzip.compress(CSV, mtime=0)), ("d.zip", _zip({"d.csv": CSV}))]:
         assert load_table(put(tmp_path, name, data), DataConfig()).frame["y"].tolist() == [1.0, 2.0, 3.0]
 
 
