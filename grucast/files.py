@@ -50,6 +50,16 @@ def dataset_files(folder: Path, error: type) -> list[Path]:
     _SUCCESS and .crc files, _metadata) and what is inside such folders; links to files and to
     folders are followed (a folder reached twice, as a link loop would, is an error). A one-line
     error of the caller's kind when there is none."""
+    found, _ = walk_dataset(folder, error)
+    if not found:
+        raise error(f"{folder} is a folder without data files; give a CSV or Parquet file, or a folder of Parquet "
+                    "files (a Parquet dataset)")
+    return found
+
+
+def walk_dataset(folder: Path, error: type) -> tuple[list[Path], list[str]]:
+    """(dataset_files' files, possibly none; the real paths of the folder and of every folder
+    below it that is walked, those reached through links too: where no output may go)."""
     folder = Path(folder)
     found: list[Path] = []
     seen: dict[str, str] = {}  # real path of every folder walked -> how it was reached
@@ -76,24 +86,7 @@ def dataset_files(folder: Path, error: type) -> list[Path]:
         if len(found) > MAX_DATASET_FILES:
             raise error(f"{folder} holds over {MAX_DATASET_FILES:,} files; grucast reads a folder of at most that many "
                         "as one Parquet dataset")
-    if not found:
-        raise error(f"{folder} is a folder without data files; give a CSV or Parquet file, or a folder of Parquet "
-                    "files (a Parquet dataset)")
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
-
-
-def dataset_folders(folder: Path) -> list[str]:
-    """The real paths of a dataset folder and of every folder below it that dataset_files walks
-    (those reached through links too): where no output may go."""
-    out = []
-    for root, dirs, _ in os.walk(folder, followlinks=True):
-        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
-        real = os.path.realpath(root)
-        if real in out:
-            dirs[:] = []
-            continue
-        out.append(real)
-    return out
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix()), list(seen)
 
 
 def data_input(path: Path, label: str, error: type) -> None:

@@ -23,7 +23,6 @@ import pandas as pd
 
 from grucast import files
 from grucast.data import shards
-from grucast.data.parse import distinct_text
 from grucast.data.sniff import MAX_COLUMNS, one_line, parquet_head, refuse_duplicates
 from grucast.errors import DataError
 
@@ -198,21 +197,6 @@ def read(path: Path, rows: Optional[int] = None, columns: Optional[list[str]] = 
     return _frame(tables, 0, names) if tables else pd.DataFrame(columns=[n.strip() for n in names])
 
 
-def shard_rows(ids: pd.Series, shard: tuple[int, int], suffixes: Optional[list[str]] = None) -> np.ndarray:
-    """[rows] bool: the rows whose id (its stripped text, as the table takes it) is in shard,
-    or, with suffixes, whose id with any of them is; rows without an id go to shard 1, which
-    refuses them."""
-    codes, text = distinct_text(ids)
-    names = text.to_numpy(dtype=object)
-    mine = np.zeros(len(names), dtype=bool)
-    for suffix in suffixes or [""]:
-        mine |= shards.contains(names + suffix if suffix else names, shard)
-    keep = np.full(len(ids), shard[0] == 1)
-    known = codes >= 0
-    keep[known] = mine[codes[known]]
-    return keep
-
-
 def _group_ids(part: Part, group: int, id_col: str) -> pd.Series:
     """The ids of one row group: from the folder's name, from its statistics when they show one
     id, else its id column read alone."""
@@ -231,7 +215,7 @@ def read_shard(path: Path, id_col: str, shard: tuple[int, int], batch_rows: int 
                suffixes: Optional[list[str]] = None) -> tuple[pd.DataFrame, Read]:
     """The rows of a Parquet file or dataset whose id is in shard, each at its row number in
     the whole data, reading whole only the row groups that hold some of them (about batch_rows
-    rows at a time); suffixes as for shard_rows."""
+    rows at a time); suffixes as for data.shards.rows."""
     found, names = parts(path)
     raw = next((n for n in names if n.strip() == id_col), None)  # the name as the file writes it
     if raw is None:
@@ -245,13 +229,13 @@ def read_shard(path: Path, id_col: str, shard: tuple[int, int], batch_rows: int 
         for g in range(part.row_groups):
             stats.row_groups += 1
             n = part.rows(g)
-            if n and shard_rows(_group_ids(part, g, id_col), shard, suffixes).any():
+            if n and shards.rows(_group_ids(part, g, id_col), shard, suffixes).any():
                 wanted.append((g, first, n))
             first += n
         stats.read += len(wanted)
         for batch in _batches(wanted, batch_rows):
             table = _arrow(part, [g for g, _, _ in batch], names)
-            keep = shard_rows(table.column(id_col).to_pandas(), shard, suffixes)
+            keep = shards.rows(table.column(id_col).to_pandas(), shard, suffixes)
             tables.append(table.filter(pa.array(keep)))
             index.append(np.concatenate([np.arange(f, f + n) for _, f, n in batch])[keep])
     if not tables:

@@ -12,7 +12,7 @@ from typing import Optional, Union
 import numpy as np
 import pandas as pd
 
-from grucast.data import dataset
+from grucast.data import dataset, shards
 from grucast.data.schema import Schema
 from grucast.data.sniff import MAX_COLUMNS, Layout, csv_layout, one_line, refuse_duplicates
 from grucast.errors import DataError
@@ -271,7 +271,7 @@ def _csv_shard(path: Path, layout: Layout, id_col: str, shard: tuple[int, int], 
             for chunk in reader:
                 chunk = chunk[chunk.notna().any(axis=1)]
                 chunk.columns = [str(c).strip() for c in chunk.columns]
-                parts.append(chunk[dataset.shard_rows(chunk[id_col], shard, suffixes)])
+                parts.append(chunk[shards.rows(chunk[id_col], shard, suffixes)])
         df = pd.concat(parts) if parts else pd.DataFrame()
     except pd.errors.ParserError as e:
         raise DataError(f"{path} is not a readable CSV file: {one_line(e)}") from None

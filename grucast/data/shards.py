@@ -16,6 +16,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from grucast.data.parse import distinct_text
 from grucast.errors import ConfigError
 
 MAX_SHARDS = 2**32  # one CRC-32 value a shard: more shards than that would stay empty forever
@@ -56,6 +57,21 @@ def contains(ids, shard: Optional[tuple[int, int]]) -> np.ndarray:
     i, n = shard
     codes_, distinct = pd.factorize(np.asarray(ids, dtype=object))
     return (of(distinct, n) == i - 1)[codes_]
+
+
+def rows(ids: pd.Series, shard: tuple[int, int], suffixes: Optional[list[str]] = None) -> np.ndarray:
+    """[rows] bool: the rows whose id (its stripped text, as the table takes it) is in shard,
+    or, with suffixes, whose id with any of them is; rows without an id go to shard 1, which
+    refuses them."""
+    codes, text = distinct_text(ids)
+    names = text.to_numpy(dtype=object)
+    mine = np.zeros(len(names), dtype=bool)
+    for suffix in suffixes or [""]:
+        mine |= contains(names + suffix if suffix else names, shard)
+    keep = np.full(len(ids), shard[0] == 1)
+    known = codes >= 0
+    keep[known] = mine[codes[known]]
+    return keep
 
 
 def refuse_under_torchrun(shard: Optional[tuple[int, int]], processes: int) -> None:

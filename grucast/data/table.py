@@ -193,12 +193,9 @@ def _load_wide_shard(path: Path, cfg: DataConfig, shard: tuple[int, int], whole:
     """A wide file's shard: the time column and the series columns of the shard, read alone
     (the columns of a CSV file parsed, of Parquet read, only for those)."""
     from grucast.data.read import read_with_layout
-    from grucast.data.shards import contains
 
-    own = [c for c, mine in zip(whole.series_cols, contains(list(whole.series_cols), shard)) if mine]
-    if not own:
-        raise DataError(f"{path}: this process's shard {shard[0]} of {shard[1]} holds none of its "
-                        f"{len(whole.series_cols)} series columns; use fewer processes than series")
+    places = _wide_places(path, whole.series_cols, shard, required=True)
+    own = list(places)
     df, layout, _ = read_with_layout(path, cfg.sep, columns=[whole.time_col, *own])
     fixed = dataclasses.replace(cfg, time_col=whole.time_col, format="wide", target=None, id_col=None)
     schema, _ = detect_schema(df, fixed, path)
@@ -207,10 +204,21 @@ def _load_wide_shard(path: Path, cfg: DataConfig, shard: tuple[int, int], whole:
     notes.append(f"shard {shard[0]} of {shard[1]} read from {len(own):,} of {len(whole.series_cols):,} series columns")
     table = to_table(df, schema, path, notes, duplicates=cfg.duplicates, sep=sep)
     table.schema = dataclasses.replace(table.schema, series_cols=whole.series_cols)  # the file's, as one process has
-    table.shard = shard
-    column = {c: i for i, c in enumerate(whole.series_cols)}
-    table.places = {c: (0, column[c]) for c in own}  # the series' order in the whole file: the columns'
+    table.shard, table.places = shard, places
     return table
+
+
+def _wide_places(path: Path, columns, shard: tuple[int, int], required: bool) -> dict[str, tuple[int, int]]:
+    """The series columns of a wide file that shard holds, each with its place in the file
+    (Table.places: the series' order is the columns'); DataError when it holds none and one is
+    required (training)."""
+    from grucast.data.shards import contains
+
+    places = {c: (0, i) for i, (c, mine) in enumerate(zip(columns, contains(list(columns), shard))) if mine}
+    if not places and required:
+        raise DataError(f"{path}: this process's shard {shard[0]} of {shard[1]} holds none of its {len(columns)} "
+                        "series columns; use fewer processes than series")
+    return places
 
 
 def _trained_on(schema: Schema) -> str:
@@ -288,7 +296,6 @@ def _read_shard_like(path: Path, schema: Schema, cfg: DataConfig, shard: tuple[i
     the file, for Table.places) and a wide file's series columns. by_id (training): a shard of
     no series is an error, as load_table's."""
     from grucast.data.read import read_with_layout
-    from grucast.data.shards import contains
 
     head = head_rows(path, cfg.sep, rows=1)
     if schema.format == "long":
@@ -300,10 +307,7 @@ def _read_shard_like(path: Path, schema: Schema, cfg: DataConfig, shard: tuple[i
             return df, layout, path, True, None
         return head.astype({schema.id_col: str}), layout, path, False, None  # it stands in, for the columns
     present = [c for c in head.columns if c != schema.time_col]
-    own = {c: (0, i) for i, (c, mine) in enumerate(zip(present, contains(present, shard))) if mine}
-    if not own and by_id:
-        raise DataError(f"{path}: this process's shard {shard[0]} of {shard[1]} holds none of its {len(present)} "
-                        "series columns; use fewer processes than series")
+    own = _wide_places(path, present, shard, required=by_id)
     df, layout, _ = read_with_layout(path, cfg.sep, columns=[schema.time_col, *(list(own) or present[:1])])
     return df, layout, path, own, tuple(present)
 

@@ -98,8 +98,7 @@ def check_paths(inputs: Sequence[Role], outputs: Sequence[Role], appended: Seque
     only appended to (the event log): they may be devices or FIFOs, never an input or an output.
     may_share: (input label, output label) pairs that may be one file by design (train --resume
     reads the state it replaces)."""
-    seen = _identities(inputs)
-    folders = _input_folders(inputs)
+    seen, folders = _identities(inputs)
     claimed: dict[Any, Role] = {}  # output identity -> the output that claims it
     for role in list(outputs) + list(appended):
         if role.path is None:
@@ -115,29 +114,26 @@ def check_paths(inputs: Sequence[Role], outputs: Sequence[Role], appended: Seque
         _check_writable(role, Path(role.path))
 
 
-def _identities(inputs: Sequence[Role]) -> dict[tuple[int, int], Role]:
-    """The inputs by device and inode (following links), and the files of an input folder (a
-    Parquet dataset, whose files may be links to files elsewhere); a missing or unreadable one
-    is left out: its reader says so."""
+def _identities(inputs: Sequence[Role]) -> tuple[dict[tuple[int, int], Role], list[tuple[str, Role]]]:
+    """The inputs by device and inode (following links), with the files of an input folder (a
+    Parquet dataset, whose files may be links to files elsewhere); and the input folders with
+    the folders they reach through links, by real path. A missing or unreadable input is left
+    out: its reader says so."""
     seen: dict[tuple[int, int], Role] = {}
+    folders: list[tuple[str, Role]] = []
     for role in inputs:
         if role.path is None:
             continue
         try:
             seen.setdefault(inode_key(os.stat(role.path)), role)
             if os.path.isdir(role.path):
-                for p in files.dataset_files(Path(role.path), PathError):
+                found, reached = files.walk_dataset(Path(role.path), PathError)
+                folders += [(real, role) for real in reached]
+                for p in found:
                     seen.setdefault(inode_key(os.stat(p)), Role(f"a file of {role.label}", p))
         except (OSError, PathError):
             pass
-    return seen
-
-
-def _input_folders(inputs: Sequence[Role]) -> list[tuple[str, Role]]:
-    """The inputs that are folders (a Parquet dataset) and the folders they reach through links,
-    by their real path."""
-    return [(real, r) for r in inputs if r.path is not None and os.path.isdir(r.path)
-            for real in files.dataset_folders(Path(r.path))]
+    return seen, folders
 
 
 def _outside(role: Role, folders: list[tuple[str, Role]]) -> None:
@@ -239,7 +235,7 @@ def run_paths(*, data: Optional[Path] = None, model: Optional[Path] = None, futu
 def _check_std_streams(inputs: Sequence[Role]) -> None:
     """PathError when stdout or stderr is redirected onto an input (`>> data.csv`), as cat
     refuses 'input file is output file'."""
-    keys = _identities(inputs)
+    keys, _ = _identities(inputs)
     for fd, name in ((1, "stdout"), (2, "stderr")):
         try:
             st = os.fstat(fd)

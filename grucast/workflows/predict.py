@@ -155,8 +155,7 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
         summary = dataclasses.replace(summary, n_series=0, n_points=0, n_rows=0, n_filled=0,
                                       dropped=[d for d in summary.dropped if shards.contains([d], shard)[0]])
     L, H = cfg.model.input_size, cfg.model.horizon
-    # Of the whole file: a shard of short series only is not an error (nor when only the shard was read).
-    longest = int(panel.lengths.max()) if table.shard is None else 0
+    longest = int(panel.lengths.max())  # of the whole file: a shard of short series only is not an error
     if shard is not None:
         panel = panel.select(np.flatnonzero(shards.contains(panel.ids, shard)))
         if panel.n_series == 0:  # a shard may hold none: its file has the header alone, and shards still compose
@@ -173,7 +172,7 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
     data_layout = layout.build(panel, spec, cfg.model.scaler, dev, ext=H, future=block)
     ok, starts = data_layout.last_starts(L)
     min_input = L - spec.pad  # observed points a series needs: input_size, or less for a padded model
-    if len(ok) == 0 and (shard is None or longest < min_input) and table.shard is None:
+    if len(ok) == 0 and table.shard is None and (shard is None or longest < min_input):  # not known of a shard read alone
         raise DataError(
             f"every series in {name} is too short for the model: it needs the last {min_input} points, and the "
             f"longest series has {longest} (a shorter series gets a naive forecast, but not every "
