@@ -251,3 +251,21 @@ def test_files_whose_column_types_disagree_are_one_error(tmp_path):
     df.iloc[100:].astype({"value": str}).to_parquet(tmp_path / "ds" / "b.parquet", index=False)
     r = cli("check", tmp_path / "ds")
     assert r.exit_code == 1 and "types that do not go together" in r.stdout + r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_empty_parquet_file_and_a_folder_of_too_many_files_are_one_line_each(tmp_path, monkeypatch):
+    from grucast import files
+
+    sine_panel().iloc[:0].to_parquet(tmp_path / "empty.parquet", index=False)
+    r = cli("check", tmp_path / "empty.parquet")
+    assert r.exit_code == 1 and "has a header but no data rows" in r.stdout + r.stderr
+    from grucast.config.settings import DataConfig
+    from grucast.data.table import load_table
+    from grucast.errors import DataError
+
+    with pytest.raises(DataError, match="has a header but no data rows"):
+        load_table(tmp_path / "empty.parquet", DataConfig(), shard=(1, 2))
+    plain(sine_panel(), tmp_path / "ds", files=4)
+    monkeypatch.setattr(files, "MAX_DATASET_FILES", 3)
+    r = cli("check", tmp_path / "ds")
+    assert r.exit_code == 1 and "holds over 3 files" in r.stdout + r.stderr
