@@ -94,12 +94,17 @@ def forecasts(model, data) -> pd.DataFrame:
 
 @pytest.mark.parametrize("extra", [["--ensemble", "1", "--shard-data"], ["--ensemble", "1", "--shard-data", "wide"],
                                    ["--ensemble", "3"],
-                                   ["--intervals", "80", "--past-cols", "temp", "--static-cols", "region", "--ensemble", "1"]],
-                         ids=["point-shard-data", "wide-shard-data", "ensemble", "quantile-covariates"])
+                                   ["--intervals", "80", "--past-cols", "temp", "--static-cols", "region", "--ensemble", "1",
+                                    "--series-embedding", "2", "--shard-data"]],
+                         ids=["point-shard-data", "wide-shard-data-gathered", "ensemble", "quantile-covariates-shard-data"])
 def test_two_processes_train_the_model_one_process_trains(tmp_path, panel, covariate_panel, panel_dataset, extra):
-    """With --shard-data the two processes read the panel as a Parquet dataset partitioned by
-    series (each only its own series' files), or as a wide Parquet file (each only its own
-    series' columns), and train the model one process trains on the long CSV."""
+    """With --shard-data each process keeps only its own series and takes its windows of every
+    batch: reading the panel as a Parquet dataset partitioned by series (each only its own
+    series' files), or a long CSV with covariates, static categories and a series embedding, whose
+    statistics, vocabularies, ids and calibration are then gathered over the processes. A wide
+    Parquet file (each process reads only its own series' columns) whose process 1 holds only
+    a short series is gathered on both instead, as the defaults line says. Each trains the model
+    one process trains on the long CSV."""
     from grucast.data import shards
 
     from conftest import cli
@@ -108,29 +113,45 @@ def test_two_processes_train_the_model_one_process_trains(tmp_path, panel, covar
         panel = covariate_panel
     wide = extra[-1] == "wide"
     extra = [a for a in extra if a != "wide"]
-    one = cli("train", panel, "-o", tmp_path / "one.pt", *TRAIN, *extra, "-q")
+    held = shards.contains(["s0", "s1", "s2"], (1, 2))  # rank 0's series
+    if wide:  # rank 1's series keeps its last 30 points: too short to train on without padding
+        df = pd.read_csv(panel)
+        late = df.series_id.isin(np.array(["s0", "s1", "s2"])[~held]) & (df.groupby("series_id").cumcount() < 270)
+        panel = tmp_path / "short.csv"
+        df[~late].to_csv(panel, index=False)
+    one = cli("train", panel, "-o", tmp_path / "one.pt", *TRAIN, *extra[:-1] if extra[-1] == "--shard-data" else extra, "-q")
     assert one.exit_code == 0, one.stderr
     (tmp_path / "two").mkdir()
-    data = panel_dataset if "--shard-data" in extra else panel
+    data = panel_dataset if extra == ["--ensemble", "1", "--shard-data"] else panel
     if wide:
         data = tmp_path / "wide.parquet"
         pd.read_csv(panel).pivot(index="timestamp", columns="series_id", values="value").reset_index().to_parquet(data)
     r = torchrun(tmp_path / "two", "train", data, "-o", "two.pt", *TRAIN, *extra)
     assert r.returncode == 0, r.stderr[-3000:]
-    own = int(shards.contains(["s0", "s1", "s2"], (1, 2)).sum())  # rank 0's series
+    points = sum(len(pd.read_csv(panel).query("series_id == @i")) for i in ["s0", "s1", "s2"])
     if wide:
-        assert f"shard 1 of 2 read from {own} of 3 series columns" in r.stderr and "3 series, 900 points" in r.stderr
+        assert f"shard 1 of 2 read from {int(held.sum())} of 3 series columns" in r.stderr
+        assert "data gathered on each of 2 processes (--shard-data, but a process holds no series of 36 points" in r.stderr
     elif "--shard-data" in extra:  # each rank read its shard's rows; rank 0 reports the whole data
-        assert "3 series, 900 points" in r.stderr and "id column 'series_id'" in r.stderr
-        assert f"shard 1 of 2 read from {own} of 3 Parquet row groups" in r.stderr  # a file a series
+        assert "id column 'series_id'" in r.stderr
+        assert f"data partitioned over 2 processes (--shard-data: each holds the series of its shard, {int(held.sum())} of 3)" in r.stderr
+    if data == panel_dataset:
+        assert f"shard 1 of 2 read from {int(held.sum())} of 3 Parquet row groups" in r.stderr  # a file a series
+    assert f"3 series, {points} points" in r.stderr
     # only rank 0 wrote: the checkpoint and its manifest, nothing else, no lock left
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["two.pt", "two.pt.manifest.json"]
     assert r.stdout.count("Saved model to") + r.stderr.count("Saved model to") == 1
     a, b = checkpoint.load(tmp_path / "one.pt"), checkpoint.load(tmp_path / "two" / "two.pt")
     assert a.info["steps"] == b.info["steps"] and a.info["best_step"] == b.info["best_step"]
     assert b.info["processes"] == 2 and "processes" not in a.info
+    assert {k: v for k, v in b.info.items() if k not in ("processes", "data_file", "data_sha256")} == \
+        {k: v for k, v in a.info.items() if k not in ("data_file", "data_sha256")}
+    assert b.features.to_dict() == a.features.to_dict()  # covariate scaling to the last bit here: sums of few rows
+    assert b.config.model == a.config.model and b.config.training == a.config.training
     for name, w in a.state_dict.items():
         torch.testing.assert_close(b.state_dict[name], w, rtol=0, atol=TOLERANCE)
+    assert b.metrics["gru"]["mase"] == pytest.approx(a.metrics["gru"]["mase"], rel=TOLERANCE)
+    assert b.calibration.get("windows") == a.calibration.get("windows")
     fa, fb = forecasts(tmp_path / "one.pt", panel), forecasts(tmp_path / "two" / "two.pt", data)
     assert list(fa.columns) == list(fb.columns) and len(fa) == 18
     number = [c for c in fa.columns if c not in ("series_id", "timestamp", "method")]
@@ -145,15 +166,16 @@ def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path, pan
     assert list(tmp_path.iterdir()) == []
 
 
-def stop_on_two_resume_on_one(tmp_path, panel, budget: list[str]) -> tuple[str, dict]:
-    """SIGTERM to a two-rank torchrun job in its second epoch; one process resumes the
-    MODEL.resume it saved (the only file left), and the result must equal the run of one process
-    straight (which two train to the tolerance: tested above). (its stderr, the saved fit state)"""
+def stop_on_two_resume_on_one(tmp_path, panel, budget: list[str], two: tuple[str, ...] = ()) -> tuple[str, dict]:
+    """SIGTERM to a two-rank torchrun job (budget and two) in its second epoch; one process
+    resumes the MODEL.resume it saved (the only file left), and the result must equal the run of
+    one process straight (which two train to the tolerance: tested above). (its stderr, the
+    saved fit state)"""
     from conftest import cli
 
     (tmp_path / "stop").mkdir()
     code, said = stopped(tmp_path / "stop", ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-                                             "-m", "grucast", "train", str(panel), "-o", "m.pt", *budget])
+                                             "-m", "grucast", "train", str(panel), "-o", "m.pt", *budget, *two])
     assert code != 0 and "training interrupted by SIGTERM at step" in said, said[-3000:]
     assert sorted(p.name for p in (tmp_path / "stop").iterdir()) == ["m.pt.resume"]
     state = checkpoint.load(tmp_path / "stop" / "m.pt.resume").resume["fit"]
@@ -168,11 +190,13 @@ def stop_on_two_resume_on_one(tmp_path, panel, budget: list[str]) -> tuple[str, 
     return said, {**state, "steps": b.info["steps"]}
 
 
-def test_a_stopped_two_process_run_resumes_on_one_process_to_the_uninterrupted_result(tmp_path, panel):
+@pytest.mark.parametrize("two", [(), ("--shard-data",)], ids=["data-parallel", "shard-data"])
+def test_a_stopped_two_process_run_resumes_on_one_process_to_the_uninterrupted_result(tmp_path, panel, two):
     """SIGTERM to torchrun: every rank stops at the same step, rank 0 saves MODEL.resume, and
-    one process continues it to the weights of the uninterrupted run."""
+    one process continues it to the weights of the uninterrupted run. With --shard-data the
+    saved epoch order names the windows as one process does, though each rank held its own."""
     budget = [*TRAIN[:6], "--max-steps", "400", "--batch-size", "64", "--patience", "1000", "--ensemble", "1"]
-    _, state = stop_on_two_resume_on_one(tmp_path, panel, budget)
+    _, state = stop_on_two_resume_on_one(tmp_path, panel, budget, two)
     assert 26 <= state["step"] < 400 and state["steps"] == 400
 
 

@@ -138,7 +138,7 @@ def test_the_network_is_kept_where_it_beats_the_linear_map(tmp_path, monkeypatch
 
     import grucast.workflows.fit as fit_mod
 
-    monkeypatch.setattr(fit_mod, "fit_linear", lambda data, starts, L, H: (torch.zeros(H, L), torch.zeros(H)))
+    monkeypatch.setattr(fit_mod, "fit_linear", lambda data, starts, L, H, world=None: (torch.zeros(H, L), torch.zeros(H)))
     report, stderr = _train(tmp_path, sine_panel(n_series=3, length=600), "--hidden-size", "16", "--max-steps", "150")
     note = report["defaults_chosen"][-1]
     assert note.startswith("anchor none kept (default: the least-squares linear map's validation MASE")

@@ -75,14 +75,30 @@ def score(w: Windows, point: np.ndarray, fqs: Optional[np.ndarray] = None, quant
     held [W]: the windows whose quantile forecasts are scored (default all; validation scores
     the cross-fitted calibrated quantiles, which some windows lack). ids [S]: also score every
     series on its own, rows labelled by its id."""
-    H, m = w.horizon, w.season
-    if not has_history(w.offsets, w.targets, w.series, m).all():  # a caller's bug, not the user's
+    if not has_history(w.offsets, w.targets, w.series, w.season).all():  # a caller's bug, not the user's
         raise ValueError("score() takes only windows with a season of history (see has_history)")
+    y, base, scale, scale2 = window_arrays(w)
+    return score_arrays(y, {"gru": point, **base}, scale, scale2, fqs, quantiles, levels, held,
+                        series=w.series, ids=ids)
+
+
+def window_arrays(w: Windows) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """What score() compares the GRU with, window by window: (the actuals [W, H], the naive and
+    seasonal naive forecasts [W, H] by name, and the scales [W] of MASE and RMSSE)."""
+    H, m = w.horizon, w.season
     y = actuals(w.values, w.observed, w.targets, H)
-    forecasts = {"gru": point, "naive": baselines.naive(w.values, w.targets, H),
-                 "seasonal_naive": baselines.seasonal_naive(w.values, w.targets, m, H)}
+    base = {"naive": baselines.naive(w.values, w.targets, H),
+            "seasonal_naive": baselines.seasonal_naive(w.values, w.targets, m, H)}
     scale = metrics.seasonal_scale(w.values, w.offsets, w.in_sample, m)[w.series]
     scale2 = metrics.seasonal_scale(w.values, w.offsets, w.in_sample, m, power=2)[w.series]
+    return y, base, scale, scale2
+
+
+def score_arrays(y: np.ndarray, forecasts: dict[str, np.ndarray], scale: np.ndarray, scale2: np.ndarray,
+                 fqs: Optional[np.ndarray] = None, quantiles=(), levels=(), held: Optional[np.ndarray] = None,
+                 series: Optional[np.ndarray] = None, ids: Optional[np.ndarray] = None) -> Scores:
+    """score() on the arrays window_arrays gives, with the GRU's forecasts under "gru" (and
+    series [W], every window's series, for the scores per series)."""
 
     def scores(name: str, rows: Optional[np.ndarray]) -> dict[str, float]:
         """Every metric of one model over the windows rows (None: all)."""
@@ -98,8 +114,8 @@ def score(w: Windows, point: np.ndarray, fqs: Optional[np.ndarray] = None, quant
     value, key = skill(overall["gru"], overall["seasonal_naive"])
     per_series = []
     if ids is not None:
-        for i in np.unique(w.series):  # a loop over series, each vectorised
-            rows = w.series == i
+        for i in np.unique(series):  # a loop over series, each vectorised
+            rows = series == i
             per_series += [{"series": str(ids[i]), "model": name, "windows": int(rows.sum()), **scores(name, rows)}
                            for name in MODELS]
     return Scores(y=y, forecasts=forecasts, scale=scale, scale2=scale2, overall=overall, skill=value,

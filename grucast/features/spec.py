@@ -116,13 +116,17 @@ def default_min_input(input_size: int, horizon: int) -> int:
 
 
 def make_spec(panel: Panel, cfg, past: tuple[str, ...], future: tuple[str, ...], static: tuple[str, ...],
-              holdout: int) -> tuple[FeatureSpec, list[str]]:
+              holdout: int, part=None) -> tuple[FeatureSpec, list[str]]:
     """The feature layout for training on a panel: which inputs exist and their scaling from
-    the training part (the last holdout points of every series excluded). Returns warnings."""
+    the training part (the last holdout points of every series excluded). Returns warnings.
+    part (training.partition.Partition): the panel is this rank's share of one partitioned
+    over the ranks; every statistic is then that of the whole panel."""
     L, H = cfg.model.input_size, cfg.model.horizon
     min_input = cfg.model.min_input or default_min_input(L, H)
-    short = panel.lengths < L + H + holdout
+    short = (panel.lengths if part is None else part.lengths) < L + H + holdout
     gaps = panel.observed is not None and not panel.observed.all()
+    if part is not None:
+        gaps = bool(part.sum(float(gaps)) > 0)
     mask = bool(gaps or short.any())
     spec = FeatureSpec(mask=mask, pad=L - min_input if mask else 0, past=past, future=future)
     if cfg.data.calendar:
@@ -132,15 +136,17 @@ def make_spec(panel: Panel, cfg, past: tuple[str, ...], future: tuple[str, ...],
         k = np.arange(len(panel.values)) - np.repeat(panel.offsets[:-1], panel.lengths)
         in_train = k < np.repeat(panel.lengths - holdout, panel.lengths)
         rows = panel.covs[in_train] if in_train.any() else panel.covs
+        if part is not None:  # a rank with no training row has none to add (the whole panel has some)
+            rows = panel.covs[in_train]
         for j, name in enumerate(panel.cov_names):
             col = rows[:, j].astype(np.float64)
-            loc, sd = float(np.mean(col)), float(np.std(col))
+            loc, sd = (float(np.mean(col)), float(np.std(col))) if part is None else part.moments(col)
             if not sd > 1e-12 * max(1.0, abs(loc)):
                 warnings.append(f"covariate '{name}' is constant in the training data, so it cannot inform the forecasts")
                 sd = 1.0
             spec.loc[name], spec.scale[name] = loc, sd
     for name in static:
-        v = panel.static[name]
+        v = panel.static[name] if part is None else part.series(panel.static[name])
         if v.dtype == object:
             spec.static_cat += (name,)
             spec.categories[name] = sorted(set(v.tolist()))
@@ -152,17 +158,19 @@ def make_spec(panel: Panel, cfg, past: tuple[str, ...], future: tuple[str, ...],
                 sd = 1.0
             spec.loc[name], spec.scale[name] = float(np.mean(v)), sd
     if cfg.model.series_embedding:
-        spec.ids = tuple(str(i) for i in panel.ids)
+        spec.ids = tuple(str(i) for i in (panel.ids if part is None else part.ids))
     if cfg.model.scaler == "last":
-        spec.series_scale = training_spreads(panel, holdout)
+        spec.series_scale = training_spreads(panel, holdout, part)
     return spec, warnings
 
 
-def training_spreads(panel: Panel, holdout: int) -> dict[str, float]:
+def training_spreads(panel: Panel, holdout: int, part=None) -> dict[str, float]:
     """Scaler 'last': every series' standard deviation over its training part (the last holdout
-    points left out), by id."""
+    points left out), by id; of every rank's series with part (make_spec)."""
     observed = panel.observed if panel.observed is not None else np.ones(len(panel.values), dtype=bool)
     spread = scaling.series_spread(panel.values, observed, panel.offsets, panel.lengths - holdout)
+    if part is not None:
+        return {str(i): float(v) for i, v in zip(part.ids, part.series(spread))}
     return {str(i): float(v) for i, v in zip(panel.ids, spread)}
 
 

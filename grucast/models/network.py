@@ -74,7 +74,9 @@ class GRUForecaster(nn.Module):
         if self.id_embedding is not None:
             sid = inputs["sid"]
             if self.training:  # teach code 0 (a series not seen in training) an average series
-                sid = torch.where(torch.rand(sid.shape, device=sid.device) < 0.1, torch.zeros_like(sid), sid)
+                draw = inputs.get("sid_draw")  # drawn for the global batch when ranks share it (training.loop)
+                draw = torch.rand(sid.shape, device=sid.device) if draw is None else draw
+                sid = torch.where(draw < 0.1, torch.zeros_like(sid), sid)
             parts.append(self.id_embedding(sid))
         return torch.cat(parts, dim=1) if parts else None
 

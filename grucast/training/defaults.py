@@ -260,14 +260,16 @@ SMOOTHING_ALPHAS = (0.3, 0.5, 0.7)
 SMOOTHING_MARGIN = 0.98
 
 
-def choose_anchor(cfg: Config, values: np.ndarray, offsets: np.ndarray) -> tuple[Config, list[str], Optional[float]]:
+def choose_anchor(cfg: Config, values: np.ndarray, offsets: np.ndarray,
+                  part=None) -> tuple[Config, list[str], Optional[float]]:
     """(config, notes, alpha): the config with model.anchor set when it was left open, its note,
     and the smoothing alpha when the anchor is smoothing. The anchor is the baseline whose
     horizon-step forecasts from the training part of the series (values laid end to end at
     offsets, the last val_size points of each held out) err least: naive, seasonal naive (when the
     season fits in the input window) or exponential smoothing (when it errs at most
     SMOOTHING_MARGIN of the better of the other two). Errors are scaled per series (by its mean
-    absolute step) and averaged, so every series counts alike."""
+    absolute step) and averaged, so every series counts alike. part (training.partition): the
+    values are this rank's series of a partitioned panel; the errors are the whole panel's."""
     m = cfg.model
     season, L, H, V = cfg.data.season or 1, m.input_size, m.horizon, cfg.training.val_size
     if m.anchor == "seasonal_naive" and not 1 < season <= L:
@@ -279,7 +281,7 @@ def choose_anchor(cfg: Config, values: np.ndarray, offsets: np.ndarray) -> tuple
     if m.anchor not in (None, "smoothing"):
         return cfg, [], None  # set: kept (the linear anchor is fitted on the windows, see training.linear)
     fits = 1 < season <= L
-    errors = anchor_errors(values, offsets, season if fits else None, H, V)
+    errors = anchor_errors(values, offsets, season if fits else None, H, V, part)
     known = bool(np.isfinite(errors["naive"]))  # False: no origin to compare the baselines on
     alpha = min(SMOOTHING_ALPHAS, key=lambda a: errors[a]) if known else 0.5
     if m.anchor == "smoothing":
@@ -302,24 +304,27 @@ def choose_anchor(cfg: Config, values: np.ndarray, offsets: np.ndarray) -> tuple
     return validate.replace(cfg, model={"anchor": best}), [note], alpha if best == "smoothing" else None
 
 
-def anchor_errors(values: np.ndarray, offsets: np.ndarray, season: Optional[int], H: int, V: int) -> dict:
+def anchor_errors(values: np.ndarray, offsets: np.ndarray, season: Optional[int], H: int, V: int,
+                  part=None) -> dict:
     """Mean absolute error over the next H points from origins in the training part of every
     series, divided by the series' mean absolute step and averaged over the series with an
     origin, NaN when none has one: of naive ("naive"), of seasonal naive ("seasonal_naive", when
     season is given) and of exponential smoothing with each alpha of SMOOTHING_ALPHAS (keyed by
     alpha). Origins are index arithmetic (a season of history before each when it is given),
-    thinned to an even stride when there would be more than ANCHOR_TARGETS forecast points."""
+    thinned to an even stride when there would be more than ANCHOR_TARGETS forecast points.
+    With part, of every rank's series (choose_anchor)."""
     values = np.asarray(values, dtype=np.float64)
     offsets = np.asarray(offsets, dtype=np.int64)
     n = len(offsets) - 1
     first = offsets[:-1] + (season or 1)  # the first origin with a season (a point) of history
     last = offsets[1:] - V - H  # the last whose horizon stays in the training part
     counts = np.maximum(last - first + 1, 0)
-    stride = max(1, -(-int(counts.sum()) * H // ANCHOR_TARGETS))
+    total = int(counts.sum()) if part is None else int(part.sum(float(counts.sum())))
+    stride = max(1, -(-total * H // ANCHOR_TARGETS))
     counts = -(-counts // stride)  # origins first, first + stride, ... up to last
     series = np.repeat(np.arange(n), counts)
     origins = first[series] + stride * windows.ranges(np.zeros(n, dtype=np.int64), counts)
-    if not len(origins):
+    if not total:
         return {"naive": math.nan, **({"seasonal_naive": math.nan} if season else {}),
                 **{a: math.nan for a in SMOOTHING_ALPHAS}}
     h = np.arange(H)
@@ -342,10 +347,16 @@ def anchor_errors(values: np.ndarray, offsets: np.ndarray, season: Optional[int]
     per = np.bincount(series, minlength=n)
     used = per > 0
 
-    def mean(err: np.ndarray) -> float:
-        return float((np.bincount(series, weights=err[finite] / scale, minlength=n)[used] / per[used]).mean())
+    def means(err: np.ndarray) -> np.ndarray:
+        return np.bincount(series, weights=err[finite] / scale, minlength=n)[used] / per[used]
 
-    return {k: mean(e) for k, e in errors.items()}
+    if part is None:
+        return {k: float(means(e).mean()) for k, e in errors.items()}
+    rows = np.full((n, len(errors)), np.nan)  # every series' mean error under each baseline, NaN: no origin
+    rows[used] = np.stack([means(e) for e in errors.values()], axis=1)
+    every = part.series(rows)
+    every = every[~np.isnan(every).any(axis=1)]
+    return {k: float(every[:, j].mean()) for j, k in enumerate(errors)}
 
 
 # ---------------------------------------------------------------- train

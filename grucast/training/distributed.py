@@ -151,10 +151,14 @@ def members_across_ranks(members: int, world: World) -> bool:
     return world.active and members >= world.size and members % world.size == 0
 
 
-def members_note(members: int, world: World) -> Optional[str]:
-    """The defaults line of an ensemble trained by several ranks."""
+def members_note(members: int, world: World, partitioned: bool = False) -> Optional[str]:
+    """The defaults line of an ensemble trained by several ranks (on a panel partitioned over
+    them: one member after another, since each rank holds only its own series)."""
     if not world.active or members < 2:
         return None
+    if partitioned:
+        return (f"ensemble members one after another, each data-parallel over {world.size} processes (default with "
+                "--shard-data: each process holds only its own series)")
     if members_across_ranks(members, world):
         return (f"ensemble members in parallel, member k on process k mod {world.size} (default: {members} members "
                 f"split evenly over {world.size} processes; each trains alone, as one process trains it)")
@@ -171,16 +175,12 @@ def gather_panel(panel, places: dict[str, tuple[int, int]], rows: int, world: Wo
     import numpy as np
 
     from grucast.data.panel import concat
+    from grucast.training.partition import agree
 
     parts: list = [None] * world.size
     dist.all_gather_object(parts, (panel, places, rows))
     panels = [p[0] for p in parts]
-    for rank, p in enumerate(panels[1:], start=1):
-        if p.freq != panels[0].freq:
-            raise ConfigError(f"the shards of the data have different frequencies ({panels[0].freq.name or 'steps'} on "
-                              f"process 0, {p.freq.name or 'steps'} on process {rank}): leave --shard-data out")
-        if p.cov_names != panels[0].cov_names or sorted(p.static) != sorted(panels[0].static):
-            raise ConfigError(f"the shards of the data have different covariates on process 0 and process {rank}")
+    agree([(p.freq, p.cov_names, sorted(p.static)) for p in panels])
     lines = {k: v for _, fl, _ in parts for k, v in fl.items()}
     whole = concat(panels)
     keys = np.array([lines[str(i)] for i in whole.ids], dtype=np.int64).reshape(-1, 2)

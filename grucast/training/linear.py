@@ -16,11 +16,13 @@ RIDGE = 1e-3  # a ridge of this fraction of the mean input power: a unique solut
 BATCH = 4096  # windows gathered at once while the normal equations are summed
 
 
-def fit_linear(data: WindowData, starts: np.ndarray, L: int, H: int) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_linear(data: WindowData, starts: np.ndarray, L: int, H: int, world=None) -> tuple[torch.Tensor, torch.Tensor]:
     """(weight [H, L], bias [H]) minimising the squared error of weight @ x + bias against the
     scaled targets y over the windows at starts, both scaled as the network sees them
     (data.batch); a window with an unobserved target is left out. The normal equations are
-    summed in float64 one batch of windows at a time, so memory does not grow with their number."""
+    summed in float64 one batch of windows at a time, so memory does not grow with their number.
+    world (training.distributed.World): starts are this rank's windows of a panel partitioned
+    over the ranks (training.partition); the sums are added up over the ranks."""
     device = data.values.device
     gram = torch.zeros(L + 1, L + 1, dtype=torch.float64, device=device)
     cross = torch.zeros(L + 1, H, dtype=torch.float64, device=device)
@@ -34,6 +36,8 @@ def fit_linear(data: WindowData, starts: np.ndarray, L: int, H: int) -> tuple[to
                 a, y = a[full], y[full]
             gram += a.T @ a
             cross += a.T @ y.double()
+    if world is not None:
+        gram, cross = world.sum(gram), world.sum(cross)
     ridge = RIDGE * float(torch.diagonal(gram)[:L].mean().clamp_min(1e-12))
     eye = torch.eye(L + 1, dtype=torch.float64, device=device)
     eye[L, L] = 0.0  # the bias is not shrunk

@@ -28,6 +28,7 @@ from grucast.models.network import members
 from grucast.training import distributed
 from grucast.training.distributed import SINGLE, World
 from grucast.training.losses import MaskedLoss, evaluate_loss, loss_function
+from grucast.training.partition import WindowMap
 
 
 @dataclass
@@ -200,21 +201,47 @@ class _Job:
     total_steps: int
     check_start: bool = False  # validate the untrained network before the first step (fit)
     world: World = SINGLE  # the ranks training together (training.distributed)
+    # A panel partitioned over the ranks (training.partition): the windows of the whole panel,
+    # which the epochs' orders name; train_idx and val_idx are then this rank's own.
+    whole: Optional[WindowMap] = None
+
+    @property
+    def windows(self) -> int:
+        """Training windows of an epoch (of the whole panel)."""
+        return len(self.train_idx) if self.whole is None else self.whole.windows
+
+    def draw(self, generator: torch.Generator) -> torch.Tensor:
+        """An epoch's order of the training windows, as their starts. Partitioned, the order is
+        drawn as int32 (the same permutation and generator state as int64, half the memory)
+        and the starts are those of the whole panel's layout."""
+        if self.whole is None:
+            return self.train_idx[torch.randperm(self.windows, generator=generator)]
+        small = self.windows < 2 ** 31
+        return self.whole.starts(torch.randperm(self.windows, generator=generator,
+                                                dtype=torch.int32 if small else torch.int64))
+
+    def mine(self, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's share of a batch, (its places in the batch, its starts in this rank's
+        layout): every size-th window, or those of its own series."""
+        if self.whole is None:
+            places = torch.arange(self.world.rank, len(starts), self.world.size, device=starts.device)
+            return places, starts[places]
+        return self.whole.mine(starts)
 
 
 def _job(data: WindowData, train_starts: np.ndarray, val_starts: np.ndarray, cfg: Config,
          callback: Optional[Callback], stop: Optional[Any], check_start: bool = False,
-         world: World = SINGLE) -> _Job:
+         world: World = SINGLE, whole: Optional[WindowMap] = None) -> _Job:
     t, device = cfg.training, data.values.device
     train_idx = torch.as_tensor(train_starts, dtype=torch.long)
-    steps_per_epoch = math.ceil(len(train_idx) / t.batch_size)
+    steps_per_epoch = math.ceil((len(train_idx) if whole is None else whole.windows) / t.batch_size)
     epoch_steps = t.max_steps if t.epochs is None else t.epochs * steps_per_epoch
     return _Job(
         data=data, train_idx=train_idx, val_idx=torch.as_tensor(val_starts, dtype=torch.long, device=device),
         cfg=cfg, cb=callback or NullCallback(), stop=stop,
         loss_fn=loss_function(t.loss, output_quantiles(cfg.model)), autocast=mixed_precision(t.precision, device),
         steps_per_epoch=steps_per_epoch, total_steps=min(t.max_steps, epoch_steps),
-        check_start=check_start, world=world,
+        check_start=check_start, world=world, whole=whole,
     )
 
 
@@ -235,7 +262,7 @@ def _start(model: nn.Module, job: _Job, seed: int, resume: Optional[dict[str, An
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda k: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, total) / total))
         )
-    n = len(job.train_idx)
+    n = job.windows
     if resume is None:
         return LoopState(model, opt, sched, gen, windows=n, total_steps=total,
                          best_state=copy.deepcopy(model.state_dict()))
@@ -249,7 +276,8 @@ def _train_step(state: LoopState, job: _Job) -> None:
     t, L, H = job.cfg.training, job.cfg.model.input_size, job.cfg.model.horizon
     started = time.perf_counter()
     b = state.batch
-    s = state.perm[b * t.batch_size:(b + 1) * t.batch_size].to(job.data.values.device, non_blocking=True)  # [B]
+    s = state.perm[b * t.batch_size:(b + 1) * t.batch_size].to(job.data.values.device, torch.long,
+                                                               non_blocking=True)  # [B]
     shared = None
     if job.world.active:
         loss, shared = _shared_step(state, job, s)
@@ -295,13 +323,17 @@ def _shared_step(state: LoopState, job: _Job, s: torch.Tensor) -> tuple[torch.Te
     and the loss sum travel in all-reduces that run while the network computes, so a step
     waits for the other ranks only in DDP's gradient all-reduce. A rank whose share is empty (a
     last batch smaller than the number of ranks) runs one window at weight 0, because every rank
-    must take part in the gradient average."""
+    must take part in the gradient average. The series embedding's random draws are made for
+    the global batch, as one process makes them, and each rank takes those of its windows."""
     L, H, world = job.cfg.model.input_size, job.cfg.model.horizon, job.world
-    mine = world.share(s)
+    places, mine = job.mine(s)
     weight = 1.0
     if len(mine) == 0:
-        mine, weight = s[:1], 0.0
+        places, mine, weight = places[:0], job.train_idx[:1].to(s.device), 0.0
     inputs, (_, _, (y, ym)) = job.data.batch(mine, L, H)
+    if "sid" in inputs:
+        draw = torch.rand(len(s), device=s.device)
+        inputs["sid_draw"] = draw[places] if len(places) else draw[:1]
     count = (float(y.numel()) if ym is None else float(ym.sum())) * weight
     asked = 1.0 if job.stop is not None and job.stop.signum is not None else 0.0
     counts = torch.tensor([count, asked], dtype=torch.float64, device=y.device)
@@ -329,7 +361,8 @@ def _shared_step(state: LoopState, job: _Job, s: torch.Tensor) -> tuple[torch.Te
 
 def _validate(state: LoopState, job: _Job, member: int) -> bool:
     """A validation check, recorded and reported; True when early stopping says stop."""
-    val_loss = evaluate_loss(state.model, job.data, job.val_idx, job.cfg, job.loss_fn, world=job.world)
+    val_loss = evaluate_loss(state.model, job.data, job.val_idx, job.cfg, job.loss_fn, world=job.world,
+                             own=job.whole is not None)
     improved = math.isinf(state.best_loss) or val_loss < state.best_loss - 1e-7 * abs(state.best_loss)
     if improved:
         state.best_loss, state.best_step, state.bad_checks = val_loss, state.step, 0
@@ -390,7 +423,7 @@ def _fit_network(model: nn.Module, job: _Job, seed: int, member: int = 0,
     epochs = job.cfg.training.epochs
     while stop_reason is None and (epochs is None or state.epoch < epochs):
         if state.perm is None:
-            state.perm = job.train_idx[torch.randperm(state.windows, generator=state.generator)]  # [n]
+            state.perm = job.draw(state.generator)  # [n]
         try:
             _train_step(state, job)
             job.cb.on_step(state.step)
@@ -421,7 +454,8 @@ def _fit_network(model: nn.Module, job: _Job, seed: int, member: int = 0,
 
 def fit(model: nn.Module, data: WindowData, train_starts: np.ndarray, val_starts: np.ndarray, cfg: Config,
         callback: Optional[Callback] = None, stop: Optional[Any] = None,
-        resume: Optional[dict[str, Any]] = None, check_start: bool = False, world: World = SINGLE) -> FitResult:
+        resume: Optional[dict[str, Any]] = None, check_start: bool = False, world: World = SINGLE,
+        whole: Optional[WindowMap] = None) -> FitResult:
     """Train model on windows of the data layout (already on the model's device) and return
     the best weights by validation loss. Repeatable on CPU for a given seed.
 
@@ -440,12 +474,15 @@ def fit(model: nn.Module, data: WindowData, train_starts: np.ndarray, val_starts
     baseline forecast itself).
 
     world: the ranks that train this model together under torchrun (training.distributed):
-    each takes its share of every batch and of the validation windows."""
-    job = _job(data, train_starts, val_starts, cfg, callback, stop, check_start, world)
+    each takes its share of every batch and of the validation windows. whole: the panel is
+    partitioned over the ranks (training.partition), train_starts and val_starts are this
+    rank's windows, and each takes the windows of every batch that it holds; the members of an
+    ensemble then train one after another, each by every rank."""
+    job = _job(data, train_starts, val_starts, cfg, callback, stop, check_start, world, whole)
     nets = members(model)
     if len(nets) == 1:
         return _fit_network(model, job, cfg.training.seed, resume=resume)
-    if distributed.members_across_ranks(len(nets), world):
+    if whole is None and distributed.members_across_ranks(len(nets), world):
         return _fit_members_across_ranks(model, nets, job, resume)
     return _fit_ensemble(model, nets, job, resume)
 
@@ -551,7 +588,8 @@ def _ensemble_result(model: nn.Module, done: list[dict[str, Any]], job: _Job) ->
         state_dict=model.state_dict(),
         history=[EvalRecord(**r) for d in done for r in d["history"]],
         best_step=max(d["best_step"] for d in done),
-        best_val_loss=evaluate_loss(model, job.data, job.val_idx, job.cfg, job.loss_fn, world=job.world),
+        best_val_loss=evaluate_loss(model, job.data, job.val_idx, job.cfg, job.loss_fn, world=job.world,
+                                    own=job.whole is not None),
         steps=sum(d["steps"] for d in done),
         epochs=sum(d["epochs"] for d in done),
         train_seconds=sum(d["train_seconds"] for d in done),

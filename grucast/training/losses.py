@@ -78,15 +78,16 @@ def loss_function(name: Optional[str], quantiles: tuple[float, ...] = ()) -> Mas
 
 
 def evaluate_loss(model: nn.Module, data: WindowData, starts: torch.Tensor, cfg: Config, loss_fn: MaskedLoss,
-                  batch_size: int = 512, world: World = SINGLE) -> float:
+                  batch_size: int = 512, world: World = SINGLE, own: bool = False) -> float:
     """Mean scaled loss over the observed targets of the given windows. Batches stay small:
     nn.GRU on the CPU holds the input projections of every step of a batch at once, so memory
     grows with the batch size and speed does not (see benchmarks/README.md, 'Performance').
     With several ranks (training.distributed) each scores its share of the windows and the sums
-    are added up, so every rank gets the same loss."""
+    are added up, so every rank gets the same loss; own: starts are this rank's windows already
+    (a panel partitioned over the ranks, training.partition)."""
     model.eval()
     total, count = 0.0, 0.0
-    starts = world.share(starts)
+    starts = starts if own else world.share(starts)
     with torch.inference_mode():
         for i in range(0, len(starts), batch_size):
             inputs, (_, _, (y, ym)) = data.batch(starts[i:i + batch_size], cfg.model.input_size, cfg.model.horizon)

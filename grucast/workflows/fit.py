@@ -28,10 +28,11 @@ from grucast.features.windows import series_of, split_windows
 from grucast.models import kernels
 from grucast.models import network as model_mod
 from grucast.models.inference import predict_windows
-from grucast.training import distributed
+from grucast.training import distributed, partition
 from grucast.training.defaults import choose_anchor, resolve, too_short
 from grucast.training.linear import fit_linear
 from grucast.training.loop import Callback, FitResult, fit
+from grucast.training.partition import Partition, WindowMap
 from grucast.training.runtime import select_device, set_threads
 from grucast.workflows.forecasting import load_weights
 from grucast.workflows.summary import DataSummary, panel_time_text, summarize
@@ -82,37 +83,30 @@ class TrainResult:
 
 
 def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, val_starts: np.ndarray,
-                        cfg: Config) -> tuple[dict[str, Any], dict[str, Any]]:
+                        cfg: Config, part: Optional[Partition] = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The GRU, seasonal naive and naive scored on the validation windows (evaluation.scoring,
     as evaluate scores them), on the original scale, over the targets that were observed; for a
     quantile model also the conformal calibration of its quantiles on those windows (else an
-    empty dict), whose cross-fitted quantiles the GRU's interval metrics score."""
-    L, H, m = cfg.model.input_size, cfg.model.horizon, cfg.data.season
-    target_starts = data.to_panel(val_starts + L)  # in the panel's own indexing
-    series = series_of(panel.offsets, target_starts)
-    f, window_scale = predict_windows(model, data, val_starts, L, with_scale=True)
-    f = f.astype(np.float64)
+    empty dict), whose cross-fitted quantiles the GRU's interval metrics score. part: the
+    windows of every rank's series of a partitioned panel, scored together."""
+    w = _held_out(model, panel, data, val_starts, cfg, part)
     quantiles, levels = settings.output_quantiles(cfg.model), settings.interval_levels(cfg.model)
     calibration: dict[str, Any] = {}
-    fqs = held = None
+    f, fqs, held = w["f"], None, None
     if quantiles and len(f):
-        y = scoring.actuals(panel.values, panel.observed, target_starts, H)
-        calibration, fqs, held = calibrate_held_out(y, f, window_scale.astype(np.float64), series, target_starts,
+        calibration, fqs, held = calibrate_held_out(w["y"], f, w["window_scale"], w["series"], w["targets"],
                                                     quantiles, levels)
         f = f[..., quantiles.index(0.5)]
-    # Seasonal naive needs a full season of history before each target start.
-    ok = scoring.has_history(panel.offsets, target_starts, series, m)
+    ok = w["ok"]  # seasonal naive needs a full season of history before each target start
     if not ok.any():
         return {"windows": 0}, calibration
-    windows = scoring.Windows(values=panel.values, offsets=panel.offsets, observed=panel.observed,
-                              targets=target_starts[ok], series=series[ok],
-                              in_sample=panel.lengths - cfg.training.val_size, season=m, horizon=H)
-    s = scoring.score(windows, f[ok], None if fqs is None else fqs[ok], quantiles, levels,
-                      held=None if held is None else held[ok])
+    s = scoring.score_arrays(w["y"][ok], {"gru": f[ok], "naive": w["naive"][ok], "seasonal_naive": w["seasonal_naive"][ok]},
+                             w["scale"][ok], w["scale2"][ok], None if fqs is None else fqs[ok], quantiles, levels,
+                             held=None if held is None else held[ok])
     out = {
         "windows": int(ok.sum()),
-        "series": int(len(np.unique(windows.series))),
-        "season": m,
+        "series": int(len(np.unique(w["series"][ok]))),
+        "season": cfg.data.season,
         "gru": s.overall["gru"],
         "seasonal_naive": s.overall["seasonal_naive"],
         "naive": s.overall["naive"],
@@ -125,13 +119,45 @@ def _validation_metrics(model: torch.nn.Module, panel: Panel, data: WindowData, 
     return out, calibration
 
 
+def _held_out(model: torch.nn.Module, panel: Panel, data: WindowData, val_starts: np.ndarray, cfg: Config,
+              part: Optional[Partition]) -> dict[str, np.ndarray]:
+    """Every validation window's series, target start (a panel position), actuals, forecasts
+    (float64) and input scale; whether it has a season of history ("ok") and, where it has, the
+    baselines' forecasts and the scales of MASE and RMSSE (scoring.window_arrays). With part,
+    the windows of every rank, as one process lists them."""
+    L, H, m = cfg.model.input_size, cfg.model.horizon, cfg.data.season
+    targets = data.to_panel(val_starts + L)  # in the panel's own indexing
+    series = series_of(panel.offsets, targets)
+    f, window_scale = predict_windows(model, data, val_starts, L, with_scale=True)
+    ok = scoring.has_history(panel.offsets, targets, series, m)
+    windows = scoring.Windows(values=panel.values, offsets=panel.offsets, observed=panel.observed, targets=targets[ok],
+                              series=series[ok], in_sample=panel.lengths - cfg.training.val_size, season=m, horizon=H)
+    _, base, scale, scale2 = scoring.window_arrays(windows)
+    w = {"series": series, "targets": targets, "y": scoring.actuals(panel.values, panel.observed, targets, H),
+         "f": f.astype(np.float64), "window_scale": window_scale.astype(np.float64), "ok": ok}
+    for name, v in {**base, "scale": scale, "scale2": scale2}.items():
+        w[name] = np.full((len(ok),) + v.shape[1:], np.nan)
+        w[name][ok] = v
+    if part is None:
+        return w
+    w["series"] = part.mine[series]
+    w["targets"] = partition.whole_offsets(part)[w["series"]] + (targets - panel.offsets[series])
+    every = part.gather(w)
+    w = {k: np.concatenate([p[k] for p in every]) for k in w}
+    order = np.argsort(w["targets"], kind="stable")  # one process's order: by series, then by time
+    return {k: v[order] for k, v in w.items()}
+
+
 def _anchor(model: torch.nn.Module, cfg: Config, data: WindowData, train_starts: np.ndarray,
-            alpha: Optional[float]) -> None:
+            alpha: Optional[float], part: Optional[Partition] = None) -> None:
     """Start every network at the baseline cfg.model.anchor names (choose_anchor picked it and,
-    for smoothing, its alpha); the linear one is fitted on the training windows here. fit then
-    scores that start before the first step (check_start), in a resumed run too."""
+    for smoothing, its alpha); the linear one is fitted on the training windows here (of every
+    rank, with part). fit then scores that start before the first step (check_start), in a
+    resumed run too."""
     m = cfg.model
-    linear = fit_linear(data, train_starts, m.input_size, m.horizon) if m.anchor == "linear" else None
+    linear = None
+    if m.anchor == "linear":
+        linear = fit_linear(data, train_starts, m.input_size, m.horizon, None if part is None else part.world)
     model_mod.anchor(model, cfg.data.season if m.anchor == "seasonal_naive" else 1, alpha, linear)
 
 
@@ -143,58 +169,58 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     With base, its frequency, feature layout (covariate scaling, categories, series ids) and
     weights are the starting point; with resume, the interrupted fit goes on. keep_rows=False
     lets go of the table's rows once the panel holds them (10 M rows: about 380 MB less while
-    training); the table is then only good for its schema, path and notes."""
+    training); the table is then only good for its schema, path and notes. A table of one
+    shard (--shard-data, under torchrun) is trained on partitioned: every rank keeps its own
+    series (training.partition)."""
     started = time.perf_counter()
     distributed.check_batch(cfg.training.batch_size, distributed.from_env())  # before the ranks meet: no rank waits
-    panel = build_panel(table, fill=None, freq=base.freq if base else None)
-    n_rows = len(table.frame)
-    if not keep_rows:  # before the gather, which holds the panels of every rank for a while
-        table.frame = table.frame.iloc[:0].copy()  # a copy: a slice would keep the rows alive
-    if table.shard is not None:  # --shard-data: every rank read its shard; the compact panel is shared
-        world, _ = distributed.setup(select_device(cfg.training.device))
-        panel, n_rows = distributed.gather_panel(panel, table.places, n_rows, world)
+    panel, n_rows, part = _panel(table, cfg, base, keep_rows)
     # Left open, the start and scaling may go to the linear rival after training (_rival); a run
     # interrupted before that check does it when resumed.
     open_start = (base is None and resume is None and cfg.model.anchor is None and cfg.model.scaler is None) or \
         bool(resume and resume.get("rival_pending"))
-    cfg, notes = resolve(cfg, panel.freq, panel.lengths)
+    cfg, notes = resolve(cfg, panel.freq, panel.lengths if part is None else part.lengths)
+    panel, n_rows, part, shared = _share(table, panel, n_rows, part, cfg)
     # Gaps are filled knowing where validation starts, so no held-out value shapes a training target.
     panel.fill(cfg.data.fill, holdout=cfg.training.val_size)
     schema = table.schema
     cfg = _detected(cfg, schema)
-    cfg, anchor_notes, alpha = choose_anchor(cfg, panel.values, panel.offsets) if base is None else (cfg, [], None)
-    notes = notes + anchor_notes
+    cfg, anchor_notes, alpha = choose_anchor(cfg, panel.values, panel.offsets, part) if base is None else (cfg, [], None)
+    notes = notes + shared + anchor_notes
     L, H, V = cfg.model.input_size, cfg.model.horizon, cfg.training.val_size
     if base is not None:
         spec, warnings = base.features, []
     else:
-        spec, warnings = features_spec.make_spec(panel, cfg, schema.past_cols, schema.future_cols, schema.static_cols, V)
+        spec, warnings = features_spec.make_spec(panel, cfg, schema.past_cols, schema.future_cols, schema.static_cols,
+                                                 V, part)
     if spec.mask:
         cfg = validate.replace(cfg, model={"min_input": L - spec.pad})
-    summary = summarize(table, panel, warnings, n_rows)
+    summary = _summary(table, panel, warnings, n_rows, part)
     set_threads(cfg.training.threads)
     world, device = distributed.setup(select_device(cfg.training.device))
-    across = distributed.members_note(cfg.model.ensemble, world)
+    across = distributed.members_note(cfg.model.ensemble, world, partitioned=part is not None)
     notes = notes + ([across] if across else [])
     kernel = kernels.select(cfg.training.kernel, device, cfg.training.precision,
                             notify=getattr(callback, "on_note", None))
     if cfg.training.kernel == "auto":
         notes = notes + [kernel_note(kernel, device, cfg.training.precision)]
     data = layout.build(panel, spec, cfg.model.scaler, device)
-    train_starts, val_starts = split_windows(data.offsets, L, H, V)
-    has_train = panel.lengths + spec.pad >= L + H + V
-    if len(train_starts) == 0:
-        raise DataError(too_short(L - spec.pad, H, V, int(panel.lengths.max())) + "; use a smaller --input-size or --horizon")
-    short = [str(i) for i in panel.ids[~has_train]]
+    run = _Run(table, panel, device, kernel, *split_windows(data.offsets, L, H, V), callback, stop, world, part=part)
+    if part is not None:
+        run.whole = WindowMap.of(part, spec.pad, data.offsets, L, H, V)
+    lengths, ids = (panel.lengths, panel.ids) if part is None else (part.lengths, part.ids)
+    if run.windows()[0] == 0:
+        raise DataError(too_short(L - spec.pad, H, V, int(lengths.max())) + "; use a smaller --input-size or --horizon")
+    short = [str(i) for i in ids[lengths + spec.pad < L + H + V]]
+    run.facts = _info(table, panel, *run.windows(), part)  # now: no rank may wait on another once training starts
     if on_ready is not None:
         on_ready(summary, cfg, notes)
-    run = _Run(table, panel, device, kernel, train_starts, val_starts, callback, stop, world)
     model = run.network(cfg, spec)
     anchored = (base is None or resume is not None) and cfg.model.anchor not in (None, "none")
     if base is not None:
         load_weights(model, base.state_dict, "the starting checkpoint")
     elif anchored:
-        _anchor(model, cfg, data, train_starts, alpha)
+        _anchor(model, cfg, data, run.train_starts, alpha, part)
     rival_pending = open_start and cfg.model.anchor == "none"
     result, scores, calibration = run.train(model, cfg, spec, data, resume, anchored, rival_pending)
     if rival_pending:
@@ -212,9 +238,52 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     )
     return ckpt, TrainResult(
         checkpoint_path=None, config=cfg, config_notes=notes, data=summary, short_series=short,
-        train_windows=int(len(train_starts)), val_windows=int(len(val_starts)), device=str(device), kernel=kernel,
+        train_windows=run.windows()[0], val_windows=run.windows()[1], device=str(device), kernel=kernel,
         fit=result, metrics=scores, seconds=time.perf_counter() - started,
     )
+
+
+def _panel(table: Table, cfg: Config, base: Optional[checkpoint.Checkpoint],
+           keep_rows: bool) -> tuple[Panel, int, Optional[Partition]]:
+    """The table's panel, the rows it was built from and, for a table of one shard, the
+    Partition of the whole panel over the ranks (this rank's panel put in its order)."""
+    panel = build_panel(table, fill=None, freq=base.freq if base else None)
+    n_rows = len(table.frame)
+    if not keep_rows:  # before the ranks meet, which may gather the panels of every rank for a while
+        table.frame = table.frame.iloc[:0].copy()  # a copy: a slice would keep the rows alive
+    if table.shard is None:
+        return panel, n_rows, None
+    world, _ = distributed.setup(select_device(cfg.training.device))
+    panel, part = partition.split(panel, table.places, n_rows, world)
+    return panel, n_rows, part
+
+
+def _share(table: Table, panel: Panel, n_rows: int, part: Optional[Partition],
+           cfg: Config) -> tuple[Panel, int, Optional[Partition], list[str]]:
+    """--shard-data: keep the panel partitioned when every rank holds a series long enough for
+    a training window without padding (each then takes part in every step), else gather the
+    whole panel on every rank; and the defaults line that says which."""
+    if part is None:
+        return panel, n_rows, None, []
+    n, need = part.world.size, cfg.model.input_size + cfg.model.horizon + cfg.training.val_size
+    if part.holds_full_series(need):
+        return panel, n_rows, part, [f"data partitioned over {n} processes (--shard-data: each holds the series of "
+                                     f"its shard, {len(part.mine)} of {part.n_series})"]
+    panel, n_rows = distributed.gather_panel(panel, table.places, n_rows, part.world)
+    return panel, n_rows, None, [f"data gathered on each of {n} processes (--shard-data, but a process holds no "
+                                 f"series of {need} points or more to train on alone)"]
+
+
+def _summary(table: Table, panel: Panel, warnings: list[str], n_rows: int, part: Optional[Partition]) -> DataSummary:
+    """The data summary; of the whole panel with part."""
+    summary = summarize(table, panel, warnings, n_rows)
+    if part is None:
+        return summary
+    counts = part.sum([panel.n_filled] + [panel.cov_filled.get(c, 0) for c in panel.cov_names])
+    summary.n_series, summary.n_points, summary.n_rows = part.n_series, int(part.lengths.sum()), part.rows
+    summary.n_filled, summary.dropped = int(counts[0]), part.dropped
+    summary.covariates_filled = {c: int(k) for c, k in zip(panel.cov_names, counts[1:]) if k}
+    return summary
 
 
 @dataclass
@@ -230,6 +299,15 @@ class _Run:
     callback: Optional[Callback]
     stop: Optional[Any]
     world: distributed.World = distributed.SINGLE  # the ranks under torchrun
+    part: Optional[Partition] = None  # the panel is this rank's share of the whole (--shard-data)
+    whole: Optional[WindowMap] = None  # then the windows of the whole panel
+    facts: dict[str, Any] = field(default_factory=dict)  # what the checkpoint records about the data (_info)
+
+    def windows(self) -> tuple[int, int]:
+        """Training and validation windows of the whole panel."""
+        if self.whole is None:
+            return int(len(self.train_starts)), int(len(self.val_starts))
+        return self.whole.windows, self.whole.val_windows
 
     def network(self, cfg: Config, spec: features_spec.FeatureSpec) -> torch.nn.Module:
         model = model_mod.build(cfg.model, spec.sizes(cfg.model.series_embedding), cfg.training.seed).to(self.device)
@@ -237,7 +315,7 @@ class _Run:
         return model
 
     def info(self) -> dict[str, Any]:
-        return _info(self.table, self.panel, self.train_starts, self.val_starts)
+        return dict(self.facts)
 
     def train(self, model: torch.nn.Module, cfg: Config, spec: features_spec.FeatureSpec, data: WindowData,
               resume: Optional[dict[str, Any]], check_start: bool,
@@ -248,14 +326,14 @@ class _Run:
         whether the linear rival is still to be tried after this training (rival_pending)."""
         try:
             result = fit(model, data, self.train_starts, self.val_starts, cfg, self.callback, stop=self.stop,
-                         resume=resume, check_start=check_start, world=self.world)
+                         resume=resume, check_start=check_start, world=self.world, whole=self.whole)
         except Interrupted as e:
             e.state["rival_pending"] = rival_pending
             e.checkpoint = checkpoint.Checkpoint(config=cfg, schema=self.table.schema, freq=self.panel.freq,
                                                  features=spec, state_dict=model.state_dict(), info=self.info(),
                                                  resume={"fit": e.state})
             raise
-        scores, calibration = _validation_metrics(model, self.panel, data, self.val_starts, cfg)
+        scores, calibration = _validation_metrics(model, self.panel, data, self.val_starts, cfg, self.part)
         return result, scores, calibration
 
 
@@ -272,11 +350,12 @@ def _rival(run: _Run, cfg: Config, spec: features_spec.FeatureSpec, model: torch
         return cfg, spec, model, result, scores, calibration, []
     key = scores["skill_metric"]
     rival_cfg = validate.replace(cfg, model={"anchor": "linear", "scaler": "last"})
-    rival_spec = dataclasses.replace(spec, series_scale=features_spec.training_spreads(run.panel, cfg.training.val_size))
+    rival_spec = dataclasses.replace(spec, series_scale=features_spec.training_spreads(
+        run.panel, cfg.training.val_size, run.part))
     rival_data = layout.rescaled(data, run.panel, rival_spec, "last")
     rival = run.network(rival_cfg, rival_spec)
-    _anchor(rival, rival_cfg, rival_data, run.train_starts, None)
-    linear = _validation_metrics(rival, run.panel, rival_data, run.val_starts, rival_cfg)[0]["gru"][key]
+    _anchor(rival, rival_cfg, rival_data, run.train_starts, None, run.part)
+    linear = _validation_metrics(rival, run.panel, rival_data, run.val_starts, rival_cfg, run.part)[0]["gru"][key]
     trained = scores["gru"][key]
     said = f"validation {key.upper()} {linear:#.4g} against the trained network's {trained:#.4g}"  # the stored note
     wins = linear < trained
@@ -303,16 +382,20 @@ def _detected(cfg: Config, schema: Schema) -> Config:
     })
 
 
-def _info(table: Table, panel: Panel, train_starts: np.ndarray, val_starts: np.ndarray) -> dict[str, Any]:
-    """What the checkpoint records about the data it was trained on."""
+def _info(table: Table, panel: Panel, train_windows: int, val_windows: int,
+          part: Optional[Partition] = None) -> dict[str, Any]:
+    """What the checkpoint records about the data it was trained on (all of it, with part)."""
+    first, last = panel.first_times().min(), panel.last_times().max()
+    if part is not None:
+        first, last = partition.first_last(part, first, last)
     return {
         "data_file": table.path.name,
-        "n_series": panel.n_series,
-        "n_points": int(panel.offsets[-1]),
-        "first_time": panel_time_text(panel, panel.first_times().min()),
-        "last_time": panel_time_text(panel, panel.last_times().max()),
-        "train_windows": int(len(train_starts)),
-        "val_windows": int(len(val_starts)),
+        "n_series": panel.n_series if part is None else part.n_series,
+        "n_points": int(panel.offsets[-1]) if part is None else int(part.lengths.sum()),
+        "first_time": panel_time_text(panel, first),
+        "last_time": panel_time_text(panel, last),
+        "train_windows": train_windows,
+        "val_windows": val_windows,
     }
 
 
