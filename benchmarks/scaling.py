@@ -15,12 +15,14 @@ process per GPU (or 2 processes sharing the one GPU there is).
 
 Memory: the 10 M-row panel (--memory-series x --memory-length), `grucast train` for 30 steps
 as 1 process and as 2 torchrun ranks of 1 thread, each rank's peak resident set size read by
-the rank itself (ru_maxrss of RUSAGE_SELF, written when its command ends), and 2 ranks with
---shard-data, where each parses only its shard's rows and the ranks share the compact panel.
+the rank itself (ru_maxrss of RUSAGE_SELF, written when its command ends), and 2 and 4 ranks
+with --shard-data, where each parses only its shard's rows and keeps only its own series. Each
+is also run on 40 series of the same length: what a rank costs whatever the data (torch, the
+network, the process group), which is taken off to give the memory of the data a rank holds.
 Then the same panel as one Parquet file (a row group per series, as a file sorted by id is
-written): 1 process, and 2 ranks with --shard-data, each reading only its series' row groups;
-and `grucast predict` of it with the model just trained: 1 process, 2 ranks each reading the
-whole file, and 2 and 4 ranks with --shard-data.
+written): 1 process, and 2 and 4 ranks with --shard-data, each reading only its series' row
+groups; and `grucast predict` of it with the model just trained: 1 process, 2 ranks each reading
+the whole file, and 2 and 4 ranks with --shard-data.
 
 Run it alone: two torch processes on 2 cores beside another job measure the other job.
 """
@@ -144,11 +146,17 @@ def speeds(tmp: Path, a: argparse.Namespace) -> None:
 def memories(tmp: Path, a: argparse.Namespace) -> None:
     data = tmp / "big.csv"
     hourly_panel(data, a.memory_series, a.memory_length, seed=2)
+    tiny = tmp / "tiny.csv"  # what a rank costs whatever the data: torch, the network, the process group
+    hourly_panel(tiny, 40, a.memory_length, seed=2)
     rows = a.memory_series * a.memory_length
-    print(f"memory: {rows:,} rows ({data.stat().st_size / 1e6:.0f} MB CSV), 30 steps, 1 thread a rank", flush=True)
-    for procs, shard_data in ((1, False), (2, False), (2, True)):
+    print(f"memory: {rows:,} rows ({data.stat().st_size / 1e6:.0f} MB CSV), 30 steps, 1 thread a rank; 'data' is the "
+          f"peak above the same command's on 40 series", flush=True)
+    data_mb = {}
+    for procs, shard_data in ((1, False), (2, False), (2, True), (4, True)):
         ranks, secs = memory(data, tmp / "big.pt", procs, tmp, shard_data)
-        say(f"CSV, {procs} process(es)", shard_data, ranks, secs)
+        fixed, _ = memory(tiny, tmp / "tiny.pt", procs, tmp, shard_data, tag="t")
+        data_mb[procs, shard_data] = max(r - f for r, f in zip(ranks, fixed))
+        say(f"CSV, {procs} process(es)", shard_data, ranks, secs, fixed, data_mb[1, False])
     import pyarrow.csv
     import pyarrow.parquet as pq
 
@@ -156,7 +164,7 @@ def memories(tmp: Path, a: argparse.Namespace) -> None:
     pq.write_table(pyarrow.csv.read_csv(data), parquet, row_group_size=a.memory_length)
     data.unlink()
     print(f"  the same as Parquet: {parquet.stat().st_size / 1e6:.0f} MB, {a.memory_series:,} row groups", flush=True)
-    for procs, shard_data in ((1, False), (2, True)):
+    for procs, shard_data in ((1, False), (2, True), (4, True)):
         ranks, secs = memory(parquet, tmp / "big.pt", procs, tmp, shard_data, tag="p")
         say(f"Parquet, {procs} process(es)", shard_data, ranks, secs)
     for procs, shard_data in ((1, False), (2, False), (2, True), (4, True)):
@@ -164,10 +172,17 @@ def memories(tmp: Path, a: argparse.Namespace) -> None:
         say(f"predict, Parquet, {procs} process(es)", shard_data, ranks, secs)
 
 
-def say(what: str, shard_data: bool, ranks: list[float], secs: float) -> None:
-    print(f"  {what}{' --shard-data' if shard_data else ''}: peak RSS "
-          + ", ".join(f"rank {r} {mb:,.0f} MB" for r, mb in enumerate(ranks))
-          + f" ({sum(ranks):,.0f} MB in all), {secs:.0f} s", flush=True)
+def say(what: str, shard_data: bool, ranks: list[float], secs: float, fixed: Optional[list[float]] = None,
+        one: Optional[float] = None) -> None:
+    line = (f"  {what}{' --shard-data' if shard_data else ''}: peak RSS "
+            + ", ".join(f"rank {r} {mb:,.0f} MB" for r, mb in enumerate(ranks))
+            + f" ({sum(ranks):,.0f} MB in all), {secs:.0f} s")
+    if fixed is not None:
+        most = max(r - f for r, f in zip(ranks, fixed))
+        line += f"; on 40 series {max(fixed):,.0f} MB a rank, so data {most:,.0f} MB a rank at most"
+        if one and len(ranks) > 1:
+            line += f" ({most / one:.2f} of one process's)"
+    print(line, flush=True)
 
 
 if __name__ == "__main__":
