@@ -15,6 +15,7 @@ from __future__ import annotations
 from grucast.workflows.backtest import EvaluationResult, backtest, evaluate
 from grucast.workflows.check import CheckResult, check
 from grucast.workflows.fit import TrainResult
+from grucast.workflows.gates import GatesResult, gates
 from grucast.workflows.info import info
 from grucast.workflows.model import Model, load
 from grucast.workflows.predict import PredictResult, predict
@@ -22,6 +23,6 @@ from grucast.workflows.summary import DataSummary
 from grucast.workflows.train import train
 
 __all__ = [
-    "train", "predict", "check", "info", "evaluate", "backtest", "load", "Model",
-    "TrainResult", "PredictResult", "CheckResult", "EvaluationResult", "DataSummary",
+    "train", "predict", "check", "info", "evaluate", "backtest", "gates", "load", "Model",
+    "TrainResult", "PredictResult", "CheckResult", "EvaluationResult", "GatesResult", "DataSummary",
 ]

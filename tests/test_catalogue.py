@@ -433,6 +433,19 @@ case("data.target-missing.predict", "data", "predict on a file without the targe
 case("data.all-too-short.predict", "data", "predict where every series is shorter than the model's input", 1,
      r"(too short|shorter)", "Error: every series is too short for the model (it needs 24 points); nothing to forecast",
      lambda c: ["predict", "m.pt", c.save(c.frame(length=10), "s.csv"), "-o", "f.csv"])
+case("data.all-too-short.gates", "data", "gates where every series is shorter than the model's input and horizon", 1,
+     r"(too short|long enough)", "Error: no series of s.csv is long enough: a window needs 24 points of input and 6 "
+     "after them, and the longest series has 20",
+     lambda c: ["gates", "m.pt", c.save(c.frame(length=20), "s.csv")])
+case("numbers.windows-zero.gates", "numbers", "gates --windows 0", 1,
+     r"windows", "Error: --windows must be at least 1, got 0",
+     lambda c: ["gates", "m.pt", "d.csv", "--windows", "0"])
+case("numbers.member-out-of-range.gates", "numbers", "gates --member 5 of a single network", 1,
+     r"member", "Error: --member 5: m.pt has 1 member(s), numbered 0 to 0",
+     lambda c: ["gates", "m.pt", "d.csv", "--member", "5"])
+case("checkpoint.not-a-checkpoint.gates", "checkpoint", "gates with a CSV file as MODEL", 3,
+     r"checkpoint", "Error: d.csv is not a grucast checkpoint",
+     lambda c: ["gates", "d.csv", "d.csv"])
 case("data.future-file-missing", "data", "predict --future naming a missing file", 1,
      r"nope\.csv", "Error: future file not found: nope.csv",
      lambda c: ["predict", "m.pt", "d.csv", "--future", "nope.csv", "-o", "f.csv"])

@@ -22,7 +22,7 @@ from conftest import ROOT, TINY, cli, sine_panel
 
 SHAPE = ["--horizon", "6", "--input-size", "24"]
 QUICK = [*TINY, *SHAPE, "--max-steps", "3"]
-COMMANDS = ("train", "predict", "check", "info", "evaluate", "backtest")
+COMMANDS = ("train", "predict", "check", "info", "evaluate", "backtest", "gates")
 
 
 def commands() -> dict:
@@ -81,7 +81,7 @@ def test_every_flag_sets_its_config_key(flag):
     args = [text] if flag.type is bool else [flag.name, text]
     for name in flag.commands:
         command = commands()[name]
-        positional = ["m.pt", "d.csv"] if name in ("predict", "evaluate") else ["d.csv"]
+        positional = ["m.pt", "d.csv"] if name in ("predict", "evaluate", "gates") else ["d.csv"]
         ctx = command.make_context(name, [*positional, *(["-o", "m.pt"] if name == "train" else []), *args])
         got = ctx.params[flag.key]
         assert getattr(got, "value", got) == value, (name, flag.name, got)
@@ -119,7 +119,7 @@ def test_the_readme_names_every_flag_of_every_command():
         f = table[setting]
         assert all(n in shown for n in f.names), (setting, shown)
         line = next(l for l in section.splitlines() if f"`{setting}`" in l)
-        listed = set(re.findall(r"\b(train|predict|check|evaluate|backtest)\b", line.rstrip(" |").rsplit("|", 1)[-1]))
+        listed = set(re.findall(r"\b(train|predict|check|evaluate|backtest|gates)\b", line.rstrip(" |").rsplit("|", 1)[-1]))
         assert listed == set(f.commands), (setting, listed)
         assert (f.envvar or "") in line
     table_names = {n for f in flags.table() for n in f.names}

@@ -401,3 +401,39 @@ def evaluation_report(result: EvaluationResult, console: Console) -> None:
         _say(console, f"Weighted quantile loss {_num(gru['wql'])}")
     if result.skipped:
         warning(console, f"{len(result.skipped)} series too short for a window: {preview(result.skipped)}", "Note")
+
+
+def gates_report(doc: dict[str, Any], console: Console) -> None:
+    """grucast gates: every layer's gates and memory, the attribution by lag, and the advice."""
+    L = doc["input_size"]
+    _say(console, f"Gates of {doc['model']} ({doc['gates_of']}) over {doc['windows']:,} recent windows of "
+                  f"{doc['series']:,} series in {os.path.basename(doc['data']['path'])}; input {L} steps, horizon {doc['horizon']}")
+    table = Table()
+    for name in ("layer", "update gate z (keep)", "reset gate r", "slow units", "fast units", "half-life", "90 % gone"):
+        table.add_column(name, justify="left" if name == "layer" else "right")
+    for i, g in enumerate(doc["layers"]):
+        table.add_row(str(i + 1), f"{g['update_gate_mean']:.3f} ± {g['update_gate_spread']:.3f}",
+                      f"{g['reset_gate_mean']:.3f} ± {g['reset_gate_spread']:.3f}", f"{g['slow_units']:.0%}",
+                      f"{g['fast_units']:.0%}", _steps(g["memory_half_life"], L), _steps(g["memory_90"], L))
+    console.print(table)
+    _say(console, "Slow units keep their state (mean z at least 0.9), fast ones overwrite it about every step (at "
+                  "most 0.5); half-life and 90 % gone: steps until that much of the state at a step is replaced, "
+                  "on the product of z.")
+    curve = doc["layers"][-1]["survival"]
+    marks = sorted({k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, L) if k <= L})
+    _say(console, "State surviving from k steps back (last layer): " + ", ".join(f"{k}: {curve[k]:.0%}" for k in marks))
+    attr = doc["attribution"]
+    top = sorted(attr, key=lambda k: -attr[k])[:6]
+    _say(console, "Forecast attribution by lag (mean |d forecast / d input|, sums to 100 %): largest at "
+                  + ", ".join(f"lag {k} {attr[k]:.1%}" for k in top))
+    verdict = {"shorter": f"a shorter input window should do: --input-size {doc['suggested_input_size']}",
+               "longer": f"a longer input window may help: try --input-size {doc['suggested_input_size']}",
+               "keep": f"the input window of {L} steps fits"}[doc["advice"]]
+    saving = doc.get("training_time_saved")
+    if saving is not None:
+        verdict += f" (the GRU's training pass takes {saving:.0%} less time at that length, measured here)"
+    _say(console, f"Advice: {verdict}, because " + "; ".join(doc["reasons"]) + ".")
+
+
+def _steps(k: Optional[int], L: int) -> str:
+    return f"{k} steps" if k is not None else f"> {L} steps"

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional, Union
 DATA = frozenset({"train", "check", "backtest"})
 TRAINS = frozenset({"train", "backtest"})
 # The commands that run a network: where it runs and on how many threads.
-RUNS = frozenset({"train", "backtest", "predict", "evaluate"})
+RUNS = frozenset({"train", "backtest", "predict", "evaluate", "gates"})
 KERNEL_COMMANDS = frozenset({"train", "backtest", "predict"})  # evaluate always runs the default kernel
 
 # Settings with no flag, set in a config file or with --set only, and why.

@@ -80,6 +80,21 @@ class GRUForecaster(nn.Module):
             parts.append(self.id_embedding(sid))
         return torch.cat(parts, dim=1) if parts else None
 
+    def encoder_input(self, x: torch.Tensor, inputs: dict[str, torch.Tensor],
+                      static: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """[B, L, F] what the GRU reads at every step of the window: the scaled target x [B, L],
+        its mask, the covariates and the static inputs (static: _static's, when already made)."""
+        if static is None:
+            static = self._static(inputs)
+        steps = [x.unsqueeze(-1)]  # [B, L, 1]
+        if "mask" in inputs:
+            steps.append(inputs["mask"].unsqueeze(-1))
+        if "covs" in inputs:
+            steps.append(inputs["covs"])
+        if static is not None:
+            steps.append(static.unsqueeze(1).expand(-1, x.shape[1], -1))
+        return torch.cat(steps, dim=-1) if len(steps) > 1 else steps[0]
+
     def forward(self, x, inputs: Optional[dict[str, torch.Tensor]] = None) -> torch.Tensor:
         """Scaled forecasts from the scaled target x [B, L] (or [B, L, 1]) and the other inputs
         of the window: mask [B, L], covs [B, L, C], ahead [B, H, A], static [B, S], cat [B, K],
@@ -89,14 +104,7 @@ class GRUForecaster(nn.Module):
             x = x[..., 0]
         inputs = inputs or {}
         static = self._static(inputs)
-        steps = [x.unsqueeze(-1)]  # [B, L, 1]
-        if "mask" in inputs:
-            steps.append(inputs["mask"].unsqueeze(-1))
-        if "covs" in inputs:
-            steps.append(inputs["covs"])
-        if static is not None:
-            steps.append(static.unsqueeze(1).expand(-1, x.shape[1], -1))
-        enc = torch.cat(steps, dim=-1) if len(steps) > 1 else steps[0]
+        enc = self.encoder_input(x, inputs, static)
         out = run_gru(self.gru, enc, self.kernel)  # [B, L, F] -> [B, L, hidden]
         last = out[:, -1]  # [B, hidden]: the state after the whole window
         y = self.head(last).view(-1, self.horizon, self.n_out)  # [B, H, Q]
@@ -130,6 +138,21 @@ class Ensemble(nn.Module):
         first = members[0]
         self.input_size, self.horizon = first.input_size, first.horizon
         self.quantiles, self.n_out, self.median = first.quantiles, first.n_out, first.median
+
+    def encoder_input(self, x: torch.Tensor, inputs: dict[str, torch.Tensor],
+                      static: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """[B, L, F] what the GRU reads at every step of the window: the scaled target x [B, L],
+        its mask, the covariates and the static inputs (static: _static's, when already made)."""
+        if static is None:
+            static = self._static(inputs)
+        steps = [x.unsqueeze(-1)]  # [B, L, 1]
+        if "mask" in inputs:
+            steps.append(inputs["mask"].unsqueeze(-1))
+        if "covs" in inputs:
+            steps.append(inputs["covs"])
+        if static is not None:
+            steps.append(static.unsqueeze(1).expand(-1, x.shape[1], -1))
+        return torch.cat(steps, dim=-1) if len(steps) > 1 else steps[0]
 
     def forward(self, x, inputs: Optional[dict[str, torch.Tensor]] = None) -> torch.Tensor:
         out = self.members[0](x, inputs)

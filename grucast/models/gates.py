@@ -1,0 +1,199 @@
+"""What a trained GRU does with its input window: its gates, how much of its state survives to
+the end of the window, and which lags its forecast uses.
+
+A GRU step (PyTorch's order of the gates, r, z, n):
+
+    r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)      reset: how much of the old state the candidate reads
+    z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)      update: how much of the old state is kept
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))   the candidate state
+    h' = (1 - z) * n + z * h
+
+so z near 1 keeps a unit's state and z near 0 overwrites it. What of the state at k steps
+before the end still stands at the end, along the keep path, is the product of z over those k
+steps: averaged over units and windows, that is the survival curve. Tensors in, numbers out;
+no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+SLOW, FAST = 0.9, 0.5  # a unit whose mean update gate is at least SLOW keeps its state; at most FAST, overwrites it
+
+
+def record(gru: nn.GRU, x: torch.Tensor) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
+    """The output [B, T, hidden] of gru over x [B, T, F] (batch first, one direction), worked out
+    step by step as nn.GRU defines it, and every layer's gates: [{"update": z, "reset": r}], each
+    [B, T, hidden]. Without grad; dropout between layers is not applied (the network in eval)."""
+    out = x
+    layers = []
+    with torch.no_grad():
+        for layer in range(gru.num_layers):
+            w_ih, w_hh = getattr(gru, f"weight_ih_l{layer}"), getattr(gru, f"weight_hh_l{layer}")
+            b_ih, b_hh = getattr(gru, f"bias_ih_l{layer}"), getattr(gru, f"bias_hh_l{layer}")
+            given = torch.nn.functional.linear(out, w_ih, b_ih)  # [B, T, 3 hidden]: the input's part, every step at once
+            h = x.new_zeros(x.shape[0], gru.hidden_size)
+            states, zs, rs = [], [], []
+            for t in range(x.shape[1]):
+                i_r, i_z, i_n = given[:, t].chunk(3, dim=1)
+                h_r, h_z, h_n = torch.nn.functional.linear(h, w_hh, b_hh).chunk(3, dim=1)
+                r = torch.sigmoid(i_r + h_r)
+                z = torch.sigmoid(i_z + h_z)
+                n = torch.tanh(i_n + r * h_n)
+                h = (1 - z) * n + z * h
+                states.append(h)
+                zs.append(z)
+                rs.append(r)
+            out = torch.stack(states, dim=1)
+            layers.append({"update": torch.stack(zs, dim=1), "reset": torch.stack(rs, dim=1)})
+    return out, layers
+
+
+def first_below(curve: np.ndarray, level: float) -> Optional[int]:
+    """The first k where curve[k] is at most level; None when it never is."""
+    below = np.flatnonzero(curve <= level)
+    return int(below[0]) if len(below) else None
+
+
+@dataclass
+class LayerGates:
+    """One GRU layer's gates over the windows."""
+
+    update_mean: float
+    update_spread: float  # standard deviation over units, steps and windows
+    reset_mean: float
+    reset_spread: float
+    slow_units: float  # share of units whose mean update gate is at least SLOW (slow memory)
+    fast_units: float  # at most FAST (overwritten about every step)
+    # [T + 1] the share of the state at k steps before the end of the window that still stands at
+    # its end, k = 0 .. T (1 at k = 0): the product of the update gates over the last k steps,
+    # averaged over units and windows.
+    survival: np.ndarray
+    half_life: Optional[int]  # steps until half the state is gone; None: longer than the window
+    gone_90: Optional[int]  # steps until 90 % is gone
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"update_gate_mean": self.update_mean, "update_gate_spread": self.update_spread,
+                "reset_gate_mean": self.reset_mean, "reset_gate_spread": self.reset_spread,
+                "slow_units": self.slow_units, "fast_units": self.fast_units,
+                "memory_half_life": self.half_life, "memory_90": self.gone_90,
+                "survival": [round(float(v), 6) for v in self.survival]}
+
+
+class GateSums:
+    """One layer's recorded gates added up over batches of windows (record() a batch at a time,
+    so memory stays that of one batch), then their statistics (result())."""
+
+    def __init__(self) -> None:
+        self.n = 0  # windows
+        self.sums: dict[str, Any] = {}
+
+    def add(self, gates: dict[str, torch.Tensor]) -> None:
+        z, r = gates["update"].double(), gates["reset"].double()
+        tail = torch.flip(torch.cumprod(torch.flip(z, [1]), dim=1), [1])  # [B, T, hidden]: prod z[t:]
+        parts = {"z": z.sum(), "z2": (z * z).sum(), "r": r.sum(), "r2": (r * r).sum(),
+                 "unit_z": z.sum(dim=(0, 1)), "tail": tail.mean(dim=2).sum(dim=0), "cells": z[..., 0].numel()}
+        for k, v in parts.items():
+            self.sums[k] = self.sums.get(k, 0) + v
+        self.n += z.shape[0]
+
+    def result(self) -> LayerGates:
+        s, hidden = self.sums, len(self.sums["unit_z"])
+        cells = s["cells"] * hidden  # gate values of each kind
+
+        def spread(total, squares) -> float:
+            mean = float(total) / cells
+            return float(np.sqrt(max(float(squares) / cells - mean * mean, 0.0)))
+
+        per_unit = s["unit_z"] / s["cells"]
+        curve = np.r_[1.0, (s["tail"] / self.n).flip(0).numpy()]  # k = 0 .. T
+        return LayerGates(
+            update_mean=float(s["z"]) / cells, update_spread=spread(s["z"], s["z2"]),
+            reset_mean=float(s["r"]) / cells, reset_spread=spread(s["r"], s["r2"]),
+            slow_units=float((per_unit >= SLOW).double().mean()), fast_units=float((per_unit <= FAST).double().mean()),
+            survival=curve, half_life=first_below(curve, 0.5), gone_90=first_below(curve, 0.1),
+        )
+
+
+def layer_gates(gates: dict[str, torch.Tensor]) -> LayerGates:
+    """The statistics of one layer's recorded gates (record()) over one batch of windows."""
+    sums = GateSums()
+    sums.add(gates)
+    return sums.result()
+
+
+def mean_gates(layers: list[LayerGates]) -> LayerGates:
+    """The same layer of several networks (an ensemble's members), averaged: the gates' means and
+    spreads, unit shares and survival curve, and the half-lives read from the mean curve."""
+    avg = lambda name: float(np.mean([getattr(g, name) for g in layers]))  # noqa: E731
+    curve = np.mean([g.survival for g in layers], axis=0)
+    return LayerGates(update_mean=avg("update_mean"), update_spread=avg("update_spread"), reset_mean=avg("reset_mean"),
+                      reset_spread=avg("reset_spread"), slow_units=avg("slow_units"), fast_units=avg("fast_units"),
+                      survival=curve, half_life=first_below(curve, 0.5), gone_90=first_below(curve, 0.1))
+
+
+def lag_gradients(model: nn.Module, inputs: dict[str, torch.Tensor], median: Optional[int] = None) -> np.ndarray:
+    """[L] the absolute derivatives of the forecast with respect to the (scaled) input at lag
+    k = 1 .. L (lag 1: the window's last point), added up over the horizon steps and the windows
+    of inputs (data.batch's); of the median for a quantile model (median: its index). Divided by
+    their sum, the attribution by lag."""
+    x = inputs["x"].detach().clone().requires_grad_(True)
+    model.eval()
+    with torch.enable_grad():
+        out = model(x, inputs)
+        if out.dim() == 3:
+            out = out[..., median if median is not None else out.shape[-1] // 2]
+        total = torch.zeros(x.shape[1], dtype=torch.float64)
+        for h in range(out.shape[1]):
+            (g,) = torch.autograd.grad(out[:, h].sum(), x, retain_graph=h + 1 < out.shape[1])
+            total += g.abs().double().sum(dim=0).cpu()
+    return total.flip(0).numpy()  # lag 1 first
+
+
+@dataclass
+class Advice:
+    """What the gates and the attribution say of the input window's length."""
+
+    input_size: int
+    suggested: int
+    verdict: str  # "shorter", "longer" or "keep"
+    reasons: list[str] = field(default_factory=list)
+    saving: Optional[float] = None  # measured share of the time of a training step saved at suggested
+
+
+USED = 2.0  # a lag the forecast uses: its attribution is at least this many times an even share (1 / L)
+OLDEST = 0.1  # the oldest tenth of the lags
+
+
+def reach(attr: np.ndarray) -> int:
+    """The oldest lag the forecast uses (USED); 0 when none stands out."""
+    used = np.flatnonzero(attr >= USED / len(attr))
+    return int(used[-1]) + 1 if len(used) else 0
+
+
+def advise(input_size: int, attr: np.ndarray, top: LayerGates, season: int, horizon: int) -> Advice:
+    """Longer when a lag the forecast uses (reach) lies in the oldest tenth of the window: twice
+    the window. Shorter when twice the reach, the steps until 90 % of the top layer's state is
+    gone and the horizon all fit in three quarters of the window: the longest of them, rounded
+    up to whole seasons (one season at least, when it fits in the window). Else keep it."""
+    L = input_size
+    far = reach(attr)
+    gone = top.gone_90
+    why = [f"the oldest lag the forecast uses (attribution at least {USED:g} times an even share of {1 / L:.3f}) "
+           f"is {far}" if far else "no lag stands out in the attribution",
+           (f"90 % of the state is gone after {gone} steps" if gone is not None else
+            f"more than 10 % of the state survives the whole window of {L} steps"),
+           f"the oldest tenth of the lags holds {float(attr[int(np.ceil(L * (1 - OLDEST))):].sum()):.1%} of the attribution"]
+    if far > (1 - OLDEST) * L:
+        return Advice(L, 2 * L, "longer", why)
+    need = max(2 * far, gone or L, horizon)
+    if 1 < season <= L:
+        need = max(season, -(-need // season) * season)
+    if need <= 0.75 * L:
+        return Advice(L, int(need), "shorter", why)
+    return Advice(L, L, "keep", why)
