@@ -16,6 +16,7 @@ library calls as `grucast train` / `grucast predict`; the time printed is the wa
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -53,6 +54,7 @@ def main() -> None:
     ap.add_argument("--seeds", default=None, help="several seeds, e.g. 0,1,2: one model each, and their ensemble")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
     ap.add_argument("--series", default=None, help="a slice of the series, START:STOP[:STEP], e.g. 0:414:40")
+    ap.add_argument("--keep", type=Path, default=None, help="copy the (first seed's) model and training file here")
     a = ap.parse_args()
     seeds = [int(x) for x in a.seeds.split(",")] if a.seeds else [a.seed]
 
@@ -92,6 +94,10 @@ def main() -> None:
 
             f = cols("forecast")
             forecasts.append(f)
+            if a.keep is not None and seed == seeds[0]:
+                a.keep.mkdir(parents=True, exist_ok=True)
+                shutil.copy(tmp / "m.pt", a.keep / "m.pt")
+                shutil.copy(tmp / "train.csv", a.keep / "train.csv")
             s2, m2, o2 = score(series, y_test, f)
             fr, c = result.fit, result.config
             print(

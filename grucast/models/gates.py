@@ -166,32 +166,40 @@ class Advice:
     saving: Optional[float] = None  # measured share of the time of a training step saved at suggested
 
 
-USED = 2.0  # a lag the forecast uses: its attribution is at least this many times an even share (1 / L)
+USED = 2.0  # a lag the forecast uses strongly: its attribution is at least this many times an even share (1 / L)
 OLDEST = 0.1  # the oldest tenth of the lags
+TAIL = 0.1  # a shorter window may leave out lags that hold at most this share of the attribution together
 
 
 def reach(attr: np.ndarray) -> int:
-    """The oldest lag the forecast uses (USED); 0 when none stands out."""
+    """The oldest lag the forecast uses strongly (USED); 0 when none stands out."""
     used = np.flatnonzero(attr >= USED / len(attr))
     return int(used[-1]) + 1 if len(used) else 0
 
 
+def covered(attr: np.ndarray) -> int:
+    """The fewest lags, from lag 1 back, that hold all but TAIL of the attribution."""
+    return int(np.searchsorted(np.cumsum(attr), 1.0 - TAIL - 1e-9) + 1)
+
+
 def advise(input_size: int, attr: np.ndarray, top: LayerGates, season: int, horizon: int) -> Advice:
-    """Longer when a lag the forecast uses (reach) lies in the oldest tenth of the window: twice
-    the window. Shorter when twice the reach, the steps until 90 % of the top layer's state is
-    gone and the horizon all fit in three quarters of the window: the longest of them, rounded
-    up to whole seasons (one season at least, when it fits in the window). Else keep it."""
+    """Longer when a lag the forecast uses strongly (reach) lies in the oldest tenth of the
+    window: twice the window. Shorter when the lags that hold all but a tenth of the attribution,
+    twice the reach, the steps until 90 % of the top layer's state is gone and the horizon all
+    fit in three quarters of the window: the longest of them, rounded up to whole seasons (one
+    season at least, when it fits in the window). Else keep it. Many old lags that each matter
+    little can matter together (a level read from the whole window): they keep the window."""
     L = input_size
-    far = reach(attr)
-    gone = top.gone_90
-    why = [f"the oldest lag the forecast uses (attribution at least {USED:g} times an even share of {1 / L:.3f}) "
+    far, most, gone = reach(attr), covered(attr), top.gone_90
+    why = [f"lags 1 to {most} hold {1 - TAIL:.0%} of the attribution",
+           f"the oldest lag the forecast uses strongly (at least {USED:g} times an even share of {1 / L:.3f}) "
            f"is {far}" if far else "no lag stands out in the attribution",
            (f"90 % of the state is gone after {gone} steps" if gone is not None else
             f"more than 10 % of the state survives the whole window of {L} steps"),
            f"the oldest tenth of the lags holds {float(attr[int(np.ceil(L * (1 - OLDEST))):].sum()):.1%} of the attribution"]
     if far > (1 - OLDEST) * L:
         return Advice(L, 2 * L, "longer", why)
-    need = max(2 * far, gone or L, horizon)
+    need = max(most, 2 * far, gone or L, horizon)
     if 1 < season <= L:
         need = max(season, -(-need // season) * season)
     if need <= 0.75 * L:

@@ -206,13 +206,7 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
         notes = notes + [kernel_note(kernel, device, cfg.training.precision)]
     data = layout.build(panel, spec, cfg.model.scaler, device)
     run = _Run(table, panel, device, kernel, *split_windows(data.offsets, L, H, V), callback, stop, world, part=part)
-    if part is not None:
-        run.whole = WindowMap.of(part, spec.pad, data.offsets, L, H, V)
-    lengths, ids = (panel.lengths, panel.ids) if part is None else (part.lengths, part.ids)
-    if run.windows()[0] == 0:
-        raise DataError(too_short(L - spec.pad, H, V, int(lengths.max())) + "; use a smaller --input-size or --horizon")
-    short = [str(i) for i in ids[lengths + spec.pad < L + H + V]]
-    run.facts = _info(table, panel, *run.windows(), part)  # now: no rank may wait on another once training starts
+    short = run.windows_of(data, spec, cfg)
     if on_ready is not None:
         on_ready(summary, cfg, notes)
     model = run.network(cfg, spec)
@@ -308,6 +302,19 @@ class _Run:
         if self.whole is None:
             return int(len(self.train_starts)), int(len(self.val_starts))
         return self.whole.windows, self.whole.val_windows
+
+    def windows_of(self, data: WindowData, spec: features_spec.FeatureSpec, cfg: Config) -> list[str]:
+        """Check that the whole panel has a training window, and note what the checkpoint records
+        of the data now (no rank may wait on another once training starts); the ids of the
+        series too short for a training window."""
+        L, H, V = cfg.model.input_size, cfg.model.horizon, cfg.training.val_size
+        if self.part is not None:
+            self.whole = WindowMap.of(self.part, spec.pad, data.offsets, L, H, V)
+        lengths, ids = (self.panel.lengths, self.panel.ids) if self.part is None else (self.part.lengths, self.part.ids)
+        if self.windows()[0] == 0:
+            raise DataError(too_short(L - spec.pad, H, V, int(lengths.max())) + "; use a smaller --input-size or --horizon")
+        self.facts = _info(self.table, self.panel, *self.windows(), self.part)
+        return [str(i) for i in ids[lengths + spec.pad < L + H + V]]
 
     def network(self, cfg: Config, spec: features_spec.FeatureSpec) -> torch.nn.Module:
         model = model_mod.build(cfg.model, spec.sizes(cfg.model.series_embedding), cfg.training.seed).to(self.device)
