@@ -28,7 +28,7 @@ from grucast.features.spec import FeatureSpec
 from grucast.ops import preflight, publish
 
 MAGIC = "grucast-checkpoint"
-FORMAT_VERSION = 3  # 3: model.ensemble; 2: feature layout (covariates, calendar, mask); 1: a plain model
+FORMAT_VERSION = 4  # 4: model.cell (gru or lstm); 3: model.ensemble; 2: feature layout (covariates, calendar, mask); 1: a plain model
 
 
 @dataclass

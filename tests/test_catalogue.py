@@ -851,7 +851,7 @@ case("checkpoint.bad-padding", "checkpoint", "a checkpoint whose feature layout 
      lambda c: predict_with(c.ckpt("pad.pt", lambda raw: raw["features"].update(pad=-3))))
 case("checkpoint.newer-format", "checkpoint", "a checkpoint from a newer grucast", 3,
      r"new\.pt.*newer grucast", "Error: new.pt was written by a newer grucast (9.0, checkpoint format 99); this is "
-     "grucast 0.3.0, which reads format 3: upgrade grucast",
+     "grucast 0.3.0, which reads format 4: upgrade grucast",
      lambda c: predict_with(c.ckpt("new.pt", lambda raw: raw.update(format_version=99, grucast_version="9.0"))))
 case("checkpoint.no-format-version", "checkpoint", "a checkpoint without a format version", 3,
      r"v\.pt.*format version", "Error: v.pt has no valid format version",

@@ -100,3 +100,17 @@ def test_gates_of_an_ensemble_quantile_model_with_covariates(tmp_path):
     assert one["layers"][1]["update_gate_mean"] == pytest.approx(both["per_member"][1][1]["update_gate_mean"])
     assert sum(both["attribution"].values()) == pytest.approx(1.0, abs=1e-4)
     assert both["windows"] == 3 * 171  # 1,024 spread over 3 series, as many as 200 points give: 200 - 24 - 6 + 1
+
+
+def test_the_recording_pass_of_an_lstm_is_nn_lstm_with_the_forget_gate_as_its_keep_gate():
+    torch.manual_seed(1)
+    lstm = torch.nn.LSTM(input_size=4, hidden_size=6, num_layers=2, batch_first=True)
+    x = torch.randn(5, 20, 4)
+    out, layers = gates.record(lstm, x)
+    with torch.no_grad():
+        torch.testing.assert_close(out, lstm(x)[0], rtol=0, atol=1e-5)
+    assert list(layers[0]) == ["forget", "input"]
+    f = layers[1]["forget"].double()
+    stats = gates.layer_gates(layers[1])
+    np.testing.assert_allclose(stats.survival[5], float(f[:, -5:].prod(dim=1).mean()), rtol=1e-9)
+    assert set(stats.to_dict("lstm")) >= {"forget_gate_mean", "input_gate_mean", "memory_half_life"}

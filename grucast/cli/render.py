@@ -217,7 +217,8 @@ def metrics_table(result: TrainResult) -> Table:
     for name in ("MAE", "RMSE", "sMAPE", "MASE"):
         t.add_column(_cell(name), justify="right")
     n = result.config.model.ensemble or 1
-    gru = f"GRU (mean of {n} networks)" if n > 1 else "GRU"
+    cell = result.config.model.cell.upper()  # the cell trained; the metric keys stay "gru" (README: Commands)
+    gru = f"{cell} (mean of {n} networks)" if n > 1 else cell
     for label, key in ((gru, "gru"), (f"seasonal naive (m={m.get('season')})", "seasonal_naive")):
         s = m.get(key, {})
         t.add_row(*map(_cell, (label, _num(s.get("mae")), _num(s.get("rmse")), _num(s.get("smape"), 3),
@@ -253,11 +254,13 @@ def info_report(doc: dict[str, Any], console: Console) -> None:
     kind = f"quantiles {', '.join(f'{q:g}' for q in doc['quantiles'])}" + (" (calibrated)" if doc["calibrated"] else "") \
         if doc["quantiles"] else "point forecasts"
     ens = f" (ensemble of {m['ensemble']})" if (m.get("ensemble") or 1) > 1 else ""
-    _say(console, f"Model: input {m['input_size']} steps, horizon {m['horizon']}, GRU {m['num_layers']} x {m['hidden_size']}{ens}, "
+    _say(console, f"Model: input {m['input_size']} steps, horizon {m['horizon']}, {m.get('cell', 'gru').upper()} "
+                  f"{m['num_layers']} x {m['hidden_size']}{ens}, "
                   f"{doc['parameters']:,} parameters; {kind}; covariates {cov}")
     v = doc["metrics"]
     if v.get("windows"):
-        line = ", ".join(f"{name} {v[key]['mase']:.3f}" for name, key in (("GRU", "gru"), ("seasonal naive", "seasonal_naive"),
+        line = ", ".join(f"{name} {v[key]['mase']:.3f}" for name, key in ((m.get("cell", "gru").upper(), "gru"),
+                                                                          ("seasonal naive", "seasonal_naive"),
                                                                           ("naive", "naive")) if key in v)
         _say(console, f"Validation MASE ({v['windows']:,} windows): {line}")
     _say(console, "Config:\n" + yaml.safe_dump(c, sort_keys=False).rstrip(), newlines=True)
@@ -276,7 +279,7 @@ def train_summary(result: TrainResult, console: Console) -> None:
         verdict = "better" if skill > 0 else "worse"
         _say(
             console,
-            f"GRU skill over seasonal naive: {skill:+.1%} ({m.get('skill_metric', 'mase').upper()}; "
+            f"{result.config.model.cell.upper()} skill over seasonal naive: {skill:+.1%} ({m.get('skill_metric', 'mase').upper()}; "
             f"{verdict} than the baseline)"
         )
     how = m.get("intervals_estimate", "two halves of the series, each calibrated on the other")
@@ -387,7 +390,8 @@ def evaluation_report(result: EvaluationResult, console: Console) -> None:
             ("RMSSE", "rmsse", 3), ("WAPE %", "wape", 2), ("bias", "bias", 4))
     for name, _, _ in cols:
         t.add_column(_cell(name), justify="right")
-    labels = {"gru": "GRU", "naive": "naive", "seasonal_naive": f"seasonal naive (m={result.season})"}
+    cell = result.config.model.cell.upper() if result.config is not None else "GRU"
+    labels = {"gru": cell, "naive": "naive", "seasonal_naive": f"seasonal naive (m={result.season})"}
     for key, label in labels.items():
         s = result.overall.get(key, {})
         t.add_row(*map(_cell, (label, *[_num(s.get(k), d) for _, k, d in cols])))
@@ -406,19 +410,22 @@ def evaluation_report(result: EvaluationResult, console: Console) -> None:
 def gates_report(doc: dict[str, Any], console: Console) -> None:
     """grucast gates: every layer's gates and memory, the attribution by lag, and the advice."""
     L = doc["input_size"]
+    keep, other = {"gru": ("update", "reset"), "lstm": ("forget", "input")}[doc["cell"]]
     _say(console, f"Gates of {doc['model']} ({doc['gates_of']}) over {doc['windows']:,} recent windows of "
                   f"{doc['series']:,} series in {os.path.basename(doc['data']['path'])}; input {L} steps, horizon {doc['horizon']}")
     table = Table()
-    for name in ("layer", "update gate z (keep)", "reset gate r", "slow units", "fast units", "half-life", "90 % gone"):
+    heads = ("update gate z (keep)", "reset gate r") if keep == "update" else ("forget gate f (keep)", "input gate i")
+    for name in ("layer", *heads, "slow units", "fast units", "half-life", "90 % gone"):
         table.add_column(name, justify="left" if name == "layer" else "right")
     for i, g in enumerate(doc["layers"]):
-        table.add_row(str(i + 1), f"{g['update_gate_mean']:.3f} ± {g['update_gate_spread']:.3f}",
-                      f"{g['reset_gate_mean']:.3f} ± {g['reset_gate_spread']:.3f}", f"{g['slow_units']:.0%}",
+        table.add_row(str(i + 1), f"{g[keep + '_gate_mean']:.3f} ± {g[keep + '_gate_spread']:.3f}",
+                      f"{g[other + '_gate_mean']:.3f} ± {g[other + '_gate_spread']:.3f}", f"{g['slow_units']:.0%}",
                       f"{g['fast_units']:.0%}", _steps(g["memory_half_life"], L), _steps(g["memory_90"], L))
     console.print(table)
-    _say(console, "Slow units keep their state (mean z at least 0.9), fast ones overwrite it about every step (at "
-                  "most 0.5); half-life and 90 % gone: steps until that much of the state at a step is replaced, "
-                  "on the product of z.")
+    g = "z" if keep == "update" else "f"
+    _say(console, f"Slow units keep their state (mean {g} at least 0.9), fast ones overwrite it about every step (at "
+                  f"most 0.5); half-life and 90 % gone: steps until that much of the state at a step is replaced, "
+                  f"on the product of {g}.")
     curve = doc["layers"][-1]["survival"]
     marks = sorted({k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, L) if k <= L})
     _say(console, "State surviving from k steps back (last layer): " + ", ".join(f"{k}: {curve[k]:.0%}" for k in marks))
@@ -431,7 +438,7 @@ def gates_report(doc: dict[str, Any], console: Console) -> None:
                "keep": f"the input window of {L} steps fits"}[doc["advice"]]
     saving = doc.get("training_time_saved")
     if saving is not None:
-        verdict += f" (the GRU's training pass takes {saving:.0%} less time at that length, measured here)"
+        verdict += f" (the {doc['cell'].upper()}'s training pass takes {saving:.0%} less time at that length, measured here)"
     _say(console, f"Advice: {verdict}, because " + "; ".join(doc["reasons"]) + ".")
 
 

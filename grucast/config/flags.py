@@ -62,7 +62,7 @@ _D, _M, _T = "data.", "model.", "training."
 def table() -> tuple[Flag, ...]:
     """Every settings flag, in the order --help lists them. Built on first use: config.settings
     (which holds the choices) imports this module for label()."""
-    from grucast.config.settings import ANCHORS, DUPLICATES, FILLS, FORMATS, KERNELS, LOSSES, PRECISIONS
+    from grucast.config.settings import ANCHORS, CELLS, DUPLICATES, FILLS, FORMATS, KERNELS, LOSSES, PRECISIONS
 
     window = DATA  # the window flags go wherever the data flags go
     return (
@@ -101,6 +101,8 @@ def table() -> tuple[Flag, ...]:
         Flag(_M + "hidden_size", "--hidden-size", int, "GRU hidden units (default 64; 32 when the data gives fewer "
              "than 10,000 training windows).", TRAINS),
         Flag(_M + "num_layers", "--num-layers", int, "GRU layers (default 1).", TRAINS),
+        Flag(_M + "cell", "--cell", CELLS, "The recurrent cell: gru (default) or lstm (nn.LSTM in the same network, "
+             "trained the same way; grucast's fused CPU kernel is GRU-only).", TRAINS),
         Flag(_M + "ensemble", "--ensemble", int, "Networks trained with seeds seed, seed+1, ... whose forecasts are "
              "averaged (default 1; 3 when the data gives fewer than 10,000 training windows).", TRAINS),
         Flag(_M + "anchor", "--anchor", ANCHORS, "The forecast every network starts from and learns a correction "

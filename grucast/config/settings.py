@@ -22,6 +22,7 @@ DUPLICATES = ("error", "mean", "sum", "last", "first")
 
 
 SCALERS = ("standard", "robust", "last", "none")
+CELLS = ("gru", "lstm")  # the recurrent cell of the encoder (models.network)
 ANCHORS = ("naive", "seasonal_naive", "smoothing", "linear", "none")  # the forecast a network starts from (training.defaults.choose_anchor)
 
 
@@ -71,6 +72,7 @@ class ModelConfig:
     min_input: Optional[int] = None  # observed steps a padded input window needs; None: input_size // 4, at most 2 x horizon
     anchor: Optional[str] = None  # naive | seasonal_naive | smoothing | linear | none: the forecast the network starts from; from the data when None
     ensemble: Optional[int] = None  # networks trained with seeds seed, seed+1, ..., forecasts averaged; 3 on small data, else 1, when None
+    cell: str = "gru"  # gru | lstm: the recurrent cell (checkpoints before it was a setting are GRUs)
 
 
 @dataclass(frozen=True)

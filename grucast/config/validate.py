@@ -14,6 +14,7 @@ from grucast.config.flags import label
 from grucast.config.names import closest, hint, nearest_setting, suggest
 from grucast.config.settings import (
     ANCHORS,
+    CELLS,
     DUPLICATES,
     FILLS,
     FORMATS,
@@ -169,6 +170,9 @@ def _validate(cfg: Config) -> None:
     _validate_data(cfg.data)
     _validate_model(m)
     _validate_training(t, ensemble=m.ensemble or 1)
+    if m.cell == "lstm" and t.kernel == "fused":
+        raise ConfigError(f"{label('training.kernel')} fused is grucast's GRU kernel, and {label('model.cell')} is "
+                          "lstm: use --kernel auto or reference")
     if m.horizon is not None and t.val_size is not None and t.val_size < m.horizon:
         raise ConfigError(
             f"training.val_size ({t.val_size}) must be at least the horizon ({m.horizon}) "
@@ -215,6 +219,7 @@ def _validate_model(m: ModelConfig) -> None:
         raise ConfigError(f"{label('model.dropout')} must be in [0, 1), got {m.dropout}")
     _choice("model.scaler", m.scaler, SCALERS)
     _choice("model.anchor", m.anchor, ANCHORS)
+    _choice("model.cell", m.cell, CELLS)
 
 
 def _check_quantiles(m: ModelConfig) -> None:

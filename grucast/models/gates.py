@@ -23,35 +23,54 @@ import numpy as np
 import torch
 from torch import nn
 
-SLOW, FAST = 0.9, 0.5  # a unit whose mean update gate is at least SLOW keeps its state; at most FAST, overwrites it
+SLOW, FAST = 0.9, 0.5  # a unit whose mean keep gate is at least SLOW keeps its state; at most FAST, overwrites it
 
 
-def record(gru: nn.GRU, x: torch.Tensor) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
-    """The output [B, T, hidden] of gru over x [B, T, F] (batch first, one direction), worked out
-    step by step as nn.GRU defines it, and every layer's gates: [{"update": z, "reset": r}], each
-    [B, T, hidden]. Without grad; dropout between layers is not applied (the network in eval)."""
+NAMES = {"gru": ("update", "reset"), "lstm": ("forget", "input")}  # (the keep gate, the other) of each cell
+
+
+def record(rnn: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
+    """The output [B, T, hidden] of rnn (an nn.GRU or nn.LSTM, batch first, one direction) over
+    x [B, T, F], worked out step by step as PyTorch defines the cell, and every layer's gates,
+    each [B, T, hidden]: {"update": z, "reset": r} of a GRU, {"forget": f, "input": i} of an LSTM
+    (NAMES: the first keeps the state). Without grad; no dropout between layers (eval)."""
+    step = _lstm_step if isinstance(rnn, nn.LSTM) else _gru_step
+    keep, other = NAMES["lstm" if isinstance(rnn, nn.LSTM) else "gru"]
     out = x
     layers = []
     with torch.no_grad():
-        for layer in range(gru.num_layers):
-            w_ih, w_hh = getattr(gru, f"weight_ih_l{layer}"), getattr(gru, f"weight_hh_l{layer}")
-            b_ih, b_hh = getattr(gru, f"bias_ih_l{layer}"), getattr(gru, f"bias_hh_l{layer}")
-            given = torch.nn.functional.linear(out, w_ih, b_ih)  # [B, T, 3 hidden]: the input's part, every step at once
-            h = x.new_zeros(x.shape[0], gru.hidden_size)
-            states, zs, rs = [], [], []
+        for layer in range(rnn.num_layers):
+            w_hh, b_hh = getattr(rnn, f"weight_hh_l{layer}"), getattr(rnn, f"bias_hh_l{layer}")
+            given = torch.nn.functional.linear(out, getattr(rnn, f"weight_ih_l{layer}"), getattr(rnn, f"bias_ih_l{layer}"))
+            state = (x.new_zeros(x.shape[0], rnn.hidden_size), x.new_zeros(x.shape[0], rnn.hidden_size))
+            states, keeps, others = [], [], []
             for t in range(x.shape[1]):
-                i_r, i_z, i_n = given[:, t].chunk(3, dim=1)
-                h_r, h_z, h_n = torch.nn.functional.linear(h, w_hh, b_hh).chunk(3, dim=1)
-                r = torch.sigmoid(i_r + h_r)
-                z = torch.sigmoid(i_z + h_z)
-                n = torch.tanh(i_n + r * h_n)
-                h = (1 - z) * n + z * h
-                states.append(h)
-                zs.append(z)
-                rs.append(r)
+                state, k, o = step(given[:, t], torch.nn.functional.linear(state[0], w_hh, b_hh), state)
+                states.append(state[0])
+                keeps.append(k)
+                others.append(o)
             out = torch.stack(states, dim=1)
-            layers.append({"update": torch.stack(zs, dim=1), "reset": torch.stack(rs, dim=1)})
+            layers.append({keep: torch.stack(keeps, dim=1), other: torch.stack(others, dim=1)})
     return out, layers
+
+
+def _gru_step(given: torch.Tensor, hidden: torch.Tensor, state: tuple) -> tuple[tuple, torch.Tensor, torch.Tensor]:
+    """One GRU step from the input's and the state's parts of the gates: (h, unused), z, r."""
+    i_r, i_z, i_n = given.chunk(3, dim=1)
+    h_r, h_z, h_n = hidden.chunk(3, dim=1)
+    r = torch.sigmoid(i_r + h_r)
+    z = torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    return ((1 - z) * n + z * state[0], state[1]), z, r
+
+
+def _lstm_step(given: torch.Tensor, hidden: torch.Tensor, state: tuple) -> tuple[tuple, torch.Tensor, torch.Tensor]:
+    """One LSTM step (gates i, f, g, o in PyTorch's order): (h, c), f, i. The cell state c keeps
+    f of itself each step, so f plays the GRU's z."""
+    i, f, g, o = (given + hidden).chunk(4, dim=1)
+    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    c = f * state[1] + i * g
+    return (o * torch.tanh(c), c), f, i
 
 
 def first_below(curve: np.ndarray, level: float) -> Optional[int]:
@@ -62,7 +81,8 @@ def first_below(curve: np.ndarray, level: float) -> Optional[int]:
 
 @dataclass
 class LayerGates:
-    """One GRU layer's gates over the windows."""
+    """One layer's gates over the windows: a GRU's update (keep) and reset gates, or an LSTM's
+    forget (keep) and input gates."""
 
     update_mean: float
     update_spread: float  # standard deviation over units, steps and windows
@@ -77,9 +97,10 @@ class LayerGates:
     half_life: Optional[int]  # steps until half the state is gone; None: longer than the window
     gone_90: Optional[int]  # steps until 90 % is gone
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"update_gate_mean": self.update_mean, "update_gate_spread": self.update_spread,
-                "reset_gate_mean": self.reset_mean, "reset_gate_spread": self.reset_spread,
+    def to_dict(self, cell: str = "gru") -> dict[str, Any]:
+        keep, other = NAMES[cell]
+        return {f"{keep}_gate_mean": self.update_mean, f"{keep}_gate_spread": self.update_spread,
+                f"{other}_gate_mean": self.reset_mean, f"{other}_gate_spread": self.reset_spread,
                 "slow_units": self.slow_units, "fast_units": self.fast_units,
                 "memory_half_life": self.half_life, "memory_90": self.gone_90,
                 "survival": [round(float(v), 6) for v in self.survival]}
@@ -94,7 +115,8 @@ class GateSums:
         self.sums: dict[str, Any] = {}
 
     def add(self, gates: dict[str, torch.Tensor]) -> None:
-        z, r = gates["update"].double(), gates["reset"].double()
+        """One batch's gates of the layer (record()'s: the keep gate first)."""
+        z, r = (v.double() for v in gates.values())
         tail = torch.flip(torch.cumprod(torch.flip(z, [1]), dim=1), [1])  # [B, T, hidden]: prod z[t:]
         parts = {"z": z.sum(), "z2": (z * z).sum(), "r": r.sum(), "r2": (r * r).sum(),
                  "unit_z": z.sum(dim=(0, 1)), "tail": tail.mean(dim=2).sum(dim=0), "cells": z[..., 0].numel()}

@@ -31,13 +31,14 @@ class GRUForecaster(nn.Module):
         self.quantiles = output_quantiles(cfg)
         self.n_out = max(1, len(self.quantiles))  # outputs per horizon step
         self.median = self.quantiles.index(0.5) if self.quantiles else 0
-        self.gru = nn.GRU(
-            input_size=1 + int(z.mask) + z.covariates + z.static_dim,
-            hidden_size=cfg.hidden_size,
-            num_layers=cfg.num_layers,
-            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
-            batch_first=True,
-        )
+        self.cell = getattr(cfg, "cell", "gru") or "gru"
+        recurrent = dict(input_size=1 + int(z.mask) + z.covariates + z.static_dim, hidden_size=cfg.hidden_size,
+                         num_layers=cfg.num_layers, dropout=cfg.dropout if cfg.num_layers > 1 else 0.0, batch_first=True)
+        # The encoder: self.gru, or self.lstm for model.cell lstm (the weights' names in a checkpoint).
+        if self.cell == "lstm":
+            self.lstm = nn.LSTM(**recurrent)
+        else:
+            self.gru = nn.GRU(**recurrent)
         self.kernel = "reference"  # what runs self.gru: see kernels.select and set_kernel
         self.head = nn.Sequential(
             nn.Linear(cfg.hidden_size, cfg.hidden_size),
@@ -80,6 +81,11 @@ class GRUForecaster(nn.Module):
             parts.append(self.id_embedding(sid))
         return torch.cat(parts, dim=1) if parts else None
 
+    @property
+    def rnn(self) -> nn.Module:
+        """The recurrent encoder, whichever the cell."""
+        return self.lstm if self.cell == "lstm" else self.gru
+
     def encoder_input(self, x: torch.Tensor, inputs: dict[str, torch.Tensor],
                       static: Optional[torch.Tensor] = None) -> torch.Tensor:
         """[B, L, F] what the GRU reads at every step of the window: the scaled target x [B, L],
@@ -105,7 +111,7 @@ class GRUForecaster(nn.Module):
         inputs = inputs or {}
         static = self._static(inputs)
         enc = self.encoder_input(x, inputs, static)
-        out = run_gru(self.gru, enc, self.kernel)  # [B, L, F] -> [B, L, hidden]
+        out = self.lstm(enc)[0] if self.cell == "lstm" else run_gru(self.gru, enc, self.kernel)  # [B, L, hidden]
         last = out[:, -1]  # [B, hidden]: the state after the whole window
         y = self.head(last).view(-1, self.horizon, self.n_out)  # [B, H, Q]
         if self.decoder is not None:
@@ -215,5 +221,5 @@ def set_kernel(model: nn.Module, kernel: str) -> nn.Module:
     """Run the model's GRUs with kernel ("fused" or "reference", as kernels.select returns);
     the weights and so the checkpoint are the same either way."""
     for net in members(model):
-        net.kernel = kernel
+        net.kernel = kernel if net.cell == "gru" else "reference"
     return model

@@ -200,10 +200,13 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     world, device = distributed.setup(select_device(cfg.training.device))
     across = distributed.members_note(cfg.model.ensemble, world, partitioned=part is not None)
     notes = notes + ([across] if across else [])
-    kernel = kernels.select(cfg.training.kernel, device, cfg.training.precision,
-                            notify=getattr(callback, "on_note", None))
+    if cfg.model.cell == "lstm":  # the fused kernel is a GRU's
+        kernel = "reference"
+    else:
+        kernel = kernels.select(cfg.training.kernel, device, cfg.training.precision,
+                                notify=getattr(callback, "on_note", None))
     if cfg.training.kernel == "auto":
-        notes = notes + [kernel_note(kernel, device, cfg.training.precision)]
+        notes = notes + [kernel_note(kernel, device, cfg.training.precision, cfg.model.cell)]
     data = layout.build(panel, spec, cfg.model.scaler, device)
     run = _Run(table, panel, device, kernel, *split_windows(data.offsets, L, H, V), callback, stop, world, part=part)
     short = run.windows_of(data, spec, cfg)
@@ -406,8 +409,10 @@ def _info(table: Table, panel: Panel, train_windows: int, val_windows: int,
     }
 
 
-def kernel_note(kernel: str, device: torch.device, precision: str) -> str:
+def kernel_note(kernel: str, device: torch.device, precision: str, cell: str = "gru") -> str:
     """The defaults line for --kernel auto: which kernel, and why."""
+    if cell == "lstm":
+        return "kernel reference (nn.LSTM; grucast's fused kernel is a GRU's)"
     if kernel == "fused":
         return "kernel fused (default on the CPU: grucast's GRU kernel; --kernel reference for nn.GRU)"
     if device.type != "cpu":

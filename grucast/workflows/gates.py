@@ -43,6 +43,7 @@ class GatesResult:
     input_size: int
     horizon: int
     season: int
+    cell: str  # gru or lstm: which gates (models.gates.NAMES)
     members: int  # networks of the model
     member: Optional[int]  # the one read (--member), or None: the gates averaged over every member
     layers: list[LayerGates]  # per GRU layer, first to last
@@ -54,15 +55,15 @@ class GatesResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model, "data": self.data.to_dict(), "windows": self.windows, "series": self.series,
-            "input_size": self.input_size, "horizon": self.horizon, "season": self.season,
+            "input_size": self.input_size, "horizon": self.horizon, "season": self.season, "cell": self.cell,
             "members": self.members, "gates_of": "averaged over the members" if self.member is None and self.members > 1
             else f"member {self.member if self.member is not None else 0}",
-            "layers": [g.to_dict() for g in self.layers],
+            "layers": [g.to_dict(self.cell) for g in self.layers],
             "memory_half_life": self.layers[-1].half_life, "memory_90": self.layers[-1].gone_90,
             "attribution": {str(k + 1): round(float(v), 6) for k, v in enumerate(self.attribution)},
             "suggested_input_size": self.advice.suggested, "advice": self.advice.verdict,
             "reasons": self.advice.reasons, "training_time_saved": self.advice.saving,
-            "per_member": [[g.to_dict() for g in m] for m in self.per_member] if self.members > 1 else [],
+            "per_member": [[g.to_dict(self.cell) for g in m] for m in self.per_member] if self.members > 1 else [],
             "seconds": round(self.seconds, 3),
         }
 
@@ -101,10 +102,10 @@ def gates(model_path: Path, data_path: Path, windows: Optional[int] = None, memb
     attr = grads / grads.sum() if grads.sum() > 0 else grads
     advice = gates_mod.advise(L, attr, layers[-1], cfg.data.season, H)
     if advice.verdict == "shorter":
-        advice.saving = _saving(nets[0].gru, L, advice.suggested, dev)
+        advice.saving = _saving(nets[0].rnn, L, advice.suggested, dev)
     return GatesResult(
         model=Path(model_path).name, data=summary, windows=int(len(starts)), series=int(len(np.unique(series))),
-        input_size=L, horizon=H, season=cfg.data.season, members=len(nets), member=member, layers=layers,
+        input_size=L, horizon=H, season=cfg.data.season, cell=cfg.model.cell, members=len(nets), member=member, layers=layers,
         attribution=attr, advice=advice, seconds=time.perf_counter() - started,
         per_member=per_member if member is None else [],
     )
@@ -123,7 +124,7 @@ def _recent(data: layout.WindowData, L: int, H: int, per: int) -> tuple[np.ndarr
 def _record(nets: list[torch.nn.Module], model: torch.nn.Module, data: layout.WindowData, starts: np.ndarray,
             L: int, H: int) -> tuple[list[list[LayerGates]], np.ndarray]:
     """Every net's gates per layer over the windows, and the model's lag gradients (lag_gradients)."""
-    sums = [[GateSums() for _ in range(net.gru.num_layers)] for net in nets]
+    sums = [[GateSums() for _ in range(net.rnn.num_layers)] for net in nets]
     grads = np.zeros(L)
     median = model.quantiles.index(0.5) if model.quantiles else None
     for i in range(0, len(starts), BATCH):
@@ -132,26 +133,26 @@ def _record(nets: list[torch.nn.Module], model: torch.nn.Module, data: layout.Wi
         for net, layer_sums in zip(nets, sums):
             net.eval()
             with torch.no_grad():
-                _, layers = gates_mod.record(net.gru, net.encoder_input(inputs["x"], inputs))
+                _, layers = gates_mod.record(net.rnn, net.encoder_input(inputs["x"], inputs))
             for acc, g in zip(layer_sums, layers):
                 acc.add(g)
         grads += gates_mod.lag_gradients(model, inputs, median)
     return [[acc.result() for acc in layer_sums] for layer_sums in sums], grads
 
 
-def _saving(gru: torch.nn.GRU, L: int, K: int, device: torch.device) -> float:
-    """The share of the time of the GRU's forward and backward pass over a batch of BATCH windows
-    saved with K input steps instead of L, measured here (the best of three runs each), by the
-    kernel training uses on this device."""
-    kernel = kernels.select("auto", device)
-    gru = gru.train()
+def _saving(rnn: torch.nn.Module, L: int, K: int, device: torch.device) -> float:
+    """The share of the time of the recurrent encoder's forward and backward pass over a batch
+    of BATCH windows saved with K input steps instead of L, measured here (the best of three runs
+    each), by the kernel training uses on this device (nn.LSTM for an LSTM)."""
+    kernel = kernels.select("auto", device) if isinstance(rnn, torch.nn.GRU) else "reference"
+    gru = rnn.train()
 
     def best(steps: int) -> float:
         x = torch.randn(BATCH, steps, gru.input_size, device=device)
         times = []
         for _ in range(3):
             t0 = time.perf_counter()
-            kernels.run_gru(gru, x, kernel).sum().backward()
+            (kernels.run_gru(gru, x, kernel) if isinstance(gru, torch.nn.GRU) else gru(x)[0]).sum().backward()
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)
