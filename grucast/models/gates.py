@@ -10,8 +10,9 @@ A GRU step (PyTorch's order of the gates, r, z, n):
 
 so z near 1 keeps a unit's state and z near 0 overwrites it. What of the state at k steps
 before the end still stands at the end, along the keep path, is the product of z over those k
-steps: averaged over units and windows, that is the survival curve. Tensors in, numbers out;
-no I/O.
+steps: averaged over units and windows, that is the survival curve. An LSTM's cell state keeps
+its forget gate f of itself each step (c' = f c + i g), so f is read as z is, beside its input
+gate i. Tensors in, numbers out; no I/O.
 """
 
 from __future__ import annotations
