@@ -1,0 +1,56 @@
+"""GRU against LSTM with grucast's defaults, in one run on one machine.
+
+    python benchmarks/cells.py [--datasets ett,m4]
+
+Each dataset's benchmark script is run twice, the second time with --cell lstm (etth1.py: ETTh1,
+OT alone, horizon 24, look-back 168; m4_hourly.py: M4 Hourly, horizon 48); printed: both runs'
+settings, training and test lines as the scripts print them, and the recurrent weights of each
+cell. The GRU runs grucast's fused CPU kernel, the LSTM nn.LSTM. Run it alone: the times are
+the comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(*args: str) -> str:
+    p = subprocess.run([sys.executable, *args], capture_output=True, text=True)
+    if p.returncode:
+        sys.exit(f"failed ({p.returncode}): {' '.join(args)}\n{p.stderr[-3000:]}")
+    return p.stdout
+
+
+def lines(out: str, *starts: str) -> str:
+    return "\n".join(line for line in out.splitlines() if line.startswith(starts))
+
+
+def recurrent_weights(cell: str, inputs: int, hidden: int) -> int:
+    """Weights of one recurrent layer: 3 gate blocks for a GRU, 4 for an LSTM."""
+    blocks = 3 if cell == "gru" else 4
+    return blocks * hidden * (inputs + hidden + 2)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", default="ett,m4")
+    a = ap.parse_args()
+    for name in a.datasets.split(","):
+        for cell in ("gru", "lstm"):
+            if name == "ett":
+                out = run(str(HERE / "etth1.py"), "--variants", "uni", "--horizons", "24", "--train-args", f"--cell {cell}")
+                print(f"ETTh1, OT alone, h 24, {cell}:\n" + lines(out, "H 24, L"), flush=True)
+            else:
+                out = run(str(HERE / "m4_hourly.py"), "--quiet", "--set", f"model.cell={cell}")
+                print(f"M4 Hourly, {cell}:\n" + lines(out, "settings:", "training:", "M4 Hourly grucast"), flush=True)
+        print(f"recurrent weights of one layer, 1 input, hidden 64: GRU {recurrent_weights('gru', 1, 64):,}, "
+              f"LSTM {recurrent_weights('lstm', 1, 64):,}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
