@@ -17,3 +17,16 @@ def grucast(*args: str) -> tuple[str, float]:
     if p.returncode != 0:
         sys.exit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
     return p.stdout, secs
+
+
+def script(*args: str) -> str:
+    """Run `python ARGS` (another benchmark script); its stdout. A failure ends this script."""
+    p = subprocess.run([sys.executable, *args], capture_output=True, text=True)
+    if p.returncode:
+        sys.exit(f"failed ({p.returncode}): {' '.join(args)}\n{p.stderr[-3000:]}")
+    return p.stdout
+
+
+def lines(out: str, *starts: str) -> str:
+    """The lines of out that start with any of starts."""
+    return "\n".join(line for line in out.splitlines() if line.startswith(starts))

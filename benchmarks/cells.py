@@ -12,22 +12,11 @@ the comparison.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 from pathlib import Path
 
+from _cli import lines, script
+
 HERE = Path(__file__).resolve().parent
-
-
-def run(*args: str) -> str:
-    p = subprocess.run([sys.executable, *args], capture_output=True, text=True)
-    if p.returncode:
-        sys.exit(f"failed ({p.returncode}): {' '.join(args)}\n{p.stderr[-3000:]}")
-    return p.stdout
-
-
-def lines(out: str, *starts: str) -> str:
-    return "\n".join(line for line in out.splitlines() if line.startswith(starts))
 
 
 def recurrent_weights(cell: str, inputs: int, hidden: int) -> int:
@@ -43,10 +32,10 @@ def main() -> None:
     for name in a.datasets.split(","):
         for cell in ("gru", "lstm"):
             if name == "ett":
-                out = run(str(HERE / "etth1.py"), "--variants", "uni", "--horizons", "24", "--train-args", f"--cell {cell}")
+                out = script(str(HERE / "etth1.py"), "--variants", "uni", "--horizons", "24", "--train-args", f"--cell {cell}")
                 print(f"ETTh1, OT alone, h 24, {cell}:\n" + lines(out, "H 24, L"), flush=True)
             else:
-                out = run(str(HERE / "m4_hourly.py"), "--quiet", "--set", f"model.cell={cell}")
+                out = script(str(HERE / "m4_hourly.py"), "--quiet", "--set", f"model.cell={cell}")
                 print(f"M4 Hourly, {cell}:\n" + lines(out, "settings:", "training:", "M4 Hourly grucast"), flush=True)
         print(f"recurrent weights of one layer, 1 input, hidden 64: GRU {recurrent_weights('gru', 1, 64):,}, "
               f"LSTM {recurrent_weights('lstm', 1, 64):,}", flush=True)

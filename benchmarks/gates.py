@@ -15,46 +15,43 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from _cli import grucast, lines, script
 
 HERE = Path(__file__).resolve().parent
 
 
-def run(*args: str) -> str:
-    p = subprocess.run([sys.executable, *args], capture_output=True, text=True)
-    if p.returncode:
-        sys.exit(f"failed ({p.returncode}): {' '.join(args)}\n{p.stderr[-3000:]}")
-    return p.stdout
-
-
-def gates(model: Path, data: Path, *extra: str) -> dict:
-    print(run("-m", "grucast", "gates", str(model), str(data), *extra), flush=True)
-    return json.loads(run("-m", "grucast", "gates", str(model), str(data), *extra, "--json"))
-
-
-def lines(out: str, *starts: str) -> str:
-    return "\n".join(line for line in out.splitlines() if line.startswith(starts))
+def gates(model: Path, data: Path) -> dict:
+    """`grucast gates --json` once, and its findings in a few lines."""
+    doc = json.loads(grucast("gates", str(model), str(data), "--json")[0])
+    top = doc["layers"][-1]
+    attr = doc["attribution"]
+    print(f"gates: update gate {top['update_gate_mean']:.3f} ± {top['update_gate_spread']:.3f}, slow units "
+          f"{top['slow_units']:.0%}, fast {top['fast_units']:.0%}, half-life {top['memory_half_life']}, 90 % gone after "
+          f"{top['memory_90']}; largest attribution "
+          + ", ".join(f"lag {k} {attr[k]:.1%}" for k in sorted(attr, key=lambda k: -attr[k])[:5])
+          + f"; advice {doc['advice']} {doc['suggested_input_size']} ({'; '.join(doc['reasons'])})", flush=True)
+    return doc
 
 
 def ett(work: Path) -> None:
     base = ["--variants", "uni", "--horizons", "24"]
-    out = run(str(HERE / "etth1.py"), *base, "--keep", str(work))
+    out = script(str(HERE / "etth1.py"), *base, "--keep", str(work))
     print("ETTh1, OT alone, h 24, defaults:\n" + lines(out, "H 24, L"), flush=True)
     doc = gates(work / "h24_uni_s0.pt", work / "train.csv")
     if doc["suggested_input_size"] != doc["input_size"]:
-        out = run(str(HERE / "etth1.py"), *base, "--input-sizes", str(doc["suggested_input_size"]))
+        out = script(str(HERE / "etth1.py"), *base, "--input-sizes", str(doc["suggested_input_size"]))
         print(f"ETTh1 again with --input-size {doc['suggested_input_size']}:\n" + lines(out, "H 24, L"), flush=True)
 
 
 def m4(work: Path) -> None:
-    out = run(str(HERE / "m4_hourly.py"), "--quiet", "--keep", str(work))
+    out = script(str(HERE / "m4_hourly.py"), "--quiet", "--keep", str(work))
     print("M4 Hourly, defaults:\n" + lines(out, "settings:", "training:", "M4 Hourly grucast"), flush=True)
     doc = gates(work / "m.pt", work / "train.csv")
     if doc["suggested_input_size"] != doc["input_size"]:
-        out = run(str(HERE / "m4_hourly.py"), "--quiet", "--set", f"model.input_size={doc['suggested_input_size']}")
+        out = script(str(HERE / "m4_hourly.py"), "--quiet", "--set", f"model.input_size={doc['suggested_input_size']}")
         print(f"M4 Hourly again with --input-size {doc['suggested_input_size']}:\n"
               + lines(out, "settings:", "training:", "M4 Hourly grucast"), flush=True)
 

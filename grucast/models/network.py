@@ -145,21 +145,6 @@ class Ensemble(nn.Module):
         self.input_size, self.horizon = first.input_size, first.horizon
         self.quantiles, self.n_out, self.median = first.quantiles, first.n_out, first.median
 
-    def encoder_input(self, x: torch.Tensor, inputs: dict[str, torch.Tensor],
-                      static: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """[B, L, F] what the GRU reads at every step of the window: the scaled target x [B, L],
-        its mask, the covariates and the static inputs (static: _static's, when already made)."""
-        if static is None:
-            static = self._static(inputs)
-        steps = [x.unsqueeze(-1)]  # [B, L, 1]
-        if "mask" in inputs:
-            steps.append(inputs["mask"].unsqueeze(-1))
-        if "covs" in inputs:
-            steps.append(inputs["covs"])
-        if static is not None:
-            steps.append(static.unsqueeze(1).expand(-1, x.shape[1], -1))
-        return torch.cat(steps, dim=-1) if len(steps) > 1 else steps[0]
-
     def forward(self, x, inputs: Optional[dict[str, torch.Tensor]] = None) -> torch.Tensor:
         out = self.members[0](x, inputs)
         for member in self.members[1:]:

@@ -26,6 +26,7 @@ import torch.distributed as dist
 
 from grucast.data.panel import Panel
 from grucast.errors import ConfigError
+from grucast.features.layout import layout_offsets
 from grucast.training.distributed import World
 
 
@@ -136,23 +137,20 @@ class WindowMap:
     first: np.ndarray  # [S + 1] the first training window ordinal of every series
     local_bounds: np.ndarray  # [s + 1] layout offsets of this rank's layout
     val_windows: int  # validation windows of the whole panel
-    local: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # [S] index in owner's panel
+    local: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # [S] index in this rank's panel (its series)
 
     @classmethod
     def of(cls, part: Partition, pad: int, local_bounds: np.ndarray, L: int, H: int, V: int) -> "WindowMap":
         """As features.windows.split_windows lays them out over every series."""
         span = part.lengths + pad
-        bounds = np.zeros(part.n_series + 1, dtype=np.int64)
-        np.cumsum(span, out=bounds[1:])
+        bounds = layout_offsets(part.lengths, pad)
         counts = np.maximum(span - V - L - H + 1, 0)
         first = np.zeros(part.n_series + 1, dtype=np.int64)
         np.cumsum(counts, out=first[1:])
         first_end = np.maximum(span - V, L)
         val = int(np.maximum(span - H - first_end + 1, 0).sum())
         local = np.zeros(part.n_series, dtype=np.int64)
-        for r in range(part.world.size):
-            held = part.owner == r
-            local[held] = np.arange(int(held.sum()))
+        local[part.mine] = np.arange(len(part.mine))  # read only for this rank's series (mine())
         return cls(part=part, bounds=bounds, counts=counts, first=first, local_bounds=np.asarray(local_bounds),
                    val_windows=val, local=local)
 
@@ -182,20 +180,6 @@ class WindowMap:
         s = s[places]
         out = self.local_bounds[self.local[s]] + (g[places] - self.bounds[s])
         return torch.from_numpy(places).to(starts.device), torch.from_numpy(out).to(starts.device)
-
-    def to_whole(self, series: np.ndarray, positions: np.ndarray, offsets: np.ndarray,
-                 whole_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(whole-panel series, whole-panel positions) of positions in this rank's arrays laid
-        out at offsets (one series each, given), where the whole panel lays them at whole_offsets."""
-        g = self.part.mine[series]
-        return g, whole_offsets[g] + (positions - offsets[series])
-
-
-def whole_offsets(part: Partition) -> np.ndarray:
-    """[S + 1] where every series starts in the whole panel's values."""
-    out = np.zeros(part.n_series + 1, dtype=np.int64)
-    np.cumsum(part.lengths, out=out[1:])
-    return out
 
 
 def first_last(part: Partition, first: Any, last: Any) -> tuple[Any, Any]:

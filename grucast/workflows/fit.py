@@ -141,7 +141,7 @@ def _held_out(model: torch.nn.Module, panel: Panel, data: WindowData, val_starts
     if part is None:
         return w
     w["series"] = part.mine[series]
-    w["targets"] = partition.whole_offsets(part)[w["series"]] + (targets - panel.offsets[series])
+    w["targets"] = layout.layout_offsets(part.lengths, 0)[w["series"]] + (targets - panel.offsets[series])
     every = part.gather(w)
     w = {k: np.concatenate([p[k] for p in every]) for k in w}
     order = np.argsort(w["targets"], kind="stable")  # one process's order: by series, then by time
