@@ -53,7 +53,8 @@ def lagged(k: int, n_series: int = 6, length: int = 400, seed: int = 0) -> pd.Da
 
 
 @pytest.mark.parametrize("k, verdict, shortest, longest", [(6, "shorter", 12, 36), (44, "longer", 96, 96)])
-def test_the_attribution_finds_the_true_lag_and_the_advice_points_the_right_way(tmp_path, k, verdict, shortest, longest):
+def test_the_attribution_finds_the_true_lag_and_the_advice_points_the_right_way(tmp_path, monkeypatch, k, verdict,
+                                                                                 shortest, longest):
     """Horizon 4: the forecast of step h needs the value k - h + 1 steps back, so the lags k - 3
     .. k carry it (and, less, their multiples: the series repeats every k steps). The linear start
     (fitted by least squares) holds that map from the first step."""
@@ -74,10 +75,18 @@ def test_the_attribution_finds_the_true_lag_and_the_advice_points_the_right_way(
     layer = doc["layers"][0]
     assert {"update_gate_mean", "reset_gate_mean", "memory_half_life", "memory_90", "survival"} <= set(layer)
     assert doc["memory_half_life"] == layer["memory_half_life"] and len(layer["survival"]) == 49
-    if verdict == "shorter":  # measured on this machine: a 12-step GRU pass is cheaper than a 48-step one
-        assert 0 < doc["training_time_saved"] < 1
+    if verdict == "shorter":  # a timing, taken here: its sign depends on how busy the machine is
+        assert isinstance(doc["training_time_saved"], float) and doc["training_time_saved"] < 1
+    else:
+        assert doc["training_time_saved"] is None
     r = cli("gates", tmp_path / "m.pt", tmp_path / "d.csv", "--windows", "40")
     assert r.exit_code == 0 and f"--input-size {suggested}" in r.stdout, r.stdout
+    if verdict == "shorter":  # a timing that came out negative (a busy machine) is not shown as a saving
+        from grucast.workflows import gates as gates_flow
+
+        monkeypatch.setattr(gates_flow, "_saving", lambda *a: -0.3)
+        r = cli("gates", tmp_path / "m.pt", tmp_path / "d.csv", "--windows", "40")
+        assert "measured no faster" in r.stdout and "-30%" not in r.stdout, r.stdout
 
 
 def test_gates_of_an_ensemble_quantile_model_with_covariates(tmp_path):

@@ -437,8 +437,10 @@ def gates_report(doc: dict[str, Any], console: Console) -> None:
                "longer": f"a longer input window may help: try --input-size {doc['suggested_input_size']}",
                "keep": f"the input window of {L} steps fits"}[doc["advice"]]
     saving = doc.get("training_time_saved")
-    if saving is not None:
+    if saving is not None and saving > 0:
         verdict += f" (the {doc['cell'].upper()}'s training pass takes {saving:.0%} less time at that length, measured here)"
+    elif saving is not None:  # a busy machine: the timing says nothing
+        verdict += f" (the {doc['cell'].upper()}'s training pass measured no faster at that length here: a busy machine?)"
     _say(console, f"Advice: {verdict}, because " + "; ".join(doc["reasons"]) + ".")
 
 

@@ -142,21 +142,21 @@ def _record(nets: list[torch.nn.Module], model: torch.nn.Module, data: layout.Wi
 
 def _saving(rnn: torch.nn.Module, L: int, K: int, device: torch.device) -> float:
     """The share of the time of the recurrent encoder's forward and backward pass over a batch
-    of BATCH windows saved with K input steps instead of L, measured here (the best of three runs
-    each), by the kernel training uses on this device (nn.LSTM for an LSTM)."""
+    of BATCH windows saved with K input steps instead of L, measured here (after a first run, the
+    best of five each, taken in turns), by the kernel training uses on this device (nn.LSTM for an
+    LSTM). A timing: on a busy machine it may come out at or below 0."""
     kernel = kernels.select("auto", device) if isinstance(rnn, torch.nn.GRU) else "reference"
     gru = rnn.train()
 
-    def best(steps: int) -> float:
-        x = torch.randn(BATCH, steps, gru.input_size, device=device)
-        times = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            (kernels.run_gru(gru, x, kernel) if isinstance(gru, torch.nn.GRU) else gru(x)[0]).sum().backward()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - t0)
-        gru.zero_grad(set_to_none=True)
-        return min(times)
+    def once(x: torch.Tensor) -> float:
+        t0 = time.perf_counter()
+        (kernels.run_gru(gru, x, kernel) if isinstance(gru, torch.nn.GRU) else gru(x)[0]).sum().backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
 
-    return round(1.0 - best(K) / best(L), 3)
+    short, long = (torch.randn(BATCH, steps, gru.input_size, device=device) for steps in (K, L))
+    once(short), once(long)  # the first run of a shape pays for allocations
+    times = [(once(short), once(long)) for _ in range(5)]
+    gru.zero_grad(set_to_none=True)
+    return round(1.0 - min(t[0] for t in times) / min(t[1] for t in times), 3)

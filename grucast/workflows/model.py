@@ -33,6 +33,7 @@ from grucast.data.table import load_table
 from grucast.errors import ConfigError, DataError, PathError
 from grucast.ops import locks, paths, publish
 from grucast.ops import manifest as ops_manifest
+from grucast.training import distributed
 from grucast.training.loop import Callback
 from grucast.workflows.fit import TrainResult, fit_table
 from grucast.workflows.info import describe
@@ -236,6 +237,7 @@ def train(data: Data, horizon: Optional[int] = None, *, config: ConfigLike = Non
         identity = paths.file_identity(source)
     table = load_table(source, cfg.data)
     ckpt, result = fit_table(table, cfg, callback, keep_rows=False)
+    distributed.finish()  # under torchrun: the ranks are done with each other
     if identity:
         ckpt.info["data_sha256"] = identity["sha256"]
         result.data_file = identity

@@ -15,7 +15,7 @@ from grucast.config import validate
 from grucast.config.settings import Config
 from grucast.data.schema import Table
 from grucast.data.table import load_table, load_table_like
-from grucast.errors import CheckpointError, DataError, Interrupted
+from grucast.errors import CheckpointError, DataError, Interrupted, PeerLost
 from grucast.ops import gates, paths, publish
 from grucast.training import distributed
 from grucast.training.loop import Callback
@@ -80,6 +80,8 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
     try:
         ckpt, result = fit_table(table, cfg, callback, on_ready, base=base, resume=state, stop=stop, keep_rows=False)
     except Interrupted as e:
+        if not isinstance(e, PeerLost):  # a stop asked for: every rank stops at the same step (the flag is summed)
+            distributed.finish()
         path = resume_path(out_path)
         if not distributed.from_env().main:
             e.args = ("",)  # rank 0 saves the run, which is the same on every rank, and says where
@@ -91,6 +93,7 @@ def train(data_path: Path, out_path: Path, cfg: Config, callback: Optional[Callb
             f"continue it with grucast train {data_path} -o {out_path} --resume {path}"),)
         checkpoint.save(e.checkpoint, path, announce=False)  # the state to resume from: no result
         raise
+    distributed.finish()  # the ranks are done with each other
     if not distributed.from_env().main:
         return result  # under torchrun only rank 0 judges and writes: the model is the same on every rank
     result.gate = gates.quality_gate(result.metrics, fail_if_worse_than)
