@@ -516,6 +516,16 @@ case("settings.bad-device", "settings", "--device naming no device", 1,
 case("settings.fused-kernel-bf16", "settings", "--kernel fused with --precision bf16", 1,
      r"(fused|bf16)", "Error: --kernel fused runs in float32 only: drop --precision bf16 or use --kernel reference",
      lambda c: train(c, "d.csv", "--kernel", "fused", "--precision", "bf16"))
+case("settings.unknown-cell.backtest", "settings", "backtest --cell with a misspelt cell in the list", 1,
+     r"lsmt", "Error: --cell gru,lsmt: 'lsmt' is not a cell; the cells are gru, lstm. Did you mean 'lstm'?",
+     lambda c: ["backtest", "d.csv", *BT, "--cell", "gru,lsmt", "-o", "f.csv"])
+case("settings.seeds-without-comparison.backtest", "settings", "backtest --seeds without --cell gru,lstm", 1,
+     r"seeds", "Error: --seeds sets the runs of a comparison of cells: use it with --cell gru,lstm",
+     lambda c: ["backtest", "d.csv", *BT, "--seeds", "3", "-o", "f.csv"])
+case("settings.several-cells.train", "settings", "train --cell gru,lstm (a model has one cell)", 1,
+     r"backtest", "Error: model.cell (--cell) gru,lstm: several cells are compared by grucast backtest (--cell "
+     "gru,lstm); a model has one cell, gru or lstm",
+     lambda c: train(c, "d.csv", "--cell", "gru,lstm"))
 case("settings.future-col-is-target", "settings", "--future-cols naming the target", 1,
      r"value", "Error: --future-cols: 'value' is the target, not a covariate",
      lambda c: train(c, "d.csv", "--future-cols", "value"))

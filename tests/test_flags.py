@@ -76,7 +76,8 @@ def test_every_flag_sets_its_config_key(flag):
     samples = {int: ("2", 2), float: ("0.5", 0.5), str: ("x", "x"), bool: ("--no-calendar", False)}
     text, value = (flag.type[-1], flag.type[-1]) if isinstance(flag.type, tuple) else samples[flag.type]
     text, value = {"data.sep": (";", ";"), "training.device": ("cpu", "cpu"), "training.threads": ("1", 1),
-                   "model.quantiles": ("0.1,0.9", "0.1,0.9"), "model.intervals": ("80", "80")}.get(
+                   "model.quantiles": ("0.1,0.9", "0.1,0.9"), "model.intervals": ("80", "80"),
+                   "model.cell": ("lstm", "lstm")}.get(
         flag.setting, (text, value))
     args = [text] if flag.type is bool else [flag.name, text]
     for name in flag.commands:
@@ -277,7 +278,9 @@ def test_train_and_predict_from_stdin(data, tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(from_stdin, from_file)
     assert cli_input(text, "predict", "m.pt", "-", "-o", "f.csv").exit_code == 0
     assert json.loads((tmp_path / "f.csv.manifest.json").read_text())["input"]["path"] == "-"
-    assert list((tmp_path / "tmp").iterdir()) == []  # the spooled copies are gone
+    # the spooled copies are gone (torch keeps a cache folder of its own there when it first
+    # imports torch._dynamo in a process: the first optimizer does, when this test trains first)
+    assert [p for p in (tmp_path / "tmp").iterdir() if not p.name.startswith("torchinductor_")] == []
 
 
 def test_parquet_from_stdin_and_messages_name_stdin(data, tmp_path):

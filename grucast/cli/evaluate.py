@@ -75,6 +75,7 @@ def backtest_cmd(
     windows: Optional[int] = WINDOWS_OPT,
     stride: Optional[int] = STRIDE_OPT,
     refit: bool = typer.Option(False, "--refit", help="Train a model for every window (on the data before its origin) instead of once before the oldest."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="With --cell gru,lstm: runs per cell, seed, seed + ensemble, ... (default 3 below 10,000 training windows, else 1)."),
     settings: Settings = SETTINGS,  # every settings flag of train (grucast.config.flags), and --set
     output: Optional[Path] = FORECASTS_OUT_OPT,
     metrics_out: Optional[Path] = METRICS_OUT_OPT,
@@ -87,22 +88,49 @@ def backtest_cmd(
     origin with --refit), forecast --windows origins per series, --stride apart, and score the
     GRU beside naive and seasonal naive, per series and pooled. Settings as for train (--config,
     --set section.key=value, the flags)."""
+    cells = _cells(settings)
+
     def run(inputs, output, manifest_of, before_publish) -> None:
         from grucast.config import files
 
-        cfg = files.load(inputs["config"], settings.overrides())  # before torch: a bad setting fails at once
+        given = settings if cells is None else Settings({**settings.values, "model.cell": None}, settings.sets,
+                                                       settings.from_env)
+        cfg = files.load(inputs["config"], given.overrides())  # before torch: a bad setting fails at once
         from grucast import api
         from grucast.cli import render
 
         display = render.TrainDisplay(render.stderr_console(), quiet=quiet)
+        common = dict(windows=3 if windows is None else windows, stride=stride, refit=refit, callback=display,
+                      out_path=output, metrics_path=metrics_out, manifest=manifest_of, config_path=inputs["config"],
+                      before_publish=before_publish)
         try:
-            api.backtest(inputs["data"], cfg, windows=3 if windows is None else windows, stride=stride, refit=refit,
-                         callback=display, out_path=output, metrics_path=metrics_out, manifest=manifest_of,
-                         config_path=inputs["config"], before_publish=before_publish)
+            if cells is None:
+                api.backtest(inputs["data"], cfg, **common)
+            else:
+                from grucast.workflows.compare import compare_cells
+
+                compare_cells(inputs["data"], cfg, cells, seeds=seeds, **common)
         finally:
             display.close()
 
+    if cells is None and seeds is not None:
+        with user_errors():
+            from grucast.errors import ConfigError
+
+            raise ConfigError("--seeds sets the runs of a comparison of cells: use it with --cell gru,lstm")
+
     _scoring("backtest", {"data": data, "config": config}, output, metrics_out, json_out, quiet, wait, manifest, run)
+
+
+def _cells(settings: Settings) -> Optional[list[str]]:
+    """--cell gru,lstm (a comparison): the cells, checked; None for one cell."""
+    text = settings["model.cell"]
+    if text is None or "," not in text:
+        return None
+    with user_errors():
+        from grucast.workflows.compare import cells_of
+
+        return cells_of(text)
 
 
 def _scoring(command: str, inputs: dict[str, Optional[Path]], output: Optional[Path], metrics_out: Optional[Path],

@@ -380,6 +380,9 @@ def check_report(result: CheckResult, console: Console) -> None:
 
 
 def evaluation_report(result: EvaluationResult, console: Console) -> None:
+    if result.comparison is not None:
+        comparison_report(result, console)
+        return
     t = Table(title=_title(f"{plural(result.windows, 'window', 'windows')} of {result.horizon} steps from "
                            f"{plural(result.series, 'series', 'series')} (stride {result.stride})"
                            + (f"; {plural(result.trainings, 'model', 'models')} trained in {result.train_seconds:.0f}s"
@@ -403,6 +406,37 @@ def evaluation_report(result: EvaluationResult, console: Console) -> None:
                       f"MSIS {_num(gru.get('msis_' + level), 3)}")
     if "wql" in gru:
         _say(console, f"Weighted quantile loss {_num(gru['wql'])}")
+    if result.skipped:
+        warning(console, f"{len(result.skipped)} series too short for a window: {preview(result.skipped)}", "Note")
+
+
+def comparison_report(result: EvaluationResult, console: Console) -> None:
+    """backtest --cell gru,lstm: the cells side by side (mean over the seeds, lowest-highest
+    below it), the seasonal naive beside them, costs, and the verdict."""
+    c = result.comparison
+    summary, seeds = c.summary(), len(c.seeds)
+    each = f"{seeds} seeds each ({', '.join(map(str, c.seeds))})" if seeds > 1 else f"one seed each ({c.seeds[0]})"
+    t = Table(title=_title(f"{' against '.join(x.upper() for x in c.cells)}: {plural(result.windows, 'window', 'windows')} "
+                           f"of {result.horizon} steps from {plural(result.series, 'series', 'series')} (stride "
+                           f"{result.stride}), {each}"), title_justify="left")
+    t.add_column(_cell(""), no_wrap=True)
+    for cell in c.cells:
+        t.add_column(_cell(cell.upper()), justify="right")
+    t.add_column(_cell(f"seasonal naive (m={result.season})"), justify="right")
+    naive = result.overall.get("seasonal_naive", {})
+    for label, key, d in (("MASE", "mase", 3), ("sMAPE", "smape", 3), ("MAE", "mae", 4)):
+        spread = [f" ({_num(summary[x]['lowest'].get(key), d)}-{_num(summary[x]['highest'].get(key), d)})"
+                  if seeds > 1 else "" for x in c.cells]
+        t.add_row(_cell(label), *[_num(summary[x]["metrics"].get(key), d) + sp for x, sp in zip(c.cells, spread)],
+                  _num(naive.get(key), d))
+    t.add_row("parameters", *[f"{summary[x]['parameters']:,}" for x in c.cells], "")
+    t.add_row("training, per epoch", *[f"{summary[x]['seconds_per_epoch']:.2f}s" for x in c.cells], "")
+    t.add_row("training, in all", *[f"{summary[x]['train_seconds']:.1f}s" for x in c.cells], "")
+    t.add_row("forecasting", *[f"{summary[x]['forecast_seconds']:.2f}s" for x in c.cells], "")
+    console.print(t)
+    _say(console, "Metrics: means over the seeds, lowest-highest in brackets. Times: per run, medians over the seeds, "
+                  "on this machine.")
+    _say(console, f"Verdict: {c.verdict.text}")
     if result.skipped:
         warning(console, f"{len(result.skipped)} series too short for a window: {preview(result.skipped)}", "Note")
 

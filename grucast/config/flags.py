@@ -101,8 +101,9 @@ def table() -> tuple[Flag, ...]:
         Flag(_M + "hidden_size", "--hidden-size", int, "GRU hidden units (default 64; 32 when the data gives fewer "
              "than 10,000 training windows).", TRAINS),
         Flag(_M + "num_layers", "--num-layers", int, "GRU layers (default 1).", TRAINS),
-        Flag(_M + "cell", "--cell", CELLS, "The recurrent cell: gru (default) or lstm (nn.LSTM in the same network, "
-             "trained the same way; grucast's fused CPU kernel is GRU-only).", TRAINS),
+        Flag(_M + "cell", "--cell", str, f"The recurrent cell: {' or '.join(CELLS)} (default gru; lstm is nn.LSTM in "
+             "the same network, trained the same way; grucast's fused CPU kernel is GRU-only). backtest also takes "
+             "gru,lstm: both on the same windows, side by side, with a verdict.", TRAINS),
         Flag(_M + "ensemble", "--ensemble", int, "Networks trained with seeds seed, seed+1, ... whose forecasts are "
              "averaged (default 1; 3 when the data gives fewer than 10,000 training windows).", TRAINS),
         Flag(_M + "anchor", "--anchor", ANCHORS, "The forecast every network starts from and learns a correction "

@@ -219,6 +219,9 @@ def _validate_model(m: ModelConfig) -> None:
         raise ConfigError(f"{label('model.dropout')} must be in [0, 1), got {m.dropout}")
     _choice("model.scaler", m.scaler, SCALERS)
     _choice("model.anchor", m.anchor, ANCHORS)
+    if m.cell is not None and "," in m.cell:
+        raise ConfigError(f"{label('model.cell')} {m.cell}: several cells are compared by grucast backtest "
+                          f"(--cell {m.cell}); a model has one cell, {' or '.join(CELLS)}")
     _choice("model.cell", m.cell, CELLS)
 
 

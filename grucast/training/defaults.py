@@ -162,6 +162,12 @@ def _input_size(cfg: Config, freq: Freq, lengths: np.ndarray, season: int, horiz
     return input_size
 
 
+def training_windows(cfg: Config, lengths: np.ndarray) -> int:
+    """The training windows of series of these lengths under a resolved config."""
+    m = cfg.model
+    return _training_windows(cfg, lengths, m.input_size, m.horizon, cfg.training.val_size, int(np.max(lengths, initial=0)))
+
+
 def _training_windows(cfg: Config, lengths: np.ndarray, input_size: int, horizon: int, val_size: int,
                       longest: int) -> int:
     """Training windows as make_spec lays them out: a series too short for a full window is

@@ -31,8 +31,9 @@ from grucast.data.write import frame_writer
 from grucast.errors import ConfigError, DataError
 from grucast.evaluation import scoring
 from grucast.features import layout
+from grucast.models.network import members
 from grucast.ops import paths, publish
-from grucast.training.defaults import resolve
+from grucast.training.defaults import resolve, training_windows
 from grucast.training.loop import Callback
 from grucast.training.runtime import select_device, set_threads
 from grucast.workflows.fit import fit_table
@@ -79,8 +80,10 @@ class EvaluationResult:
     config: Optional[Config] = None
     skill: float = float("nan")  # the GRU's over seasonal naive, 1 - GRU / baseline, as in validation
     skill_metric: str = "mase"
+    comparison: Optional[Any] = None  # --cell gru,lstm: evaluation.compare.Comparison
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"comparison": self.comparison.to_dict()} if self.comparison is not None else {}
         return {
             "windows": self.windows,
             "series": self.series,
@@ -94,6 +97,7 @@ class EvaluationResult:
             "trainings": self.trainings,
             "train_seconds": round(self.train_seconds, 3),
             "seconds": round(self.seconds, 3),
+            **extra,
         }
 
 
@@ -223,6 +227,10 @@ def _write(result: EvaluationResult, out_path: Optional[Path], metrics_path: Opt
     if metrics_path is not None:
         pooled = [{"series": "(all)", "model": name, "windows": result.windows, **scores}
                   for name, scores in result.overall.items()]
+        if result.comparison is not None:  # every run's pooled rows, as its per-series rows
+            pooled = [{"series": "(all)", "cell": run.cell, "seed": run.seed, "model": name, "windows": result.windows,
+                       **scores} for run in result.comparison.runs
+                      for name, scores in {"gru": run.metrics, **_baselines(result.overall)}.items()]
         frames.append((Path(metrics_path), pd.concat([pd.DataFrame(pooled), result.per_series], ignore_index=True)))
 
     described = None if manifest is None or not frames else manifest(result)
@@ -231,6 +239,10 @@ def _write(result: EvaluationResult, out_path: Optional[Path], metrics_path: Opt
     if before_publish is not None:
         before_publish(result)
     publish.publish(staged)
+
+
+def _baselines(overall: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {k: v for k, v in overall.items() if k in ("naive", "seasonal_naive")}
 
 
 def evaluate(model_path: Path, data_path: Path, windows: int = 1, stride: Optional[int] = None,
@@ -307,7 +319,34 @@ def backtest(data_path: Path, cfg: Config, windows: int = 3, stride: Optional[in
     score forecasts from `windows` origins per series, the newest ending at the series' end."""
     started = time.perf_counter()
     paths.run_paths(data=data_path, config=config_path, output=out_path, metrics=metrics_path, lock=False)
-    table = load_table(Path(data_path), cfg.data)
+    plan = plan_backtest(Path(data_path), cfg, windows, stride, refit)
+    set_threads(plan.cfg.training.threads)
+    run = fit_forecast(plan, plan.cfg, select_device(plan.cfg.training.device), callback)
+    result = _result(plan.table, plan.full, run.cfg, plan.org, run.f, plan.stride)
+    result.trainings, result.train_seconds = len(plan.rounds), run.train_seconds
+    result.seconds = time.perf_counter() - started
+    _write(result, out_path, metrics_path, manifest, before_publish)
+    return result
+
+
+@dataclass
+class Plan:
+    """What every training of a backtest shares: the data, the settings resolved on what the
+    first training sees, the scored windows and the training rounds (None: one training)."""
+
+    table: Table
+    full: Panel
+    cfg: Config
+    org: Origins
+    stride: int
+    rounds: list[Optional[int]]
+    training_windows: int  # of the first training
+
+
+def plan_backtest(data_path: Path, cfg: Config, windows: int, stride: Optional[int], refit: bool) -> Plan:
+    """The data read and checked against the windows asked for (DataError or ConfigError when
+    they do not fit), the settings resolved, and the windows laid out."""
+    table = load_table(data_path, cfg.data)
     full = build_panel(table, fill=None)
     first = resolve(cfg, full.freq, full.lengths)[0]  # checks the settings against the whole series
     H = first.model.horizon
@@ -319,40 +358,61 @@ def backtest(data_path: Path, cfg: Config, windows: int = 3, stride: Optional[in
     if _fits(windows, stride, explicit_stride, H, full.lengths, need, why,
              len(settings.output_quantiles(first.model))) == 0:
         raise DataError(
-            f"no series of {Path(data_path).name} is long enough to backtest {windows} window(s) of {H} steps: "
+            f"no series of {data_path.name} is long enough to backtest {windows} window(s) of {H} steps: "
             f"each needs {why}, and the longest series has {int(full.lengths.max())} in all"
         )
     # The defaults that depend on the data (input_size) follow what the first training sees.
-    cfg, _ = resolve(validate.replace(cfg, model={"horizon": H}), full.freq, full.lengths - H - (windows - 1) * stride)
+    seen = full.lengths - H - (windows - 1) * stride
+    cfg, _ = resolve(validate.replace(cfg, model={"horizon": H}), full.freq, seen)
     full.fill(cfg.data.fill)
     # Every scored window has input_size points of history (and a season for the baseline).
     need, why = _need(cfg.model.input_size, cfg.data.season)
     org = origins(full.lengths, H, windows, stride, need)
     if len(org.series) == 0:
         raise DataError(
-            f"no series of {Path(data_path).name} is long enough to backtest {windows} window(s) of {H} steps: "
+            f"no series of {data_path.name} is long enough to backtest {windows} window(s) of {H} steps: "
             f"each needs {why}, and the longest series has {int(full.lengths.max())} in all"
         )
-    set_threads(cfg.training.threads)
-    dev = select_device(cfg.training.device)
     rounds = sorted(set(org.window.tolist()), reverse=True) if refit else [None]
-    f, train_seconds, last_cfg = None, 0.0, cfg
-    for w in rounds:
+    return Plan(table, full, cfg, org, stride, rounds, training_windows(cfg, np.maximum(seen, 0)))
+
+
+@dataclass
+class Fitted:
+    """The forecasts of every scored window from the network(s) a backtest trained, and what
+    it took."""
+
+    f: np.ndarray
+    cfg: Config  # the last training's
+    train_seconds: float  # every training, start to end
+    epochs: float  # trained, over every training and ensemble member
+    step_seconds: float  # the time of those epochs' training steps
+    forecast_seconds: float
+    parameters: int  # of one network
+
+
+def fit_forecast(plan: Plan, cfg: Config, dev: torch.device, callback: Optional[Callback]) -> Fitted:
+    """Train with cfg on every series up to its oldest origin (once, or once per round) and
+    forecast the windows of each round."""
+    org, full = plan.org, plan.full
+    f, train_seconds, forecast_seconds, epochs, steps, last_cfg, parameters = None, 0.0, 0.0, 0.0, 0.0, cfg, 0
+    for w in plan.rounds:
         chosen = org.window == w if w is not None else np.ones(len(org.series), dtype=bool)
         cut = _oldest(_subset(org, chosen), full.n_series)  # -1: a series outside the test keeps all its points
         t0 = time.perf_counter()
-        ckpt, trained = fit_table(_truncate(table, full, cut), cfg, callback)
+        ckpt, trained = fit_table(_truncate(plan.table, full, cut), cfg, callback)
         train_seconds += time.perf_counter() - t0
-        fw = _forecast(ckpt, load_model(ckpt, dev), full, _subset(org, chosen), dev)
+        epochs, steps = epochs + trained.fit.epochs, steps + trained.fit.train_seconds
+        t0 = time.perf_counter()
+        model = load_model(ckpt, dev)
+        fw = _forecast(ckpt, model, full, _subset(org, chosen), dev)
+        forecast_seconds += time.perf_counter() - t0
+        parameters = sum(p.numel() for p in members(model)[0].parameters())
         if f is None:
             f = np.zeros((len(org.series), *fw.shape[1:]), dtype=np.float64)
         f[chosen] = fw
         last_cfg = trained.config
-    result = _result(table, full, last_cfg, org, f, stride)
-    result.trainings, result.train_seconds = len(rounds), train_seconds
-    result.seconds = time.perf_counter() - started
-    _write(result, out_path, metrics_path, manifest, before_publish)
-    return result
+    return Fitted(f, last_cfg, train_seconds, epochs, steps, forecast_seconds, parameters)
 
 
 def _subset(org: Origins, chosen: np.ndarray) -> Origins:

@@ -1,0 +1,107 @@
+"""`grucast backtest DATA --cell gru,lstm`: both cells on the same windows with several seeds,
+side by side, and a verdict that tells a clear win from seed noise (evaluation.compare,
+workflows.compare)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from grucast.evaluation.compare import CellRun, judge
+
+from conftest import cli, sine_panel
+
+
+def runs(gru: list[float], lstm: list[float], gru_s: float = 10.0, lstm_s: float = 20.0) -> list[CellRun]:
+    def run(cell, i, mase, seconds, params):
+        return CellRun(cell=cell, seed=i, metrics={"mase": mase, "smape": 10 * mase}, parameters=params,
+                       train_seconds=seconds, epochs=10, seconds_per_epoch=seconds / 10, forecast_seconds=0.1)
+    return ([run("gru", i, m, gru_s, 750) for i, m in enumerate(gru)]
+            + [run("lstm", i, m, lstm_s, 1000) for i, m in enumerate(lstm)])
+
+
+@pytest.mark.parametrize("gru, lstm, better, beyond", [
+    ([0.80, 0.82, 0.81], [0.90, 0.93, 0.91], "gru", True),  # every GRU run below every LSTM run
+    ([0.95, 0.97, 0.96], [0.70, 0.72, 0.71], "lstm", True),
+    ([0.80, 0.95, 0.85], [0.90, 0.83, 0.91], "gru", False),  # lower on average, but the ranges overlap
+    ([0.80], [0.90], "gru", None),  # one seed: the spread is not measured
+])
+def test_the_verdict_calls_a_win_only_beyond_the_spread_across_seeds(gru, lstm, better, beyond):
+    v = judge(runs(gru, lstm), ["gru", "lstm"])
+    other = "lstm" if better == "gru" else "gru"
+    assert v.better == better and v.beyond_spread is beyond
+    means = {"gru": np.mean(gru), "lstm": np.mean(lstm)}
+    assert v.difference == pytest.approx(1 - means[better] / means[other])
+    assert f"{v.difference:.1%} lower" in v.text
+    opening = {True: f"The {better.upper()} forecasts better on this data", False: "Neither cell is clearly better",
+               None: "Not settled"}[beyond]
+    assert v.text.startswith(opening), v.text
+    assert v.faster == "gru" and v.speedup == pytest.approx(2.0) and "the GRU trained 2.0x as fast" in v.text
+    assert v.fewer_parameters == pytest.approx(0.25) and "25% fewer parameters" in v.text
+
+
+def test_cells_side_by_side_from_the_cli_with_seeds_files_and_json(tmp_path):
+    """Both cells backtested on the same windows, 2 seeds each; the verdict agrees with the runs'
+    own numbers; the files hold every run's rows with cell and seed; the baselines are the
+    same for every run."""
+    sine_panel(3, 200).to_csv(tmp_path / "d.csv", index=False)
+    args = ["--windows", "2", "--max-steps", "8", "--hidden-size", "4", "--ensemble", "1", "--seed", "5"]
+    r = cli("backtest", tmp_path / "d.csv", "--cell", "lstm,gru", "--seeds", "2", *args, "--json",
+            "-o", tmp_path / "f.csv", "--metrics", tmp_path / "m.csv")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    c = doc["comparison"]
+    assert c["cells"] == ["lstm", "gru"] and c["seeds"] == [5, 6]
+    assert [(x["cell"], x["seed"]) for x in c["runs"]] == [("lstm", 5), ("gru", 5), ("lstm", 6), ("gru", 6)]
+    mase = {cell: [x["metrics"]["mase"] for x in c["runs"] if x["cell"] == cell] for cell in ("gru", "lstm")}
+    assert set(doc["metrics"]) == {"gru", "lstm", "naive", "seasonal_naive"}
+    for cell in ("gru", "lstm"):
+        assert doc["metrics"][cell]["mase"] == pytest.approx(np.mean(mase[cell]))
+        assert c["summary"][cell]["lowest"]["mase"] == pytest.approx(min(mase[cell]))
+    v = c["verdict"]
+    assert v["better"] == min(mase, key=lambda k: np.mean(mase[k]))
+    assert v["beyond_spread"] == (max(mase[v["better"]]) < min(mase[v["other"]]))
+    params = {x["cell"]: x["parameters"] for x in c["runs"]}
+    assert params["lstm"] > params["gru"]  # 4 gate blocks to 3
+    f = pd.read_csv(tmp_path / "f.csv")
+    assert list(f.columns[:3]) == ["series_id", "cell", "seed"]
+    per_run = f.groupby(["cell", "seed"]).size()
+    assert len(per_run) == 4 and per_run.nunique() == 1 and per_run.iloc[0] == doc["windows"] * doc["horizon"]
+    # the same windows, actuals and baselines for every run; the forecasts differ
+    first, other = (f[(f.cell == "gru") & (f.seed == 5)], f[(f.cell == "lstm") & (f.seed == 6)])
+    for col in ("timestamp", "actual", "seasonal_naive"):
+        assert first[col].tolist() == other[col].tolist()
+    assert not np.allclose(first.forecast.to_numpy(), other.forecast.to_numpy())
+    m = pd.read_csv(tmp_path / "m.csv")
+    pooled = m[(m.series == "(all)") & (m.model == "gru")].set_index(["cell", "seed"])["mase"]
+    for x in c["runs"]:
+        assert pooled[(x["cell"], x["seed"])] == pytest.approx(x["metrics"]["mase"])
+    manifest = json.loads((tmp_path / "m.csv.manifest.json").read_text())
+    assert set(manifest["metrics"]) == {"gru", "lstm", "naive", "seasonal_naive"}
+    # the report: both cells, the baseline and the verdict
+    r = cli("backtest", tmp_path / "d.csv", "--cell", "gru,lstm", "--seeds", "1", *args, "-q")
+    assert r.exit_code == 0, r.stderr
+    assert "GRU against LSTM" in r.stdout and "seasonal naive" in r.stdout and "parameters" in r.stdout
+    assert "Verdict: Not settled" in " ".join(r.stdout.split()), r.stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--cell", "gru,lsmt"], "'lsmt' is not a cell; the cells are gru, lstm. Did you mean 'lstm'?"),
+    (["--cell", "gru,gru"], "a comparison names each cell once"),
+    (["--seeds", "2"], "--seeds sets the runs of a comparison of cells: use it with --cell gru,lstm"),
+    (["--cell", "gru,lstm", "--seeds", "0"], "--seeds must be from 1 to 20, got 0"),
+    (["--cell", "gru,lstm", "--kernel", "fused"], "fused is grucast's GRU kernel"),
+])
+def test_a_bad_comparison_is_one_error_line_before_any_training(tmp_path, argv, message):
+    sine_panel(2, 120).to_csv(tmp_path / "d.csv", index=False)
+    r = cli("backtest", tmp_path / "d.csv", *argv, "-o", tmp_path / "f.csv")
+    assert r.exit_code == 1 and message in r.stderr, r.stderr
+    assert not (tmp_path / "f.csv").exists()
+
+
+def test_train_takes_one_cell(tmp_path):
+    sine_panel(2, 120).to_csv(tmp_path / "d.csv", index=False)
+    r = cli("train", tmp_path / "d.csv", "-o", tmp_path / "m.pt", "--cell", "gru,lstm")
+    assert r.exit_code != 0 and "several cells are compared by grucast backtest" in r.stderr, r.stderr
+    assert not (tmp_path / "m.pt").exists()
