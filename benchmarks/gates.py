@@ -1,7 +1,7 @@
 """What `grucast gates` says of models trained with the defaults, and whether following its
 advice keeps the accuracy and saves time.
 
-    python benchmarks/gates.py [--datasets ett,m4]
+    python benchmarks/gates.py [--datasets ett,m4,exchange]
 
 For each dataset: the benchmark script trains with grucast's defaults and keeps the model
 (etth1.py: ETTh1, OT alone, horizon 24, look-back 168; m4_hourly.py: M4 Hourly, horizon 48);
@@ -56,13 +56,51 @@ def m4(work: Path) -> None:
               + lines(out, "settings:", "training:", "M4 Hourly grucast"), flush=True)
 
 
+EXCHANGE = HERE.parent.parent / "shared" / "data" / "lstnet" / "exchange_rate.txt.gz"
+
+
+def exchange(work: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    work.mkdir(parents=True)
+    raw = pd.read_csv(EXCHANGE, header=None).to_numpy(dtype=float)
+    n = len(raw)
+    fit = raw[: int(0.7 * n)]
+    z = (raw - fit.mean(axis=0)) / fit.std(axis=0)
+    frame = pd.DataFrame({"series_id": np.repeat([f"c{j}" for j in range(z.shape[1])], n),
+                          "timestamp": np.tile(np.arange(n), z.shape[1]), "value": z.T.ravel()})
+    frame.to_csv(work / "full.csv", index=False)
+    frame[frame.timestamp < int(0.8 * n)].to_csv(work / "train.csv", index=False)
+    windows = (n - int(0.8 * n)) // 24
+
+    def run(*extra: str) -> tuple[dict, float]:
+        _, secs = grucast("train", str(work / "train.csv"), "-o", str(work / "m.pt"), "--horizon", "24", "--season", "1",
+                          "-q", *extra)
+        doc = json.loads(grucast("evaluate", str(work / "m.pt"), str(work / "full.csv"), "--windows", str(windows),
+                                 "--stride", "24", "--json")[0])
+        return doc, secs
+
+    def show(label: str, doc: dict, secs: float) -> None:
+        g, naive = doc["metrics"]["gru"], doc["metrics"]["naive"]
+        print(f"{label}: test MAE {g['mae']:.4f} RMSE {g['rmse']:.4f} MASE {g['mase']:.3f} (naive: MAE "
+              f"{naive['mae']:.4f} RMSE {naive['rmse']:.4f}); train {secs:.0f}s", flush=True)
+
+    doc, secs = run()
+    show("Exchange rates, h 24, defaults", doc, secs)
+    advice = gates(work / "m.pt", work / "train.csv")
+    if advice["suggested_input_size"] != advice["input_size"]:
+        doc, secs = run("--input-size", str(advice["suggested_input_size"]))
+        show(f"Exchange rates again with --input-size {advice['suggested_input_size']}", doc, secs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", default="ett,m4")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for name in a.datasets.split(","):
-            {"ett": ett, "m4": m4}[name](Path(tmp) / name)
+            {"ett": ett, "m4": m4, "exchange": exchange}[name](Path(tmp) / name)
 
 
 if __name__ == "__main__":
