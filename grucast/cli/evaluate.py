@@ -107,9 +107,7 @@ def backtest_cmd(
             if cells is None:
                 api.backtest(inputs["data"], cfg, **common)
             else:
-                from grucast.workflows.compare import compare_cells
-
-                compare_cells(inputs["data"], cfg, cells, seeds=seeds, **common)
+                api.compare_cells(inputs["data"], cfg, cells, seeds=seeds, **common)
         finally:
             display.close()
 
