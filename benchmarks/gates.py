@@ -86,12 +86,13 @@ def exchange(work: Path) -> None:
         print(f"{label}: test MAE {g['mae']:.4f} RMSE {g['rmse']:.4f} MASE {g['mase']:.3f} (naive: MAE "
               f"{naive['mae']:.4f} RMSE {naive['rmse']:.4f}); train {secs:.0f}s", flush=True)
 
-    doc, secs = run()
-    show("Exchange rates, h 24, defaults", doc, secs)
-    advice = gates(work / "m.pt", work / "train.csv")
-    if advice["suggested_input_size"] != advice["input_size"]:
-        doc, secs = run("--input-size", str(advice["suggested_input_size"]))
-        show(f"Exchange rates again with --input-size {advice['suggested_input_size']}", doc, secs)
+    for label, extra in (("defaults", []), ("--anchor naive", ["--anchor", "naive"])):
+        doc, secs = run(*extra)
+        show(f"Exchange rates, h 24, {label}", doc, secs)
+        advice = gates(work / "m.pt", work / "train.csv")
+        if advice["suggested_input_size"] != advice["input_size"]:
+            doc, secs = run(*extra, "--input-size", str(advice["suggested_input_size"]))
+            show(f"Exchange rates, {label}, again with --input-size {advice['suggested_input_size']}", doc, secs)
 
 
 def main() -> None:
