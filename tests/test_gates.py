@@ -123,3 +123,18 @@ def test_the_recording_pass_of_an_lstm_is_nn_lstm_with_the_forget_gate_as_its_ke
     stats = gates.layer_gates(layers[1])
     np.testing.assert_allclose(stats.survival[5], float(f[:, -5:].prod(dim=1).mean()), rtol=1e-9)
     assert set(stats.to_dict("lstm")) >= {"forget_gate_mean", "input_gate_mean", "memory_half_life"}
+
+
+@pytest.mark.parametrize("old_share, verdict", [(2.1, "keep"), (3.5, "longer")])
+def test_a_longer_window_needs_an_old_lag_used_three_times_an_even_share(old_share, verdict):
+    """An old lag used at twice an even share (as a skip map near its random start gave lag 48 of
+    the exchange rates) keeps the window; one used at 3.5 times asks for a longer one."""
+    L = 48
+    attr = np.full(L, 1.0)
+    attr[L - 1] = old_share * (L - 1) / (L - old_share)  # lag 48 holds old_share / L of the total
+    attr /= attr.sum()
+    assert attr[-1] * L == pytest.approx(old_share)
+    top = gates.layer_gates({"update": torch.full((4, L, 3), 0.5), "reset": torch.full((4, L, 3), 0.5)})
+    advice = gates.advise(L, attr, top, season=1, horizon=4)
+    assert advice.verdict == verdict and advice.suggested == (2 * L if verdict == "longer" else L), advice.reasons
+    assert (verdict == "keep") == any("asks for: the most is 2.1 times" in r for r in advice.reasons)
