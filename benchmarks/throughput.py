@@ -48,7 +48,7 @@ L, H = 168, 24
 
 
 def bare(width: int, hidden: int, layers: int, batch: int, seconds: float, device: str, kernel: str = "reference") -> float:
-    """windows/s of the bare training step, its GRU run by kernel (kernels.run_gru)."""
+    """windows/s of the bare training step, its GRU run by kernel (kernels.run_rnn)."""
     torch.manual_seed(0)
     dev = torch.device(device)
     gru = nn.GRU(width, hidden, num_layers=layers, batch_first=True).to(dev)
@@ -59,7 +59,7 @@ def bare(width: int, hidden: int, layers: int, batch: int, seconds: float, devic
 
     def step():
         opt.zero_grad(set_to_none=True)
-        out = kernels.run_gru(gru, x, kernel)
+        out = kernels.run_rnn(gru, x, kernel)
         loss = (head(out[:, -1]) - y).abs().mean()
         loss.backward()
         opt.step()

@@ -76,3 +76,8 @@ def test_the_fused_kernel_is_refused_for_an_lstm(tmp_path, data):
     r = cli("train", data, "-o", tmp_path / "m.pt", *SMALL, "--cell", "lstm", "--kernel", "fused")
     assert r.exit_code == 1 and "fused is grucast's GRU kernel" in r.stderr
     assert not (tmp_path / "m.pt").exists()
+    # predict: an LSTM model with --kernel fused is one error line too, not nn.LSTM in silence
+    assert cli("train", data, "-o", tmp_path / "m.pt", *SMALL, "--max-steps", "2", "--cell", "lstm").exit_code == 0
+    r = cli("predict", tmp_path / "m.pt", data, "-o", tmp_path / "f.csv", "--kernel", "fused")
+    assert r.exit_code == 1 and "fused is grucast's GRU kernel, and the model's cell is lstm" in r.stderr, r.stderr
+    assert not (tmp_path / "f.csv").exists()

@@ -22,7 +22,7 @@ def test_the_recording_pass_is_nn_gru_and_the_fused_kernel():
     with torch.no_grad():
         torch.testing.assert_close(out, gru(x)[0], rtol=0, atol=1e-5)
         if kernels.select("fused", torch.device("cpu")) == "fused":
-            torch.testing.assert_close(out, kernels.run_gru(gru, x, "fused"), rtol=0, atol=1e-5)
+            torch.testing.assert_close(out, kernels.run_rnn(gru, x, "fused"), rtol=0, atol=1e-5)
     assert len(layers) == 2 and layers[0]["update"].shape == (9, 30, 7) and layers[1]["reset"].shape == (9, 30, 7)
     # the survival curve is the product of the update gates over the last k steps
     z = layers[1]["update"].double()

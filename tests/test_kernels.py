@@ -46,7 +46,7 @@ def test_fused_kernel_matches_nn_gru_forward_and_gradients(fused, layers, hidden
     def run(kernel):
         gru.zero_grad()
         x.grad = None
-        out = kernels.run_gru(gru, x, kernel)
+        out = kernels.run_rnn(gru, x, kernel)
         (out * w).sum().backward()
         return out.detach(), [x.grad.clone()] + [p.grad.clone() for p in gru.parameters()]
 
@@ -56,7 +56,7 @@ def test_fused_kernel_matches_nn_gru_forward_and_gradients(fused, layers, hidden
     for g, r in zip(grads, ref_grads):
         torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
     with torch.inference_mode():  # the forecasting path: no saved gates
-        torch.testing.assert_close(kernels.run_gru(gru, x.detach(), "fused"), ref_out, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(kernels.run_rnn(gru, x.detach(), "fused"), ref_out, rtol=1e-5, atol=1e-6)
 
 
 def test_fused_kernel_leaves_torch_thread_count_alone(fused):
@@ -65,7 +65,7 @@ def test_fused_kernel_leaves_torch_thread_count_alone(fused):
     gru = nn.GRU(2, 8, num_layers=2, batch_first=True)
     before = torch.get_num_threads()
     for batch in (3, 300):
-        kernels.run_gru(gru, torch.randn(batch, 5, 2), "fused").sum().backward()
+        kernels.run_rnn(gru, torch.randn(batch, 5, 2), "fused").sum().backward()
         assert torch.get_num_threads() == before
 
 
@@ -74,7 +74,7 @@ def test_fused_kernel_saturated_gates_stay_finite(fused):
     torch.manual_seed(1)
     gru = nn.GRU(3, 16, batch_first=True)
     x = 200 * torch.randn(8, 20, 3)
-    out = kernels.run_gru(gru, x, "fused")
+    out = kernels.run_rnn(gru, x, "fused")
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out, gru(x)[0], rtol=1e-5, atol=1e-6)
 
@@ -83,13 +83,13 @@ def test_dropout_between_layers_trains_with_the_fused_kernel(fused):
     torch.manual_seed(2)
     gru = nn.GRU(2, 8, num_layers=2, dropout=0.5, batch_first=True)
     x = torch.randn(4, 10, 2)
-    a = kernels.run_gru(gru, x, "fused")
-    b = kernels.run_gru(gru, x, "fused")
+    a = kernels.run_rnn(gru, x, "fused")
+    b = kernels.run_rnn(gru, x, "fused")
     assert not torch.equal(a, b)  # dropout drew different masks
     a.sum().backward()
     assert all(torch.isfinite(p.grad).all() for p in gru.parameters())
     gru.eval()  # no dropout: exactly the reference again
-    torch.testing.assert_close(kernels.run_gru(gru, x, "fused"), gru(x)[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(kernels.run_rnn(gru, x, "fused"), gru(x)[0], rtol=1e-5, atol=1e-6)
 
 
 def forecasts(model, data, *extra) -> pd.DataFrame:

@@ -148,12 +148,16 @@ def reason() -> str:
 
 
 def select(kind: str, device: torch.device, precision: str = "fp32",
-           notify: Optional[Callable[[str], None]] = None) -> str:
-    """The kernel a run will use, "fused" or "reference", for the asked kind on device; builds
-    the fused kernel when it is needed. Raises ConfigError when "fused" cannot be had."""
+           notify: Optional[Callable[[str], None]] = None, cell: str = "gru") -> str:
+    """The kernel a run will use, "fused" or "reference", for the asked kind on device and the
+    model's cell; builds the fused kernel when it is needed (never for an LSTM, which nn.LSTM
+    runs). Raises ConfigError when "fused" cannot be had."""
     if kind not in KERNELS:
         raise ConfigError(f"--kernel must be one of {', '.join(KERNELS)}; got '{kind}'")
-    if kind == "reference":
+    if cell != "gru" and kind == "fused":
+        raise ConfigError(f"--kernel fused is grucast's GRU kernel, and the model's cell is {cell}: use --kernel auto "
+                          "or reference")
+    if kind == "reference" or cell != "gru":
         return "reference"
     if device.type != "cpu" or precision != "fp32":
         if kind == "fused":
@@ -218,8 +222,10 @@ def fused_gru(gru: nn.GRU, x: torch.Tensor) -> torch.Tensor:
     return inp.transpose(0, 1)
 
 
-def run_gru(gru: nn.GRU, x: torch.Tensor, kernel: str) -> torch.Tensor:
-    """The output [B, T, H] of gru over x [B, T, F] by the kernel select() chose."""
-    if kernel == "fused" and usable(x) and not gru.bidirectional and gru.batch_first and gru.bias:
-        return fused_gru(gru, x)
-    return gru(x)[0]
+def run_rnn(rnn: nn.Module, x: torch.Tensor, kernel: str) -> torch.Tensor:
+    """The output [B, T, H] of rnn (an nn.GRU, or an nn.LSTM, which runs as it is) over x
+    [B, T, F] by the kernel select() chose."""
+    if (kernel == "fused" and isinstance(rnn, nn.GRU) and usable(x) and not rnn.bidirectional and rnn.batch_first
+            and rnn.bias):
+        return fused_gru(rnn, x)
+    return rnn(x)[0]

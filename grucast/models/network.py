@@ -17,7 +17,7 @@ from torch import nn
 
 from grucast.config.settings import ModelConfig, output_quantiles
 from grucast.features.spec import Sizes
-from grucast.models.kernels import run_gru
+from grucast.models.kernels import run_rnn
 
 
 class GRUForecaster(nn.Module):
@@ -111,7 +111,7 @@ class GRUForecaster(nn.Module):
         inputs = inputs or {}
         static = self._static(inputs)
         enc = self.encoder_input(x, inputs, static)
-        out = self.lstm(enc)[0] if self.cell == "lstm" else run_gru(self.gru, enc, self.kernel)  # [B, L, hidden]
+        out = run_rnn(self.rnn, enc, self.kernel)  # [B, L, hidden]
         last = out[:, -1]  # [B, hidden]: the state after the whole window
         y = self.head(last).view(-1, self.horizon, self.n_out)  # [B, H, Q]
         if self.decoder is not None:
@@ -203,8 +203,8 @@ def anchor(model: nn.Module, lag: int = 1, alpha: Optional[float] = None,
 
 
 def set_kernel(model: nn.Module, kernel: str) -> nn.Module:
-    """Run the model's GRUs with kernel ("fused" or "reference", as kernels.select returns);
-    the weights and so the checkpoint are the same either way."""
+    """Run the model's recurrent layers with kernel ("fused" or "reference", as kernels.select
+    returns for the model's cell); the weights and so the checkpoint are the same either way."""
     for net in members(model):
-        net.kernel = kernel if net.cell == "gru" else "reference"
+        net.kernel = kernel
     return model

@@ -200,11 +200,8 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
     world, device = distributed.setup(select_device(cfg.training.device))
     across = distributed.members_note(cfg.model.ensemble, world, partitioned=part is not None)
     notes = notes + ([across] if across else [])
-    if cfg.model.cell == "lstm":  # the fused kernel is a GRU's
-        kernel = "reference"
-    else:
-        kernel = kernels.select(cfg.training.kernel, device, cfg.training.precision,
-                                notify=getattr(callback, "on_note", None))
+    kernel = kernels.select(cfg.training.kernel, device, cfg.training.precision,
+                            notify=getattr(callback, "on_note", None), cell=cfg.model.cell)
     if cfg.training.kernel == "auto":
         notes = notes + [kernel_note(kernel, device, cfg.training.precision, cfg.model.cell)]
     data = layout.build(panel, spec, cfg.model.scaler, device)

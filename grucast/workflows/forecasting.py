@@ -70,7 +70,7 @@ def load_model(ckpt: checkpoint.Checkpoint, device: torch.device, source: str = 
     inference, its GRUs run by kernel (see kernels.select)."""
     model = model_mod.build(ckpt.config.model, ckpt.features.sizes(ckpt.config.model.series_embedding))
     load_weights(model, ckpt.state_dict, source)
-    return model_mod.set_kernel(model.to(device), kernels.select(kernel, device))
+    return model_mod.set_kernel(model.to(device), kernels.select(kernel, device, cell=ckpt.config.model.cell))
 
 
 def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:

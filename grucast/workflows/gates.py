@@ -145,12 +145,12 @@ def _saving(rnn: torch.nn.Module, L: int, K: int, device: torch.device) -> float
     of BATCH windows saved with K input steps instead of L, measured here (after a first run, the
     best of five each, taken in turns), by the kernel training uses on this device (nn.LSTM for an
     LSTM). A timing: on a busy machine it may come out at or below 0."""
-    kernel = kernels.select("auto", device) if isinstance(rnn, torch.nn.GRU) else "reference"
+    kernel = kernels.select("auto", device, cell="gru" if isinstance(rnn, torch.nn.GRU) else "lstm")
     gru = rnn.train()
 
     def once(x: torch.Tensor) -> float:
         t0 = time.perf_counter()
-        (kernels.run_gru(gru, x, kernel) if isinstance(gru, torch.nn.GRU) else gru(x)[0]).sum().backward()
+        kernels.run_rnn(gru, x, kernel).sum().backward()
         if device.type == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - t0
