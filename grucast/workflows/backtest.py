@@ -216,7 +216,7 @@ def _times(panel: Panel, series: np.ndarray, k: np.ndarray):
 Manifest = Callable[["EvaluationResult"], Callable[[dict[str, Any]], dict[str, Any]]]
 
 
-def _write(result: EvaluationResult, out_path: Optional[Path], metrics_path: Optional[Path],
+def write_outputs(result: EvaluationResult, out_path: Optional[Path], metrics_path: Optional[Path],
            manifest: Optional[Manifest], before_publish: Optional[Callable[[EvaluationResult], None]]) -> None:
     """Publish the forecasts and the metrics together (ops.publish): both visible with their
     manifests, or neither. manifest(result) gives the function from a file's identity to its manifest;
@@ -273,13 +273,15 @@ def evaluate(model_path: Path, data_path: Path, windows: int = 1, stride: Option
     set_threads(threads)
     dev = select_device(device)
     f = _forecast(ckpt, load_model(ckpt, dev, str(model_path)), panel, org, dev)
-    result = _result(table, panel, cfg, org, f, stride)
+    result = scored(table, panel, cfg, org, f, stride)
     result.seconds = time.perf_counter() - started
-    _write(result, out_path, metrics_path, manifest, before_publish)
+    write_outputs(result, out_path, metrics_path, manifest, before_publish)
     return result
 
 
-def _result(table: Table, panel: Panel, cfg: Config, org: Origins, f: np.ndarray, stride: int) -> EvaluationResult:
+def scored(table: Table, panel: Panel, cfg: Config, org: Origins, f: np.ndarray, stride: int) -> EvaluationResult:
+    """The result of forecasts f from the origins org: scored beside the baselines, pooled and
+    per series, with the forecast frame."""
     scores, frame = _score(table, panel, cfg, org, f)
     used = np.unique(org.series)
     return EvaluationResult(
@@ -322,10 +324,10 @@ def backtest(data_path: Path, cfg: Config, windows: int = 3, stride: Optional[in
     plan = plan_backtest(Path(data_path), cfg, windows, stride, refit)
     set_threads(plan.cfg.training.threads)
     run = fit_forecast(plan, plan.cfg, select_device(plan.cfg.training.device), callback)
-    result = _result(plan.table, plan.full, run.cfg, plan.org, run.f, plan.stride)
+    result = scored(plan.table, plan.full, run.cfg, plan.org, run.f, plan.stride)
     result.trainings, result.train_seconds = len(plan.rounds), run.train_seconds
     result.seconds = time.perf_counter() - started
-    _write(result, out_path, metrics_path, manifest, before_publish)
+    write_outputs(result, out_path, metrics_path, manifest, before_publish)
     return result
 
 

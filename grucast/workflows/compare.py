@@ -20,7 +20,7 @@ from grucast.ops import paths
 from grucast.training.defaults import SMALL_DATA_WINDOWS
 from grucast.training.loop import Callback
 from grucast.training.runtime import select_device, set_threads
-from grucast.workflows.backtest import EvaluationResult, Manifest, _result, _write, fit_forecast, plan_backtest
+from grucast.workflows.backtest import EvaluationResult, Manifest, fit_forecast, plan_backtest, scored, write_outputs
 
 MAX_SEEDS = 20
 
@@ -79,7 +79,7 @@ def compare_cells(data_path: Path, cfg: Config, cells: list[str], seeds: Optiona
                 note(f"{cell.upper()}, seed {seed}: run {len(runs) + 1} of {len(cells) * n}")
             run_cfg = validate.replace(plan.cfg, model={"cell": cell}, training={"seed": seed})
             fitted = fit_forecast(plan, run_cfg, dev, callback)
-            res = _result(plan.table, plan.full, fitted.cfg, plan.org, fitted.f, plan.stride)
+            res = scored(plan.table, plan.full, fitted.cfg, plan.org, fitted.f, plan.stride)
             runs.append(CellRun(cell=cell, seed=seed, metrics=res.overall["gru"], parameters=fitted.parameters,
                                 train_seconds=fitted.train_seconds, epochs=fitted.epochs,
                                 seconds_per_epoch=fitted.step_seconds / fitted.epochs if fitted.epochs else float("nan"),
@@ -90,7 +90,7 @@ def compare_cells(data_path: Path, cfg: Config, cells: list[str], seeds: Optiona
     result.trainings = len(plan.rounds) * len(runs)
     result.train_seconds = sum(r.train_seconds for r in runs)
     result.seconds = time.perf_counter() - started
-    _write(result, out_path, metrics_path, manifest, before_publish)
+    write_outputs(result, out_path, metrics_path, manifest, before_publish)
     return result
 
 
