@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from grucast import __version__
-from grucast.config.settings import Config, output_quantiles
+from grucast.config.settings import Config, interval_levels, output_quantiles
 from grucast.config.validate import from_dict
 from grucast.data.freq import Freq
 from grucast.data.schema import Schema
@@ -46,6 +46,25 @@ class Checkpoint:
     grucast_version: str = __version__
     torch_version: str = torch.__version__
     format_version: int = FORMAT_VERSION
+
+
+def card(ckpt: Checkpoint) -> dict[str, Any]:
+    """What a forecast file's manifest records of the checkpoint that made it, so that
+    `grucast monitor` can read the data, place the forecasts on its grid and set the realized
+    errors beside the validation ones long after the checkpoint was replaced: the data's
+    layout and reading settings, the frequency, season and horizon, the cell and the intervals,
+    and the validation metrics (Checkpoint.metrics)."""
+    cfg = ckpt.config
+    return _plain({
+        "schema": ckpt.schema.to_dict(),
+        "reading": {"fill": cfg.data.fill, "sep": cfg.data.sep, "duplicates": cfg.data.duplicates},
+        "freq": ckpt.freq.to_dict(),
+        "season": cfg.data.season,
+        "horizon": cfg.model.horizon,
+        "cell": cfg.model.cell,
+        "intervals": list(interval_levels(cfg.model)),
+        "validation": ckpt.metrics,
+    })
 
 
 def writer(ckpt: Checkpoint) -> Callable[[Path], None]:

@@ -93,6 +93,7 @@ def predict_manifest(result: Any, output: dict[str, Any], model_path: Path, data
         "max_age": max_age,
         "as_of": as_of.isoformat() if as_of is not None else None,
         "origins": result.origins,
+        "model": result.card,  # how grucast monitor reads DATA and what it compares with (checkpoint.card)
         "seconds": {"total": round(result.seconds, 3)},
     }
     if future_path is not None:

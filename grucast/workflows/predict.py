@@ -50,6 +50,7 @@ class PredictResult:
     origins: dict[str, str] = field(default_factory=dict)  # series id -> time of its last observation
     unseen_ids: list[str] = field(default_factory=list)  # forecast series the series embedding never saw
     unseen_categories: dict[str, list[str]] = field(default_factory=dict)  # static covariate -> new values
+    card: dict[str, Any] = field(default_factory=dict)  # the checkpoint's card (checkpoint.card), for the manifest
 
     @property
     def notes(self) -> list[str]:
@@ -164,7 +165,8 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
             frame = _forecast_frame(ckpt, table, panel, np.zeros(0, dtype=object),
                                     np.empty((0, H, len(q)) if q else (0, H)), none)
             return PredictResult(forecasts=frame, fallback={}, horizon=H, input_size=L, data=summary,
-                                 min_input=L - spec.pad, seconds=time.perf_counter() - started)
+                                 min_input=L - spec.pad, seconds=time.perf_counter() - started,
+                                 card=checkpoint.card(ckpt))
     panel = panel.tail(L)  # the forecast reads only the last L points: no features for older ones
     set_threads(threads)
     dev = select_device(device)
@@ -196,6 +198,7 @@ def forecast_data(ckpt: checkpoint.Checkpoint, data: Source, future_data: Option
         data=summary,
         seconds=time.perf_counter() - started,
         min_input=min_input,
+        card=checkpoint.card(ckpt),
         **_unseen(panel, spec, rows[np.isin(rows, ok)]),
     )
 
