@@ -15,6 +15,7 @@ from __future__ import annotations
 from grucast.workflows.backtest import EvaluationResult, backtest, evaluate
 from grucast.workflows.check import CheckResult, check
 from grucast.workflows.compare import compare_cells
+from grucast.workflows.monitor import Gates, MonitorResult, monitor
 from grucast.workflows.fit import TrainResult
 from grucast.workflows.gates import GatesResult, gates
 from grucast.workflows.info import info
@@ -24,6 +25,6 @@ from grucast.workflows.summary import DataSummary
 from grucast.workflows.train import train
 
 __all__ = [
-    "train", "predict", "check", "info", "evaluate", "backtest", "compare_cells", "gates", "load", "Model",
-    "TrainResult", "PredictResult", "CheckResult", "EvaluationResult", "GatesResult", "DataSummary",
+    "train", "predict", "check", "info", "evaluate", "backtest", "compare_cells", "gates", "monitor", "Gates", "load", "Model",
+    "TrainResult", "PredictResult", "CheckResult", "EvaluationResult", "GatesResult", "MonitorResult", "DataSummary",
 ]

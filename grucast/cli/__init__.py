@@ -9,6 +9,6 @@ terminal).
 
 from grucast.cli.app import app  # noqa: I001  (the command imports below keep their order)
 # The order of these imports is the order of the commands in --help.
-from grucast.cli import train, predict, inspect, evaluate, gates  # noqa: E402, F401  (registers the commands)
+from grucast.cli import train, predict, inspect, evaluate, gates, monitor  # noqa: E402, F401  (registers the commands)
 
 __all__ = ["app"]

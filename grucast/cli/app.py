@@ -16,7 +16,7 @@ HELP = """Forecast time-series files with a GRU network.
 Exit codes (every failure prints one 'Error: ...' line on stderr and leaves earlier outputs as
 they were): 0 success; 1 bad input data or settings; 2 bad usage (unknown flag, missing
 argument); 3 checkpoint missing, damaged or incompatible; 4 input data stale (--max-age);
-5 quality gate failed (--fail-if-worse-than); 75 output locked by another run (retry, or
+5 quality or drift gate failed (train --fail-if-worse-than, monitor's gates); 75 output locked by another run (retry, or
 --wait); 130 interrupted (SIGINT); 143 terminated (SIGTERM); 141 output pipe closed early.
 """
 

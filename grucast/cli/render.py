@@ -480,3 +480,55 @@ def gates_report(doc: dict[str, Any], console: Console) -> None:
 
 def _steps(k: Optional[int], L: int) -> str:
     return f"{k} steps" if k is not None else f"> {L} steps"
+
+
+def monitor_report(doc: dict[str, Any], console: Console) -> None:
+    """grucast monitor: what this run added to the history, what it left out, and per checkpoint
+    of the last origins the realized scores beside the baselines' and the validation's."""
+    w = doc["window"]
+    _say(console, f"Scored {doc['files']} forecast files: {doc['added']:,} rows added to {doc['history']}, "
+                  f"{doc['duplicates']:,} already there; {doc['pending']['rows']:,} rows of "
+                  f"{doc['pending']['forecasts']:,} forecasts await their actuals"
+                  + (f", {doc['missing']:,} fall in gaps of the data" if doc["missing"] else ""))
+    for s in doc["skipped"]:
+        what = f"{len(s['series'])} series of {s['file']} ({preview(s['series'])})" if s["series"] else s["file"]
+        warning(console, f"skipped {what}: {s['reason']}", "Note")
+    if not w.get("origins"):
+        _say(console, "The history holds no scored forecast yet.")
+        return
+    _say(console, f"Last {w['origins']} origins ({w['first']} to {w['last']}):")
+    for c in doc["checkpoints"]:
+        name = f"{c['checkpoint']} ({str(c['sha256'])[:12]}){', current' if c['current'] else ''}"
+        if not c.get("rows"):
+            _say(console, f"{name}: no forecast with actuals yet")
+            continue
+        _say(console, f"{name}: {c['forecasts']:,} forecasts of {c['series']:,} series ({c['complete']:,} complete, "
+                      f"{c['partial']:,} partial), {c['rows']:,} steps scored")
+        table = Table()
+        for col in ("", "MAE", "sMAPE", "MASE"):
+            table.add_column(col, justify="left" if not col else "right")
+        m = c["metrics"]
+        for key, label in (("model", (c.get("cell") or "gru").upper()), ("seasonal_naive", "seasonal naive"),
+                           ("naive", "naive")):
+            table.add_row(label, *(f"{m[key][x]:.4g}" for x in ("mae", "smape", "mase")))
+        v, r = c.get("validation") or {}, c.get("ratio") or {}
+        if v:
+            table.add_row("validation", *(f"{v[x]:.4g}" if v.get(x) is not None else "-" for x in ("mae", "smape", "mase")))
+            table.add_row("realized / validation", *(f"{r[x]:.2f}x" if r.get(x) is not None else "-"
+                                                     for x in ("mae", "smape", "mase")))
+        console.print(table)
+        _say(console, f"Skill over seasonal naive ({c['skill_metric'].upper()}): {c['skill']:+.1%}"
+                      + (f", at validation {v['skill']:+.1%}" if v.get("skill") is not None else ""))
+        for level, i in c["intervals"].items():
+            at_val = (v.get("intervals") or {}).get(level, {}).get("coverage")
+            _say(console, f"{level}% interval: covered {i['coverage']:.1f}% of the actuals (nominal {level}%"
+                          + (f", validation {at_val:.1f}%" if at_val is not None else "") + f"), mean width {i['width']:.4g}")
+        steps = c["by_step"]
+        if steps:
+            picks = sorted({steps[0]["step"], steps[len(steps) // 2]["step"], steps[-1]["step"]})
+            by = {s["step"]: s for s in steps}
+            _say(console, "MAE by horizon step: " + ", ".join(f"step {k} {by[k]['mae']:.4g}" for k in picks))
+        if c["worst"]:
+            _say(console, "Worst series (MASE): " + ", ".join(f"{x['series']} {x['mase']:.3g}" for x in c["worst"]))
+    for g in doc["gates"]:
+        _say(console, f"{'Passed' if g['passed'] else 'FAILED'}: {g['text']}")
