@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import os
 import re
 import resource
@@ -446,6 +447,64 @@ case("numbers.member-out-of-range.gates", "numbers", "gates --member 5 of a sing
 case("checkpoint.not-a-checkpoint.gates", "checkpoint", "gates with a CSV file as MODEL", 3,
      r"checkpoint", "Error: d.csv is not a grucast checkpoint",
      lambda c: ["gates", "d.csv", "d.csv"])
+
+
+def forecast_of(c, *extra: str, name: str = "f.csv") -> str:
+    """A forecast of m.pt from the first 200 hours of d.csv, by predict (with its manifest); the
+    whole d.csv then holds its actuals."""
+    frame = c.frame()
+    c.save(frame[frame.groupby("series_id").cumcount() < 200], "early.csv")
+    r = cli("predict", "m.pt", "early.csv", "-o", name, "-q", *extra)
+    assert r.exit_code == 0, r.output
+    return name
+
+
+def history_index(c, doc: str) -> str:
+    c.write("h/_grucast_history.json", doc)
+    return "h"
+
+
+case("data.forecast-without-manifest.monitor", "data", "monitor of a forecast file written with --no-manifest", 1,
+     both("none of the forecast files", "no manifest"), "Error: none of the forecast files could be scored (f.csv: no "
+     "manifest beside it (f.csv.manifest.json): grucast predict writes one unless --no-manifest, and without it the "
+     "origins and the checkpoint are unknown)",
+     lambda c: ["monitor", "d.csv", forecast_of(c, "--no-manifest"), "--history", "h"])
+case("data.forecast-edited.monitor", "data", "monitor of a forecast file changed after predict wrote it", 1,
+     "describes another file", "Error: none of the forecast files could be scored (f.csv: its manifest "
+     "f.csv.manifest.json describes another file (sha256 differs): the forecasts were changed after grucast predict "
+     "wrote them)",
+     lambda c: ["monitor", "d.csv", c.write("f.csv", (c.tmp / forecast_of(c)).read_text() + "\n"), "--history", "h"])
+case("data.history-newer.monitor", "data", "monitor --history written by a newer grucast (format 99)", 1,
+     "upgrade grucast", "Error: the history h was written by grucast 9.0 in history format 99, and this grucast 0.3.0 "
+     "reads format 1 at most: upgrade grucast (pip install -U grucast)",
+     lambda c: ["monitor", "d.csv", forecast_of(c), "--history", history_index(c, json.dumps(
+         {"grucast_history": 99, "written_by": "9.0", "part_format": "csv", "time_kind": "datetime", "parts": []}))],
+     tidy=lambda m: re.sub(r"this grucast [\w.]+", "this grucast 0.3.0", m))
+case("data.history-damaged.monitor", "data", "monitor --history whose index is not JSON", 1,
+     "is damaged", "Error: h/_grucast_history.json is damaged (not a grucast history index); restore it from a backup, "
+     "or start a new history folder",
+     lambda c: ["monitor", "d.csv", forecast_of(c), "--history", history_index(c, "{not json")])
+case("paths.history-is-a-file.monitor", "paths", "monitor --history naming the data file", 1,
+     "is a file", "Error: --history d.csv is a file; --history names a folder, to which every run adds one part file: "
+     "give a new or empty folder, such as history/",
+     lambda c: ["monitor", "d.csv", forecast_of(c), "--history", "d.csv"])
+case("paths.history-foreign-folder.monitor", "paths", "monitor --history naming a folder of other files", 1,
+     "not a grucast history", "Error: --history notes holds files but no _grucast_history.json: it is not a grucast "
+     "history, and grucast does not write into a folder of other files; give a new or empty folder",
+     lambda c: ["monitor", "d.csv", forecast_of(c), "--history", c.write("notes/a.txt", "mine") and "notes"],
+     new=("notes.lock",))
+case("paths.history-link.monitor", "paths", "monitor --history naming a link to a folder", 1,
+     "is a link", "Error: --history ln is a link; grucast does not write through links it did not make: give the "
+     "folder itself",
+     lambda c: ["monitor", "d.csv", forecast_of(c), "--history", (os.mkdir(c.tmp / "real"), os.symlink(c.tmp / "real", c.tmp / "ln"), "ln")[2]])
+case("numbers.max-degradation-text.monitor", "numbers", "monitor --max-degradation lots", 1,
+     "percentage", "Error: --max-degradation takes a percentage such as 25%, got 'lots'",
+     lambda c: ["monitor", "d.csv", forecast_of(c), "--history", "h", "--max-degradation", "lots"])
+case("gate.min-coverage-without-intervals.monitor", "gate", "monitor --min-coverage 70 of a model without intervals", 5,
+     both("drift gate failed", "no interval"), "Error: drift gate failed: --min-coverage: checkpoint m.pt (…) forecasts "
+     "no interval (train it with --intervals); retrain the model (grucast train), and look first at series …",
+     lambda c: ["monitor", "d.csv", forecast_of(c), "--history", "h", "--min-coverage", "70"], new=("h", "h/*"),
+     tidy=lambda m: re.sub(r"\([0-9a-f]{12}\)", "(…)", m))
 case("data.future-file-missing", "data", "predict --future naming a missing file", 1,
      r"nope\.csv", "Error: future file not found: nope.csv",
      lambda c: ["predict", "m.pt", "d.csv", "--future", "nope.csv", "-o", "f.csv"])

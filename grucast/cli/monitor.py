@@ -50,8 +50,7 @@ def monitor(
         from grucast.workflows.monitor import Gates
 
         gates = Gates.parse(fail_if_worse_than, max_degradation, min_coverage)
-        store.make_folder(history)
-        with locks.lock(history / store.INDEX, wait):
+        with locks.lock(history, wait):  # HISTORY.lock beside the folder: a failed first run leaves no folder
             result = api.monitor(data, forecasts, history, last=last, gates=gates)
         from grucast.cli import render
 

@@ -62,9 +62,10 @@ class History:
     def index_path(self) -> Path:
         return self.folder / INDEX
 
-    def origins(self) -> list[str]:
-        """Every origin the parts hold, as text, oldest first (parsed at once, not one by one)."""
-        texts = sorted({o for p in self.parts for o in p["origins"]})
+    def origins(self, more: Sequence[str] = ()) -> list[str]:
+        """Every origin the parts hold (and more), as text, oldest first (parsed at once, not
+        one by one)."""
+        texts = sorted({o for p in self.parts for o in p["origins"]} | set(more))
         if self.time_kind == "int":
             keys = np.array([int(t) for t in texts], dtype=np.int64)
         else:
@@ -98,8 +99,7 @@ def open_history(folder: Path, time_kind: str, tz: Optional[str]) -> History:
                         f"file (give a new or empty folder, e.g. {folder.with_suffix('')}-history/)")
     index = folder / INDEX
     if st is None or not os.path.lexists(index):
-        own = {paths.lock_path(index).name}  # the lock this run holds
-        if st is not None and any(not n.startswith(".") and n not in own for n in os.listdir(folder)):
+        if st is not None and any(not n.startswith(".") for n in os.listdir(folder)):
             raise PathError(f"--history {folder} holds files but no {INDEX}: it is not a grucast history, and "
                             "grucast does not write into a folder of other files; give a new or empty folder")
         return History(folder, "parquet" if parquet_available() else "csv", time_kind, tz, new=True)
@@ -149,8 +149,10 @@ def _read_index(index: Path) -> dict[str, Any]:
 
 def read_parts(h: History, origins: set[str], columns: Optional[list[str]] = None) -> pd.DataFrame:
     """The rows of the parts that hold any of the origins (text, as in the index), those origins
-    alone; origin and timestamp as int64 (UTC nanoseconds, or the integer steps)."""
+    alone; origin and timestamp as int64 (UTC nanoseconds, or the integer steps). columns: only
+    these (and the origin)."""
     frames = []
+    wanted = None
     for p in h.parts:
         if not origins.intersection(p["origins"]):
             continue
@@ -158,21 +160,33 @@ def read_parts(h: History, origins: set[str], columns: Optional[list[str]] = Non
         if not path.is_file() or path.is_symlink():
             raise DataError(f"the history {h.folder} is damaged: its index names {p['name']}, which is missing or "
                             "not a file; restore it from a backup, or start a new history folder")
-        frames.append(_read_part(h, path, columns))
+        frame = _read_part(h, path, None if columns is None else list(dict.fromkeys([*columns, "origin"])))
+        frame["origin"] = to_int_times(frame["origin"], h.time_kind)
+        if not origins.issuperset(p["origins"]):  # a part that also holds origins not asked for
+            if wanted is None:
+                wanted = {int(o) if h.time_kind == "int" else int(pd.Timestamp(o).as_unit("ns").value) for o in origins}
+            frame = frame[frame["origin"].isin(wanted)]
+        frames.append(frame)
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in (columns or HISTORY_COLUMNS)})
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    frame = frame.assign(**{c: to_int_times(frame[c], h.time_kind) for c in TIME_COLUMNS if c in frame})
-    wanted = {int(h.time_key(o).value) if h.time_kind != "int" else int(o) for o in origins}
-    return frame[frame["origin"].isin(wanted)].reset_index(drop=True)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    if "timestamp" in frame:
+        frame["timestamp"] = to_int_times(frame["timestamp"], h.time_kind)
+    return frame
 
 
 def _read_part(h: History, path: Path, columns: Optional[list[str]]) -> pd.DataFrame:
+    """One part; of columns, those it has (parts of models without intervals lack lo-/hi-)."""
     try:
         if h.part_format == "parquet":
+            if columns is not None:
+                import pyarrow.parquet as pq
+
+                names = set(pq.read_schema(path).names)
+                columns = [c for c in columns if c in names]
             return pd.read_parquet(path, columns=columns)
-        frame = pd.read_csv(path, usecols=columns, dtype={"series_id": str, "checkpoint_sha256": str})
-        return frame
+        present = None if columns is None else (lambda c: c in columns)
+        return pd.read_csv(path, usecols=present, dtype={"series_id": str, "checkpoint_sha256": str})
     except (OSError, ValueError) as e:
         raise DataError(f"the history part {path} cannot be read ({e}); restore it from a backup") from None
 
@@ -258,13 +272,13 @@ def check_folder(folder: Path, inputs: Sequence[paths.Role]) -> None:
             raise PathError(f"{role.label} {role.path} is inside --history {folder}: the history's parts are not "
                             "forecasts; keep forecasts and history in separate folders")
     index = folder / INDEX
-    outputs = ([paths.Role("--history", folder)] if st is None
-               else [paths.Role("the index of --history", index), paths.Role("the lock of --history", paths.lock_path(index))])
+    outputs = [paths.Role("--history", folder) if st is None else paths.Role("the index of --history", index),
+               paths.Role("the lock of --history", paths.lock_path(folder))]
     paths.check_paths(inputs, outputs)
 
 
 def make_folder(folder: Path) -> None:
-    """Create the history folder when it is new (its parent must exist); the lock lives in it."""
+    """Create the history folder when it is new (its parent must exist), just before its first part is published."""
     try:
         os.mkdir(folder)
     except FileExistsError:

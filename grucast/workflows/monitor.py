@@ -86,6 +86,7 @@ class MonitorResult:
     window: dict[str, Any] = field(default_factory=dict)  # origins, first, last
     checkpoints: list[dict[str, Any]] = field(default_factory=list)  # summary per checkpoint, current first
     gates: list[dict[str, Any]] = field(default_factory=list)  # gate, passed, text
+    advice: str = ""  # what to do when a gate failed: retrain, and the worst series
     seconds: float = 0.0
 
     @property
@@ -96,7 +97,7 @@ class MonitorResult:
         """The error a cron job exits 5 with when a drift gate failed; None when all passed."""
         if not self.failed:
             return None
-        return QualityGateError("drift gate failed: " + "; ".join(g["text"] for g in self.failed))
+        return QualityGateError("drift gate failed: " + "; ".join(g["text"] for g in self.failed) + f"; {self.advice}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"history": str(self.history), "files": self.files, "added": self.added,
@@ -105,6 +106,7 @@ class MonitorResult:
                 "skipped": [{"file": s.file, "reason": s.reason, "series": s.series, "rows": s.rows}
                             for s in self.skipped],
                 "last": self.last, "window": self.window, "checkpoints": self.checkpoints, "gates": self.gates,
+                "advice": self.advice if self.failed else None,
                 "seconds": round(self.seconds, 3)}
 
 
@@ -152,14 +154,28 @@ def monitor(data_path: Path, forecast_paths: Sequence[Path], history_path: Path,
     rows, cards, freq = _scored(Path(data_path), forecasts, result)
     h = store.open_history(Path(history_path), freq.kind, freq.tz)
     new = _unrecorded(h, rows, result)
+    window = _window(h, new, last)  # read before anything is written: a damaged part fails the run here
     staged = store.staged_append(h, new, {"data": file_identity(Path(data_path))}, cards)
+    _summarize(h, result, forecasts, window, gates)
     if staged:
         store.make_folder(h.folder)
         publish.publish(staged)
     result.added = len(new)
-    _summarize(h, result, forecasts, gates)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _window(h: store.History, new: pd.DataFrame, last: int) -> tuple[list[str], pd.DataFrame]:
+    """The last origins of the history with this run's rows in it, and their rows: those the
+    history holds and the new ones."""
+    texts = {store.time_text(o, h.time_kind, h.tz): o for o in new["origin"].unique()} if len(new) else {}
+    origins = h.origins(more=list(texts))[-last:]
+    old = store.read_parts(h, set(origins), columns=SUMMARY_COLUMNS + [
+        c for x in h.checkpoints.values() for c in _interval_columns(x.get("card", {}))])
+    mine = new[new["origin"].isin([texts[t] for t in origins if t in texts])] if texts else new.iloc[:0]
+    frames = [f for f in (old, mine) if len(f)]
+    rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else old)
+    return origins, rows
 
 
 def _expand(paths: Sequence[Path], history: Path) -> list[Path]:
@@ -441,10 +457,10 @@ def _unrecorded(h: store.History, rows: pd.DataFrame, result: MonitorResult) -> 
 # ---------------------------------------------------------------- summary and gates
 
 
-def _summarize(h: store.History, result: MonitorResult, forecasts: list[Forecast], gates: Gates) -> None:
-    """Scores of the last N origins per checkpoint, the current one first, and the gates on it."""
-    origins = h.origins()[-result.last:]
-    rows = store.read_parts(h, set(origins))
+def _summarize(h: store.History, result: MonitorResult, forecasts: list[Forecast],
+               window: tuple[list[str], pd.DataFrame], gates: Gates) -> None:
+    """Scores of the window's origins per checkpoint, the current one first, and the gates on it."""
+    origins, rows = window
     result.window = {"origins": len(origins), "first": origins[0] if origins else None,
                      "last": origins[-1] if origins else None}
     current = _current(forecasts, rows)
@@ -467,6 +483,16 @@ def _summarize(h: store.History, result: MonitorResult, forecasts: list[Forecast
             entry.update({"rows": 0, "forecasts": 0})
         result.checkpoints.append(entry)
     result.gates = _gates(result.checkpoints[0], gates, result.last)
+    worst = ", ".join(w["series"] for w in result.checkpoints[0].get("worst", [])[:3])
+    result.advice = "retrain the model (grucast train)" + (f", and look first at series {worst} (worst MASE)" if worst else "")
+
+
+SUMMARY_COLUMNS = ["series_id", "origin", "step", "actual", "forecast", "naive", "seasonal_naive", "scale",
+                   "checkpoint_sha256", "forecast_made"]
+
+
+def _interval_columns(card: dict[str, Any]) -> list[str]:
+    return [f"{side}-{level:g}" for level in card.get("intervals") or () for side in ("lo", "hi")]
 
 
 def _current(forecasts: list[Forecast], rows: pd.DataFrame) -> str:
@@ -491,8 +517,6 @@ def _gates(entry: dict[str, Any], gates: Gates, last: int) -> list[dict[str, Any
         out.append({"gate": "all", "passed": True,
                     "text": f"no forecast of checkpoint {name} has actuals yet: the gates wait for them"})
         return out
-    worst = ", ".join(w["series"] for w in entry.get("worst", [])[:3])
-    advice = f"retrain the model (grucast train), and look first at series {worst} (worst MASE)" if worst else "retrain the model (grucast train)"
     over = f"over the last {entry['origins']} origins ({entry['rows']:,} scored steps)"
     m = entry["metrics"]
     if gates.fail_if_worse_than:
@@ -502,7 +526,7 @@ def _gates(entry: dict[str, Any], gates: Gates, last: int) -> list[dict[str, Any
         passed = bool(g <= b)
         out.append({"gate": "fail_if_worse_than", "passed": passed, "text": (
             f"checkpoint {name} {'beat' if passed else 'lost to'} {gates.fail_if_worse_than} {over}: "
-            f"{metric.upper()} {g:.4g} against {b:.4g}" + ("" if passed else f"; {advice}"))})
+            f"{metric.upper()} {g:.4g} against {b:.4g}")})
     if gates.max_degradation is not None:
         v = (entry.get("validation") or {}).get("mase")
         g = m["model"]["mase"]
@@ -515,7 +539,7 @@ def _gates(entry: dict[str, Any], gates: Gates, last: int) -> list[dict[str, Any
             passed = bool(rise <= gates.max_degradation)
             out.append({"gate": "max_degradation", "passed": passed, "text": (
                 f"checkpoint {name} realized MASE {g:.4g} {over}, {rise:+.1f}% against its validation MASE {v:.4g} "
-                f"(at most +{gates.max_degradation:g}%)" + ("" if passed else f"; {advice}"))})
+                f"(at most +{gates.max_degradation:g}%)")})
     intervals = entry.get("intervals") or {}
     for level in sorted(set(gates.min_coverage or ()) - {"*"} - set(intervals), key=float):
         out.append({"gate": f"min_coverage_{level}", "passed": False, "text": (
@@ -531,6 +555,5 @@ def _gates(entry: dict[str, Any], gates: Gates, last: int) -> list[dict[str, Any
         c = info["coverage"]
         passed = bool(np.isfinite(c) and c >= floor)
         out.append({"gate": f"min_coverage_{level}", "passed": passed, "text": (
-            f"checkpoint {name} {level}% interval covered {c:.1f}% of the actuals {over} (at least {floor:g}%)"
-            + ("" if passed else "; retrain the model (grucast train) so its intervals are calibrated again"))})
+            f"checkpoint {name} {level}% interval covered {c:.1f}% of the actuals {over} (at least {floor:g}%)")})
     return out
