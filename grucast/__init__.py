@@ -6,16 +6,19 @@ The Python API, on pandas DataFrames or files (see grucast.workflows.model):
     forecasts = model.predict(df)            # or grucast.predict(model_or_path, df)
     model.save("model.pt"); grucast.load("model.pt")
 
-Importing the package is cheap: it does not import torch or pandas. train, predict, load and
-Model are imported on first use (PEP 562).
+    grucast.monitor("feed.csv", ["forecasts/"], "history/")   # forecasts scored as actuals arrive
+
+Importing the package is cheap: it does not import torch or pandas. train, predict, load,
+Model and monitor are imported on first use (PEP 562).
 """
 
 __version__ = "0.3.0"
 
 _LAZY = {"train": "grucast.workflows.model", "predict": "grucast.workflows.model",
-         "load": "grucast.workflows.model", "Model": "grucast.workflows.model"}
+         "load": "grucast.workflows.model", "Model": "grucast.workflows.model",
+         "monitor": "grucast.workflows.monitor"}
 
-__all__ = ["Model", "__version__", "load", "predict", "train"]
+__all__ = ["Model", "__version__", "load", "monitor", "predict", "train"]
 
 
 def __getattr__(name: str):

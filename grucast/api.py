@@ -15,11 +15,11 @@ from __future__ import annotations
 from grucast.workflows.backtest import EvaluationResult, backtest, evaluate
 from grucast.workflows.check import CheckResult, check
 from grucast.workflows.compare import compare_cells
-from grucast.workflows.monitor import Gates, MonitorResult, monitor
 from grucast.workflows.fit import TrainResult
 from grucast.workflows.gates import GatesResult, gates
 from grucast.workflows.info import info
 from grucast.workflows.model import Model, load
+from grucast.workflows.monitor import Gates, MonitorResult, monitor
 from grucast.workflows.predict import PredictResult, predict
 from grucast.workflows.summary import DataSummary
 from grucast.workflows.train import train

@@ -270,3 +270,19 @@ def test_a_coverage_gate_on_an_interval_the_model_lacks_fails_with_its_reason(ni
             "--min-coverage", "95=90")
     assert r.exit_code == 5 and "names a 95% interval" in r.stderr and "intervals of 80%" in r.stderr
     assert (tmp_path / "h" / "_grucast_history.json").exists()  # the scored rows are kept all the same
+
+
+def test_monitor_does_not_import_torch(nightly, tmp_path):
+    """A cron job's morning run: no torch import (seconds and hundreds of MB saved)."""
+    import subprocess
+    import sys
+
+    root, full = nightly
+    feed(full, (TRAIN_DAYS + 1) * 24).to_csv(tmp_path / "now.csv", index=False)
+    code = ("import sys; sys.argv[0] = 'grucast'; from grucast.cli import app\n"
+            "try:\n    app()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    argv = ["monitor", str(tmp_path / "now.csv"), str(root / "fc" / "night1.csv"), "--history", str(tmp_path / "h")]
+    r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "h" / "_grucast_history.json").exists()

@@ -44,14 +44,13 @@ def monitor(
         store.check_folder(history, inputs)
 
     with user_errors(preflight=preflight):
-        from grucast import api
-        from grucast.ops import history as store
         from grucast.ops import locks
         from grucast.workflows.monitor import Gates
+        from grucast.workflows.monitor import monitor as run_monitor  # not through grucast.api: no torch
 
         gates = Gates.parse(fail_if_worse_than, max_degradation, min_coverage)
         with locks.lock(history, wait):  # HISTORY.lock beside the folder: a failed first run leaves no folder
-            result = api.monitor(data, forecasts, history, last=last, gates=gates)
+            result = run_monitor(data, forecasts, history, last=last, gates=gates)
         from grucast.cli import render
 
         shown = Shown()

@@ -15,7 +15,7 @@ import json
 import math
 import os
 import sys
-from typing import Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -29,12 +29,14 @@ from grucast.cli.terminal import no_color as _no_color
 from grucast.data.write import text_times
 from grucast.errors import preview
 from grucast.ops.manifest import json_ready
-from grucast.training.loop import EvalRecord, FitResult
-from grucast.workflows.backtest import EvaluationResult
-from grucast.workflows.check import CheckResult
-from grucast.workflows.fit import TrainResult
-from grucast.workflows.predict import PredictResult
-from grucast.workflows.summary import DataSummary
+
+if TYPE_CHECKING:  # annotations only: rendering a torch-free command (monitor, check) must not import torch
+    from grucast.training.loop import EvalRecord, FitResult
+    from grucast.workflows.backtest import EvaluationResult
+    from grucast.workflows.check import CheckResult
+    from grucast.workflows.fit import TrainResult
+    from grucast.workflows.predict import PredictResult
+    from grucast.workflows.summary import DataSummary
 
 MAX_TABLE_ROWS = 200
 

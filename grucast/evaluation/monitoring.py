@@ -171,7 +171,7 @@ def _worst(rows: pd.DataFrame, y: np.ndarray, scale: np.ndarray, ok: np.ndarray,
     w_scale[windows[ok]] = scale[ok]
     first = np.full(n, -1)
     first[windows[::-1]] = np.arange(len(windows))[::-1]
-    ids = rows["series_id"].to_numpy()[first]
+    ids = rows["series_id"].iloc[first].astype(str).to_numpy()  # only the forecasts' first rows become text
     use = np.isfinite(w_scale) & (count > 0)
     if not use.any():
         return []

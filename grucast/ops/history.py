@@ -160,7 +160,14 @@ def read_parts(h: History, origins: set[str], columns: Optional[list[str]] = Non
         if not path.is_file() or path.is_symlink():
             raise DataError(f"the history {h.folder} is damaged: its index names {p['name']}, which is missing or "
                             "not a file; restore it from a backup, or start a new history folder")
-        frame = _read_part(h, path, None if columns is None else list(dict.fromkeys([*columns, "origin"])))
+        wanted_columns = None if columns is None else list(dict.fromkeys([*columns, "origin"]))
+        one = p.get("checkpoints") or []
+        constant = wanted_columns is not None and "checkpoint_sha256" in wanted_columns and len(one) == 1
+        if constant:  # the index says which checkpoint made every row: no 64-character text per row to read
+            wanted_columns.remove("checkpoint_sha256")
+        frame = _read_part(h, path, wanted_columns)
+        if constant:
+            frame["checkpoint_sha256"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), one)
         frame["origin"] = to_int_times(frame["origin"], h.time_kind)
         if not origins.issuperset(p["origins"]):  # a part that also holds origins not asked for
             if wanted is None:
@@ -184,7 +191,7 @@ def _read_part(h: History, path: Path, columns: Optional[list[str]]) -> pd.DataF
 
                 names = set(pq.read_schema(path).names)
                 columns = [c for c in columns if c in names]
-            return pd.read_parquet(path, columns=columns)
+            return pd.read_parquet(path, columns=columns, read_dictionary=["series_id"])  # ids as categories
         present = None if columns is None else (lambda c: c in columns)
         return pd.read_csv(path, usecols=present, dtype={"series_id": str, "checkpoint_sha256": str})
     except (OSError, ValueError) as e:

@@ -135,13 +135,16 @@ class Gates:
 
 
 def monitor(data_path: Path, forecast_paths: Sequence[Path], history_path: Path, last: int = LAST,
-            gates: Gates = Gates()) -> MonitorResult:
+            gates: Optional[Gates] = None, *, fail_if_worse_than: Optional[str] = None,
+            max_degradation: Optional[str] = None, min_coverage: Optional[str] = None) -> MonitorResult:
     """Score the forecasts of forecast_paths (files, or folders of them) against data_path,
     add the rows not recorded yet to the history folder, and summarize the last `last` origins
-    of the history per checkpoint with the gates' verdicts (MonitorResult.gate_error). The
-    history is published before the gates are read: a failed gate is about the model, and the
-    rows it failed on are kept."""
+    of the history per checkpoint with the gates' verdicts (MonitorResult.failed, .gate_error()).
+    The gates are a Gates or the CLI's texts ('seasonal-naive', '25%', '80=70'). The history is
+    published whatever the gates say: a failed gate is about the model, and the rows it failed
+    on are kept."""
     started = time.perf_counter()
+    gates = gates if gates is not None else Gates.parse(fail_if_worse_than, max_degradation, min_coverage)
     if last < 1:
         raise ConfigError(f"--last takes 1 or more origins, got {last}")
     result = MonitorResult(history=Path(history_path), last=last)
