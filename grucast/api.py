@@ -20,11 +20,12 @@ from grucast.workflows.gates import GatesResult, gates
 from grucast.workflows.info import info
 from grucast.workflows.model import Model, load
 from grucast.workflows.monitor import Gates, MonitorResult, monitor
+from grucast.workflows.plot import PlotResult, plot
 from grucast.workflows.predict import PredictResult, predict
 from grucast.workflows.summary import DataSummary
 from grucast.workflows.train import train
 
 __all__ = [
-    "train", "predict", "check", "info", "evaluate", "backtest", "compare_cells", "gates", "monitor", "Gates", "load", "Model",
-    "TrainResult", "PredictResult", "CheckResult", "EvaluationResult", "GatesResult", "MonitorResult", "DataSummary",
+    "train", "predict", "check", "info", "evaluate", "backtest", "compare_cells", "gates", "monitor", "Gates", "plot", "load", "Model",
+    "TrainResult", "PredictResult", "CheckResult", "EvaluationResult", "GatesResult", "MonitorResult", "PlotResult", "DataSummary",
 ]

@@ -505,6 +505,12 @@ case("gate.min-coverage-without-intervals.monitor", "gate", "monitor --min-cover
      "no interval (train it with --intervals); retrain the model (grucast train), and look first at series …",
      lambda c: ["monitor", "d.csv", forecast_of(c), "--history", "h", "--min-coverage", "70"], new=("h", "h/*"),
      tidy=lambda m: re.sub(r"\([0-9a-f]{12}\)", "(…)", m))
+case("data.plot-unknown-series", "data", "plot --series naming a series the data does not hold", 1,
+     "is not a series of the data", "Error: --series s9 is not a series of the data (3 series; close: s0, s1, s2)",
+     lambda c: ["plot", "m.pt", "d.csv", "-o", "x.png", "--series", "s9"])
+case("settings.plot-extension", "settings", "plot -o with a .jpg name", 1,
+     r"\.png or \.svg", "Error: -o x.jpg: a plot is written as .png or .svg (by the file's extension)",
+     lambda c: ["plot", "m.pt", "d.csv", "-o", "x.jpg"])
 case("data.future-file-missing", "data", "predict --future naming a missing file", 1,
      r"nope\.csv", "Error: future file not found: nope.csv",
      lambda c: ["predict", "m.pt", "d.csv", "--future", "nope.csv", "-o", "f.csv"])

@@ -282,4 +282,4 @@ def test_checkpoint_path_problems_are_caught_before_training(long_csv, tmp_path)
 def test_help_lists_the_commands_in_the_order_of_a_workflow():
     r = cli("--help")
     listed = [line.split()[0] for line in r.stdout.split("Commands:")[1].splitlines() if line.strip()]
-    assert listed == ["train", "predict", "check", "info", "evaluate", "backtest", "gates", "monitor"]
+    assert listed == ["train", "predict", "check", "info", "evaluate", "backtest", "gates", "monitor", "plot"]

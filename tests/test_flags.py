@@ -22,7 +22,7 @@ from conftest import ROOT, TINY, cli, sine_panel
 
 SHAPE = ["--horizon", "6", "--input-size", "24"]
 QUICK = [*TINY, *SHAPE, "--max-steps", "3"]
-COMMANDS = ("train", "predict", "check", "info", "evaluate", "backtest", "gates", "monitor")
+COMMANDS = ("train", "predict", "check", "info", "evaluate", "backtest", "gates", "monitor", "plot")
 
 
 def commands() -> dict:

@@ -21,7 +21,7 @@ LAYERS = [
     ["grucast.features"],
     ["grucast.models"],
     ["grucast.checkpoint"],
-    ["grucast.training", "grucast.evaluation"],
+    ["grucast.training", "grucast.evaluation", "grucast.plot"],
     ["grucast.workflows"],
     ["grucast.api"],
     ["grucast.cli"],

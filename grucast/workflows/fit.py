@@ -225,7 +225,7 @@ def fit_table(table: Table, cfg: Config, callback: Optional[Callback] = None,
         config=cfg, schema=table.schema, freq=panel.freq, features=spec, calibration=calibration,
         state_dict=result.state_dict,
         history=[{"epoch": r.epoch, "step": r.step, "train_loss": r.train_loss, "val_loss": r.val_loss,
-                  "member": r.member} for r in result.history],
+                  "lr": r.lr, "best": r.best, "member": r.member} for r in result.history],
         metrics=scores,
         info={**run.info(), "best_step": result.best_step, "steps": result.steps,
               **({"processes": world.size} if world.active else {})},  # torchrun: equal to one process's up to rounding
