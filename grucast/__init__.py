@@ -12,7 +12,7 @@ Importing the package is cheap: it does not import torch or pandas. train, predi
 Model and monitor are imported on first use (PEP 562).
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 _LAZY = {"train": "grucast.workflows.model", "predict": "grucast.workflows.model",
          "load": "grucast.workflows.model", "Model": "grucast.workflows.model",

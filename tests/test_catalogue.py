@@ -475,11 +475,11 @@ case("data.forecast-edited.monitor", "data", "monitor of a forecast file changed
      "wrote them)",
      lambda c: ["monitor", "d.csv", c.write("f.csv", (c.tmp / forecast_of(c)).read_text() + "\n"), "--history", "h"])
 case("data.history-newer.monitor", "data", "monitor --history written by a newer grucast (format 99)", 1,
-     "upgrade grucast", "Error: the history h was written by grucast 9.0 in history format 99, and this grucast 0.3.0 "
+     "upgrade grucast", "Error: the history h was written by grucast 9.0 in history format 99, and this grucast 0.4.0 "
      "reads format 1 at most: upgrade grucast (pip install -U grucast)",
      lambda c: ["monitor", "d.csv", forecast_of(c), "--history", history_index(c, json.dumps(
          {"grucast_history": 99, "written_by": "9.0", "part_format": "csv", "time_kind": "datetime", "parts": []}))],
-     tidy=lambda m: re.sub(r"this grucast [\w.]+", "this grucast 0.3.0", m))
+     tidy=lambda m: re.sub(r"this grucast [\w.]+", "this grucast 0.4.0", m))
 case("data.history-damaged.monitor", "data", "monitor --history whose index is not JSON", 1,
      "is damaged", "Error: h/_grucast_history.json is damaged (not a grucast history index); restore it from a backup, "
      "or start a new history folder",
@@ -926,7 +926,7 @@ case("checkpoint.bad-padding", "checkpoint", "a checkpoint whose feature layout 
      lambda c: predict_with(c.ckpt("pad.pt", lambda raw: raw["features"].update(pad=-3))))
 case("checkpoint.newer-format", "checkpoint", "a checkpoint from a newer grucast", 3,
      r"new\.pt.*newer grucast", "Error: new.pt was written by a newer grucast (9.0, checkpoint format 99); this is "
-     "grucast 0.3.0, which reads format 4: upgrade grucast",
+     "grucast 0.4.0, which reads format 4: upgrade grucast",
      lambda c: predict_with(c.ckpt("new.pt", lambda raw: raw.update(format_version=99, grucast_version="9.0"))))
 case("checkpoint.no-format-version", "checkpoint", "a checkpoint without a format version", 3,
      r"v\.pt.*format version", "Error: v.pt has no valid format version",

@@ -191,7 +191,7 @@ def _read_part(h: History, path: Path, columns: Optional[list[str]]) -> pd.DataF
 
                 names = set(pq.read_schema(path).names)
                 columns = [c for c in columns if c in names]
-            return pd.read_parquet(path, columns=columns, read_dictionary=["series_id"])  # ids as categories
+            return pd.read_parquet(path, columns=columns)
         present = None if columns is None else (lambda c: c in columns)
         return pd.read_csv(path, usecols=present, dtype={"series_id": str, "checkpoint_sha256": str})
     except (OSError, ValueError) as e:
