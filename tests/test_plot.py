@@ -135,3 +135,23 @@ def test_without_matplotlib_plot_says_how_to_install_it_and_nothing_else_imports
             "assert 'matplotlib' not in sys.modules")
     r = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_future_covariates_are_drawn_beneath_the_forecast_over_history_and_horizon(tmp_path):
+    from test_covariates import future_rows, promo_panel
+
+    history = promo_panel(2, 120)
+    history.to_csv(tmp_path / "h.csv", index=False)
+    r = cli("train", tmp_path / "h.csv", "-o", tmp_path / "c.pt", "--future-cols", "promo", "--horizon", 6,
+            "--input-size", 24, "--hidden-size", 8, "--ensemble", 1, "--max-steps", 5, "-q")
+    assert r.exit_code == 0, r.stderr
+    pattern = [1, 0, 0, 1, 1, 0]
+    future_rows(history, pattern, 6).drop(columns="value").to_csv(tmp_path / "f.csv", index=False)
+    r = cli("plot", tmp_path / "c.pt", tmp_path / "h.csv", "--future", tmp_path / "f.csv", "-o", tmp_path / "c.svg",
+            "--tail", 12)
+    assert r.exit_code == 0, r.stderr
+    svg = (tmp_path / "c.svg").read_text()
+    assert len(ids(svg, "panel")) == 2 and len(ids(svg, "covariate-promo")) == 2
+    # the covariate's line holds 12 history points and the 6 of the horizon
+    path = re.search(r'<g id="covariate-promo-0">.*?<path d="([^"]*)"', svg, re.S).group(1)
+    assert len(re.findall(r"[ML]", path)) == 12 + 6

@@ -25,6 +25,12 @@ def _future_values(panel: Panel, names: tuple[str, ...], horizon: int) -> np.nda
     return block
 
 
+def future_values(panel: Panel, names: tuple[str, ...], horizon: int) -> np.ndarray:
+    """[n, horizon, F] the named future covariates over every series' horizon (NaN where the
+    file has none): what the model reads there, for plots."""
+    return _future_values(panel, names, horizon)
+
+
 def _when(panel: Panel, i: int, k: int) -> str:
     return time_text(panel.freq, panel.start[i], panel.lengths[i] + k)
 

@@ -83,8 +83,9 @@ def forecast_figure(views: list[SeriesView], time_label: str, value_label: str, 
             ax.axvline(v.origin, color=BLACK, lw=0.8, ls=":", label="origin", gid=f"origin-{n}")
         if with_future and v.future:
             twin = ax.twinx()
-            for (name, (t, y)), colour in zip(v.future.items(), (ORANGE, GREEN, PURPLE)):
-                twin.plot(t, y, color=colour, lw=0.8, ls="--", label=name)
+            for (name, (t, y)), colour in zip(v.future.items(), (ORANGE, GREEN, PURPLE, VERMILLION) * 10):
+                twin.plot(t, y, color=colour, lw=0.8, ls="--", label=name, gid=f"covariate-{name}-{n}")
+                twin.set_ylabel("future covariates", fontsize=7)
             twin.tick_params(labelsize=7)
             twin.legend(fontsize=6, loc="upper left", frameon=False)
         ax.set_title(v.name, fontsize=9)
@@ -163,7 +164,7 @@ def monitor_figure(per_origin: pd.DataFrame, coverage: pd.DataFrame, title: str,
     ax = axes[0][0]
     for (name, g), colour in zip(per_origin.groupby("checkpoint", sort=False), MEMBERS * 50):
         ax.plot(g["origin"], g["model"], color=colour, marker="o", ms=3, lw=1.3, label=f"model {name}", gid=f"mase-{name}")
-        ax.plot(g["origin"], g["seasonal_naive"], color=colour, ls="--", lw=0.9, label=f"seasonal naive ({name})")
+        ax.plot(g["origin"], g["seasonal_naive"], color=colour, ls="--", lw=0.9, label=f"seasonal naive, {name}")
     ax.set_ylabel("MASE (mean over series)", fontsize=8)
     if len(coverage):
         cx = axes[1][0]

@@ -193,7 +193,7 @@ def _forecast(inputs: list[Path], choice: Choice, result: PlotResult, future_pat
     else:
         frame, card, origins, model = _from_file(source)
     schema, freq = Schema.from_dict(card["schema"]), Freq.from_dict(card["freq"])
-    panel = _panel(data, card)
+    panel = _panel(data, card, future_path)
     names = _row_names(frame, schema, panel)
     index = {str(i): k for k, i in enumerate(panel.ids)}
     season, horizon = int(card.get("season") or 1), int(card["horizon"])
@@ -216,7 +216,8 @@ def _forecast(inputs: list[Path], choice: Choice, result: PlotResult, future_pat
             y[~panel.observed[panel.offsets[k] + steps]] = np.nan  # a filled gap is not drawn as data
         t = plain_times(freq, np.full(len(steps), panel.start[k]), steps)
         f = frame[frame["_name"] == s]
-        views.append(figures.SeriesView(s, t, y, f, origin=t[-1] if len(t) else None))
+        views.append(figures.SeriesView(s, t, y, f, origin=t[-1] if len(t) else None,
+                                        future=_covariates(panel, schema, k, steps, horizon, t, f["time"])))
     result.series = chosen
     value = schema.target or "value"
     result.lines.insert(0, f"forecast of {model}: {len(chosen)} series, horizon {horizon}, last {tail} steps of history")
@@ -243,14 +244,36 @@ def _from_file(path: Path):
     return frame, m["model"], m.get("origins", {}), Path(str((m.get("checkpoint") or {}).get("path", "the model"))).name
 
 
-def _panel(data: Path, card: dict[str, Any]) -> Panel:
+def _panel(data: Path, card: dict[str, Any], future_path: Optional[Path] = None) -> Panel:
+    """The data as the checkpoint read it (with --future's rows, as predict merges them)."""
     from grucast.config.settings import DataConfig
-    from grucast.data.table import load_table_like
+    from grucast.data.table import load_future, load_table_like, merge_future
 
     reading = card["reading"]
     cfg = DataConfig(fill=reading["fill"], sep=reading.get("sep"), duplicates=reading.get("duplicates", "error"))
-    table = load_table_like(Path(data), Schema.from_dict(card["schema"]), cfg)
+    schema = Schema.from_dict(card["schema"])
+    table = load_table_like(Path(data), schema, cfg)
+    if future_path is not None:
+        table = merge_future(table, load_future(Path(future_path), schema, cfg))
     return build_panel(table, cfg.fill, freq=Freq.from_dict(card["freq"]))
+
+
+def _covariates(panel: Panel, schema: Schema, k: int, steps: np.ndarray, horizon: int, t_history: Any,
+                t_forecast: Any) -> dict[str, tuple[Any, np.ndarray]]:
+    """Every future covariate of series k over the history tail and the horizon, for the panel
+    beneath the forecast; {} for a model without them."""
+    from grucast.features.future import future_values
+
+    names = tuple(schema.future_cols)
+    if not names or panel.covs is None:
+        return {}
+    ahead = future_values(panel, names, horizon)[k]  # [H, F]
+    out = {}
+    for j, name in enumerate(names):
+        past = panel.covs[panel.offsets[k] + steps, panel.cov_names.index(name)].astype(np.float64)
+        times = np.concatenate([np.asarray(t_history), np.asarray(t_forecast)])
+        out[name] = (times, np.concatenate([past, ahead[:len(t_forecast), j].astype(np.float64)]))
+    return out
 
 
 def _row_names(frame: pd.DataFrame, schema: Schema, panel: Panel) -> list[str]:
