@@ -20,7 +20,7 @@ def plot(
     kind: Optional[str] = typer.Option(None, "--kind", help="forecast, backtest, training, monitor or gates (MODEL DATA); default: from the inputs."),
     series: Optional[str] = typer.Option(None, "--series", metavar="ID,...", help="Draw these series (comma-separated)."),
     top: Optional[int] = typer.Option(None, "--top", help="Draw the N largest series (a backtest: the N worst); default all up to 12, else the 12 first so ranked."),
-    tail: Optional[int] = typer.Option(None, "--tail", help="Steps of history before the forecast (default: 3 seasons, at least 2 horizons)."),
+    tail: Optional[int] = typer.Option(None, "--tail", help="Steps of history before the forecast (default: 3 seasons, at least 2 horizons); of a monitoring plot, the last N origins (default 120)."),
     future: Optional[Path] = typer.Option(None, "--future", help="Future covariates over the horizon, as for predict (MODEL DATA)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write a self-contained HTML report (the picture and what it shows) that a cron job can mail or publish."),
     manifest: bool = MANIFEST_OPT,

@@ -35,6 +35,7 @@ from grucast.ops import paths, publish
 from grucast.ops.paths import manifest_path
 
 KINDS = ("forecast", "backtest", "training", "monitor", "gates")
+MONITOR_ORIGINS = 120  # origins a monitoring plot draws by default (--tail)
 GRID = 12  # series drawn when none are chosen and the data holds more
 
 
@@ -363,10 +364,17 @@ def _monitor(inputs: list[Path], choice: Choice, result: PlotResult, future_path
     folder = inputs[0]
     doc = json.loads((folder / store.INDEX).read_text(encoding="utf-8"))
     h = store.History(folder, doc["part_format"], doc["time_kind"], doc.get("tz"), doc["parts"], doc.get("checkpoints", {}))
-    origins = h.origins()
-    if not origins:
+    every = h.origins()
+    if not every:
         raise DataError(f"the history {folder} holds no scored forecast yet: nothing to plot")
-    rows = store.read_parts(h, set(origins))
+    last = choice.tail if choice.tail is not None else MONITOR_ORIGINS
+    if last < 1:
+        raise ConfigError(f"--tail takes 1 or more origins, got {last}")
+    origins = every[-last:]  # the parts of these alone are read: a year of history stays cheap to draw
+    if len(origins) < len(every):
+        result.lines.append(f"the last {len(origins)} of {len(every)} origins (--tail N for more)")
+    rows = store.read_parts(h, set(origins), columns=["series_id", "origin", "actual", "forecast", "seasonal_naive",
+                                                       "scale", "checkpoint_sha256"] + _bounds(h))
     rows["model_err"] = (rows["actual"] - rows["forecast"]).abs() / rows["scale"]
     rows["base_err"] = (rows["actual"] - rows["seasonal_naive"]).abs() / rows["scale"]
     per = rows.groupby(["checkpoint_sha256", "series_id", "origin"], observed=True)[["model_err", "base_err"]].mean()
@@ -389,6 +397,12 @@ def _monitor(inputs: list[Path], choice: Choice, result: PlotResult, future_path
     result.lines.insert(0, title)
     result.series = []
     return figures.monitor_figure(per_origin, coverage, title, "time" if freq_kind != "int" else "step")
+
+
+def _bounds(h: store.History) -> list[str]:
+    """The interval columns of the history's checkpoints."""
+    levels = sorted({f"{x:g}" for c in h.checkpoints.values() for x in (c.get("card") or {}).get("intervals") or ()})
+    return [f"{side}-{level}" for level in levels for side in ("lo", "hi")]
 
 
 def _gates(inputs: list[Path], choice: Choice, result: PlotResult, future_path: Optional[Path]):
