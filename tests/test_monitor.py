@@ -286,3 +286,23 @@ def test_monitor_does_not_import_torch(nightly, tmp_path):
     r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "h" / "_grucast_history.json").exists()
+
+
+def test_a_model_of_two_targets_is_scored_per_id_and_target(tmp_path):
+    """Forecast rows name their series by id and target; the history by the model's id/target."""
+    frame = series(days=12)
+    frame["other"] = (frame["value"] * 1.1 + 3).round(3)
+    early = frame[frame.timestamp < pd.Timestamp("2024-01-11")]
+    early.to_csv(tmp_path / "early.csv", index=False)
+    r = cli("train", tmp_path / "early.csv", "-o", tmp_path / "m.pt", "--target", "value,other", "--horizon", H,
+            "--input-size", 48, "--hidden-size", 8, "--ensemble", 1, "--max-steps", 5, "-q")
+    assert r.exit_code == 0, r.stderr
+    assert cli("predict", tmp_path / "m.pt", tmp_path / "early.csv", "-o", tmp_path / "f.csv", "-q").exit_code == 0
+    frame.to_csv(tmp_path / "now.csv", index=False)
+    r, doc = run(tmp_path, tmp_path / "now.csv", tmp_path / "f.csv", "--history", tmp_path / "h")
+    assert r.exit_code == 0 and not doc["skipped"], r.stderr
+    rows = pd.read_parquet(tmp_path / "h")
+    assert sorted(rows.series_id.unique()) == ["s0/other", "s0/value", "s1/other", "s1/value", "s2/other", "s2/value"]
+    at = rows[(rows.series_id == "s1/other") & (rows.step == 3)].iloc[0]
+    truth = frame[(frame.series_id == "s1") & (frame.timestamp == pd.Timestamp(at.timestamp))]["other"].iloc[0]
+    assert at.actual == pytest.approx(truth)

@@ -258,19 +258,19 @@ def _scored(data_path: Path, forecasts: list[Forecast], result: MonitorResult
             ) -> tuple[pd.DataFrame, dict[str, dict[str, Any]], Freq]:
     """Every forecast row with an actual, as history rows; the cards by checkpoint sha256; the
     data's frequency. The data is read once per layout the files' checkpoints name."""
-    panels: dict[str, tuple[Panel, dict]] = {}
+    panels: dict[str, tuple[Panel, dict, dict]] = {}
     frames, cards, freq = [], {}, None
     scored_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     for f in forecasts:
         layout_key = json.dumps([f.card["schema"], f.card["reading"], f.card["freq"]], sort_keys=True)
         if layout_key not in panels:
             panels[layout_key] = _panel(data_path, f.card)
-        panel, lookup = panels[layout_key]
+        panel, index_of, pairs = panels[layout_key]
         if freq is not None and (freq.kind, freq.tz) != (panel.freq.kind, panel.freq.tz):
             result.skipped.append(Skip(str(f.path), "its timestamps are of another kind than the other files'"))
             continue
         freq = panel.freq
-        frame = _file_rows(f, panel, lookup, result)
+        frame = _file_rows(f, panel, index_of, pairs, result)
         if frame is None:
             continue
         sha = f.checkpoint.get("sha256") or ""
@@ -284,21 +284,25 @@ def _scored(data_path: Path, forecasts: list[Forecast], result: MonitorResult
     return rows, cards, freq
 
 
-def _panel(data_path: Path, card: dict[str, Any]) -> tuple[Panel, dict]:
+def _panel(data_path: Path, card: dict[str, Any]) -> tuple[Panel, dict[str, int], dict[str, str]]:
     """The data as the checkpoint read it, on its grid (gaps filled by its policy, observed
-    kept), and the panel index of every series by the forecast files' names for it."""
+    kept); the panel index of every series by its id; and with several targets, the id of the
+    series a forecast row names by its id and target (PAIR-joined)."""
     schema = Schema.from_dict(card["schema"])
     reading = card["reading"]
     cfg = DataConfig(fill=reading["fill"], sep=reading.get("sep"), duplicates=reading.get("duplicates", "error"))
     table = load_table_like(Path(data_path), schema, cfg)
     panel = build_panel(table, cfg.fill, freq=Freq.from_dict(card["freq"]))
-    lookup: dict[str, Any] = {str(i): k for k, i in enumerate(panel.ids)}
-    # several targets: a forecast row names its series by (id, target), the manifest by the panel's id
-    lookup["pairs"] = {json.dumps([p[0], p[1]]): s for s, p in table.parts.items()}
-    return panel, lookup
+    index_of = {str(i): k for k, i in enumerate(panel.ids)}  # one entry per series
+    pairs = {f"{p[0] or ''}{PAIR}{p[1]}": s for s, p in table.parts.items()}
+    return panel, index_of, pairs
 
 
-def _file_rows(f: Forecast, panel: Panel, lookup: dict, result: MonitorResult) -> Optional[pd.DataFrame]:
+PAIR = "\x1f"  # joins a forecast row's id and target into the key of its series (a character no id holds)
+
+
+def _file_rows(f: Forecast, panel: Panel, index_of: dict[str, int], pairs: dict[str, str],
+               result: MonitorResult) -> Optional[pd.DataFrame]:
     """The rows of one forecast file, scored where their actual arrived; None when the file is
     skipped (its reason added to result.skipped)."""
     schema = Schema.from_dict(f.card["schema"])
@@ -307,12 +311,12 @@ def _file_rows(f: Forecast, panel: Panel, lookup: dict, result: MonitorResult) -
     except DataError as e:
         result.skipped.append(Skip(str(f.path), f"cannot be read: {e}"))
         return None
-    names, ids = _series_names(frame, schema, panel, lookup["pairs"])
+    names, why = _series_names(frame, schema, panel, pairs)
     if names is None:
-        result.skipped.append(Skip(str(f.path), ids))
+        result.skipped.append(Skip(str(f.path), why))
         return None
     origins = {str(k): v for k, v in f.manifest["origins"].items()}
-    no_origin = sorted(set(names) - set(origins))
+    no_origin = sorted(set(np.unique(names)) - set(origins))
     if no_origin:
         result.skipped.append(Skip(str(f.path), f"its manifest gives no origin for series {preview(no_origin)}"))
         return None
@@ -320,12 +324,13 @@ def _file_rows(f: Forecast, panel: Panel, lookup: dict, result: MonitorResult) -
         return frame.iloc[:0]
     try:
         t = store.to_int_times(frame[schema.time_col], panel.freq.kind).to_numpy()
-        origin = store.to_int_times(pd.Series([origins[n] for n in names]), panel.freq.kind).to_numpy()
+        parsed = store.to_int_times(pd.Series(list(origins.values()), dtype=object), panel.freq.kind)
+        origin = pd.Series(names).map(dict(zip(origins, parsed.to_numpy()))).to_numpy(dtype=np.int64)
     except (ValueError, TypeError, OverflowError):
         result.skipped.append(Skip(str(f.path), f"its times in column '{schema.time_col}' (or its manifest's origins) "
                                                 f"are not {'integer steps' if panel.freq.kind == 'int' else 'datetimes'}"))
         return None
-    series = np.array([lookup.get(n, -1) for n in names], dtype=np.int64)
+    series = pd.Series(names).map(index_of).fillna(-1).to_numpy(dtype=np.int64)
     keep = _placeable(f, names, series, result)
     pos, origin_pos = _grid(panel, series, t), _grid(panel, series, origin)
     if pos is None or origin_pos is None:
@@ -354,20 +359,20 @@ def _series_names(frame: pd.DataFrame, schema: Schema, panel: Panel, pairs: dict
         return None, f"it has no column {', '.join(repr(c) for c in missing)}: not a forecast of this checkpoint"
     if len(schema.targets) > 1:
         target_col = "target" if "target" not in (id_col, schema.time_col) else "target_column"
-        ids = frame[id_col].astype(str) if id_col else pd.Series([""] * len(frame))
+        ids = frame[id_col].astype(str) if id_col else pd.Series("", index=frame.index)
         if target_col not in frame.columns:
             return None, f"it has no column '{target_col}': not a forecast of this checkpoint"
-        names = [json.dumps([i if id_col else None, t]) for i, t in zip(ids, frame[target_col].astype(str))]
-        return [pairs.get(n, n) for n in names], None
+        keys = ids + PAIR + frame[target_col].astype(str)
+        return keys.map(pairs).fillna(keys).to_numpy(dtype=object), None
     if id_col is None:
-        return [str(panel.ids[0]) if len(panel.ids) else ""] * len(frame), None
-    return frame[id_col].astype(str).tolist(), None
+        return np.full(len(frame), str(panel.ids[0]) if len(panel.ids) else "", dtype=object), None
+    return frame[id_col].astype(str).to_numpy(dtype=object), None
 
 
-def _placeable(f: Forecast, names: list[str], series: np.ndarray, result: MonitorResult) -> np.ndarray:
+def _placeable(f: Forecast, names: np.ndarray, series: np.ndarray, result: MonitorResult) -> np.ndarray:
     keep = series >= 0
     if not keep.all():
-        absent = sorted({n for n, k in zip(names, keep) if not k})
+        absent = sorted(set(names[~keep]))
         result.skipped.append(Skip(str(f.path), "not in DATA", absent, int((~keep).sum())))
     return keep
 
@@ -397,7 +402,7 @@ def _grid(panel: Panel, series: np.ndarray, t: np.ndarray) -> Optional[np.ndarra
     return pos
 
 
-def _with_history(f: Forecast, names: list[str], series: np.ndarray, origin_pos: np.ndarray, panel: Panel,
+def _with_history(f: Forecast, names: np.ndarray, series: np.ndarray, origin_pos: np.ndarray, panel: Panel,
                   season: int, result: MonitorResult) -> np.ndarray:
     """Rows whose origin the data still holds with a season of history before it."""
     lengths = np.diff(panel.offsets)[np.maximum(series, 0)]
@@ -410,21 +415,21 @@ def _with_history(f: Forecast, names: list[str], series: np.ndarray, origin_pos:
                 "the MASE scale need: keep more history in DATA"),
     ):
         if mask.any():
-            result.skipped.append(Skip(str(f.path), reason, sorted({n for n, m in zip(names, mask) if m}),
+            result.skipped.append(Skip(str(f.path), reason, sorted(set(names[mask])),
                                        int(mask.sum())))
     return placed & ~after_end & ~short
 
 
-def _rows(f: Forecast, frame: pd.DataFrame, names: list[str], series: np.ndarray, t: np.ndarray, origin: np.ndarray,
+def _rows(f: Forecast, frame: pd.DataFrame, names: np.ndarray, series: np.ndarray, t: np.ndarray, origin: np.ndarray,
           origin_pos: np.ndarray, pos: np.ndarray, step: np.ndarray, keep: np.ndarray, panel: Panel,
           result: MonitorResult) -> pd.DataFrame:
     """History rows of the kept rows whose actual arrived; pending and missing counted."""
     k = np.flatnonzero(keep)
     s = monitoring.score_rows(panel.values, panel.observed, panel.offsets, series[k], origin_pos[k], pos[k],
                               int(f.card["season"] or 1))
-    names_k = np.asarray(names, dtype=object)[k]
+    names_k = names[k]
     result.pending += int(s.pending.sum())
-    result.pending_forecasts += len({(n, o) for n, o in zip(names_k[s.pending], origin[k][s.pending])})
+    result.pending_forecasts += len(pd.DataFrame({"s": names_k[s.pending], "o": origin[k][s.pending]}).drop_duplicates())
     arrived = np.isfinite(s.actual)
     result.missing += int((~s.pending & ~arrived).sum())
     out = {"series_id": names_k, "origin": origin[k], "step": step[k], "timestamp": t[k], "actual": s.actual,
