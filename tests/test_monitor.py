@@ -306,3 +306,53 @@ def test_a_model_of_two_targets_is_scored_per_id_and_target(tmp_path):
     at = rows[(rows.series_id == "s1/other") & (rows.step == 3)].iloc[0]
     truth = frame[(frame.series_id == "s1") & (frame.timestamp == pd.Timestamp(at.timestamp))]["other"].iloc[0]
     assert at.actual == pytest.approx(truth)
+
+
+def test_review_cases_fail_or_skip_by_name(nightly, tmp_path):
+    """A run whose every file is skipped fails (exit 1) and writes nothing; a first run's part
+    left by a crash does not make the folder foreign; --history inside a FORECAST folder is
+    refused; the Python API locks the history."""
+    from grucast.errors import LockedError
+    from grucast.ops import locks
+    from grucast.workflows.monitor import monitor
+
+    root, full = nightly
+    feed(full, (TRAIN_DAYS + 1) * 24).to_csv(tmp_path / "now.csv", index=False)
+    night1 = root / "fc" / "night1.csv"
+    late = tmp_path / "late.csv"  # every row before its claimed origin: a file-level skip
+    shutil.copy(night1, late)
+    m = json.loads((root / "fc" / "night1.csv.manifest.json").read_text())
+    m["origins"] = {k: (pd.Timestamp(v) + pd.Timedelta(hours=30)).isoformat() for k, v in m["origins"].items()}
+    (tmp_path / "late.csv.manifest.json").write_text(json.dumps(m))
+    r = cli("monitor", tmp_path / "now.csv", late, "--history", tmp_path / "h")
+    assert r.exit_code == 1 and "none of the forecast files could be scored" in r.stderr, r.stderr
+    assert not (tmp_path / "h").exists()
+    (tmp_path / "crashed").mkdir()
+    (tmp_path / "crashed" / "part-000001.parquet").write_bytes(b"half a run")
+    r = cli("monitor", tmp_path / "now.csv", night1, "--history", tmp_path / "crashed")
+    assert r.exit_code == 0, r.stderr
+    assert len(pd.read_parquet(tmp_path / "crashed")) == 3 * H  # the leftover was written over
+    (tmp_path / "fcs").mkdir()
+    for name in ("night1.csv", "night1.csv.manifest.json"):
+        shutil.copy(root / "fc" / name, tmp_path / "fcs" / name)
+    r = cli("monitor", tmp_path / "now.csv", tmp_path / "fcs", "--history", tmp_path / "fcs" / "h")
+    assert r.exit_code == 1 and "is inside FORECAST" in r.stderr and not (tmp_path / "fcs" / "h").exists()
+    with locks.lock(tmp_path / "crashed"):
+        with pytest.raises(LockedError):
+            monitor(tmp_path / "now.csv", [night1], tmp_path / "crashed")
+
+
+def test_the_mase_scale_of_a_small_series_after_huge_ones_is_exact():
+    from grucast.evaluation import metrics
+    from grucast.evaluation.monitoring import score_rows
+
+    rng = np.random.default_rng(0)
+    lengths = [200] * 50 + [200]
+    values = np.concatenate([1e9 + rng.normal(0, 1e7, 200) for _ in range(50)] + [0.01 + rng.normal(0, 1e-3, 200)])
+    offsets = np.r_[0, np.cumsum(lengths)]
+    series, origin = np.array([50, 50, 3]), np.array([150, 60, 100])
+    s = score_rows(values, None, offsets, series, origin, origin + 1, 24)
+    for i, (k, o) in enumerate(zip(series, origin)):
+        ends = np.zeros(51, dtype=np.int64)
+        ends[k] = o + 1
+        assert s.scale[i] == pytest.approx(metrics.seasonal_scale(values, offsets, ends, 24)[k], rel=1e-9)

@@ -156,3 +156,16 @@ def test_future_covariates_are_drawn_beneath_the_forecast_over_history_and_horiz
     # the covariate's line holds 12 history points and the 6 of the horizon
     path = re.search(r'<g id="covariate-promo-0">.*?<path d="([^"]*)"', svg, re.S).group(1)
     assert len(re.findall(r"[ML]", path)) == 12 + 6
+
+
+def test_a_past_forecast_is_drawn_at_its_origin_with_the_actuals_that_came_after(made, tmp_path):
+    r = cli("plot", made / "f.csv", made / "d.csv", "-o", tmp_path / "p.svg", "--series", "s1", "--tail", 30)
+    assert r.exit_code == 0, r.stderr
+    svg = (tmp_path / "p.svg").read_text()
+    assert ids(svg, "actual") == ["actual-0"]  # d.csv holds the 24 hours f.csv forecast
+    line = re.search(r'<g id="actual-0">.*?<path d="([^"]*)"', svg, re.S).group(1)
+    assert len(re.findall(r"[ML]", line)) == 24
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "_grucast_history.json").write_text("{not json")
+    r = cli("plot", tmp_path / "bad", "-o", tmp_path / "b.png")
+    assert r.exit_code == 1 and "is damaged" in r.stderr and "Traceback" not in r.stderr

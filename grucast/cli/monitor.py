@@ -35,22 +35,15 @@ def monitor(
 
     def preflight() -> None:
         from grucast.ops import history as store
-        from grucast.ops import paths
 
-        inputs = [paths.Role("DATA", data), *(paths.Role("FORECAST", f) for f in forecasts if not Path(f).is_dir())]
-        for f in forecasts:
-            if Path(f).is_dir():
-                inputs += [paths.Role("FORECAST", p) for p in sorted(Path(f).iterdir()) if p.is_file()]
-        store.check_folder(history, inputs)
+        store.check_folder(history, store.input_roles(data, forecasts))
 
     with user_errors(preflight=preflight):
-        from grucast.ops import locks
         from grucast.workflows.monitor import Gates
         from grucast.workflows.monitor import monitor as run_monitor  # not through grucast.api: no torch
 
         gates = Gates.parse(fail_if_worse_than, max_degradation, min_coverage)
-        with locks.lock(history, wait):  # HISTORY.lock beside the folder: a failed first run leaves no folder
-            result = run_monitor(data, forecasts, history, last=last, gates=gates)
+        result = run_monitor(data, forecasts, history, last=last, gates=gates, wait=wait)  # it locks the history
         from grucast.cli import render
 
         shown = Shown()

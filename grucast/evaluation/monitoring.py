@@ -70,12 +70,10 @@ def _scales(values: np.ndarray, offsets: np.ndarray, series: np.ndarray, origin:
     d = np.zeros(len(values))
     use = t - first >= season
     d[use] = np.abs(values[t[use]] - values[t[use] - season])
-    cum = np.cumsum(d)
-    off = offsets[series]
-    end = off + origin
-    start = off + season - 1  # cum up to here holds only other series' differences (or none)
-    before = np.where(start >= 0, cum[np.maximum(start, 0)], 0.0)
-    total = cum[end] - before
+    # A sum restarted at every series (no cancellation against other, larger series' sums):
+    # d is 0 for a series' first season points, so the sum up to the origin is the total.
+    cum = pd.Series(d).groupby(first).cumsum().to_numpy()
+    total = cum[offsets[series] + origin]
     count = origin - season + 1
     out = np.full(len(series), np.nan)
     np.divide(total, count, out=out, where=count > 0)

@@ -22,6 +22,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,30 +88,46 @@ def parquet_available() -> bool:
 
 def open_history(folder: Path, time_kind: str, tz: Optional[str]) -> History:
     """The history in folder (created by the first publish when it does not exist). PathError
-    for a link, a file or a folder that holds files but no index; DataError for an index that is
-    damaged, of a newer format, or of other timestamps than the data's."""
-    folder = Path(folder)
-    st = _lstat(folder)
-    if st is not None and stat.S_ISLNK(st.st_mode):
-        raise PathError(f"--history {folder} is a link; grucast does not write through links it did not make: "
-                        "give the folder itself")
-    if st is not None and not stat.S_ISDIR(st.st_mode):
-        raise PathError(f"--history {folder} is a file; --history names a folder, to which every run adds one part "
-                        f"file (give a new or empty folder, e.g. {folder.with_suffix('')}-history/)")
-    index = folder / INDEX
-    if st is None or not os.path.lexists(index):
-        if st is not None and any(not n.startswith(".") for n in os.listdir(folder)):
-            raise PathError(f"--history {folder} holds files but no {INDEX}: it is not a grucast history, and "
-                            "grucast does not write into a folder of other files; give a new or empty folder")
-        return History(folder, "parquet" if parquet_available() else "csv", time_kind, tz, new=True)
-    doc = _read_index(index)
-    h = History(folder, doc["part_format"], doc["time_kind"], doc.get("tz"), list(doc["parts"]),
-                dict(doc.get("checkpoints", {})), int(doc.get("runs", 0)))
+    for a link, a file or a folder that holds other files and no index; DataError for an index
+    that is damaged, of a newer format, or of other timestamps than the data's."""
+    h = read_history(folder, new_ok=True)
+    if h is None:
+        return History(Path(folder), "parquet" if parquet_available() else "csv", time_kind, tz, new=True)
     if (h.time_kind, h.tz) != (time_kind, tz):
         was = "integer steps" if h.time_kind == "int" else f"datetimes{' in ' + h.tz if h.tz else ''}"
         now = "integer steps" if time_kind == "int" else f"datetimes{' in ' + tz if tz else ''}"
         raise DataError(f"the history {folder} holds forecasts of {was}, and this data has {now}: "
                         "one history per feed; give another --history")
+    return h
+
+
+PART = re.compile(r"part-\d{6}\.(parquet|csv)")  # a part file's name: one left by a crashed first run is ours
+
+
+def read_history(folder: Path, new_ok: bool = False, label: str = "--history") -> Optional[History]:
+    """The history of folder as its index describes it; None for a new one (no folder, or one
+    holding nothing but what a crashed first run left) when new_ok, else DataError. PathError for
+    a link, a file or a folder of other files; DataError for a damaged index, a newer format,
+    or Parquet parts without pyarrow."""
+    folder = Path(folder)
+    st = _lstat(folder)
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        raise PathError(f"{label} {folder} is a link; grucast does not write through links it did not make: "
+                        "give the folder itself")
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        raise PathError(f"{label} {folder} is a file; --history names a folder, to which every run adds one part "
+                        "file: give a new or empty folder, such as history/")
+    index = folder / INDEX
+    if st is None or not os.path.lexists(index):
+        if st is not None and any(not n.startswith(".") and not PART.fullmatch(n) for n in os.listdir(folder)):
+            raise PathError(f"{label} {folder} holds files but no {INDEX}: it is not a grucast history, and "
+                            "grucast does not write into a folder of other files; give a new or empty folder")
+        if not new_ok:
+            raise DataError(f"{label} {folder} holds no grucast history yet (no {INDEX}): run grucast monitor first")
+        return None
+    doc = _read_index(index)
+    h = History(folder, doc["part_format"], doc["time_kind"], doc.get("tz"), list(doc["parts"]),
+                dict(doc.get("checkpoints", {})), int(doc.get("runs", 0)))
     if h.part_format == "parquet" and not parquet_available():
         raise DataError(f"the history {folder} is kept in Parquet, which needs pyarrow: pip install 'grucast[parquet]'")
     return h
@@ -241,7 +258,11 @@ def staged_append(h: History, rows: pd.DataFrame, sources: dict[str, Any],
         while f"part-{number:06d}.{h.part_format}" in names:  # parts listed out of order: never reuse a name
             number += 1
         name = f"part-{number:06d}.{h.part_format}"
-        out = rows.assign(**{c: from_int_times(rows[c].to_numpy(), h.time_kind, h.tz) for c in TIME_COLUMNS})
+        levels = sorted({f"{x:g}" for c in h.checkpoints.values() for x in (c.get("card") or {}).get("intervals") or ()},
+                        key=float)
+        bounds = {f"{side}-{level}": np.nan for level in levels for side in ("lo", "hi")}
+        out = rows.assign(**{c: from_int_times(rows[c].to_numpy(), h.time_kind, h.tz) for c in TIME_COLUMNS},
+                          **{c: v for c, v in bounds.items() if c not in rows})  # every part: every level's columns
         data = _part_bytes(out, h.part_format)  # in memory: one run's rows; hashed before anything is written
         h.parts.append({"name": name, "rows": int(len(rows)), "bytes": len(data),
                         "sha256": hashlib.sha256(data).hexdigest(),
@@ -275,13 +296,30 @@ def check_folder(folder: Path, inputs: Sequence[paths.Role]) -> None:
                         "file: give a new or empty folder, such as history/")
     real = os.path.realpath(folder)
     for role in inputs:
-        if role.path is not None and os.path.realpath(role.path).startswith(real.rstrip(os.sep) + os.sep):
+        if role.path is None:
+            continue
+        mine = os.path.realpath(role.path)
+        if mine.startswith(real.rstrip(os.sep) + os.sep):
             raise PathError(f"{role.label} {role.path} is inside --history {folder}: the history's parts are not "
                             "forecasts; keep forecasts and history in separate folders")
+        if os.path.isdir(mine) and (real == mine or real.startswith(mine.rstrip(os.sep) + os.sep)):
+            raise PathError(f"--history {folder} is inside {role.label} {role.path}: grucast never writes into one "
+                            "of its own input folders; choose another folder")
     index = folder / INDEX
     outputs = [paths.Role("--history", folder) if st is None else paths.Role("the index of --history", index),
                paths.Role("the lock of --history", paths.lock_path(folder))]
     paths.check_paths(inputs, outputs)
+
+
+def input_roles(data: Path, forecasts: Sequence[Path]) -> list[paths.Role]:
+    """The inputs of a monitor run for the path checks: DATA, every FORECAST (a folder and the
+    files in it)."""
+    roles = [paths.Role("DATA", Path(data))]
+    for f in map(Path, forecasts):
+        roles.append(paths.Role("FORECAST", f))
+        if f.is_dir():
+            roles += [paths.Role("FORECAST", p) for p in sorted(f.iterdir()) if p.is_file()]
+    return roles
 
 
 def make_folder(folder: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,8 @@ class SeriesView:
     forecast: pd.DataFrame  # time, forecast, lo-L / hi-L columns
     origin: Any = None
     future: dict[str, tuple[Any, np.ndarray]] = field(default_factory=dict)  # covariate -> (times, values)
+    actual_t: Any = None  # the actuals that arrived after the origin (a past forecast against its truth)
+    actual_y: Optional[np.ndarray] = None
 
 
 def forecast_figure(views: list[SeriesView], time_label: str, value_label: str, model: str, levels: list[str]):
@@ -79,6 +81,8 @@ def forecast_figure(views: list[SeriesView], time_label: str, value_label: str, 
                 ax.fill_between(f["time"], f[f"lo-{level}"], f[f"hi-{level}"], color=BLUE, lw=0,
                                 alpha=0.15 + 0.12 * i, label=f"{level}% interval", gid=f"band-{level}-{n}")
         ax.plot(f["time"], f["forecast"], color=BLUE, lw=1.5, label="forecast", gid=f"forecast-{n}")
+        if v.actual_y is not None and len(v.actual_y):
+            ax.plot(v.actual_t, v.actual_y, color=BLACK, lw=1.0, ls="--", label="actual", gid=f"actual-{n}")
         if v.origin is not None:
             ax.axvline(v.origin, color=BLACK, lw=0.8, ls=":", label="origin", gid=f"origin-{n}")
         if with_future and v.future:

@@ -27,10 +27,10 @@ from grucast.data.panel import Panel, build_panel
 from grucast.data.read import read_source
 from grucast.data.schema import Schema
 from grucast.data.table import load_table_like
-from grucast.errors import ConfigError, DataError, QualityGateError, preview
+from grucast.errors import ConfigError, DataError, GrucastError, QualityGateError, preview
 from grucast.evaluation import monitoring
 from grucast.ops import history as store
-from grucast.ops import publish
+from grucast.ops import locks, publish
 from grucast.ops.gates import BASELINES
 from grucast.ops.paths import file_identity, manifest_path
 
@@ -97,7 +97,9 @@ class MonitorResult:
         """The error a cron job exits 5 with when a drift gate failed; None when all passed."""
         if not self.failed:
             return None
-        return QualityGateError("drift gate failed: " + "; ".join(g["text"] for g in self.failed) + f"; {self.advice}")
+        model = any(g.get("retrain", True) for g in self.failed)  # not only a gate that cannot be checked
+        advice = self.advice if model else "check the gate's settings against the model"
+        return QualityGateError("drift gate failed: " + "; ".join(g["text"] for g in self.failed) + f"; {advice}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"history": str(self.history), "files": self.files, "added": self.added,
@@ -136,25 +138,37 @@ class Gates:
 
 def monitor(data_path: Path, forecast_paths: Sequence[Path], history_path: Path, last: int = LAST,
             gates: Optional[Gates] = None, *, fail_if_worse_than: Optional[str] = None,
-            max_degradation: Optional[str] = None, min_coverage: Optional[str] = None) -> MonitorResult:
+            max_degradation: Optional[str] = None, min_coverage: Optional[str] = None,
+            wait: bool = False) -> MonitorResult:
     """Score the forecasts of forecast_paths (files, or folders of them) against data_path,
     add the rows not recorded yet to the history folder, and summarize the last `last` origins
     of the history per checkpoint with the gates' verdicts (MonitorResult.failed, .gate_error()).
     The gates are a Gates or the CLI's texts ('seasonal-naive', '25%', '80=70'). The history is
     published whatever the gates say: a failed gate is about the model, and the rows it failed
-    on are kept."""
-    started = time.perf_counter()
+    on are kept. The history is locked (HISTORY.lock beside it: LockedError while another run
+    holds it, or wait) from reading its index to publishing the new part."""
     gates = gates if gates is not None else Gates.parse(fail_if_worse_than, max_degradation, min_coverage)
     if last < 1:
         raise ConfigError(f"--last takes 1 or more origins, got {last}")
+    store.check_folder(Path(history_path), store.input_roles(Path(data_path), forecast_paths))
+    with locks.lock(Path(history_path), wait):
+        return _monitor(Path(data_path), forecast_paths, Path(history_path), last, gates)
+
+
+def _monitor(data_path: Path, forecast_paths: Sequence[Path], history_path: Path, last: int,
+             gates: Gates) -> MonitorResult:
+    started = time.perf_counter()
     result = MonitorResult(history=Path(history_path), last=last)
     forecasts = _forecasts(_expand(forecast_paths, Path(history_path)), result.skipped)
     if not forecasts:
         reasons = "; ".join(s.text() for s in result.skipped[:2])
         raise DataError(f"none of the forecast files could be scored ({reasons})" if reasons
                         else "no forecast files were given (FORECAST: files written by grucast predict, or folders of them)")
-    result.files = len(forecasts)
     rows, cards, freq = _scored(Path(data_path), forecasts, result)
+    result.files = sum(f.newest is not None for f in forecasts)  # the files placed on the data's grid
+    if not result.files:  # before anything is written: a nightly job that scores nothing must fail
+        reasons = "; ".join(s.text() for s in result.skipped[:2])
+        raise DataError(f"none of the forecast files could be scored ({reasons})")
     h = store.open_history(Path(history_path), freq.kind, freq.tz)
     new = _unrecorded(h, rows, result)
     window = _window(h, new, last)  # read before anything is written: a damaged part fails the run here
@@ -231,12 +245,23 @@ def _forecast(path: Path) -> tuple[str, Optional[Forecast]]:
     if output.get("sha256") != identity["sha256"]:
         return (f"its manifest {mpath.name} describes another file (sha256 differs): the forecasts were changed "
                 "after grucast predict wrote them"), None
+    if not isinstance(output, dict):
+        return f"its manifest {mpath.name} is damaged", None
     card = manifest.get("model") or _old_card(manifest)
+    if card and not _card_ok(card):
+        return f"its manifest {mpath.name} has a damaged model card", None
     if not card:
         ckpt = (manifest.get("checkpoint") or {}).get("path")
         return (f"its manifest (grucast {manifest.get('versions', {}).get('grucast', '?')}) does not describe the "
                 f"model, and checkpoint {ckpt} is gone or was replaced since: forecast again with this grucast"), None
     return "", Forecast(path, identity, manifest, card)
+
+
+def _card_ok(card: Any) -> bool:
+    """Whether a manifest's model card has what monitor reads (checkpoint.card's keys)."""
+    return (isinstance(card, dict) and all(isinstance(card.get(k), dict) for k in ("schema", "reading", "freq"))
+            and isinstance(card.get("horizon"), int) and card["horizon"] > 0
+            and (card.get("season") is None or isinstance(card.get("season"), int)))
 
 
 def _old_card(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -248,7 +273,10 @@ def _old_card(manifest: dict[str, Any]) -> dict[str, Any]:
         return {}
     from grucast import checkpoint  # imports torch: only for such old manifests
 
-    return checkpoint.card(checkpoint.load(path))
+    try:
+        return checkpoint.card(checkpoint.load(path))
+    except GrucastError:  # a damaged or foreign checkpoint: the file is skipped, with the others scored
+        return {}
 
 
 # ---------------------------------------------------------------- scoring the files
@@ -332,7 +360,7 @@ def _file_rows(f: Forecast, panel: Panel, index_of: dict[str, int], pairs: dict[
         return None
     series = pd.Series(names).map(index_of).fillna(-1).to_numpy(dtype=np.int64)
     keep = _placeable(f, names, series, result)
-    pos, origin_pos = _grid(panel, series, t), _grid(panel, series, origin)
+    pos, origin_pos = grid_positions(panel, series, t), grid_positions(panel, series, origin)
     if pos is None or origin_pos is None:
         result.skipped.append(Skip(str(f.path), f"its times are off the grid of the data ({panel.freq.describe()})"))
         return None
@@ -377,28 +405,27 @@ def _placeable(f: Forecast, names: np.ndarray, series: np.ndarray, result: Monit
     return keep
 
 
-def _grid(panel: Panel, series: np.ndarray, t: np.ndarray) -> Optional[np.ndarray]:
-    """Grid position of every time t in its series (-1 for series -1); None when a time is off
-    the grid."""
+def grid_positions(panel: Panel, series: np.ndarray, t: np.ndarray) -> Optional[np.ndarray]:
+    """Grid position of every time t (int64: UTC nanoseconds, or integer steps) in its series,
+    negative before the series' first point, -1 for series -1; None when a time is off the grid."""
     start = panel.start[np.maximum(series, 0)]
     step = panel.freq.step if panel.freq.kind == "int" else panel.freq.fixed_nanos()
     if step is not None:
         pos, rem = np.divmod(np.asarray(t, dtype=np.int64) - start, step)
         return None if (rem[series >= 0] != 0).any() else np.where(series >= 0, pos, -1)
-    pos = np.full(len(t), -1, dtype=np.int64)  # calendar frequencies: one grid per series
+    pos = np.full(len(t), -1, dtype=np.int64)  # calendar frequencies (months, business days): a grid per series
     for s in np.unique(series[series >= 0]):
         at = series == s
-        end = pd.Timestamp(int(np.max(t[at])), unit="ns")
         first = time_at(panel.freq, panel.start[s], 0)[0]
-        grid = pd.date_range(first, end.tz_localize("UTC").tz_convert(panel.freq.tz) if panel.freq.tz else end,
-                             freq=panel.freq.offset)
         stamps = pd.DatetimeIndex(pd.to_datetime(t[at], unit="ns"))
         if panel.freq.tz:
             stamps = stamps.tz_localize("UTC").tz_convert(panel.freq.tz)
-        p = grid.get_indexer(stamps)
-        if (p < 0).any():
+        lo, hi = min(first, stamps.min()), max(first, stamps.max())
+        grid = pd.date_range(lo, hi, freq=panel.freq.offset)  # from before the series when a time is
+        p, zero = grid.get_indexer(stamps), grid.get_indexer([first])[0]
+        if (p < 0).any() or zero < 0:
             return None
-        pos[at] = p
+        pos[at] = p - zero
     return pos
 
 
@@ -539,7 +566,7 @@ def _gates(entry: dict[str, Any], gates: Gates, last: int) -> list[dict[str, Any
         v = (entry.get("validation") or {}).get("mase")
         g = m["model"]["mase"]
         if v is None or not np.isfinite(g) or not v > 0:
-            out.append({"gate": "max_degradation", "passed": False, "text": (
+            out.append({"gate": "max_degradation", "passed": False, "retrain": False, "text": (
                 f"--max-degradation cannot be checked for checkpoint {name}: its validation MASE or the realized one "
                 "is unknown (a checkpoint without validation windows, or series without a seasonal scale)")})
         else:
@@ -550,11 +577,11 @@ def _gates(entry: dict[str, Any], gates: Gates, last: int) -> list[dict[str, Any
                 f"(at most +{gates.max_degradation:g}%)")})
     intervals = entry.get("intervals") or {}
     for level in sorted(set(gates.min_coverage or ()) - {"*"} - set(intervals), key=float):
-        out.append({"gate": f"min_coverage_{level}", "passed": False, "text": (
+        out.append({"gate": f"min_coverage_{level}", "passed": False, "retrain": False, "text": (
             f"--min-coverage names a {level}% interval, and checkpoint {name} forecasts "
             f"{'intervals of ' + ', '.join(x + '%' for x in intervals) if intervals else 'no interval'}")})
     if gates.min_coverage and "*" in gates.min_coverage and not intervals:
-        out.append({"gate": "min_coverage", "passed": False,
+        out.append({"gate": "min_coverage", "passed": False, "retrain": False,
                     "text": f"--min-coverage: checkpoint {name} forecasts no interval (train it with --intervals)"})
     for level, info in intervals.items() if gates.min_coverage else ():
         floor = gates.min_coverage.get(level, gates.min_coverage.get("*"))

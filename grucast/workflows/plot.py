@@ -207,22 +207,51 @@ def _forecast(inputs: list[Path], choice: Choice, result: PlotResult, future_pat
     chosen = choose(list(sizes), sizes, choice, result, "largest (mean absolute value)")
     frame = frame.assign(_name=names, time=_to_plain(frame[schema.time_col], freq))
     levels = [f"{x:g}" for x in card.get("intervals") or ()]
+    ends = _origin_ends(panel, [index[s] for s in chosen], [origins.get(s) for s in chosen])
     views = []
-    for s in chosen:
+    for s, end in zip(chosen, ends):
         k = index[s]
         n = int(lengths[k])
-        steps = np.arange(max(0, n - tail), n)
-        y = panel.values[panel.offsets[k] + steps].astype(np.float64)
-        if panel.observed is not None:
-            y[~panel.observed[panel.offsets[k] + steps]] = np.nan  # a filled gap is not drawn as data
+        steps = np.arange(max(0, end - tail), end)  # the history up to the forecast's origin
+        after = np.arange(end, min(n, end + horizon))  # actuals that arrived since: a past forecast's truth
         t = plain_times(freq, np.full(len(steps), panel.start[k]), steps)
         f = frame[frame["_name"] == s]
-        views.append(figures.SeriesView(s, t, y, f, origin=t[-1] if len(t) else None,
-                                        future=_covariates(panel, schema, k, steps, horizon, t, f["time"])))
+        views.append(figures.SeriesView(s, t, _observed(panel, k, steps), f, origin=t[-1] if len(t) else None,
+                                        future=_covariates(panel, schema, k, steps, horizon, t, f["time"]),
+                                        actual_t=plain_times(freq, np.full(len(after), panel.start[k]), after),
+                                        actual_y=_observed(panel, k, after)))
     result.series = chosen
     value = schema.target or "value"
     result.lines.insert(0, f"forecast of {model}: {len(chosen)} series, horizon {horizon}, last {tail} steps of history")
     return figures.forecast_figure(views, schema.time_col, value, model, levels)
+
+
+def _observed(panel: Panel, k: int, steps: np.ndarray) -> np.ndarray:
+    """Values of series k at the grid steps; NaN where the data had none (a filled gap is not data)."""
+    y = panel.values[panel.offsets[k] + steps].astype(np.float64)
+    if panel.observed is not None:
+        y[~panel.observed[panel.offsets[k] + steps]] = np.nan
+    return y
+
+
+def _origin_ends(panel: Panel, series: list[int], origins: list[Optional[str]]) -> list[int]:
+    """Per series, the grid position just after its forecast's origin (the manifest's), or its
+    length when the origin is unknown or the data ends there; DataError when the data no longer
+    holds the origin."""
+    from grucast.workflows.monitor import grid_positions
+
+    lengths = np.diff(panel.offsets)
+    known = [i for i, o in enumerate(origins) if o is not None]
+    ends = [int(lengths[k]) for k in series]
+    if known:
+        t = store.to_int_times(pd.Series([origins[i] for i in known], dtype=object), panel.freq.kind).to_numpy()
+        pos = grid_positions(panel, np.array([series[i] for i in known]), t)
+        if pos is None or (pos < 0).any() or (pos >= lengths[[series[i] for i in known]]).any():
+            raise DataError("DATA does not hold the forecast's origins (it starts after them, or ends before them): "
+                            "plot a forecast file against the data it was made from, or newer")
+        for i, p in zip(known, pos):
+            ends[i] = int(p) + 1
+    return ends
 
 
 def _predicted(model: Path, data: Path, future_path: Optional[Path]):
@@ -316,8 +345,7 @@ def _backtest(inputs: list[Path], choice: Choice, result: PlotResult, future_pat
         result.lines.append(f"the {str(first['cell']).upper()} run of seed {first['seed']} (of a comparison of cells)")
     names = frame[id_cols].astype(str).agg("/".join, axis=1) if id_cols else pd.Series(["series"] * len(frame), index=frame.index)
     numeric = pd.api.types.is_numeric_dtype(frame[time_col])
-    frame = frame.assign(_name=names.to_numpy(), time=frame[time_col].to_numpy() if numeric else
-                         pd.DatetimeIndex(pd.to_datetime(frame[time_col], format="ISO8601", utc=True)).tz_localize(None))
+    frame = frame.assign(_name=names.to_numpy(), time=frame[time_col].to_numpy() if numeric else _wall(frame[time_col]))
     frame["step"] = frame.groupby(["_name", "window"], sort=False).cumcount() + 1
     err = {c: (frame["actual"] - frame[c]).abs() for c in ("forecast", "naive", "seasonal_naive")}
     rel = (err["forecast"].groupby(frame["_name"]).mean() / err["seasonal_naive"].groupby(frame["_name"]).mean())
@@ -330,6 +358,13 @@ def _backtest(inputs: list[Path], choice: Choice, result: PlotResult, future_pat
     value = "value"
     panels = [(s, frame[frame["_name"] == s]) for s in chosen]
     return figures.backtest_figure(panels, by_step, time_col, value, title)
+
+
+def _wall(col: pd.Series) -> pd.DatetimeIndex:
+    """Times as written (ISO text with or without an offset) as wall times: the offset, which
+    may change within a file (daylight saving), is dropped, not converted to UTC."""
+    text = col.astype(str).str.replace(r"(Z|[+-]\d\d:?\d\d)$", "", regex=True)
+    return pd.DatetimeIndex(pd.to_datetime(text, format="ISO8601"))
 
 
 # ---------------------------------------------------------------- training, monitoring, gates
@@ -362,8 +397,7 @@ def _monitor(inputs: list[Path], choice: Choice, result: PlotResult, future_path
     if len(inputs) != 1:
         raise ConfigError("a monitoring plot takes one history folder (grucast monitor --history)")
     folder = inputs[0]
-    doc = json.loads((folder / store.INDEX).read_text(encoding="utf-8"))
-    h = store.History(folder, doc["part_format"], doc["time_kind"], doc.get("tz"), doc["parts"], doc.get("checkpoints", {}))
+    h = store.read_history(folder, label="HISTORY")
     every = h.origins()
     if not every:
         raise DataError(f"the history {folder} holds no scored forecast yet: nothing to plot")
@@ -381,7 +415,11 @@ def _monitor(inputs: list[Path], choice: Choice, result: PlotResult, future_path
     per = per.groupby(level=[0, 2]).mean().reset_index()
     label = {k: f"{Path(str(v.get('path'))).name} ({k[:8]})" for k, v in h.checkpoints.items()}
     freq_kind = h.time_kind
-    as_time = (lambda o: pd.to_datetime(o, unit="ns")) if freq_kind != "int" else (lambda o: o)
+    def as_time(o):  # wall times of the data's zone, as the forecast plots draw them
+        if freq_kind == "int":
+            return o
+        t = pd.DatetimeIndex(pd.to_datetime(np.asarray(o, dtype=np.int64), unit="ns"))
+        return t.tz_localize("UTC").tz_convert(h.tz).tz_localize(None) if h.tz else t
     per_origin = pd.DataFrame({"checkpoint": per["checkpoint_sha256"].astype(str).map(lambda k: label.get(k, k[:8])),
                                "origin": as_time(per["origin"]), "model": per["model_err"],
                                "seasonal_naive": per["base_err"]})
