@@ -327,6 +327,9 @@ def test_review_cases_fail_or_skip_by_name(nightly, tmp_path):
     r = cli("monitor", tmp_path / "now.csv", late, "--history", tmp_path / "h")
     assert r.exit_code == 1 and "none of the forecast files could be scored" in r.stderr, r.stderr
     assert not (tmp_path / "h").exists()
+    feed(full, TRAIN_DAYS * 24 - 5).to_csv(tmp_path / "old.csv", index=False)  # older than the forecast
+    r = cli("monitor", tmp_path / "old.csv", night1, "--history", tmp_path / "h")
+    assert r.exit_code == 1 and "DATA ends before the forecast's origin" in r.stderr and not (tmp_path / "h").exists()
     (tmp_path / "crashed").mkdir()
     (tmp_path / "crashed" / "part-000001.parquet").write_bytes(b"half a run")
     r = cli("monitor", tmp_path / "now.csv", night1, "--history", tmp_path / "crashed")

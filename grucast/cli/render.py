@@ -484,11 +484,15 @@ def _steps(k: Optional[int], L: int) -> str:
     return f"{k} steps" if k is not None else f"> {L} steps"
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 def monitor_report(doc: dict[str, Any], console: Console) -> None:
     """grucast monitor: what this run added to the history, what it left out, and per checkpoint
     of the last origins the realized scores beside the baselines' and the validation's."""
     w = doc["window"]
-    _say(console, f"Scored {doc['files']} forecast files: {doc['added']:,} rows added to {doc['history']}, "
+    _say(console, f"Scored {_n(doc['files'], 'forecast file')}: {doc['added']:,} rows added to {doc['history']}, "
                   f"{doc['duplicates']:,} already there; {doc['pending']['rows']:,} rows of "
                   f"{doc['pending']['forecasts']:,} forecasts await their actuals"
                   + (f", {doc['missing']:,} fall in gaps of the data" if doc["missing"] else ""))
@@ -497,8 +501,10 @@ def monitor_report(doc: dict[str, Any], console: Console) -> None:
         warning(console, f"skipped {what}: {s['reason']}", "Note")
     if not w.get("origins"):
         _say(console, "The history holds no scored forecast yet.")
+        for g in doc["gates"]:
+            _say(console, f"{'Passed' if g['passed'] else 'FAILED'}: {g['text']}")
         return
-    _say(console, f"Last {w['origins']} origins ({w['first']} to {w['last']}):")
+    _say(console, f"Last {_n(w['origins'], 'origin')} ({w['first']}" + (f" to {w['last']}):" if w["origins"] > 1 else "):"))
     for c in doc["checkpoints"]:
         name = f"{c['checkpoint']} ({str(c['sha256'])[:12]}){', current' if c['current'] else ''}"
         if not c.get("rows"):

@@ -198,10 +198,11 @@ def validation_of(card: dict[str, Any]) -> dict[str, Any]:
 
 
 def ratios(realized: dict[str, Any], validation: dict[str, Any]) -> dict[str, Optional[float]]:
-    """Realized / validation for MAE, sMAPE and MASE: above 1 the model does worse than it did
-    on its validation windows."""
+    """Realized / validation for sMAPE and MASE, which are free of the series' scale: above 1 the
+    model does worse than it did on its validation windows. (Not MAE: the realized rows may be
+    other series than the validation's, and the ratio would compare their sizes.)"""
     out: dict[str, Optional[float]] = {}
-    for key in ("mae", "smape", "mase"):
+    for key in ("smape", "mase"):
         r, v = realized["metrics"]["model"].get(key), validation.get(key)
         ok = r is not None and v is not None and np.isfinite(r) and np.isfinite(v) and v > 0
         out[key] = float(r / v) if ok else None

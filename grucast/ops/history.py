@@ -300,8 +300,8 @@ def check_folder(folder: Path, inputs: Sequence[paths.Role]) -> None:
             continue
         mine = os.path.realpath(role.path)
         if mine.startswith(real.rstrip(os.sep) + os.sep):
-            raise PathError(f"{role.label} {role.path} is inside --history {folder}: the history's parts are not "
-                            "forecasts; keep forecasts and history in separate folders")
+            raise PathError(f"{role.label} {role.path} is inside --history {folder}, whose files are monitor's own: "
+                            "keep the data and the forecasts out of the history folder")
         if os.path.isdir(mine) and (real == mine or real.startswith(mine.rstrip(os.sep) + os.sep)):
             raise PathError(f"--history {folder} is inside {role.label} {role.path}: grucast never writes into one "
                             "of its own input folders; choose another folder")

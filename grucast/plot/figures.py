@@ -139,7 +139,7 @@ def training_figure(history: pd.DataFrame, title: str):
     ax = axes[0][0]
     for (member, h), colour in zip(history.groupby("member", sort=True), MEMBERS * 200):
         h = h.sort_values("step")
-        label = f" (network {member})" if history["member"].nunique() > 1 else ""
+        label = f" (network {member + 1})" if history["member"].nunique() > 1 else ""  # numbered as train prints them
         train = h[h["train_loss"].notna()]
         ax.plot(train["step"], train["train_loss"], color=colour, lw=1.0, ls="--", label=f"training loss{label}")
         ax.plot(h["step"], h["val_loss"], color=colour, lw=1.5, label=f"validation loss{label}", gid=f"val-{member}")

@@ -81,6 +81,7 @@ class MonitorResult:
     pending: int = 0  # rows whose time is after the data's end
     pending_forecasts: int = 0  # forecasts (series, origin) with such rows
     missing: int = 0  # rows whose time falls in a gap of the data: not scored
+    waiting: list[pd.DataFrame] = field(default_factory=list)  # pending rows per file, counted once in the end
     skipped: list[Skip] = field(default_factory=list)
     last: int = LAST
     window: dict[str, Any] = field(default_factory=dict)  # origins, first, last
@@ -166,6 +167,10 @@ def _monitor(data_path: Path, forecast_paths: Sequence[Path], history_path: Path
                         else "no forecast files were given (FORECAST: files written by grucast predict, or folders of them)")
     rows, cards, freq = _scored(Path(data_path), forecasts, result)
     result.files = sum(f.newest is not None for f in forecasts)  # the files placed on the data's grid
+    if result.waiting:  # a forecast in two files (a copy, a folder and its file) waits once
+        waiting = pd.concat(result.waiting, ignore_index=True).drop_duplicates()
+        result.pending, result.pending_forecasts = len(waiting), len(waiting[["checkpoint", "s", "o"]].drop_duplicates())
+    result.waiting = []
     if not result.files:  # before anything is written: a nightly job that scores nothing must fail
         reasons = "; ".join(s.text() for s in result.skipped[:2])
         raise DataError(f"none of the forecast files could be scored ({reasons})")
@@ -368,13 +373,15 @@ def _file_rows(f: Forecast, panel: Panel, index_of: dict[str, int], pairs: dict[
     bad = keep & ((step < 1) | (step > int(f.card["horizon"])))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        where = "not after its origin" if step[i] < 1 else f"more than the horizon ({f.card['horizon']}) after its origin"
+        why = ("not after its origin {o}: not a forecast of that origin, and it would be scored on data the model saw"
+               if step[i] < 1 else f"more than the horizon ({f.card['horizon']} steps) after its origin {{o}}: not a "
+               "forecast this checkpoint makes")
         result.skipped.append(Skip(str(f.path), (
-            f"row {i + 2} (series {names[i]}, {frame[schema.time_col].iloc[i]}) is {where} "
-            f"{origins[names[i]]}: not a forecast of that origin, and it would be scored on data the model saw")))
+            f"row {i + 2} (series {names[i]}, {frame[schema.time_col].iloc[i]}) is " + why.format(o=origins[names[i]]))))
         return None
     keep &= _with_history(f, names, series, origin_pos, panel, int(f.card["season"] or 1), result)
-    f.newest = int(origin.max())  # a file placed on the grid: a candidate for the current checkpoint
+    if keep.any():  # a file with rows placed on the grid: it counts as scored, and may name the current checkpoint
+        f.newest = int(origin.max())
     return _rows(f, frame, names, series, t, origin, origin_pos, pos, step, keep, panel, result)
 
 
@@ -455,8 +462,8 @@ def _rows(f: Forecast, frame: pd.DataFrame, names: np.ndarray, series: np.ndarra
     s = monitoring.score_rows(panel.values, panel.observed, panel.offsets, series[k], origin_pos[k], pos[k],
                               int(f.card["season"] or 1))
     names_k = names[k]
-    result.pending += int(s.pending.sum())
-    result.pending_forecasts += len(pd.DataFrame({"s": names_k[s.pending], "o": origin[k][s.pending]}).drop_duplicates())
+    result.waiting.append(pd.DataFrame({"checkpoint": f.checkpoint.get("sha256") or "", "s": names_k[s.pending],
+                                        "o": origin[k][s.pending], "step": step[k][s.pending]}))
     arrived = np.isfinite(s.actual)
     result.missing += int((~s.pending & ~arrived).sum())
     out = {"series_id": names_k, "origin": origin[k], "step": step[k], "timestamp": t[k], "actual": s.actual,

@@ -376,6 +376,7 @@ def _training(inputs: list[Path], choice: Choice, result: PlotResult, future_pat
 
     if len(inputs) != 1:
         raise ConfigError("a training plot takes one checkpoint: MODEL")
+    _no_series(choice, "a training plot")
     ckpt = checkpoint.load(inputs[0])
     history = pd.DataFrame(ckpt.history)
     if history.empty:
@@ -396,6 +397,7 @@ def _monitor(inputs: list[Path], choice: Choice, result: PlotResult, future_path
 
     if len(inputs) != 1:
         raise ConfigError("a monitoring plot takes one history folder (grucast monitor --history)")
+    _no_series(choice, "a monitoring plot (it draws the mean over the series)")
     folder = inputs[0]
     h = store.read_history(folder, label="HISTORY")
     every = h.origins()
@@ -435,6 +437,11 @@ def _monitor(inputs: list[Path], choice: Choice, result: PlotResult, future_path
     result.lines.insert(0, title)
     result.series = []
     return figures.monitor_figure(per_origin, coverage, title, "time" if freq_kind != "int" else "step")
+
+
+def _no_series(choice: Choice, what: str) -> None:
+    if choice.series or choice.top is not None:
+        raise ConfigError(f"--series and --top choose the series of forecast and backtest plots, not of {what}")
 
 
 def _bounds(h: store.History) -> list[str]:
