@@ -102,3 +102,21 @@ def long_csv(tmp_path) -> Path:
 @pytest.fixture
 def sample_csv() -> Path:
     return SAMPLE
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """A folder of files that build(folder) makes once per test run and every test process
+    shares (pytest-xdist's workers each run a module's fixtures of their own: a model trained in
+    a fixture would be trained once per worker). The first worker builds it under a lock; the
+    others wait and read it. Tests must not change it."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / f"shared-{name}"
+    with open(root.with_name(root.name + ".lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        if not (root / ".built").exists():
+            root.mkdir(exist_ok=True)
+            build(root)
+            (root / ".built").touch()
+    return root

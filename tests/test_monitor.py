@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import cli
+from conftest import built_once, cli
 
 H, SEASON, TRAIN_DAYS, NIGHTS, CHANGE = 24, 24, 24, 6, 3  # the regime changes after night CHANGE's forecast
 
@@ -40,9 +40,12 @@ def feed(frame: pd.DataFrame, hours: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def nightly(tmp_path_factory):
     """A quantile model trained on the first TRAIN_DAYS days, and its forecast of every night:
-    night k forecasts the day after the first TRAIN_DAYS + k - 1 days."""
-    root = tmp_path_factory.mktemp("nightly")
+    night k forecasts the day after the first TRAIN_DAYS + k - 1 days (built once per run)."""
     full = series()
+    return built_once(tmp_path_factory, "monitor-nightly", lambda root: _nightly(root, full)), full
+
+
+def _nightly(root, full):
     feed(full, TRAIN_DAYS * 24).to_csv(root / "train.csv", index=False)
     r = cli("train", root / "train.csv", "-o", root / "m.pt", "--horizon", H, "--input-size", 48, "--hidden-size", 8,
             "--ensemble", 1, "--max-steps", 60, "--quantiles", "0.1,0.5,0.9", "--seed", 1, "-q")
@@ -52,7 +55,6 @@ def nightly(tmp_path_factory):
         feed(full, (TRAIN_DAYS + night - 1) * 24).to_csv(root / "feed.csv", index=False)
         r = cli("predict", root / "m.pt", root / "feed.csv", "-o", root / "fc" / f"night{night}.csv", "-q")
         assert r.exit_code == 0, r.stderr
-    return root, full
 
 
 def run(tmp, data, *args):

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import cli, sine_panel
+from conftest import built_once, cli, sine_panel
 
 pytest.importorskip("matplotlib")
 
@@ -18,8 +18,11 @@ pytest.importorskip("matplotlib")
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     """d.csv (4 hourly series), a quantile model of 2 networks, its forecast file, an evaluation
-    file, and a monitor history of that forecast."""
-    root = tmp_path_factory.mktemp("plot")
+    file, a monitor history of that forecast, and an empty forecast file (built once per run)."""
+    return built_once(tmp_path_factory, "plot-made", _made)
+
+
+def _made(root):
     frame = sine_panel(4, 240)
     frame.to_csv(root / "d.csv", index=False)
     early = frame[frame.groupby("series_id").cumcount() < 216]
@@ -30,7 +33,8 @@ def made(tmp_path_factory):
     assert cli("predict", root / "m.pt", root / "early.csv", "-o", root / "f.csv", "-q").exit_code == 0
     assert cli("evaluate", root / "m.pt", root / "d.csv", "--windows", 2, "-o", root / "e.csv", "-q").exit_code == 0
     assert cli("monitor", root / "d.csv", root / "f.csv", "--history", root / "h", "-q").exit_code == 0
-    return root
+    (root / "empty.csv").write_text((root / "f.csv").read_text().splitlines()[0] + "\n")
+    (root / "empty.csv.manifest.json").write_text((root / "f.csv.manifest.json").read_text())
 
 
 def png_size(path) -> tuple[int, int]:
@@ -115,9 +119,6 @@ def test_a_monitoring_plot_and_an_html_report(made, tmp_path):
     (["m.pt", "early.csv", "--kind", "pie"], "--kind takes forecast, backtest"),
 ])
 def test_bad_plot_requests_are_one_line_errors_and_write_nothing(made, tmp_path, monkeypatch, args, message):
-    (made / "empty.csv").write_text((made / "f.csv").read_text().splitlines()[0] + "\n")
-    m = json.loads((made / "f.csv.manifest.json").read_text())
-    (made / "empty.csv.manifest.json").write_text(json.dumps(m))
     monkeypatch.chdir(made)
     r = cli("plot", *args, "-o", tmp_path / "x.png")
     assert r.exit_code == 1 and r.stderr.startswith("Error: ") and message in r.stderr, r.stderr
