@@ -35,14 +35,15 @@ class Scored:
 
 
 def score_rows(values: np.ndarray, observed: Optional[np.ndarray], offsets: np.ndarray, series: np.ndarray,
-               origin: np.ndarray, pos: np.ndarray, season: int) -> Scored:
+               origin: np.ndarray, pos: np.ndarray, season: int, sums: Optional[np.ndarray] = None) -> Scored:
     """Rows of forecasts laid on the data's grid: series [R] index into the panel (values
     [total] filled, observed [total], offsets [n + 1]); origin [R] and pos [R] the grid
     positions of each row's origin and time (pos > origin). Every origin must have a season of
     history before it (origin >= season: the caller checks, see has_history): the naive
     forecast repeats the value at the origin, the seasonal naive the one a season before the
     row's time (as baselines.seasonal_naive), and the scale is the mean |x[t] - x[t - season]|
-    over the history up to the origin (as metrics.seasonal_scale)."""
+    over the history up to the origin (as metrics.seasonal_scale). sums: seasonal_sums of the
+    panel, for callers that score several files of one panel (made here when None)."""
     values = np.asarray(values, dtype=np.float64)
     off = offsets[series]
     length = offsets[series + 1] - off
@@ -53,7 +54,12 @@ def score_rows(values: np.ndarray, observed: Optional[np.ndarray], offsets: np.n
     actual = np.where(seen, values[at], np.nan)
     naive = values[off + origin]
     snaive = values[off + origin + 1 - season + (step - 1) % season]
-    return Scored(actual, naive, snaive, _scales(values, offsets, series, origin, season), pending)
+    if sums is None:
+        sums = seasonal_sums(values, offsets, season)
+    count = origin - season + 1
+    scale = np.full(len(series), np.nan)
+    np.divide(sums[off + origin], count, out=scale, where=count > 0)
+    return Scored(actual, naive, snaive, scale, pending)
 
 
 def has_history(origin: np.ndarray, season: int) -> np.ndarray:
@@ -62,9 +68,10 @@ def has_history(origin: np.ndarray, season: int) -> np.ndarray:
     return np.asarray(origin) >= season
 
 
-def _scales(values: np.ndarray, offsets: np.ndarray, series: np.ndarray, origin: np.ndarray, season: int) -> np.ndarray:
-    """Mean |x[t] - x[t - season]| over t in [season, origin] of each row's series, from one
-    cumulative sum over the whole panel (no loop over rows or series)."""
+def seasonal_sums(values: np.ndarray, offsets: np.ndarray, season: int) -> np.ndarray:
+    """[total] per point t, the sum of |x[u] - x[u - season]| over u in [season, t] of its
+    series: the numerator of the MASE scale up to any origin (no loop over rows or series)."""
+    values = np.asarray(values, dtype=np.float64)
     t = np.arange(len(values))
     first = np.repeat(offsets[:-1], np.diff(offsets))  # [total] offset of each point's series
     d = np.zeros(len(values))
@@ -72,12 +79,7 @@ def _scales(values: np.ndarray, offsets: np.ndarray, series: np.ndarray, origin:
     d[use] = np.abs(values[t[use]] - values[t[use] - season])
     # A sum restarted at every series (no cancellation against other, larger series' sums):
     # d is 0 for a series' first season points, so the sum up to the origin is the total.
-    cum = pd.Series(d).groupby(first).cumsum().to_numpy()
-    total = cum[offsets[series] + origin]
-    count = origin - season + 1
-    out = np.full(len(series), np.nan)
-    np.divide(total, count, out=out, where=count > 0)
-    return out
+    return pd.Series(d).groupby(first).cumsum().to_numpy()
 
 
 # ---------------------------------------------------------------- the summary
@@ -122,16 +124,21 @@ def summary(rows: pd.DataFrame, horizon: int, levels: list[str]) -> dict[str, An
     return out
 
 
-def _mase(err: np.ndarray, scale: np.ndarray, ok: np.ndarray, windows: np.ndarray, n: int) -> float:
-    """Mean over forecasts of their MAE / scale (forecasts without a usable scale left out)."""
-    if n == 0:
-        return float("nan")
+def _window_mase(err: np.ndarray, scale: np.ndarray, ok: np.ndarray, windows: np.ndarray, n: int) -> np.ndarray:
+    """[n] every forecast's MAE / scale: NaN for one without a usable scale."""
     total = np.bincount(windows, weights=err, minlength=n)
     count = np.bincount(windows, minlength=n)
     w_scale = np.full(n, np.nan)
     w_scale[windows[ok]] = scale[ok]
-    use = np.isfinite(w_scale) & (count > 0)
-    return float(np.mean(total[use] / count[use] / w_scale[use])) if use.any() else float("nan")
+    out = np.full(n, np.nan)
+    np.divide(total, count * w_scale, out=out, where=np.isfinite(w_scale) & (count > 0))
+    return out
+
+
+def _mase(err: np.ndarray, scale: np.ndarray, ok: np.ndarray, windows: np.ndarray, n: int) -> float:
+    """Mean over forecasts of their MAE / scale (forecasts without a usable scale left out)."""
+    per = _window_mase(err, scale, ok, windows, n)
+    return float(np.nanmean(per)) if np.isfinite(per).any() else float("nan")
 
 
 def _interval(rows: pd.DataFrame, y: np.ndarray, level: str) -> dict[str, Any]:
@@ -162,18 +169,14 @@ def _by_step(rows: pd.DataFrame, y: np.ndarray, scale: np.ndarray, ok: np.ndarra
 def _worst(rows: pd.DataFrame, y: np.ndarray, scale: np.ndarray, ok: np.ndarray, windows: np.ndarray,
            n: int) -> list[dict[str, Any]]:
     """The series with the highest MASE (mean over their forecasts), worst first."""
-    err = np.abs(y - rows["forecast"].to_numpy(dtype=np.float64))
-    total = np.bincount(windows, weights=err, minlength=n)
-    count = np.bincount(windows, minlength=n)
-    w_scale = np.full(n, np.nan)
-    w_scale[windows[ok]] = scale[ok]
+    per = _window_mase(np.abs(y - rows["forecast"].to_numpy(dtype=np.float64)), scale, ok, windows, n)
+    use = np.isfinite(per)
+    if not use.any():
+        return []
     first = np.full(n, -1)
     first[windows[::-1]] = np.arange(len(windows))[::-1]
     ids = rows["series_id"].iloc[first].astype(str).to_numpy()  # only the forecasts' first rows become text
-    use = np.isfinite(w_scale) & (count > 0)
-    if not use.any():
-        return []
-    frame = pd.DataFrame({"series": ids[use], "mase": total[use] / count[use] / w_scale[use]})
+    frame = pd.DataFrame({"series": ids[use], "mase": per[use]})
     per = frame.groupby("series", sort=True)["mase"].agg(["mean", "size"]).sort_values("mean", ascending=False, kind="stable")
     return [{"series": str(s), "mase": float(r["mean"]), "forecasts": int(r["size"])}
             for s, r in per.head(WORST).iterrows()]

@@ -73,8 +73,10 @@ class History:
             keys = to_int_times(pd.Series(texts, dtype=object), "datetime").to_numpy()
         return [texts[i] for i in np.argsort(keys, kind="stable")]
 
-    def time_key(self, text: str) -> Any:
-        return int(text) if self.time_kind == "int" else pd.Timestamp(text)
+    def bound_columns(self) -> list[str]:
+        """lo-L and hi-L of every interval level of the history's checkpoints, by level."""
+        levels = sorted({float(x) for c in self.checkpoints.values() for x in (c.get("card") or {}).get("intervals") or ()})
+        return [f"{side}-{level:g}" for level in levels for side in ("lo", "hi")]
 
     def to_dict(self) -> dict[str, Any]:
         return {"grucast_history": FORMAT, "written_by": __version__, "part_format": self.part_format,
@@ -110,13 +112,7 @@ def read_history(folder: Path, new_ok: bool = False, label: str = "--history") -
     a link, a file or a folder of other files; DataError for a damaged index, a newer format,
     or Parquet parts without pyarrow."""
     folder = Path(folder)
-    st = _lstat(folder)
-    if st is not None and stat.S_ISLNK(st.st_mode):
-        raise PathError(f"{label} {folder} is a link; grucast does not write through links it did not make: "
-                        "give the folder itself")
-    if st is not None and not stat.S_ISDIR(st.st_mode):
-        raise PathError(f"{label} {folder} is a file; --history names a folder, to which every run adds one part "
-                        "file: give a new or empty folder, such as history/")
+    st = _folder_stat(folder, label)
     index = folder / INDEX
     if st is None or not os.path.lexists(index):
         if st is not None and any(not n.startswith(".") and not PART.fullmatch(n) for n in os.listdir(folder)):
@@ -133,11 +129,16 @@ def read_history(folder: Path, new_ok: bool = False, label: str = "--history") -
     return h
 
 
-def _lstat(path: Path) -> Optional[os.stat_result]:
-    try:
-        return os.lstat(path)
-    except FileNotFoundError:
-        return None
+def _folder_stat(folder: Path, label: str) -> Optional[os.stat_result]:
+    """The lstat of a history folder (None when there is none yet); PathError for a link or a file."""
+    st = paths.lstat_or_none(folder, label)
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        raise PathError(f"{label} {folder} is a link; grucast does not write through links it did not make: "
+                        "give the folder itself")
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        raise PathError(f"{label} {folder} is a file; --history names a folder, to which every run adds one part "
+                        "file: give a new or empty folder, such as history/")
+    return st
 
 
 def _read_index(index: Path) -> dict[str, Any]:
@@ -258,11 +259,8 @@ def staged_append(h: History, rows: pd.DataFrame, sources: dict[str, Any],
         while f"part-{number:06d}.{h.part_format}" in names:  # parts listed out of order: never reuse a name
             number += 1
         name = f"part-{number:06d}.{h.part_format}"
-        levels = sorted({f"{x:g}" for c in h.checkpoints.values() for x in (c.get("card") or {}).get("intervals") or ()},
-                        key=float)
-        bounds = {f"{side}-{level}": np.nan for level in levels for side in ("lo", "hi")}
         out = rows.assign(**{c: from_int_times(rows[c].to_numpy(), h.time_kind, h.tz) for c in TIME_COLUMNS},
-                          **{c: v for c, v in bounds.items() if c not in rows})  # every part: every level's columns
+                          **{c: np.nan for c in h.bound_columns() if c not in rows})  # every part: every level's columns
         data = _part_bytes(out, h.part_format)  # in memory: one run's rows; hashed before anything is written
         h.parts.append({"name": name, "rows": int(len(rows)), "bytes": len(data),
                         "sha256": hashlib.sha256(data).hexdigest(),
@@ -287,13 +285,7 @@ def check_folder(folder: Path, inputs: Sequence[paths.Role]) -> None:
     """PathError before any work when --history is no folder grucast may add parts to: a link,
     a file (an input, say), inside an input folder, holding an input, or in a missing folder."""
     folder = Path(folder)
-    st = paths.lstat_or_none(folder, "--history")
-    if st is not None and stat.S_ISLNK(st.st_mode):
-        raise PathError(f"--history {folder} is a link; grucast does not write through links it did not make: "
-                        "give the folder itself")
-    if st is not None and not stat.S_ISDIR(st.st_mode):
-        raise PathError(f"--history {folder} is a file; --history names a folder, to which every run adds one part "
-                        "file: give a new or empty folder, such as history/")
+    st = _folder_stat(folder, "--history")
     real = os.path.realpath(folder)
     for role in inputs:
         if role.path is None:

@@ -192,8 +192,7 @@ def _window(h: store.History, new: pd.DataFrame, last: int) -> tuple[list[str], 
     history holds and the new ones."""
     texts = {store.time_text(o, h.time_kind, h.tz): o for o in new["origin"].unique()} if len(new) else {}
     origins = h.origins(more=list(texts))[-last:]
-    old = store.read_parts(h, set(origins), columns=SUMMARY_COLUMNS + [
-        c for x in h.checkpoints.values() for c in _interval_columns(x.get("card", {}))])
+    old = store.read_parts(h, set(origins), columns=SUMMARY_COLUMNS + h.bound_columns())
     mine = new[new["origin"].isin([texts[t] for t in origins if t in texts])] if texts else new.iloc[:0]
     frames = [f for f in (old, mine) if len(f)]
     rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else old)
@@ -291,19 +290,19 @@ def _scored(data_path: Path, forecasts: list[Forecast], result: MonitorResult
             ) -> tuple[pd.DataFrame, dict[str, dict[str, Any]], Freq]:
     """Every forecast row with an actual, as history rows; the cards by checkpoint sha256; the
     data's frequency. The data is read once per layout the files' checkpoints name."""
-    panels: dict[str, tuple[Panel, dict, dict]] = {}
+    panels: dict[str, tuple[Panel, dict, dict, dict]] = {}  # layout -> panel, ids, pairs, sums by season
     frames, cards, freq = [], {}, None
     scored_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     for f in forecasts:
         layout_key = json.dumps([f.card["schema"], f.card["reading"], f.card["freq"]], sort_keys=True)
         if layout_key not in panels:
-            panels[layout_key] = _panel(data_path, f.card)
-        panel, index_of, pairs = panels[layout_key]
+            panels[layout_key] = (*_panel(data_path, f.card), {})
+        panel, index_of, pairs, sums = panels[layout_key]
         if freq is not None and (freq.kind, freq.tz) != (panel.freq.kind, panel.freq.tz):
             result.skipped.append(Skip(str(f.path), "its timestamps are of another kind than the other files'"))
             continue
         freq = panel.freq
-        frame = _file_rows(f, panel, index_of, pairs, result)
+        frame = _file_rows(f, panel, index_of, pairs, sums, result)
         if frame is None:
             continue
         sha = f.checkpoint.get("sha256") or ""
@@ -335,7 +334,7 @@ PAIR = "\x1f"  # joins a forecast row's id and target into the key of its series
 
 
 def _file_rows(f: Forecast, panel: Panel, index_of: dict[str, int], pairs: dict[str, str],
-               result: MonitorResult) -> Optional[pd.DataFrame]:
+               sums: dict[int, np.ndarray], result: MonitorResult) -> Optional[pd.DataFrame]:
     """The rows of one forecast file, scored where their actual arrived; None when the file is
     skipped (its reason added to result.skipped)."""
     schema = Schema.from_dict(f.card["schema"])
@@ -382,7 +381,7 @@ def _file_rows(f: Forecast, panel: Panel, index_of: dict[str, int], pairs: dict[
     keep &= _with_history(f, names, series, origin_pos, panel, int(f.card["season"] or 1), result)
     if keep.any():  # a file with rows placed on the grid: it counts as scored, and may name the current checkpoint
         f.newest = int(origin.max())
-    return _rows(f, frame, names, series, t, origin, origin_pos, pos, step, keep, panel, result)
+    return _rows(f, frame, names, series, t, origin, origin_pos, pos, step, keep, panel, sums, result)
 
 
 def _series_names(frame: pd.DataFrame, schema: Schema, panel: Panel, pairs: dict[str, str]):
@@ -456,11 +455,14 @@ def _with_history(f: Forecast, names: np.ndarray, series: np.ndarray, origin_pos
 
 def _rows(f: Forecast, frame: pd.DataFrame, names: np.ndarray, series: np.ndarray, t: np.ndarray, origin: np.ndarray,
           origin_pos: np.ndarray, pos: np.ndarray, step: np.ndarray, keep: np.ndarray, panel: Panel,
-          result: MonitorResult) -> pd.DataFrame:
+          sums: dict[int, np.ndarray], result: MonitorResult) -> pd.DataFrame:
     """History rows of the kept rows whose actual arrived; pending and missing counted."""
     k = np.flatnonzero(keep)
+    season = int(f.card["season"] or 1)
+    if season not in sums:  # once per panel and season, whatever the number of files
+        sums[season] = monitoring.seasonal_sums(panel.values, panel.offsets, season)
     s = monitoring.score_rows(panel.values, panel.observed, panel.offsets, series[k], origin_pos[k], pos[k],
-                              int(f.card["season"] or 1))
+                              season, sums[season])
     names_k = names[k]
     result.waiting.append(pd.DataFrame({"checkpoint": f.checkpoint.get("sha256") or "", "s": names_k[s.pending],
                                         "o": origin[k][s.pending], "step": step[k][s.pending]}))
@@ -531,10 +533,6 @@ def _summarize(h: store.History, result: MonitorResult, forecasts: list[Forecast
 
 SUMMARY_COLUMNS = ["series_id", "origin", "step", "actual", "forecast", "naive", "seasonal_naive", "scale",
                    "checkpoint_sha256", "forecast_made"]
-
-
-def _interval_columns(card: dict[str, Any]) -> list[str]:
-    return [f"{side}-{level:g}" for level in card.get("intervals") or () for side in ("lo", "hi")]
 
 
 def _current(forecasts: list[Forecast], rows: pd.DataFrame) -> str:

@@ -172,12 +172,8 @@ def plain_times(freq: Freq, start: np.ndarray, k: np.ndarray):
 
 
 def _to_plain(col: pd.Series, freq: Freq) -> Any:
-    if freq.kind == "int":
-        return pd.to_numeric(col).to_numpy()
-    t = pd.to_datetime(col, format="ISO8601", utc=freq.tz is not None)
-    if freq.tz is not None:
-        t = t.dt.tz_convert(freq.tz).dt.tz_localize(None)
-    return pd.DatetimeIndex(t)
+    """A forecast's times for the x axis: integer steps, or wall times as _wall gives them."""
+    return pd.to_numeric(col).to_numpy() if freq.kind == "int" else _wall(col)
 
 
 # ---------------------------------------------------------------- forecasts
@@ -410,7 +406,7 @@ def _monitor(inputs: list[Path], choice: Choice, result: PlotResult, future_path
     if len(origins) < len(every):
         result.lines.append(f"the last {len(origins)} of {len(every)} origins (--tail N for more)")
     rows = store.read_parts(h, set(origins), columns=["series_id", "origin", "actual", "forecast", "seasonal_naive",
-                                                       "scale", "checkpoint_sha256"] + _bounds(h))
+                                                       "scale", "checkpoint_sha256"] + h.bound_columns())
     rows["model_err"] = (rows["actual"] - rows["forecast"]).abs() / rows["scale"]
     rows["base_err"] = (rows["actual"] - rows["seasonal_naive"]).abs() / rows["scale"]
     per = rows.groupby(["checkpoint_sha256", "series_id", "origin"], observed=True)[["model_err", "base_err"]].mean()
@@ -442,12 +438,6 @@ def _monitor(inputs: list[Path], choice: Choice, result: PlotResult, future_path
 def _no_series(choice: Choice, what: str) -> None:
     if choice.series or choice.top is not None:
         raise ConfigError(f"--series and --top choose the series of forecast and backtest plots, not of {what}")
-
-
-def _bounds(h: store.History) -> list[str]:
-    """The interval columns of the history's checkpoints."""
-    levels = sorted({f"{x:g}" for c in h.checkpoints.values() for x in (c.get("card") or {}).get("intervals") or ()})
-    return [f"{side}-{level}" for level in levels for side in ("lo", "hi")]
 
 
 def _gates(inputs: list[Path], choice: Choice, result: PlotResult, future_path: Optional[Path]):
