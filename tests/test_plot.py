@@ -115,6 +115,7 @@ def test_a_monitoring_plot_and_an_html_report(made, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["m.pt", "early.csv", "--series", "s9"], "--series s9 is not a series of the data"),
     (["m.pt", "early.csv", "--top", "0"], "--top takes 1 or more"),
+    (["m.pt", "early.csv", "--top", "5000"], "draws 100 at most"),
     (["empty.csv", "early.csv"], "empty.csv has a header but no data rows"),
     (["m.pt", "early.csv", "--kind", "pie"], "--kind takes forecast, backtest"),
 ])
@@ -170,3 +171,16 @@ def test_a_past_forecast_is_drawn_at_its_origin_with_the_actuals_that_came_after
     (tmp_path / "bad" / "_grucast_history.json").write_text("{not json")
     r = cli("plot", tmp_path / "bad", "-o", tmp_path / "b.png")
     assert r.exit_code == 1 and "is damaged" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_text_from_the_data_is_drawn_as_written_never_as_math(made, tmp_path):
+    """A series id that reads as TeX math ('$\\frac{$' would not even parse) is drawn literally."""
+    import pandas as pd
+
+    e = pd.read_csv(made / "e.csv")
+    e["series_id"] = e["series_id"].replace({"s0": "$\\frac{$", "s1": "[bold red]boom"})
+    e.to_csv(tmp_path / "e.csv", index=False)
+    r = cli("plot", tmp_path / "e.csv", "-o", tmp_path / "b.svg", "--series", "$\\frac{$,[bold red]boom")
+    assert r.exit_code == 0, r.stderr
+    svg = (tmp_path / "b.svg").read_text()
+    assert ">$\\frac{$<" in svg and ">[bold red]boom<" in svg

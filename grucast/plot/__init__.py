@@ -23,6 +23,9 @@ def pyplot() -> Any:
     except ImportError:
         raise ConfigError(f"plotting needs matplotlib, which is not installed: {INSTALL}") from None
     matplotlib.use("Agg", force=True)
+    # Titles and labels carry text from the data (series ids, column and file names): never read
+    # as TeX math (an id '$\frac{$' would fail to draw, '$x$' would be drawn as a formula).
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
     return plt

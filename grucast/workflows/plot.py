@@ -37,6 +37,7 @@ from grucast.ops.paths import manifest_path
 KINDS = ("forecast", "backtest", "training", "monitor", "gates")
 MONITOR_ORIGINS = 120  # origins a monitoring plot draws by default (--tail)
 GRID = 12  # series drawn when none are chosen and the data holds more
+MAX_PANELS = 100  # series in one picture at most (--top, --series): a readable grid, a bounded figure
 
 
 @dataclass
@@ -144,6 +145,10 @@ def choose(ids: list[str], sizes: dict[str, float], choice: Choice, result: Plot
     """The series to draw: those named (each must exist), the top N by sizes (largest first,
     ties by id), or all when at most GRID, else the top GRID. rank names what sizes are."""
     result.of = len(ids)
+    asked = len(set(choice.series)) if choice.series else choice.top
+    if asked is not None and asked > MAX_PANELS:
+        raise ConfigError(f"{'--series names' if choice.series else '--top asks for'} {asked:,} series; one picture "
+                          f"draws {MAX_PANELS} at most: draw them in several pictures")
     if choice.series:
         missing = [s for s in choice.series if s not in set(ids)]
         if missing:
@@ -218,7 +223,8 @@ def _forecast(inputs: list[Path], choice: Choice, result: PlotResult, future_pat
                                         actual_y=_observed(panel, k, after)))
     result.series = chosen
     value = schema.target or "value"
-    result.lines.insert(0, f"forecast of {model}: {len(chosen)} series, horizon {horizon}, last {tail} steps of history")
+    shown = min(tail, max(ends)) if ends else tail
+    result.lines.insert(0, f"forecast of {model}: {len(chosen)} series, horizon {horizon}, last {shown} steps of history")
     return figures.forecast_figure(views, schema.time_col, value, model, levels)
 
 
