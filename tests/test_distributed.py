@@ -389,8 +389,12 @@ def test_torchrun_restarts_a_job_that_lost_a_rank_from_the_saved_run(tmp_path, p
     log = tmp_path / "err.txt"
     (tmp_path / "run").mkdir()
     with open(log, "w") as err:
+        # --monitor-interval 3: the agent notices the dead rank (and SIGTERMs the other) seconds
+        # later, not within 0.1 s: on a loaded machine its SIGTERM could otherwise reach rank 0
+        # before rank 0's next collective fails, and the case under test is that collective.
         job = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--max-restarts", "1",
-                                "--nproc-per-node=2", "-m", "grucast", "train", str(panel), "-o", "m.pt", *budget],
+                                "--monitor-interval", "3", "--nproc-per-node=2", "-m", "grucast", "train", str(panel),
+                                "-o", "m.pt", *budget],
                                cwd=tmp_path / "run", stdout=subprocess.DEVNULL, stderr=err,
                                env={**os.environ, "OMP_NUM_THREADS": "1"})
         deadline = time.monotonic() + 120
