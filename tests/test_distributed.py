@@ -166,16 +166,20 @@ def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path, pan
     assert list(tmp_path.iterdir()) == []
 
 
-def stop_on_two_resume_on_one(tmp_path, panel, budget: list[str], two: tuple[str, ...] = ()) -> tuple[str, dict]:
-    """SIGTERM to a two-rank torchrun job (budget and two) in its second epoch; one process
-    resumes the MODEL.resume it saved (the only file left), and the result must equal the run of
-    one process straight (which two train to the tolerance: tested above). (its stderr, the
-    saved fit state)"""
+TORCHRUN = ("-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "grucast")
+
+
+def stop_on_two_resume_on_one(tmp_path, panel, budget: list[str], two: tuple[str, ...] = (),
+                              launcher: tuple[str, ...] = TORCHRUN) -> tuple[int, str, dict]:
+    """SIGTERM to a two-rank job (torchrun's launcher, or `grucast ... --nproc 2` with launcher
+    `-m grucast` and two `--nproc 2`; budget and two) in its second epoch; one process resumes
+    the MODEL.resume it saved (the only file left), and the result must equal the run of one
+    process straight (which two train to the tolerance: tested above). (the job's exit code, its
+    stderr, the saved fit state)"""
     from conftest import cli
 
     (tmp_path / "stop").mkdir()
-    code, said = stopped(tmp_path / "stop", ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-                                             "-m", "grucast", "train", str(panel), "-o", "m.pt", *budget, *two])
+    code, said = stopped(tmp_path / "stop", [*launcher, "train", str(panel), "-o", "m.pt", *budget, *two])
     assert code != 0 and "training interrupted by SIGTERM at step" in said, said[-3000:]
     assert sorted(p.name for p in (tmp_path / "stop").iterdir()) == ["m.pt.resume"]
     state = checkpoint.load(tmp_path / "stop" / "m.pt.resume").resume["fit"]
@@ -187,16 +191,18 @@ def stop_on_two_resume_on_one(tmp_path, panel, budget: list[str], two: tuple[str
     assert a.info["steps"] == b.info["steps"]
     for name, w in a.state_dict.items():
         torch.testing.assert_close(b.state_dict[name], w, rtol=0, atol=TOLERANCE)
-    return said, {**state, "steps": b.info["steps"]}
+    return code, said, {**state, "steps": b.info["steps"]}
 
 
-@pytest.mark.parametrize("two", [(), ("--shard-data",)], ids=["data-parallel", "shard-data"])
-def test_a_stopped_two_process_run_resumes_on_one_process_to_the_uninterrupted_result(tmp_path, panel, two):
+STOP_BUDGET = [*TRAIN[:6], "--max-steps", "400", "--batch-size", "64", "--patience", "1000", "--ensemble", "1"]
+
+
+def test_a_stopped_shard_data_run_resumes_on_one_process_to_the_uninterrupted_result(tmp_path, panel):
     """SIGTERM to torchrun: every rank stops at the same step, rank 0 saves MODEL.resume, and
     one process continues it to the weights of the uninterrupted run. With --shard-data the
-    saved epoch order names the windows as one process does, though each rank held its own."""
-    budget = [*TRAIN[:6], "--max-steps", "400", "--batch-size", "64", "--patience", "1000", "--ensemble", "1"]
-    _, state = stop_on_two_resume_on_one(tmp_path, panel, budget, two)
+    saved epoch order names the windows as one process does, though each rank held its own.
+    (The plain data-parallel run: test_sigterm_to_nproc_saves_the_run_and_exits_143.)"""
+    _, _, state = stop_on_two_resume_on_one(tmp_path, panel, STOP_BUDGET, ("--shard-data",))
     assert 26 <= state["step"] < 400 and state["steps"] == 400
 
 
@@ -206,7 +212,7 @@ def test_ensemble_members_train_in_parallel_across_ranks_and_resume_on_one_proce
     process continues it to the model one process trains straight."""
     budget = [*TRAIN[:6], "--max-steps", "400", "--batch-size", "64", "--patience", "1000", "--ensemble", "2",
               "--anchor", "none"]
-    said, state = stop_on_two_resume_on_one(tmp_path, panel, budget)
+    _, said, state = stop_on_two_resume_on_one(tmp_path, panel, budget)
     assert "ensemble members in parallel, member k on process k mod 2 (default: 2 members split evenly over 2 " \
            "processes; each trains alone, as one process trains it)" in said
     members = state["members"]
@@ -251,13 +257,14 @@ def test_nproc_trains_the_torchrun_model_and_keeps_grucast_exit_codes(tmp_path, 
 
 
 def test_sigterm_to_nproc_saves_the_run_and_exits_143(tmp_path, panel):
-    (tmp_path / "run").mkdir()
-    code, said = stopped(tmp_path / "run", ["-m", "grucast", "train", str(panel), "-o", "m.pt", *TRAIN[:6],
-                                            "--max-steps", "3000", "--patience", "1000", "--ensemble", "1", "--nproc", "2"])
-    tmp_path = tmp_path / "run"
+    """SIGTERM to `grucast train --nproc 2` (plain data-parallel: every rank reads all the data):
+    exit 143 and one error line, every rank stops at the same step, rank 0 saves MODEL.resume
+    (the only file left), and one process continues it to the weights of the uninterrupted run."""
+    code, said, state = stop_on_two_resume_on_one(tmp_path, panel, STOP_BUDGET, ("--nproc", "2"),
+                                                  launcher=("-m", "grucast"))
     assert code == 143, said[-3000:]
     assert said.count("Error:") == 1 and "the run so far is saved in m.pt.resume" in said
-    assert (tmp_path / "m.pt.resume").is_file() and not (tmp_path / "m.pt").exists()
+    assert 26 <= state["step"] < 400 and state["steps"] == 400
 
 
 # ---------------------------------------------------------------- torchrun ... predict
@@ -385,7 +392,6 @@ def test_torchrun_restarts_a_job_that_lost_a_rank_from_the_saved_run(tmp_path, p
     import signal
     import time
 
-    budget = [*TRAIN[:6], "--max-steps", "400", "--batch-size", "64", "--patience", "1000", "--ensemble", "1"]
     log = tmp_path / "err.txt"
     (tmp_path / "run").mkdir()
     with open(log, "w") as err:
@@ -394,7 +400,7 @@ def test_torchrun_restarts_a_job_that_lost_a_rank_from_the_saved_run(tmp_path, p
         # before rank 0's next collective fails, and the case under test is that collective.
         job = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--max-restarts", "1",
                                 "--monitor-interval", "3", "--nproc-per-node=2", "-m", "grucast", "train", str(panel),
-                                "-o", "m.pt", *budget],
+                                "-o", "m.pt", *STOP_BUDGET],
                                cwd=tmp_path / "run", stdout=subprocess.DEVNULL, stderr=err,
                                env={**os.environ, "OMP_NUM_THREADS": "1"})
         deadline = time.monotonic() + 120
