@@ -41,6 +41,29 @@ def test_the_verdict_calls_a_win_only_beyond_the_spread_across_seeds(gru, lstm, 
     assert v.fewer_parameters == pytest.approx(0.25) and "25% fewer parameters" in v.text
 
 
+@pytest.mark.parametrize("baselines, beats", [
+    ({"naive": 0.95, "seasonal_naive": 0.78}, False),  # the seasonal naive beats both cells
+    ({"naive": 0.95, "seasonal_naive": 0.85}, True),
+    ({"naive": 0.70, "seasonal_naive": None}, False),  # a baseline that could not be scored is left out
+    (None, None),
+])
+def test_the_verdict_says_when_neither_cell_beats_the_best_baseline(baselines, beats):
+    """A clear win between two networks that both lose to a baseline on the same windows is no
+    reason to use either: the verdict names the best baseline then, with its score."""
+    v = judge(runs([0.80, 0.82, 0.81], [0.90, 0.93, 0.91]), ["gru", "lstm"], baselines=baselines)
+    assert v.better == "gru" and v.beyond_spread is True and v.text.startswith("The GRU forecasts better")
+    assert v.beats_baseline is beats
+    if baselines is None:
+        assert v.baseline is None and "neither cell beats" not in v.text
+        return
+    best = min((x, k) for k, x in baselines.items() if x is not None)
+    assert (v.baseline_value, v.baseline) == best
+    name = {"naive": "the naive forecast (the last value)", "seasonal_naive": "the seasonal naive forecast"}[best[1]]
+    lost = (f"But neither cell beats {name} on these windows (MASE {best[0]:.3f}): use it, or give the networks "
+            "more training or data.")
+    assert v.text.endswith(lost) is (beats is False), v.text
+
+
 def test_cells_side_by_side_from_the_cli_with_seeds_files_and_json(tmp_path):
     """Both cells backtested on the same windows, 2 seeds each; the verdict agrees with the runs'
     own numbers; the files hold every run's rows with cell and seed; the baselines are the
@@ -62,6 +85,10 @@ def test_cells_side_by_side_from_the_cli_with_seeds_files_and_json(tmp_path):
     v = c["verdict"]
     assert v["better"] == min(mase, key=lambda k: np.mean(mase[k]))
     assert v["beyond_spread"] == (max(mase[v["better"]]) < min(mase[v["other"]]))
+    best = min(doc["metrics"][k]["mase"] for k in ("naive", "seasonal_naive"))
+    assert v["baseline_value"] == pytest.approx(best)
+    assert v["beats_baseline"] == (np.mean(mase[v["better"]]) < best)
+    assert ("But neither cell beats" in v["text"]) is not v["beats_baseline"]
     params = {x["cell"]: x["parameters"] for x in c["runs"]}
     assert params["lstm"] > params["gru"]  # 4 gate blocks to 3
     f = pd.read_csv(tmp_path / "f.csv")

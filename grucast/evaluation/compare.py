@@ -40,6 +40,9 @@ class Verdict:
     speedup: float  # how many times as fast
     fewer_parameters: float  # the share fewer parameters the GRU holds than the LSTM (negative: more)
     text: str
+    baseline: Optional[str] = None  # the baseline with the lowest metric on the same windows (naive, seasonal_naive)
+    baseline_value: Optional[float] = None  # its metric
+    beats_baseline: Optional[bool] = None  # the better cell's mean is below it; None without baselines
 
 
 @dataclass
@@ -78,12 +81,14 @@ class Comparison:
                 "summary": self.summary(), "verdict": asdict(self.verdict)}
 
 
-def judge(runs: list[CellRun], cells: list[str], metric: str = METRIC) -> Verdict:
+def judge(runs: list[CellRun], cells: list[str], metric: str = METRIC,
+          baselines: Optional[dict[str, float]] = None) -> Verdict:
     """The verdict on two cells' runs: which has the lower mean metric, by how much, and
     whether that holds beyond the spread across seeds: every run of the better cell scored
     below every run of the other (with 3 seeds each, two cells alike would do so by chance in
     one comparison in ten). With one seed each the spread is not measured and the verdict
-    says so."""
+    says so. baselines (name: metric on the same windows): when the better cell does not beat
+    the best of them, the verdict says so, since then neither network is worth its training."""
     a, b = cells
     mean = {c: float(np.mean([r.metrics[metric] for r in runs if r.cell == c])) for c in cells}
     better, other = (a, b) if mean[a] <= mean[b] else (b, a)
@@ -98,6 +103,11 @@ def judge(runs: list[CellRun], cells: list[str], metric: str = METRIC) -> Verdic
     fewer = 1.0 - params["gru"] / params["lstm"] if {"gru", "lstm"} <= set(params) and params["lstm"] else 0.0
     v = Verdict(better=better, other=other, metric=metric, difference=difference, beyond_spread=beyond,
                 faster=faster, speedup=speedup, fewer_parameters=fewer, text="")
+    known = {k: float(x) for k, x in (baselines or {}).items() if x is not None and np.isfinite(x)}
+    if known:
+        v.baseline = min(known, key=known.__getitem__)
+        v.baseline_value = known[v.baseline]
+        v.beats_baseline = mean[better] < v.baseline_value
     v.text = _text(v, mean, score, seeds)
     return v
 
@@ -124,4 +134,9 @@ def _text(v: Verdict, mean: dict[str, float], score: dict[str, list[float]], see
         cost = f"the {v.faster.upper()} trained {v.speedup:.1f}x as fast"
     if v.fewer_parameters:
         cost += f", and the GRU has {abs(v.fewer_parameters):.0%} {'fewer' if v.fewer_parameters > 0 else 'more'} parameters"
-    return f"{head}; {cost}."
+    text = f"{head}; {cost}."
+    if v.beats_baseline is False:
+        name = {"naive": "the naive forecast (the last value)"}.get(v.baseline, f"the {v.baseline.replace('_', ' ')} forecast")
+        text += (f" But neither cell beats {name} on these windows ({M} {v.baseline_value:.3f}): use it, or give the "
+                 "networks more training or data.")
+    return text

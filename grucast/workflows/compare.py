@@ -15,7 +15,7 @@ import pandas as pd
 from grucast.config import validate
 from grucast.config.settings import CELLS, Config
 from grucast.errors import ConfigError
-from grucast.evaluation.compare import CellRun, Comparison, judge
+from grucast.evaluation.compare import METRIC, CellRun, Comparison, judge
 from grucast.ops import paths
 from grucast.training.defaults import SMALL_DATA_WINDOWS
 from grucast.training.loop import Callback
@@ -85,7 +85,8 @@ def compare_cells(data_path: Path, cfg: Config, cells: list[str], seeds: Optiona
                                 seconds_per_epoch=fitted.step_seconds / fitted.epochs if fitted.epochs else float("nan"),
                                 forecast_seconds=fitted.forecast_seconds))
             results.append((cell, seed, res))
-    comparison = Comparison(cells=cells, seeds=seed_list, runs=runs, verdict=judge(runs, cells))
+    baselines = {k: m.get(METRIC) for k, m in results[0][2].overall.items() if k != "gru"}  # the same for every run
+    comparison = Comparison(cells=cells, seeds=seed_list, runs=runs, verdict=judge(runs, cells, METRIC, baselines))
     result = _combined(results, comparison)
     result.trainings = len(plan.rounds) * len(runs)
     result.train_seconds = sum(r.train_seconds for r in runs)
