@@ -1,10 +1,10 @@
 """What `grucast gates` says of models trained with the defaults, and whether following its
 advice keeps the accuracy and saves time.
 
-    python benchmarks/gates.py [--datasets ett,m4,exchange]
+    python benchmarks/gates.py [--datasets ett,ett2,m4,exchange]
 
 For each dataset: the benchmark script trains with grucast's defaults and keeps the model
-(etth1.py: ETTh1, OT alone, horizon 24, look-back 168; m4_hourly.py: M4 Hourly, horizon 48);
+(etth1.py: ETTh1, or ETTh2 with ett2, OT alone, horizon 24, look-back 168; m4_hourly.py: M4 Hourly, horizon 48);
 `grucast gates` reads it over the most recent windows of its training file; where it advises
 another --input-size, the same script trains again with that one. Printed: the gates report,
 and both runs' test accuracy and training time, as the scripts print them. Run it alone: the
@@ -36,14 +36,14 @@ def gates(model: Path, data: Path) -> dict:
     return doc
 
 
-def ett(work: Path) -> None:
-    base = ["--variants", "uni", "--horizons", "24"]
+def ett(work: Path, name: str = "ETTh1") -> None:
+    base = ["--variants", "uni", "--horizons", "24", "--data", str(ETT / f"{name}.csv")]
     out = script(str(HERE / "etth1.py"), *base, "--keep", str(work))
-    print("ETTh1, OT alone, h 24, defaults:\n" + lines(out, "H 24, L"), flush=True)
+    print(f"{name}, OT alone, h 24, defaults:\n" + lines(out, "H 24, L"), flush=True)
     doc = gates(work / "h24_uni_s0.pt", work / "train.csv")
     if doc["suggested_input_size"] != doc["input_size"]:
         out = script(str(HERE / "etth1.py"), *base, "--input-sizes", str(doc["suggested_input_size"]))
-        print(f"ETTh1 again with --input-size {doc['suggested_input_size']}:\n" + lines(out, "H 24, L"), flush=True)
+        print(f"{name} again with --input-size {doc['suggested_input_size']}:\n" + lines(out, "H 24, L"), flush=True)
 
 
 def m4(work: Path) -> None:
@@ -57,6 +57,7 @@ def m4(work: Path) -> None:
 
 
 EXCHANGE = HERE.parent.parent / "shared" / "data" / "lstnet" / "exchange_rate.txt.gz"
+ETT = HERE.parent.parent / "shared" / "data" / "ett"
 
 
 def exchange(work: Path) -> None:
@@ -101,7 +102,7 @@ def main() -> None:
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for name in a.datasets.split(","):
-            {"ett": ett, "m4": m4, "exchange": exchange}[name](Path(tmp) / name)
+            {"ett": ett, "ett2": lambda w: ett(w, "ETTh2"), "m4": m4, "exchange": exchange}[name](Path(tmp) / name)
 
 
 if __name__ == "__main__":
