@@ -113,6 +113,33 @@ def test_cells_side_by_side_from_the_cli_with_seeds_files_and_json(tmp_path):
     assert "Verdict: Not settled" in " ".join(r.stdout.split()), r.stdout
 
 
+def test_where_the_last_value_beats_both_cells_the_table_and_the_verdict_show_it(tmp_path):
+    """On random walks the naive forecast beats the seasonal naive: the table shows it beside
+    the seasonal naive, and the verdict names it when the networks do not beat it."""
+    rng = np.random.default_rng(3)
+    pd.DataFrame({"series_id": np.repeat(["a", "b", "c"], 200),
+                  "timestamp": np.tile(pd.date_range("2024-01-01", periods=200, freq="h").astype(str), 3),
+                  "value": np.round(100 + rng.normal(0, 1, 600).reshape(3, 200).cumsum(axis=1).ravel(), 3),
+                  }).to_csv(tmp_path / "walks.csv", index=False)
+    args = ["backtest", tmp_path / "walks.csv", "--cell", "gru,lstm", "--seeds", "1", "--windows", "2",
+            "--max-steps", "4", "--hidden-size", "4", "--ensemble", "1", "--anchor", "none"]
+    doc = json.loads(cli(*args, "--json").stdout)
+    m = doc["metrics"]
+    assert m["naive"]["mase"] < m["seasonal_naive"]["mase"]
+    v = doc["comparison"]["verdict"]
+    assert v["baseline"] == "naive" and v["baseline_value"] == pytest.approx(m["naive"]["mase"])
+    assert v["beats_baseline"] is (min(m["gru"]["mase"], m["lstm"]["mase"]) < m["naive"]["mase"])
+    r = cli(*args, "-q")
+    assert r.exit_code == 0, r.stderr
+    header = next(line for line in r.stdout.splitlines() if "seasonal naive (m=24)" in line)
+    assert header.split("seasonal naive (m=24)")[1].split() == ["┃", "naive", "┃"], r.stdout
+    mase = next(line for line in r.stdout.splitlines() if "MASE" in line)
+    assert mase.split()[-2] == f"{m['naive']['mase']:.3f}"  # the last column: naive's
+    said = " ".join(r.stdout.split())
+    assert ("But neither cell beats the naive forecast (the last value) on these windows" in said) \
+        is not v["beats_baseline"], said
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--cell", "gru,lsmt"], "'lsmt' is not a cell; the cells are gru, lstm. Did you mean 'lstm'?"),
     (["--cell", "gru,gru"], "a comparison names each cell once"),

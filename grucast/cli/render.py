@@ -414,7 +414,8 @@ def evaluation_report(result: EvaluationResult, console: Console) -> None:
 
 def comparison_report(result: EvaluationResult, console: Console) -> None:
     """backtest --cell gru,lstm: the cells side by side (mean over the seeds, lowest-highest
-    below it), the seasonal naive beside them, costs, and the verdict."""
+    below it), the seasonal naive beside them (and the naive where it scores lower), costs, and
+    the verdict."""
     c = result.comparison
     summary, seeds = c.summary(), len(c.seeds)
     each = f"{seeds} seeds each ({', '.join(map(str, c.seeds))})" if seeds > 1 else f"one seed each ({c.seeds[0]})"
@@ -424,17 +425,24 @@ def comparison_report(result: EvaluationResult, console: Console) -> None:
     t.add_column(_cell(""), no_wrap=True)
     for cell in c.cells:
         t.add_column(_cell(cell.upper()), justify="right")
-    t.add_column(_cell(f"seasonal naive (m={result.season})"), justify="right")
-    naive = result.overall.get("seasonal_naive", {})
+    # The seasonal naive, and the naive (last value) too where it scores lower: the verdict
+    # then names it as the baseline to beat, and the table shows it.
+    baselines = [("seasonal_naive", f"seasonal naive (m={result.season})")]
+    seasonal, last = (result.overall.get(k, {}).get("mase") for k in ("seasonal_naive", "naive"))
+    if result.season != 1 and last is not None and (seasonal is None or last < seasonal):
+        baselines.append(("naive", "naive"))
+    for _, title in baselines:
+        t.add_column(_cell(title), justify="right")
     for label, key, d in (("MASE", "mase", 3), ("sMAPE", "smape", 3), ("MAE", "mae", 4)):
         spread = [f" ({_num(summary[x]['lowest'].get(key), d)}-{_num(summary[x]['highest'].get(key), d)})"
                   if seeds > 1 else "" for x in c.cells]
         t.add_row(_cell(label), *[_num(summary[x]["metrics"].get(key), d) + sp for x, sp in zip(c.cells, spread)],
-                  _num(naive.get(key), d))
-    t.add_row("parameters", *[f"{summary[x]['parameters']:,}" for x in c.cells], "")
-    t.add_row("training, per epoch", *[f"{summary[x]['seconds_per_epoch']:.2f}s" for x in c.cells], "")
-    t.add_row("training, in all", *[f"{summary[x]['train_seconds']:.1f}s" for x in c.cells], "")
-    t.add_row("forecasting", *[f"{summary[x]['forecast_seconds']:.2f}s" for x in c.cells], "")
+                  *[_num(result.overall.get(b, {}).get(key), d) for b, _ in baselines])
+    blank = [""] * len(baselines)
+    t.add_row("parameters", *[f"{summary[x]['parameters']:,}" for x in c.cells], *blank)
+    t.add_row("training, per epoch", *[f"{summary[x]['seconds_per_epoch']:.2f}s" for x in c.cells], *blank)
+    t.add_row("training, in all", *[f"{summary[x]['train_seconds']:.1f}s" for x in c.cells], *blank)
+    t.add_row("forecasting", *[f"{summary[x]['forecast_seconds']:.2f}s" for x in c.cells], *blank)
     console.print(t)
     _say(console, "Metrics: means over the seeds, lowest-highest in brackets. Times: per run, medians over the seeds, "
                   "on this machine.")
