@@ -189,11 +189,22 @@ def test_forecasts_that_cannot_be_trusted_are_skipped_by_name(nightly, tmp_path)
     m = json.loads((root / "fc" / "night2.csv.manifest.json").read_text())
     m["origins"] = {k: (pd.Timestamp(v) + pd.Timedelta(hours=5)).isoformat() for k, v in m["origins"].items()}
     (tmp_path / "late.csv.manifest.json").write_text(json.dumps(m))
-    r, doc = run(tmp_path, tmp_path / "now.csv", good, bare, edited, late, "--history", tmp_path / "h")
+    damaged = []  # manifests cut or edited into other shapes: each a named skip, never a traceback
+    for k, change in enumerate([lambda m: "{not json", lambda m: {**m, "output": "f.csv"},
+                                lambda m: {**m, "checkpoint": "m.pt"}, lambda m: {**m, "versions": ["0.4.0"]},
+                                lambda m: {**m, "model": {**m["model"], "horizon": "6"}}, lambda m: [m]]):
+        damaged.append(tmp_path / f"damaged{k}.csv")
+        shutil.copy(root / "fc" / "night2.csv", damaged[-1])
+        m = change(json.loads((root / "fc" / "night2.csv.manifest.json").read_text()))
+        (tmp_path / f"damaged{k}.csv.manifest.json").write_text(m if isinstance(m, str) else json.dumps(m))
+    r, doc = run(tmp_path, tmp_path / "now.csv", good, bare, edited, late, *damaged, "--history", tmp_path / "h")
     assert r.exit_code == 0, r.stderr
     reasons = {s["file"].rsplit("/", 1)[-1]: s["reason"] for s in doc["skipped"]}
-    assert set(reasons) == {"bare.csv", "edited.csv", "late.csv"}
+    assert set(reasons) == {"bare.csv", "edited.csv", "late.csv", *(d.name for d in damaged)}
     assert "no manifest" in reasons["bare.csv"] and "describes another file" in reasons["edited.csv"]
+    for d in damaged:
+        card = d.name == "damaged4.csv"
+        assert reasons[d.name] == f"its manifest {d.name}.manifest.json {'has a damaged model card' if card else 'is damaged'}"
     assert "not after its origin" in reasons["late.csv"] and "data the model saw" in reasons["late.csv"]
     assert doc["added"] == 3 * H  # night 1 alone
     r = cli("monitor", tmp_path / "now.csv", bare, "--history", tmp_path / "h2")

@@ -243,14 +243,15 @@ def _forecast(path: Path) -> tuple[str, Optional[Forecast]]:
         command, output = manifest["command"], manifest["output"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         return f"its manifest {mpath.name} is damaged", None
+    # the sections read below are objects (or absent), whatever an edit or a cut left
+    if not all(isinstance(x, dict) for x in (output, manifest.get("checkpoint") or {}, manifest.get("versions") or {})):
+        return f"its manifest {mpath.name} is damaged", None
     if command != "predict" or not isinstance(manifest.get("origins"), dict):
         return f"its manifest {mpath.name} is of grucast {command}, not of a forecast by grucast predict", None
     identity = file_identity(path)
     if output.get("sha256") != identity["sha256"]:
         return (f"its manifest {mpath.name} describes another file (sha256 differs): the forecasts were changed "
                 "after grucast predict wrote them"), None
-    if not isinstance(output, dict):
-        return f"its manifest {mpath.name} is damaged", None
     card = manifest.get("model") or _old_card(manifest)
     if card and not _card_ok(card):
         return f"its manifest {mpath.name} has a damaged model card", None
