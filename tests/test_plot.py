@@ -128,6 +128,25 @@ def test_bad_plot_requests_are_one_line_errors_and_write_nothing(made, tmp_path,
     assert r.exit_code == 1 and ".png or .svg" in r.stderr
 
 
+@pytest.mark.parametrize("change, message", [
+    (lambda m: {**m, "model": {**m["model"], "schema": "x"}}, "has a damaged model card"),
+    (lambda m: {**m, "checkpoint": "m.pt"}, "is damaged"),
+    (lambda m: {**m, "output": ["f.csv"]}, "is damaged"),
+    (lambda m: {k: v for k, v in m.items() if k != "model"}, "does not describe the model"),
+])
+def test_a_forecast_whose_manifest_is_damaged_is_one_line_error(made, tmp_path, change, message):
+    """A manifest edited or cut into another shape: one Error line naming it, no traceback, no picture."""
+    import shutil
+
+    shutil.copy(made / "f.csv", tmp_path / "f.csv")
+    m = change(json.loads((made / "f.csv.manifest.json").read_text()))
+    (tmp_path / "f.csv.manifest.json").write_text(json.dumps(m))
+    r = cli("plot", tmp_path / "f.csv", made / "early.csv", "-o", tmp_path / "x.png")
+    assert r.exit_code == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("Error: ") and f"f.csv.manifest.json {message}" in r.stderr, r.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
 def test_without_matplotlib_plot_says_how_to_install_it_and_nothing_else_imports_it(made, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     r = cli("plot", made / "m.pt", made / "early.csv", "-o", tmp_path / "x.png")

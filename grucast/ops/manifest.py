@@ -4,6 +4,7 @@ which inputs (bytes and sha256) and what it holds.
 
 from __future__ import annotations
 
+import json
 import platform
 import sys
 from importlib import metadata
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from grucast import __version__
-from grucast.ops.paths import file_identity
+from grucast.ops.paths import file_identity, manifest_path
 
 # ---------------------------------------------------------------- manifest
 
@@ -114,3 +115,37 @@ def evaluation_manifest(command: str, result: Any, data_path: Path,
     if model_path is not None:
         fields["checkpoint"] = file_identity(model_path)
     return lambda output: json_ready(manifest(command, output=output, **fields))
+
+
+# ---------------------------------------------------------------- reading a forecast's manifest
+
+
+def read_predict_manifest(path: Path) -> tuple[str, Optional[dict[str, Any]]]:
+    """The manifest grucast predict wrote beside the forecast file path, checked for the shape
+    that monitor and plot read: ("", manifest), or (why it cannot be used, None) for one that is
+    missing, of another command, or damaged (not JSON, or a section that is not an object, as
+    an edit or a cut leaves it). Its model card, when it has one, holds what they read."""
+    mpath = manifest_path(path)
+    if not mpath.is_file():
+        return (f"no manifest beside it ({mpath.name}): grucast predict writes one unless --no-manifest, and "
+                "without it the origins and the checkpoint are unknown"), None
+    try:
+        m = json.loads(mpath.read_text(encoding="utf-8"))
+        command = m["command"]
+        sections = (m["output"], m.get("checkpoint") or {}, m.get("versions") or {})
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return f"its manifest {mpath.name} is damaged", None
+    if not all(isinstance(x, dict) for x in sections):
+        return f"its manifest {mpath.name} is damaged", None
+    if command != "predict" or not isinstance(m.get("origins"), dict):
+        return f"its manifest {mpath.name} is of grucast {command}, not of a forecast by grucast predict", None
+    if m.get("model") and not card_ok(m["model"]):
+        return f"its manifest {mpath.name} has a damaged model card", None
+    return "", m
+
+
+def card_ok(card: Any) -> bool:
+    """Whether a model card (checkpoint.card) has what monitor and plot read."""
+    return (isinstance(card, dict) and all(isinstance(card.get(k), dict) for k in ("schema", "reading", "freq"))
+            and isinstance(card.get("horizon"), int) and card["horizon"] > 0
+            and (card.get("season") is None or isinstance(card.get("season"), int)))

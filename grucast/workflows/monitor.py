@@ -32,6 +32,7 @@ from grucast.evaluation import monitoring
 from grucast.ops import history as store
 from grucast.ops import locks, publish
 from grucast.ops.gates import BASELINES
+from grucast.ops.manifest import read_predict_manifest
 from grucast.ops.paths import file_identity, manifest_path
 
 FORECAST_SUFFIXES = (".csv", ".parquet", ".pq", ".json")
@@ -234,39 +235,19 @@ def _forecasts(paths: list[Path], skipped: list[Skip]) -> list[Forecast]:
 
 
 def _forecast(path: Path) -> tuple[str, Optional[Forecast]]:
-    mpath = manifest_path(path)
-    if not mpath.is_file():
-        return (f"no manifest beside it ({mpath.name}): grucast predict writes one unless --no-manifest, and "
-                "without it the origins and the checkpoint are unknown"), None
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-        command, output = manifest["command"], manifest["output"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        return f"its manifest {mpath.name} is damaged", None
-    # the sections read below are objects (or absent), whatever an edit or a cut left
-    if not all(isinstance(x, dict) for x in (output, manifest.get("checkpoint") or {}, manifest.get("versions") or {})):
-        return f"its manifest {mpath.name} is damaged", None
-    if command != "predict" or not isinstance(manifest.get("origins"), dict):
-        return f"its manifest {mpath.name} is of grucast {command}, not of a forecast by grucast predict", None
+    why, manifest = read_predict_manifest(path)
+    if manifest is None:
+        return why, None
     identity = file_identity(path)
-    if output.get("sha256") != identity["sha256"]:
-        return (f"its manifest {mpath.name} describes another file (sha256 differs): the forecasts were changed "
-                "after grucast predict wrote them"), None
+    if manifest["output"].get("sha256") != identity["sha256"]:
+        return (f"its manifest {manifest_path(path).name} describes another file (sha256 differs): the forecasts "
+                "were changed after grucast predict wrote them"), None
     card = manifest.get("model") or _old_card(manifest)
-    if card and not _card_ok(card):
-        return f"its manifest {mpath.name} has a damaged model card", None
     if not card:
         ckpt = (manifest.get("checkpoint") or {}).get("path")
-        return (f"its manifest (grucast {manifest.get('versions', {}).get('grucast', '?')}) does not describe the "
+        return (f"its manifest (grucast {(manifest.get('versions') or {}).get('grucast', '?')}) does not describe the "
                 f"model, and checkpoint {ckpt} is gone or was replaced since: forecast again with this grucast"), None
     return "", Forecast(path, identity, manifest, card)
-
-
-def _card_ok(card: Any) -> bool:
-    """Whether a manifest's model card has what monitor reads (checkpoint.card's keys)."""
-    return (isinstance(card, dict) and all(isinstance(card.get(k), dict) for k in ("schema", "reading", "freq"))
-            and isinstance(card.get("horizon"), int) and card["horizon"] > 0
-            and (card.get("season") is None or isinstance(card.get("season"), int)))
 
 
 def _old_card(manifest: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from grucast.data.schema import Schema
 from grucast.errors import ConfigError, DataError, preview
 from grucast.ops import history as store
 from grucast.ops import paths, publish
+from grucast.ops.manifest import read_predict_manifest
 from grucast.ops.paths import manifest_path
 
 KINDS = ("forecast", "backtest", "training", "monitor", "gates")
@@ -96,10 +97,12 @@ def _is_checkpoint(path: Path) -> bool:
 
 
 def _manifest(path: Path) -> dict[str, Any]:
+    """The manifest beside path, for telling what it is; {} when there is none or it is no JSON object."""
     try:
-        return json.loads(manifest_path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        m = json.loads(manifest_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
         return {}
+    return m if isinstance(m, dict) else {}
 
 
 def plot(inputs: Sequence[Path], out_path: Path, kind: Optional[str] = None, choice: Choice = Choice(),
@@ -266,10 +269,10 @@ def _predicted(model: Path, data: Path, future_path: Optional[Path]):
 
 
 def _from_file(path: Path):
-    m = _manifest(path)
-    if m.get("command") != "predict" or not m.get("model"):
-        raise DataError(f"{path} has no manifest of grucast predict that describes its model ({path.name}.manifest.json): "
-                        "plot it from MODEL DATA instead")
+    why, m = read_predict_manifest(path)
+    if m is None or not m.get("model"):
+        why = why or f"its manifest {path.name}.manifest.json does not describe the model (grucast 0.3)"
+        raise DataError(f"{path} cannot be plotted from its manifest: {why}; plot it from MODEL DATA instead")
     frame, _, _, _ = read_source(path, None)
     if frame.empty:
         raise DataError(f"{path} holds no forecast rows: nothing to plot")
