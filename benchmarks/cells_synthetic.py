@@ -2,11 +2,13 @@
 for data on which one cell clearly wins (issue 17).
 
     python benchmarks/cells_synthetic.py [--families counter,integrator,delay,two-lags]
-        [--data-seeds 0,1] [--hidden 2,8,32] [--steps 300,1500]
+        [--data-seeds 0,1] [--hidden 2,8,32] [--steps 300,1500] [--batch-size N] [--lr X]
+    python benchmarks/cells_synthetic.py --families balanced --data-seeds 0,1,2,3,4 --hidden 32
+        --steps 1000 [--batch-size 64]
 
-Every family is 8 series of 800 hourly points made from a random covariate, with noise of 0.01.
-The target is a function of the covariate's past that the skip map (linear in the target's own
-window) cannot give, so the GRU or LSTM state has to:
+Every family is 8 series of 800 hourly points. In the first four, made from a random covariate
+with noise of 0.01, the target is a function of the covariate's past that the skip map (linear
+in the target's own window) cannot give, so the GRU or LSTM state has to:
 
 - counter: events (covariate `inc`, p 0.8) counted since the last reset (`reset`, p 1 / 7.2);
   the target is 1 once 6 events are counted, else 0. Both known ahead (--future-cols), window 24.
@@ -15,11 +17,19 @@ window) cannot give, so the GRU or LSTM state has to:
 - delay: the covariate `x` (N(0, 1)) 5 steps back; past covariate only, window 12.
 - two-lags: x 1 step back plus x 3 steps back; past covariate only, window 8.
 
+The fifth has no covariate: the network must count the series' own steps.
+
+- balanced: runs of +1 for n steps followed by exactly n steps of -1, n drawn from 2..24 for
+  every pair of runs, with noise of 0.05. Once the -1 run starts, when it ends is known only by
+  counting how long the +1 run lasted. Window 64 (room for the longest pair), horizon 12,
+  origins 3 steps apart, no calendar features.
+
 Each (family, data seed, hidden size, steps) is one `grucast backtest DATA --cell gru,lstm
---seeds 3` (horizon 1, 100 origins a series, --season 1, no early stopping before the budget,
-ensembles of 1): printed, every run's MASE per cell, the naive forecast's, and the verdict
-(`clear` when every run of one cell scored below every run of the other). About 7 s a line on
-2 CPU cores with the defaults' 48 lines (6 minutes). Run it alone.
+--seeds 3` (100 origins a series, --season 1, no early stopping before the budget, ensembles of
+1): printed, every run's MASE per cell, the naive forecast's, and the
+verdict (`clear` when every run of one cell scored below every run of the other). About 7 s a
+line on 2 CPU cores with the defaults' 48 lines (6 minutes); 22 to 45 s a line for balanced at
+1,000 steps. Run it alone.
 """
 
 from __future__ import annotations
@@ -34,11 +44,12 @@ import pandas as pd
 
 from _cli import grucast
 
-FAMILIES = {  # name: (covariate flags, input size)
-    "counter": (["--future-cols", "inc,reset"], 24),
-    "integrator": (["--future-cols", "s,reset"], 24),
-    "delay": (["--past-cols", "x"], 12),
-    "two-lags": (["--past-cols", "x"], 8),
+FAMILIES = {  # name: the flags that read it (covariates, window, horizon, stride)
+    "counter": ["--future-cols", "inc,reset", "--input-size", "24", "--horizon", "1"],
+    "integrator": ["--future-cols", "s,reset", "--input-size", "24", "--horizon", "1"],
+    "delay": ["--past-cols", "x", "--input-size", "12", "--horizon", "1"],
+    "two-lags": ["--past-cols", "x", "--input-size", "8", "--horizon", "1"],
+    "balanced": ["--input-size", "64", "--horizon", "12", "--stride", "3", "--no-calendar"],
 }
 
 
@@ -51,11 +62,20 @@ def resetting(steps: np.ndarray, reset: np.ndarray) -> np.ndarray:
     return out
 
 
+def balanced_runs(rng: np.random.Generator, length: int, longest: int = 24) -> np.ndarray:
+    """+1 for n steps, then -1 for exactly n steps, n from 2..longest anew for every pair."""
+    n = rng.integers(2, longest + 1, size=length // 4 + 1)  # pairs of at least 4 steps cover length
+    signs = np.tile([1.0, -1.0], len(n))
+    return np.repeat(signs, np.repeat(n, 2))[:length]
+
+
 def family(name: str, seed: int, n: int = 8, length: int = 800) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frames = []
     for i in range(n):
-        if name == "counter":
+        if name == "balanced":
+            y, cov = balanced_runs(rng, length) + rng.normal(0, 0.05, length), {}
+        elif name == "counter":
             inc, reset = (rng.random(length) < 0.8).astype(int), (rng.random(length) < 1 / 7.2).astype(int)
             y, cov = (resetting(inc, reset) >= 6).astype(float), {"inc": inc, "reset": reset}
         elif name == "integrator":
@@ -65,7 +85,8 @@ def family(name: str, seed: int, n: int = 8, length: int = 800) -> pd.DataFrame:
             x = rng.normal(0, 1, length)
             y = np.roll(x, 5) if name == "delay" else np.roll(x, 1) + np.roll(x, 3)
             cov = {"x": np.round(x, 4)}
-        y = y + rng.normal(0, 0.01, length)
+        if name != "balanced":
+            y = y + rng.normal(0, 0.01, length)
         frames.append(pd.DataFrame({"series_id": f"s{i}", "value": np.round(y, 4), **cov,
                                     "timestamp": pd.date_range("2024-01-01", periods=length, freq="h")}))
     return pd.concat(frames)
@@ -77,20 +98,23 @@ def main() -> None:
     ap.add_argument("--data-seeds", default="0,1")
     ap.add_argument("--hidden", default="2,8,32")
     ap.add_argument("--steps", default="300,1500")
+    ap.add_argument("--batch-size", help="windows per step (default: grucast's, 256)")
+    ap.add_argument("--lr", help="learning rate (default: grucast's, 0.001 on data this small)")
     a = ap.parse_args()
+    batch = (["--batch-size", a.batch_size] if a.batch_size else []) + (["--lr", a.lr] if a.lr else [])
     clear = {"gru": 0, "lstm": 0}
     total = 0
     with tempfile.TemporaryDirectory() as tmp:
         for name in a.families.split(","):
-            flags, window = FAMILIES[name]
+            flags = FAMILIES[name]
             for seed in [int(s) for s in a.data_seeds.split(",")]:
                 data = Path(tmp) / f"{name}-{seed}.csv"
                 family(name, seed).to_csv(data, index=False)
                 for hidden in a.hidden.split(","):
                     for steps in a.steps.split(","):
                         out, secs = grucast("backtest", str(data), *flags, "--cell", "gru,lstm", "--seeds", "3",
-                                            "--windows", "100", "--ensemble", "1", "--horizon", "1",
-                                            "--input-size", str(window), "--hidden-size", hidden, "--season", "1",
+                                            "--windows", "100", "--ensemble", "1",
+                                            "--hidden-size", hidden, "--season", "1", *batch,
                                             "--max-steps", steps, "--patience", steps, "--json", "-q")
                         doc = json.loads(out)
                         c = doc["comparison"]
