@@ -484,6 +484,27 @@ case("data.history-damaged.monitor", "data", "monitor --history whose index is n
      "is damaged", "Error: h/_grucast_history.json is damaged (not a grucast history index); restore it from a backup, "
      "or start a new history folder",
      lambda c: ["monitor", "d.csv", forecast_of(c), "--history", history_index(c, "{not json")])
+def edited_history(c) -> str:
+    """A history of one monitor run whose only part was then edited: one recorded actual changed,
+    the file still a well-formed table."""
+    f = forecast_of(c)
+    r = cli("monitor", "d.csv", f, "--history", "h", "-q")
+    assert r.exit_code == 0, r.output
+    import pandas as pd
+
+    part, = (c.tmp / "h").glob("part-000001.*")
+    parquet = part.suffix == ".parquet"
+    rows = pd.read_parquet(part) if parquet else pd.read_csv(part)
+    rows.loc[0, "actual"] = 0.0
+    rows.to_parquet(part, index=False) if parquet else rows.to_csv(part, index=False)
+    return f
+
+
+case("data.history-part-edited.monitor", "data", "monitor --history whose part was edited after it was written", 1,
+     "is not the file monitor wrote", "Error: the history part h/part-000001.parquet is not the file monitor wrote: its "
+     "sha256 differs from the one in _grucast_history.json (edited, cut short or damaged on disk); restore it from a "
+     "backup, or start a new history folder",
+     lambda c: ["monitor", "d.csv", edited_history(c), "--history", "h"])
 case("paths.history-is-a-file.monitor", "paths", "monitor --history naming the data file", 1,
      "is a file", "Error: --history d.csv is a file; --history names a folder, to which every run adds one part file: "
      "give a new or empty folder, such as history/",

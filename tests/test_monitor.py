@@ -225,7 +225,8 @@ def test_data_that_no_longer_holds_the_baselines_history_is_a_named_skip(nightly
     assert doc["added"] == 2 * H
 
 
-@pytest.mark.parametrize("case", ["newer", "damaged", "file", "foreign", "link", "input"])
+@pytest.mark.parametrize("case", ["newer", "damaged", "file", "foreign", "link", "input", "part-edited",
+                                  "part-cut"])
 def test_a_history_that_cannot_be_used_is_refused_and_left_as_it_was(nightly, tmp_path, case):
     root, full = nightly
     feed(full, (TRAIN_DAYS + 1) * 24).to_csv(tmp_path / "now.csv", index=False)
@@ -235,7 +236,8 @@ def test_a_history_that_cannot_be_used_is_refused_and_left_as_it_was(nightly, tm
     assert r.exit_code == 0, r.stderr
     index = hist / "_grucast_history.json"
     expect = {"newer": "upgrade grucast", "damaged": "is damaged", "file": "is a file", "foreign": "not a grucast history",
-              "link": "is a link", "input": "is inside --history"}[case]
+              "link": "is a link", "input": "is inside --history", "part-edited": "is not the file monitor wrote",
+              "part-cut": "is not the file monitor wrote"}[case]
     if case == "newer":
         doc = json.loads(index.read_text())
         doc.update(grucast_history=99, written_by="9.0")
@@ -251,6 +253,15 @@ def test_a_history_that_cannot_be_used_is_refused_and_left_as_it_was(nightly, tm
     elif case == "link":
         (tmp_path / "ln").symlink_to(hist)
         hist = tmp_path / "ln"
+    elif case.startswith("part-"):  # still a well-formed table: only the index's sha256 tells
+        part, = hist.glob("part-000001.*")
+        parquet = part.suffix == ".parquet"
+        rows = pd.read_parquet(part) if parquet else pd.read_csv(part)
+        if case == "part-cut":  # the last rows lost
+            rows = rows.iloc[:len(rows) // 2]
+        else:  # one recorded forecast changed
+            rows.loc[0, "forecast"] += 1
+        rows.to_parquet(part, index=False) if parquet else rows.to_csv(part, index=False)
     elif case == "input":
         shutil.copy(night1, hist / "f.csv")
         shutil.copy(root / "fc" / "night1.csv.manifest.json", hist / "f.csv.manifest.json")

@@ -183,7 +183,7 @@ def read_parts(h: History, origins: set[str], columns: Optional[list[str]] = Non
         constant = wanted_columns is not None and "checkpoint_sha256" in wanted_columns and len(one) == 1
         if constant:  # the index says which checkpoint made every row: no 64-character text per row to read
             wanted_columns.remove("checkpoint_sha256")
-        frame = _read_part(h, path, wanted_columns)
+        frame = _read_part(h, path, wanted_columns, p.get("sha256"))
         if constant:
             frame["checkpoint_sha256"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), one)
         frame["origin"] = to_int_times(frame["origin"], h.time_kind)
@@ -200,18 +200,28 @@ def read_parts(h: History, origins: set[str], columns: Optional[list[str]] = Non
     return frame
 
 
-def _read_part(h: History, path: Path, columns: Optional[list[str]]) -> pd.DataFrame:
-    """One part; of columns, those it has (parts of models without intervals lack lo-/hi-)."""
+def _read_part(h: History, path: Path, columns: Optional[list[str]], sha256: Optional[str]) -> pd.DataFrame:
+    """One part, checked against the sha256 the index gives it (a part edited, cut short or
+    damaged on disk since it was written is refused, not scored from); of columns, those it has
+    (parts of models without intervals lack lo-/hi-)."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"the history part {path} cannot be read ({e}); restore it from a backup") from None
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise DataError(f"the history part {path} is not the file monitor wrote: its sha256 differs from the one in "
+                        f"{INDEX} (edited, cut short or damaged on disk); restore it from a backup, or start a new "
+                        "history folder")
     try:
         if h.part_format == "parquet":
             if columns is not None:
                 import pyarrow.parquet as pq
 
-                names = set(pq.read_schema(path).names)
+                names = set(pq.read_schema(io.BytesIO(data)).names)
                 columns = [c for c in columns if c in names]
-            return pd.read_parquet(path, columns=columns)
+            return pd.read_parquet(io.BytesIO(data), columns=columns)
         present = None if columns is None else (lambda c: c in columns)
-        return pd.read_csv(path, usecols=present, dtype={"series_id": str, "checkpoint_sha256": str})
+        return pd.read_csv(io.BytesIO(data), usecols=present, dtype={"series_id": str, "checkpoint_sha256": str})
     except (OSError, ValueError) as e:
         raise DataError(f"the history part {path} cannot be read ({e}); restore it from a backup") from None
 
