@@ -119,7 +119,7 @@ def test_the_readme_names_every_flag_of_every_command():
     for setting, shown in rows.items():
         f = table[setting]
         assert all(n in shown for n in f.names), (setting, shown)
-        line = next(l for l in section.splitlines() if f"`{setting}`" in l)
+        line = next(row for row in section.splitlines() if f"`{setting}`" in row)
         listed = set(re.findall(r"\b(train|predict|check|evaluate|backtest|gates)\b", line.rstrip(" |").rsplit("|", 1)[-1]))
         assert listed == set(f.commands), (setting, listed)
         assert (f.envvar or "") in line

@@ -134,9 +134,9 @@ def test_a_start_or_scaler_the_user_set_is_not_second_guessed(tmp_path, given):
 def test_the_network_is_kept_where_it_beats_the_linear_map(tmp_path, monkeypatch):
     """A linear map no better than the last value (its fit replaced by zeros) loses to a trained
     network on a daily cycle, and the first network is kept, as trained."""
-    from conftest import sine_panel
-
     import grucast.workflows.fit as fit_mod
+
+    from conftest import sine_panel
 
     monkeypatch.setattr(fit_mod, "fit_linear", lambda data, starts, L, H, world=None: (torch.zeros(H, L), torch.zeros(H)))
     report, stderr = _train(tmp_path, sine_panel(n_series=3, length=600), "--hidden-size", "16", "--max-steps", "150")

@@ -309,6 +309,7 @@ def test_a_noisy_level_starts_at_smoothing_end_to_end(tmp_path):
     import io
 
     import pandas as pd
+
     from conftest import cli
 
     rng = np.random.default_rng(5)
