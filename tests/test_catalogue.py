@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+import pandas as pd
 import pytest
 
 HERE = Path(__file__).resolve().parent
@@ -484,14 +485,14 @@ case("data.history-damaged.monitor", "data", "monitor --history whose index is n
      "is damaged", "Error: h/_grucast_history.json is damaged (not a grucast history index); restore it from a backup, "
      "or start a new history folder",
      lambda c: ["monitor", "d.csv", forecast_of(c), "--history", history_index(c, "{not json")])
+
+
 def edited_history(c) -> str:
     """A history of one monitor run whose only part was then edited: one recorded actual changed,
     the file still a well-formed table."""
     f = forecast_of(c)
     r = cli("monitor", "d.csv", f, "--history", "h", "-q")
     assert r.exit_code == 0, r.output
-    import pandas as pd
-
     part, = (c.tmp / "h").glob("part-000001.*")
     parquet = part.suffix == ".parquet"
     rows = pd.read_parquet(part) if parquet else pd.read_csv(part)

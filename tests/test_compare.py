@@ -166,7 +166,8 @@ def test_where_counting_decides_the_lstm_clearly_wins_and_the_verdict_says_so(tm
     balanced_runs(seed=0).to_csv(tmp_path / "runs.csv", index=False)
     r = cli("backtest", tmp_path / "runs.csv", "--cell", "gru,lstm", "--seeds", "3", "--windows", "100",
             "--stride", "3", "--horizon", "12", "--input-size", "64", "--season", "1", "--no-calendar",
-            "--hidden-size", "32", "--batch-size", "64", "--ensemble", "1", "--max-steps", "1000", "--patience", "1000", "--json", "-q")
+            "--hidden-size", "32", "--batch-size", "64", "--ensemble", "1", "--max-steps", "1000",
+            "--patience", "1000", "--json", "-q")
     assert r.exit_code == 0, r.stderr
     doc = json.loads(r.stdout)
     c = doc["comparison"]
