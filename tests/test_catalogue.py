@@ -503,7 +503,7 @@ def edited_history(c) -> str:
 
 case("data.history-part-edited.monitor", "data", "monitor --history whose part was edited after it was written", 1,
      "is not the file monitor wrote", "Error: the history part h/part-000001.parquet is not the file monitor wrote: its "
-     "sha256 differs from the one in _grucast_history.json (edited, cut short or damaged on disk); restore it from a "
+     "size differs from the one in _grucast_history.json (edited, cut short or damaged on disk); restore it from a "
      "backup, or start a new history folder",
      lambda c: ["monitor", "d.csv", edited_history(c), "--history", "h"])
 case("paths.history-is-a-file.monitor", "paths", "monitor --history naming the data file", 1,

@@ -226,7 +226,7 @@ def test_data_that_no_longer_holds_the_baselines_history_is_a_named_skip(nightly
 
 
 @pytest.mark.parametrize("case", ["newer", "damaged", "file", "foreign", "link", "input", "part-edited",
-                                  "part-cut"])
+                                  "part-cut", "part-bit-flipped"])
 def test_a_history_that_cannot_be_used_is_refused_and_left_as_it_was(nightly, tmp_path, case):
     root, full = nightly
     feed(full, (TRAIN_DAYS + 1) * 24).to_csv(tmp_path / "now.csv", index=False)
@@ -237,7 +237,8 @@ def test_a_history_that_cannot_be_used_is_refused_and_left_as_it_was(nightly, tm
     index = hist / "_grucast_history.json"
     expect = {"newer": "upgrade grucast", "damaged": "is damaged", "file": "is a file", "foreign": "not a grucast history",
               "link": "is a link", "input": "is inside --history", "part-edited": "is not the file monitor wrote",
-              "part-cut": "is not the file monitor wrote"}[case]
+              "part-cut": "is not the file monitor wrote: its size differs",
+              "part-bit-flipped": "is not the file monitor wrote: its sha256 differs"}[case]
     if case == "newer":
         doc = json.loads(index.read_text())
         doc.update(grucast_history=99, written_by="9.0")
@@ -253,7 +254,12 @@ def test_a_history_that_cannot_be_used_is_refused_and_left_as_it_was(nightly, tm
     elif case == "link":
         (tmp_path / "ln").symlink_to(hist)
         hist = tmp_path / "ln"
-    elif case.startswith("part-"):  # still a well-formed table: only the index's sha256 tells
+    elif case == "part-bit-flipped":  # damage on disk that keeps the size: only the sha256 tells
+        part, = hist.glob("part-000001.*")
+        data = bytearray(part.read_bytes())
+        data[len(data) // 2] ^= 1
+        part.write_bytes(bytes(data))
+    elif case.startswith("part-"):  # still a well-formed table: only the index tells
         part, = hist.glob("part-000001.*")
         parquet = part.suffix == ".parquet"
         rows = pd.read_parquet(part) if parquet else pd.read_csv(part)

@@ -183,7 +183,7 @@ def read_parts(h: History, origins: set[str], columns: Optional[list[str]] = Non
         constant = wanted_columns is not None and "checkpoint_sha256" in wanted_columns and len(one) == 1
         if constant:  # the index says which checkpoint made every row: no 64-character text per row to read
             wanted_columns.remove("checkpoint_sha256")
-        frame = _read_part(h, path, wanted_columns, p.get("sha256"))
+        frame = _read_part(h, path, wanted_columns, p.get("sha256"), p.get("bytes"))
         if constant:
             frame["checkpoint_sha256"] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), one)
         frame["origin"] = to_int_times(frame["origin"], h.time_kind)
@@ -200,18 +200,25 @@ def read_parts(h: History, origins: set[str], columns: Optional[list[str]] = Non
     return frame
 
 
-def _read_part(h: History, path: Path, columns: Optional[list[str]], sha256: Optional[str]) -> pd.DataFrame:
-    """One part, checked against the sha256 the index gives it (a part edited, cut short or
-    damaged on disk since it was written is refused, not scored from); of columns, those it has
-    (parts of models without intervals lack lo-/hi-)."""
+def _read_part(h: History, path: Path, columns: Optional[list[str]], sha256: Optional[str],
+               size: Optional[int]) -> pd.DataFrame:
+    """One part, checked against the size and sha256 the index gives it (a part edited, cut
+    short, grown or damaged on disk since it was written is refused, not scored from; one of
+    another size before a byte is read); of columns, those it has (parts of models without
+    intervals lack lo-/hi-)."""
+    def changed(what: str) -> DataError:
+        return DataError(f"the history part {path} is not the file monitor wrote: its {what} differs from the one in "
+                         f"{INDEX} (edited, cut short or damaged on disk); restore it from a backup, or start a new "
+                         "history folder")
+
     try:
+        if isinstance(size, int) and os.stat(path).st_size != size:
+            raise changed("size")
         data = path.read_bytes()
     except OSError as e:
         raise DataError(f"the history part {path} cannot be read ({e}); restore it from a backup") from None
     if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
-        raise DataError(f"the history part {path} is not the file monitor wrote: its sha256 differs from the one in "
-                        f"{INDEX} (edited, cut short or damaged on disk); restore it from a backup, or start a new "
-                        "history folder")
+        raise changed("sha256")
     try:
         if h.part_format == "parquet":
             if columns is not None:
