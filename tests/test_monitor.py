@@ -226,7 +226,7 @@ def test_data_that_no_longer_holds_the_baselines_history_is_a_named_skip(nightly
 
 
 @pytest.mark.parametrize("case", ["newer", "damaged", "file", "foreign", "link", "input", "part-edited",
-                                  "part-cut", "part-bit-flipped"])
+                                  "part-cut", "part-bit-flipped", "part-link"])
 def test_a_history_that_cannot_be_used_is_refused_and_left_as_it_was(nightly, tmp_path, case):
     root, full = nightly
     feed(full, (TRAIN_DAYS + 1) * 24).to_csv(tmp_path / "now.csv", index=False)
@@ -238,7 +238,8 @@ def test_a_history_that_cannot_be_used_is_refused_and_left_as_it_was(nightly, tm
     expect = {"newer": "upgrade grucast", "damaged": "is damaged", "file": "is a file", "foreign": "not a grucast history",
               "link": "is a link", "input": "is inside --history", "part-edited": "is not the file monitor wrote",
               "part-cut": "is not the file monitor wrote: its size differs",
-              "part-bit-flipped": "is not the file monitor wrote: its sha256 differs"}[case]
+              "part-bit-flipped": "is not the file monitor wrote: its sha256 differs",
+              "part-link": "which is missing or not a file"}[case]
     if case == "newer":
         doc = json.loads(index.read_text())
         doc.update(grucast_history=99, written_by="9.0")
@@ -254,6 +255,10 @@ def test_a_history_that_cannot_be_used_is_refused_and_left_as_it_was(nightly, tm
     elif case == "link":
         (tmp_path / "ln").symlink_to(hist)
         hist = tmp_path / "ln"
+    elif case == "part-link":  # the same bytes, but through a link planted in the folder
+        part, = hist.glob("part-000001.*")
+        part.rename(tmp_path / part.name)
+        part.symlink_to(tmp_path / part.name)
     elif case == "part-bit-flipped":  # damage on disk that keeps the size: only the sha256 tells
         part, = hist.glob("part-000001.*")
         data = bytearray(part.read_bytes())
